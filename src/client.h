@@ -1,0 +1,14 @@
+/*
+ * client.h - exit codes of caom2ingest (documented in caom2ingest(1)).
+ */
+#ifndef CAOM2INGEST_CLIENT_H
+#define CAOM2INGEST_CLIENT_H
+
+enum client_exit {
+	CLIENT_EXIT_OK = 0,		/* the command succeeded */
+	CLIENT_EXIT_FAIL = 1,		/* the command ran and failed */
+	CLIENT_EXIT_USAGE = 2,		/* bad command line */
+	CLIENT_EXIT_NODAEMON = 3	/* no daemon answers on the control socket */
+};
+
+#endif

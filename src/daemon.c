@@ -1,0 +1,221 @@
+/*
+ * daemon.c - the running caom2ingestd: loop, signals, watchdog, reload, stop.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "systemd.h"
+#include "xmalloc.h"
+
+struct daemon {
+	struct ev_loop	*loop;
+	struct conf	*cfg;
+	char		*config_path;
+	ev_signal	 sigterm;
+	ev_signal	 sigint;
+	ev_signal	 sighup;
+	ev_timer	 watchdog;
+	unsigned	 reloads;
+	int		 detached;	/* stderr is /dev/null: log to the journal */
+	int		 exit_code;
+};
+
+static void
+daemon_status(struct daemon *d)
+{
+	systemd_status("Running: state %s, log level %s, %u reload%s",
+	    d->cfg->state_dir, log_level_name(d->cfg->log_level), d->reloads,
+	    d->reloads == 1 ? "" : "s");
+}
+
+static void
+daemon_apply_logging(const struct daemon *d, const struct conf *cfg)
+{
+	enum log_target target = (enum log_target)cfg->log_target;
+
+	if (d->detached && target == LOG_TARGET_AUTO)
+		target = LOG_TARGET_JOURNAL;
+	log_set_target(target);
+	log_set_level(cfg->log_level);
+}
+
+/* Create dir and its parents with mode 0750; 0, or -1 with errno. */
+static int
+daemon_mkdirs(const char *dir)
+{
+	char *copy, *p;
+	int r = 0;
+
+	copy = xstrdup(dir);
+	for (p = copy + 1; r == 0 && *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0750) != 0 && errno != EEXIST)
+			r = -1;
+		*p = '/';
+	}
+	if (r == 0 && mkdir(copy, 0750) != 0 && errno != EEXIST)
+		r = -1;
+	free(copy);
+	return r;
+}
+
+static int
+daemon_prepare_state(const struct conf *cfg, char **cause)
+{
+	if (daemon_mkdirs(cfg->state_dir) != 0 || access(cfg->state_dir, W_OK) != 0) {
+		*cause = xasprintf("state directory %s: %s", cfg->state_dir,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+daemon_reload(struct daemon *d)
+{
+	struct conf *cfg;
+	char *errors, *line, *save = NULL;
+
+	systemd_reloading();
+	log_notice("reloading configuration from %s", d->config_path);
+	if (conf_load(d->config_path, &cfg, &errors) != 0) {
+		for (line = strtok_r(errors, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_errx("%s", line);
+		log_errx("reload refused: keeping the configuration in force");
+		free(errors);
+		systemd_ready("Running: reload refused, previous configuration in force");
+		return;
+	}
+	if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0) {
+		log_warnx("state_dir changed from %s to %s: takes effect at restart",
+		    d->cfg->state_dir, cfg->state_dir);
+		free(cfg->state_dir);
+		cfg->state_dir = xstrdup(d->cfg->state_dir);
+	}
+	conf_free(d->cfg);
+	d->cfg = cfg;
+	daemon_apply_logging(d, cfg);
+	d->reloads++;
+	log_notice("configuration reloaded");
+	systemd_ready("Running: configuration reloaded");
+	daemon_status(d);
+}
+
+static void
+daemon_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	if (w->signum == SIGHUP) {
+		daemon_reload(d);
+		return;
+	}
+	log_notice("received %s, stopping", strsignal(w->signum));
+	systemd_stopping();
+	d->exit_code = DAEMON_EXIT_OK;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+daemon_on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	systemd_watchdog_ping();
+}
+
+struct daemon *
+daemon_new(struct conf *cfg, const char *config_path)
+{
+	struct daemon *d;
+
+	d = xcalloc(1, sizeof *d);
+	d->cfg = cfg;
+	d->config_path = xstrdup(config_path);
+	return d;
+}
+
+static void
+daemon_signal(struct daemon *d, ev_signal *w, int signum)
+{
+	ev_signal_init(w, daemon_on_signal, signum);
+	w->data = d;
+	ev_signal_start(d->loop, w);
+}
+
+static void
+daemon_start_watchdog(struct daemon *d)
+{
+	uint64_t usec = systemd_watchdog_usec();
+	double interval;
+
+	if (usec == 0)
+		return;
+	interval = (double)usec / 2e6;
+	ev_timer_init(&d->watchdog, daemon_on_watchdog, 0., interval);
+	d->watchdog.data = d;
+	ev_timer_start(d->loop, &d->watchdog);
+	log_debug("watchdog ping every %.3f s", interval);
+}
+
+int
+daemon_start(struct daemon *d, char **cause)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if ((d->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD)) == NULL) {
+		*cause = xstrdup("cannot initialise the event loop");
+		return -1;
+	}
+	daemon_apply_logging(d, d->cfg);
+	if (daemon_prepare_state(d->cfg, cause) != 0)
+		return -1;
+	daemon_signal(d, &d->sigterm, SIGTERM);
+	daemon_signal(d, &d->sigint, SIGINT);
+	daemon_signal(d, &d->sighup, SIGHUP);
+	daemon_start_watchdog(d);
+	return 0;
+}
+
+void
+daemon_detached(struct daemon *d)
+{
+	d->detached = 1;
+	daemon_apply_logging(d, d->cfg);
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	log_notice("caom2ingestd %s started (configuration %s, state %s)",
+	    PACKAGE_VERSION, d->config_path, d->cfg->state_dir);
+	systemd_ready("Running");
+	daemon_status(d);
+	ev_run(d->loop, 0);
+	log_notice("caom2ingestd stopped");
+	return d->exit_code;
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	if (d == NULL)
+		return;
+	if (d->loop != NULL)
+		ev_loop_destroy(d->loop);
+	conf_free(d->cfg);
+	free(d->config_path);
+	free(d);
+}

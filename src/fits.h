@@ -1,0 +1,63 @@
+/*
+ * fits.h - every HDU's header from a FITS file or a header dump.
+ *
+ * Reads plain, tile-compressed (.fz) and gzipped (.gz) FITS through cfitsio,
+ * and header-dump text files (*.fits.header: 80-column cards, newline
+ * separated or not, each HDU ended by an END card). Cards are kept raw in
+ * file order; nothing is interpreted beyond value parsing.
+ */
+#ifndef CAOM2INGEST_FITS_H
+#define CAOM2INGEST_FITS_H
+
+#include <stddef.h>
+
+enum fits_vtype {
+	FITS_NOVALUE,		/* COMMENT, HISTORY, blank, or KEY without '= ' */
+	FITS_STRING,		/* 'quoted' (value holds the unquoted text, trailing blanks removed, '' -> ') */
+	FITS_LOGICAL,		/* T or F (value holds "T" or "F") */
+	FITS_INTEGER,		/* value holds the digits as written */
+	FITS_FLOAT,		/* value holds the number as written (D exponents kept) */
+	FITS_COMPLEX,		/* (re, im) as written */
+	FITS_UNDEFINED		/* KEY = with an empty value */
+};
+
+struct fits_card {
+	char		*key;		/* keyword, upper case, trailing blanks removed */
+	char		*value;		/* parsed value text, NULL for FITS_NOVALUE/UNDEFINED */
+	char		*comment;	/* comment text or NULL */
+	enum fits_vtype	 type;
+};
+
+struct fits_hdu {
+	int		  index;	/* 0 for the primary HDU */
+	struct fits_card *cards;
+	size_t		  ncards;
+};
+
+struct fits_file {
+	char		*path;
+	struct fits_hdu	*hdus;
+	size_t		 nhdus;
+};
+
+/* Read all headers of path (FITS or header dump, detected by content). 0 or -1 with *cause. */
+int fits_read(const char *path, struct fits_file **out, char **cause);
+/* Read a header dump from memory (name is used in messages). 0 or -1 with *cause. */
+int fits_read_dump(const char *name, const char *buf, size_t len, struct fits_file **out,
+    char **cause);
+/* Free a file read by fits_read; NULL is accepted. */
+void fits_file_free(struct fits_file *f);
+/* The first card named key in hdu, or NULL. */
+const struct fits_card *fits_hdu_find(const struct fits_hdu *hdu, const char *key);
+/* The value of key in hdu as a string, or NULL when absent or valueless. */
+const char *fits_hdu_value(const struct fits_hdu *hdu, const char *key);
+/* Numeric value of key (integer, float, or a numeric string); 0 found, -1 not. */
+int fits_hdu_double(const struct fits_hdu *hdu, const char *key, double *out);
+/* Integer value of key; 0 found, -1 not. */
+int fits_hdu_long(const struct fits_hdu *hdu, const char *key, long long *out);
+/* Data array shape per NOTES.md: ZNAXIS/ZNAXISn before NAXIS/NAXISn. Returns naxis (0 = no data). */
+int fits_hdu_naxis(const struct fits_hdu *hdu, long long *naxisn, int max);
+/* True when the HDU has a data array (naxis > 0, every axis > 0, BITPIX/ZBITPIX != 0). */
+int fits_hdu_has_data(const struct fits_hdu *hdu);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * t/conf.c - the configuration loader: good files, and each kind of bad
+ * input with its exact message.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "tap.h"
+
+/* want with every "%s" replaced by path. */
+static char *
+expand(const char *want, const char *path)
+{
+	size_t n = 0, plen = strlen(path);
+	const char *p;
+	char *out, *o;
+
+	for (p = want; *p != '\0'; p++)
+		n += (p[0] == '%' && p[1] == 's') ? plen : 1;
+	o = out = malloc(n + 1);
+	if (out == NULL)
+		bail("out of memory");
+	for (p = want; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			memcpy(o, path, plen);
+			o += plen;
+			p++;
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Load t/data/conf/NAME and compare the errors with want (NULL: success). */
+static void
+check_file(const char *name, const char *want)
+{
+	struct conf *cfg = NULL;
+	char *path, *errors = NULL, *expect = NULL;
+	int r;
+
+	path = test_data_path(name);
+	r = conf_load(path, &cfg, &errors);
+	if (want == NULL) {
+		ok(r == 0 && cfg != NULL, "%s loads", name);
+		if (r != 0)
+			diag("%s", errors);
+	} else {
+		expect = expand(want, path);
+		ok(r == -1 && cfg == NULL, "%s is refused", name);
+		is_string(expect, errors, "%s: message", name);
+	}
+	conf_free(cfg);
+	free(errors);
+	free(expect);
+	free(path);
+}
+
+static void
+test_good(void)
+{
+	struct conf *cfg = NULL;
+	char *path, *errors = NULL, *dir;
+
+	path = test_data_path("conf/good.yml");
+	ok(conf_load(path, &cfg, &errors) == 0, "good.yml loads");
+	if (cfg == NULL)
+		bail("good.yml: %s", errors);
+	is_int(LOG_TARGET_STDERR, cfg->log_target, "log: stderr");
+	is_int(LOG_DEBUG, cfg->log_level, "log_level: debug");
+	dir = test_data_path("conf/state");
+	is_string(dir, cfg->state_dir, "relative state_dir resolved against the file");
+	is_string(path, cfg->path, "path recorded");
+	free(dir);
+	free(path);
+	conf_free(cfg);
+}
+
+static void
+test_defaults(void)
+{
+	struct conf *cfg = conf_new();
+
+	is_int(LOG_TARGET_AUTO, cfg->log_target, "default log target is auto");
+	is_int(LOG_INFO, cfg->log_level, "default level is info");
+	is_string(LOCALSTATEDIR "/lib/caom2ingest", cfg->state_dir, "default state_dir");
+	conf_free(cfg);
+	conf_free(NULL);
+	ok(1, "conf_free(NULL) is harmless");
+}
+
+static void
+test_durations(void)
+{
+	static const struct { const char *text; int ok; uint64_t ms; } cases[] = {
+		{ "250ms", 1, 250 }, { "2s", 1, 2000 }, { "5m", 1, 300000 },
+		{ "1h", 1, 3600000 }, { "1d", 1, 86400000 }, { "7", 1, 7000 },
+		{ "", 0, 0 }, { "s", 0, 0 }, { "-1s", 0, 0 }, { "2 s", 0, 0 },
+		{ "3w", 0, 0 }, { "99999999999999999999s", 0, 0 },
+	};
+	uint64_t ms;
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ms = 0;
+		r = conf_parse_duration(cases[i].text, &ms);
+		if (cases[i].ok)
+			ok(r == 0 && ms == cases[i].ms, "duration '%s' = %llu ms",
+			    cases[i].text, (unsigned long long)cases[i].ms);
+		else
+			ok(r == -1, "duration '%s' refused", cases[i].text);
+	}
+}
+
+int
+main(void)
+{
+	plan(43);
+	test_defaults();
+	test_good();
+	test_durations();
+	check_file("conf/empty.yml", NULL);
+	check_file("conf/comments.yml", NULL);
+	check_file("conf/bad-unknown-key.yml", "%s:2: unknown key 'log_levle'");
+	check_file("conf/bad-level.yml",
+	    "%s:1: log_level: 'loud' is not one of debug, info, notice, warning, error");
+	check_file("conf/bad-target.yml",
+	    "%s:1: log: 'syslog' is not one of auto, journal, stderr");
+	check_file("conf/bad-type.yml", "%s:2: state_dir: expected a value, got a list");
+	check_file("conf/bad-syntax.yml",
+	    "%s:3: YAML syntax error: did not find expected ',' or ']' "
+	    "(while parsing a flow sequence at line 2)");
+	check_file("conf/bad-duplicate.yml", "%s:3: duplicate key 'log' (first at line 1)");
+	check_file("conf/bad-empty.yml", "%s:1: state_dir: must not be empty");
+	check_file("conf/bad-toplevel.yml",
+	    "%s:1: expected a mapping of keys at the top, got a list");
+	check_file("conf/bad-multiple.yml",
+	    "%s:1: log: 'sometimes' is not one of auto, journal, stderr\n"
+	    "%s:3: unknown key 'colour'");
+	check_file("conf/does-not-exist.yml", "%s: cannot open: No such file or directory");
+	return 0;
+}

@@ -1,0 +1,3 @@
+#!/bin/sh
+. "$srcdir/t/tap.sh"
+skip_all todo
