@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* We send CODE_FILE/LINE/FUNC of the caller ourselves. */
+#define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
 #include "log.h"
