@@ -1,0 +1,51 @@
+/*
+ * watch.h - landing directory trees: inotify events and rescans, reported
+ * as file events.
+ *
+ * Each root is watched recursively (a watch on every directory; a new
+ * directory gets its watch first and is then scanned, so nothing created in
+ * between is missed). Correctness comes from rescans: a full rescan at
+ * start-up, on IN_Q_OVERFLOW, on request and every rescan interval; inotify
+ * only cuts latency. Roots on filesystems without inotify (poll mode), or
+ * roots that hit the inotify watch limit, are rescanned every poll interval
+ * instead. Directories whose names start with '.' are not entered. Only
+ * regular files are reported; what to make of a name is for the caller.
+ */
+#ifndef CAOM2INGEST_WATCH_H
+#define CAOM2INGEST_WATCH_H
+
+#include <stdint.h>
+
+struct ev_loop;
+struct watch;
+
+enum watch_event {
+	WATCH_WRITTEN,		/* closed after writing (IN_CLOSE_WRITE) */
+	WATCH_MOVED_IN,		/* renamed into the tree (IN_MOVED_TO): complete */
+	WATCH_FOUND		/* seen by a scan */
+};
+
+/* Called for every file event with the file's full path. */
+typedef void watch_cb(void *arg, enum watch_event ev, const char *path);
+
+struct watch_stats {
+	unsigned long	dirs;		/* directories with an inotify watch */
+	unsigned long	events;		/* file events reported */
+	unsigned long	rescans;	/* full rescans done */
+	unsigned long	overflows;	/* IN_Q_OVERFLOW seen */
+};
+
+/* A watcher on loop; cb gets every event. NULL with *cause on failure. */
+struct watch *watch_new(struct ev_loop *loop, watch_cb *cb, void *arg, char **cause);
+/* Stop watching and free; NULL is accepted. */
+void watch_free(struct watch *w);
+/* Watch the tree at path (poll: no inotify); 0, or -1 with *cause. No scan is done. */
+int watch_add_root(struct watch *w, const char *path, int poll, char **cause);
+/* Scan every root now, reporting each file as WATCH_FOUND. */
+void watch_rescan(struct watch *w);
+/* Rescan everything every ms milliseconds (0: never), and poll roots every poll_ms. */
+void watch_set_intervals(struct watch *w, uint64_t rescan_ms, uint64_t poll_ms);
+/* Counters. */
+void watch_get_stats(const struct watch *w, struct watch_stats *st);
+
+#endif

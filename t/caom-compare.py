@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""caom-compare.py EXPECTED.xml ACTUAL.xml
+
+Compare two CAOM-2 documents by the reference tools' rule: entity ids,
+checksums, lastModified, maxLastModified and metaProducer are ignored;
+numbers are equal within 1e-12 relative (1e-11 absolute); everything else,
+element order included, must match. Prints each difference with its path;
+exits 0 when equal, 1 when not, 2 on unreadable input.
+"""
+import sys
+import xml.etree.ElementTree as ET
+
+IGNORED = {"id", "lastModified", "maxLastModified", "metaChecksum",
+           "accMetaChecksum", "metaProducer"}
+
+
+def local(name):
+    return name.rsplit("}", 1)[-1]
+
+
+def as_number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def same_text(a, b):
+    a = (a or "").strip()
+    b = (b or "").strip()
+    if a == b:
+        return True
+    x, y = as_number(a), as_number(b)
+    if x is None or y is None:
+        return False
+    return abs(x - y) <= max(1e-11, 1e-12 * max(abs(x), abs(y)))
+
+
+def attrs(elem):
+    return {local(k): v for k, v in elem.attrib.items() if local(k) not in IGNORED}
+
+
+def children(elem):
+    return [c for c in elem if local(c.tag) not in IGNORED]
+
+
+def compare(exp, act, path, out):
+    if local(exp.tag) != local(act.tag):
+        out.append(f"{path}: element {local(act.tag)}, expected {local(exp.tag)}")
+        return
+    ea, aa = attrs(exp), attrs(act)
+    if ea != aa:
+        out.append(f"{path}: attributes {aa}, expected {ea}")
+    ec, ac = children(exp), children(act)
+    if not ec and not ac and not same_text(exp.text, act.text):
+        out.append(f"{path}: '{(act.text or '').strip()}', expected "
+                   f"'{(exp.text or '').strip()}'")
+    names_e = [local(c.tag) for c in ec]
+    names_a = [local(c.tag) for c in ac]
+    if names_e != names_a:
+        missing = [n for n in names_e if n not in names_a]
+        extra = [n for n in names_a if n not in names_e]
+        out.append(f"{path}: children differ; missing {missing}, unexpected {extra}"
+                   f" (expected order {names_e})")
+    counts = {}
+    for e, a in zip(ec, ac):
+        name = local(e.tag)
+        counts[name] = counts.get(name, 0) + 1
+        if local(a.tag) == name:
+            compare(e, a, f"{path}/{name}[{counts[name]}]", out)
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__.strip().splitlines()[0], file=sys.stderr)
+        return 2
+    try:
+        exp = ET.parse(sys.argv[1]).getroot()
+        act = ET.parse(sys.argv[2]).getroot()
+    except (OSError, ET.ParseError) as e:
+        print(f"caom-compare: {e}", file=sys.stderr)
+        return 2
+    out = []
+    compare(exp, act, "/" + local(exp.tag), out)
+    for line in out[:40]:
+        print(line)
+    if len(out) > 40:
+        print(f"... and {len(out) - 40} more differences")
+    return 1 if out else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+#!/bin/sh
+# t/conformance.sh - every case of the CAOM reference tree is mapped with
+# `caom2ingest map` and must equal the reference tools' expected.xml (by the
+# reference's rule, t/caom-compare.py) and validate against the CAOM-2.4 XSD.
+. "$srcdir/t/tap.sh"
+
+ref=${CAOM2INGEST_REFERENCE:-}
+[ -n "$ref" ] && [ -d "$ref/caom/cases" ] || skip_all "CAOM reference tree absent (../shared/reference)"
+client=$top_builddir/src/caom2ingest
+xsd=$ref/caom/xsd/CAOM-2.4.xsd
+
+cases=$(ls -d "$ref"/caom/cases/*/ | sed 's|/$||')
+n=$(echo "$cases" | wc -l)
+plan $((n * 3))
+
+# Build the `caom2ingest map` arguments for one case directory from case.txt.
+case_args() {
+	dir=$1 tsv=$2
+	: > "$tsv"
+	while read -r kind a b c d; do
+		case $kind in
+		collection) printf -- '--observation %s ' "$a" ;;
+		observation) printf -- '%s ' "$a" ;;
+		mapping)
+			if [ "$a" = blueprint ]; then
+				printf -- '--blueprint %s ' "$dir/$b"
+			else
+				printf -- '--config %s --default %s --override %s ' \
+					"$dir/$b" "$dir/$c" "$dir/$d"
+			fi ;;
+		input) printf -- '--lineage %s/%s --local %s ' "$b" "$c" "$dir/$a" ;;
+		artifact)
+			[ "$b" = - ] && b=; [ "$c" = - ] && c=; [ "$d" = - ] && d=
+			printf '%s\t%s\t%s\t%s\n' "$a" "$b" "$c" "$d" >> "$tsv" ;;
+		esac
+	done < "$dir/case.txt"
+	[ -s "$tsv" ] && printf -- '--artifact-info %s ' "$tsv"
+}
+
+for dir in $cases; do
+	name=$(basename "$dir")
+	out=$tmp/$name.xml
+	# shellcheck disable=SC2046 # word splitting of the built arguments is wanted
+	"$client" map $(case_args "$dir" "$tmp/$name.tsv") -o "$out" 2>"$tmp/$name.err"
+	rc=$?
+	is 0 "$rc" "$name: map exits 0" || diag "$(head -5 "$tmp/$name.err")"
+	if [ "$rc" -eq 0 ]; then
+		ok "$name: output validates against CAOM-2.4.xsd" \
+			xmllint --noout --schema "$xsd" "$out"
+		diff=$(python3 "$srcdir/t/caom-compare.py" "$dir/expected.xml" "$out" 2>&1)
+		is "" "$diff" "$name: equals expected.xml" || true
+	else
+		skip 2 "map failed"
+	fi
+done
