@@ -1,0 +1,39 @@
+/*
+ * settle.h - deciding when a landed file is complete (the producer contract).
+ *
+ * Names starting with '.' or ending with an ignored suffix (.tmp and .part
+ * by default) are ignored. A file renamed into place is complete at once.
+ * Any other file is complete once it has stayed quiet for the settle
+ * period: the same size and mtime at two looks a period apart, and an mtime
+ * at least a period old. Each offer of a pending file restarts its period.
+ * One timer serves all pending files (they wait in deadline order).
+ */
+#ifndef CAOM2INGEST_SETTLE_H
+#define CAOM2INGEST_SETTLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+struct ev_loop;
+struct settle;
+
+/* Called once a file is complete, with its final stat. */
+typedef void settle_cb(void *arg, const char *path, const struct stat *st);
+
+/* A settler on loop with a quiet period of quiet_ms. */
+struct settle *settle_new(struct ev_loop *loop, uint64_t quiet_ms, settle_cb *cb, void *arg);
+/* Free, dropping pending files; NULL is accepted. */
+void settle_free(struct settle *s);
+/* Replace the ignored suffixes (NULL-terminated list; copied). */
+void settle_set_ignored(struct settle *s, const char *const *suffixes);
+/* Change the quiet period (applies to later offers). */
+void settle_set_quiet(struct settle *s, uint64_t quiet_ms);
+/* True when the file's name is ignored by the producer contract. */
+int settle_ignored(const struct settle *s, const char *path);
+/* Offer a file: renamed != 0 means renamed into place (complete now). */
+void settle_offer(struct settle *s, const char *path, int renamed);
+/* Number of files waiting. */
+size_t settle_pending(const struct settle *s);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * t/settle.c - the producer contract: ignored names, renamed files complete
+ * at once, other files only after a quiet period with a stable size and
+ * mtime, a growing file waits, a vanished file is dropped.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "log.h"
+#include "settle.h"
+#include "tap.h"
+#include "xmalloc.h"
+
+static struct ev_loop *loop;
+static char dir[] = "/tmp/caom2ingest-settle.XXXXXX";
+static char *done[2048];
+static int ndone;
+
+static void
+on_done(void *arg, const char *path, const struct stat *st)
+{
+	if (ndone < 2048)
+		done[ndone++] = xstrdup(path);
+}
+
+static int
+is_done(const char *path)
+{
+	int i;
+
+	for (i = 0; i < ndone; i++) {
+		if (strcmp(done[i], path) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+run_for(double secs)
+{
+	ev_tstamp end = ev_time() + secs;
+
+	while (ev_time() < end) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+}
+
+static char *
+make_file(const char *name, const char *content, const char *mode)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *fp = fopen(path, mode);
+
+	if (fp == NULL)
+		bail("%s: %s", path, strerror(errno));
+	fputs(content, fp);
+	fclose(fp);
+	return path;
+}
+
+static void
+test_names(struct settle *s)
+{
+	static const char *const custom[] = { ".inprogress", NULL };
+
+	ok(settle_ignored(s, "/l/.hidden.fits"), "a leading dot is ignored");
+	ok(settle_ignored(s, "/l/a.fits.tmp"), ".tmp is ignored");
+	ok(settle_ignored(s, "/l/a.fits.part"), ".part is ignored");
+	ok(!settle_ignored(s, "/l/a.fits"), "a plain name is not");
+	ok(!settle_ignored(s, "/l/.d/a.fits"), "only the file's own name counts");
+	settle_set_ignored(s, custom);
+	ok(settle_ignored(s, "/l/a.fits.inprogress"), "suffixes are configurable");
+	ok(!settle_ignored(s, "/l/a.fits.part"), "and replace the defaults");
+}
+
+static void
+test_quiet(struct settle *s)
+{
+	char *a = make_file("quiet.fits", "data", "w");
+
+	settle_offer(s, a, 0);
+	is_int(1, (long long)settle_pending(s), "an offered file is pending");
+	run_for(0.05);
+	ok(!is_done(a), "not complete before the quiet period");
+	run_for(0.25);
+	ok(is_done(a), "complete after a quiet period");
+	is_int(0, (long long)settle_pending(s), "and no longer pending");
+	free(a);
+}
+
+static void
+test_growing(struct settle *s)
+{
+	char *g = make_file("growing.fits", "x", "w");
+	int i;
+
+	settle_offer(s, g, 0);
+	for (i = 0; i < 6; i++) {	/* a slow writer: appends every 50 ms for 300 ms */
+		run_for(0.05);
+		free(make_file("growing.fits", "more", "a"));
+	}
+	ok(!is_done(g), "a file still growing is not complete (300 ms > the 100 ms period)");
+	run_for(0.4);
+	ok(is_done(g), "it completes once the writer stops");
+	free(g);
+}
+
+static void
+test_renamed_and_gone(struct settle *s)
+{
+	char *r = make_file("renamed.fits", "x", "w"), *v;
+
+	settle_offer(s, r, 1);
+	ok(is_done(r), "a file renamed into place is complete at once");
+	v = make_file("vanishing.fits", "x", "w");
+	settle_offer(s, v, 0);
+	unlink(v);
+	run_for(0.3);
+	ok(!is_done(v), "a file deleted while settling is never reported");
+	is_int(0, (long long)settle_pending(s), "and dropped");
+	free(r);
+	free(v);
+}
+
+static void
+test_many(struct settle *s)
+{
+	char name[64], *p;
+	int i, before = ndone, again;
+
+	for (i = 0; i < 1000; i++) {
+		snprintf(name, sizeof name, "many%04d.fits", i);
+		p = make_file(name, "x", "w");
+		settle_offer(s, p, 0);
+		settle_offer(s, p, 0);	/* a duplicate event */
+		free(p);
+	}
+	is_int(1000, (long long)settle_pending(s), "1000 files pending, duplicates merged");
+	run_for(0.4);
+	is_int(1000, (long long)(ndone - before), "each completes exactly once");
+	again = ndone;
+	run_for(0.2);
+	is_int(again, ndone, "and nothing more is reported");
+}
+
+int
+main(void)
+{
+	struct settle *s;
+	char *p;
+	int i;
+
+	plan(19);
+	log_init("t-settle", LOG_ERR, LOG_TARGET_STDERR);
+	loop = ev_default_loop(0);
+	if (mkdtemp(dir) == NULL)
+		bail("mkdtemp: %s", strerror(errno));
+	s = settle_new(loop, 100, on_done, NULL);
+	test_names(s);
+	test_quiet(s);
+	test_growing(s);
+	test_renamed_and_gone(s);
+	test_many(s);
+	settle_free(s);
+	settle_free(NULL);
+	for (i = 0; i < ndone; i++)
+		free(done[i]);
+	p = xasprintf("rm -rf '%s'", dir);
+	if (system(p) != 0)
+		diag("cleanup failed: %s", p);
+	free(p);
+	return 0;
+}
