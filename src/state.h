@@ -1,0 +1,111 @@
+/*
+ * state.h - the durable state store (SQLite in WAL mode, in the state
+ * directory): every landed file and every observation, with status,
+ * attempts, last error, next attempt and the checksum last pushed.
+ *
+ * A file is known by its path, size and mtime: an unchanged file is never
+ * pushed again; a changed file sends its observation back to pending. An
+ * observation that was running when the daemon died is pending again at the
+ * next open. The schema is versioned (PRAGMA user_version) and migrated
+ * forward at open; a newer schema than this build knows is refused.
+ */
+#ifndef CAOM2INGEST_STATE_H
+#define CAOM2INGEST_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct state;
+
+enum state_status {
+	STATE_PENDING,		/* waiting to be (re)mapped and pushed */
+	STATE_RUNNING,		/* a job is working on it */
+	STATE_RETRY,		/* failed transiently; next_attempt says when */
+	STATE_DONE,		/* pushed */
+	STATE_FAILED,		/* failed permanently; parked until a change or an operator */
+	STATE_UNMATCHED		/* files only: no naming rule matched */
+};
+
+enum state_change {
+	STATE_NEW,		/* never seen */
+	STATE_CHANGED,		/* seen with another size or mtime */
+	STATE_UNCHANGED		/* seen as it is */
+};
+
+struct state_file {
+	char		*path;
+	int64_t		 size;
+	int64_t		 mtime_ns;
+	char		*collection;	/* NULL until classified */
+	char		*observation;
+	char		*product;
+	char		*uri;
+	char		*blueprint;
+	enum state_status status;
+};
+
+struct state_obs {
+	char		*collection;
+	char		*observation;
+	enum state_status status;
+	int		 attempts;
+	char		*last_error;
+	int64_t		 next_attempt_ms;	/* wall clock, 0: none */
+	char		*pushed_checksum;	/* accMetaChecksum last pushed, or NULL */
+};
+
+/* Counts by status, for files and observations. */
+struct state_counts {
+	long		files[STATE_UNMATCHED + 1];
+	long		obs[STATE_UNMATCHED + 1];
+};
+
+#define STATE_SCHEMA_VERSION	1
+
+/* Open (creating or migrating) DIR/state.db; NULL with *cause. */
+struct state *state_open(const char *dir, char **cause);
+/* Close; NULL is accepted. */
+void state_close(struct state *st);
+/* The name of a status ("pending", ...). */
+const char *state_status_name(enum state_status s);
+/* Parse a status name; 0 or -1. */
+int state_status_from_name(const char *name, enum state_status *s);
+
+/* A complete file was seen: is it new, changed or unchanged, and its status. 0 or -1. */
+int state_file_seen(struct state *st, const char *path, int64_t size, int64_t mtime_ns,
+    enum state_change *change, enum state_status *status, char **cause);
+/* Record a classified file (pending) and send its observation to pending. 0 or -1. */
+int state_file_assign(struct state *st, const struct state_file *f, char **cause);
+/* Record a file that matched no rule (reported once). 0 or -1. */
+int state_file_unmatched(struct state *st, const char *path, int64_t size, int64_t mtime_ns,
+    char **cause);
+/* The files of an observation; *files is an array of *n (state_files_free). 0 or -1. */
+int state_obs_files(struct state *st, const char *collection, const char *observation,
+    struct state_file **files, size_t *n, char **cause);
+/* Free what state_obs_files returned. */
+void state_files_free(struct state_file *files, size_t n);
+
+/* Look up an observation; 0 found, 1 unknown, -1 error. */
+int state_obs_get(struct state *st, const char *collection, const char *observation,
+    struct state_obs *out, char **cause);
+/* Free the strings of an observation record. */
+void state_obs_clear(struct state_obs *o);
+/* Mark an observation running (one more attempt). 0 or -1. */
+int state_obs_running(struct state *st, const char *collection, const char *observation,
+    char **cause);
+/* Mark an observation and its files done, with the checksum pushed. 0 or -1. */
+int state_obs_done(struct state *st, const char *collection, const char *observation,
+    const char *checksum, char **cause);
+/* Mark an observation failed: retry at next_attempt_ms, or parked when 0. 0 or -1. */
+int state_obs_failed(struct state *st, const char *collection, const char *observation,
+    const char *error, int64_t next_attempt_ms, char **cause);
+/* Send an observation back to pending (operator re-ingest). 0, 1 unknown, -1. */
+int state_obs_requeue(struct state *st, const char *collection, const char *observation,
+    char **cause);
+/* Call fn for every observation in status s (oldest first). 0 or -1. */
+int state_obs_each(struct state *st, enum state_status s,
+    void (*fn)(void *arg, const struct state_obs *o), void *arg, char **cause);
+/* Counts by status. 0 or -1. */
+int state_get_counts(struct state *st, struct state_counts *c, char **cause);
+
+#endif

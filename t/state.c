@@ -1,0 +1,241 @@
+/*
+ * t/state.c - the SQLite state store: new/changed/unchanged files, the
+ * observation life cycle, crash recovery of running work, a process killed
+ * mid-burst, schema versions, and a corrupt database.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "state.h"
+#include "tap.h"
+#include "xmalloc.h"
+
+static char dir[] = "/tmp/caom2ingest-state.XXXXXX";
+
+/* A classified file record; the strings live in static buffers. */
+static struct state_file
+file(const char *path, const char *obs, int64_t mtime)
+{
+	static char p[128], o[32], coll[] = "OMM", prod[] = "p1", uri[] = "cadc:OMM/x";
+	struct state_file f = { p, 100, mtime, coll, o, prod, uri, NULL, STATE_PENDING };
+
+	snprintf(p, sizeof p, "%s", path);
+	snprintf(o, sizeof o, "%s", obs);
+	return f;
+}
+
+static struct state *
+reopen(struct state *st)
+{
+	char *cause = NULL;
+
+	state_close(st);
+	if ((st = state_open(dir, &cause)) == NULL)
+		bail("reopen: %s", cause);
+	return st;
+}
+
+static void
+test_files(struct state *st)
+{
+	struct state_file f = file("/l/a.fits", "O1", 1000), *files;
+	enum state_change ch;
+	enum state_status s;
+	char *cause = NULL;
+	size_t n;
+
+	ok(state_file_seen(st, "/l/a.fits", 100, 1000, &ch, &s, &cause) == 0 && ch == STATE_NEW,
+	    "an unknown file is new");
+	ok(state_file_assign(st, &f, &cause) == 0, "a classified file is recorded");
+	state_file_seen(st, "/l/a.fits", 100, 1000, &ch, &s, &cause);
+	ok(ch == STATE_UNCHANGED && s == STATE_PENDING, "seen again: unchanged, pending");
+	state_file_seen(st, "/l/a.fits", 100, 2000, &ch, &s, &cause);
+	is_int(STATE_CHANGED, ch, "another mtime: changed");
+	state_file_seen(st, "/l/a.fits", 101, 1000, &ch, &s, &cause);
+	is_int(STATE_CHANGED, ch, "another size: changed");
+	f = file("/l/b.fits", "O1", 1000);
+	state_file_assign(st, &f, &cause);
+	ok(state_obs_files(st, "OMM", "O1", &files, &n, &cause) == 0 && n == 2,
+	    "the observation has both files");
+	if (n == 2)
+		is_string("/l/b.fits", files[1].path, "in path order");
+	else
+		skip(1, "no files");
+	state_files_free(files, n);
+	ok(state_file_unmatched(st, "/l/zz.txt", 5, 5, &cause) == 0, "an unmatched file");
+	state_file_seen(st, "/l/zz.txt", 5, 5, &ch, &s, &cause);
+	ok(ch == STATE_UNCHANGED && s == STATE_UNMATCHED, "is remembered as unmatched");
+}
+
+static void
+test_lifecycle(struct state *st)
+{
+	struct state_obs o;
+	enum state_change ch;
+	enum state_status s;
+	char *cause = NULL;
+
+	ok(state_obs_get(st, "OMM", "O1", &o, &cause) == 0 && o.status == STATE_PENDING,
+	    "the observation is pending");
+	state_obs_clear(&o);
+	state_obs_running(st, "OMM", "O1", &cause);
+	state_obs_get(st, "OMM", "O1", &o, &cause);
+	ok(o.status == STATE_RUNNING && o.attempts == 1, "running, attempt 1");
+	state_obs_clear(&o);
+	st = reopen(st);
+	state_obs_get(st, "OMM", "O1", &o, &cause);
+	is_int(STATE_PENDING, o.status, "running work is pending again after a restart");
+	state_obs_clear(&o);
+	state_obs_failed(st, "OMM", "O1", "503 Service Unavailable", 12345, &cause);
+	state_obs_get(st, "OMM", "O1", &o, &cause);
+	ok(o.status == STATE_RETRY && o.next_attempt_ms == 12345, "transient: retry at a time");
+	is_string("503 Service Unavailable", o.last_error, "with the reason");
+	state_obs_clear(&o);
+	state_obs_failed(st, "OMM", "O1", "400 invalid", 0, &cause);
+	state_obs_get(st, "OMM", "O1", &o, &cause);
+	is_int(STATE_FAILED, o.status, "permanent: failed");
+	state_obs_clear(&o);
+	ok(state_obs_requeue(st, "OMM", "O1", &cause) == 0, "an operator re-queues it");
+	is_int(1, state_obs_requeue(st, "OMM", "nope", &cause), "an unknown one is reported");
+	ok(state_obs_done(st, "OMM", "O1", "md5:0123", &cause) == 0, "done");
+	state_obs_get(st, "OMM", "O1", &o, &cause);
+	ok(o.status == STATE_DONE && o.last_error == NULL, "done clears the error");
+	is_string("md5:0123", o.pushed_checksum, "and keeps the pushed checksum");
+	state_obs_clear(&o);
+	state_file_seen(st, "/l/a.fits", 100, 1000, &ch, &s, &cause);
+	ok(ch == STATE_UNCHANGED && s == STATE_DONE, "its files are done: never pushed again");
+	state_close(st);
+}
+
+static void
+count_cb(void *arg, const struct state_obs *o)
+{
+	(*(int *)arg)++;
+}
+
+static void
+test_counts(void)
+{
+	struct state *st;
+	struct state_counts c;
+	struct state_file f = file("/l/c.fits", "O2", 1);
+	char *cause = NULL;
+	int n = 0;
+
+	st = reopen(NULL);
+	state_file_assign(st, &f, &cause);
+	ok(state_get_counts(st, &c, &cause) == 0, "counts");
+	ok(c.files[STATE_DONE] == 2 && c.files[STATE_PENDING] == 1 &&
+	    c.files[STATE_UNMATCHED] == 1, "files by status");
+	ok(c.obs[STATE_DONE] == 1 && c.obs[STATE_PENDING] == 1, "observations by status");
+	state_obs_each(st, STATE_PENDING, count_cb, &n, &cause);
+	is_int(1, n, "state_obs_each visits the pending one");
+	state_close(st);
+}
+
+/* A child records files as fast as it can and is killed with SIGKILL. */
+static void
+test_killed(void)
+{
+	struct state *st;
+	struct state_counts c;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	char *cause = NULL, path[64], *dbpath;
+	pid_t pid;
+	int i;
+
+	if ((pid = fork()) == 0) {
+		st = state_open(dir, &cause);
+		for (i = 0; st != NULL; i++) {
+			struct state_file f;
+
+			snprintf(path, sizeof path, "/l/k%06d.fits", i);
+			f = file(path, "K", i);
+			state_file_assign(st, &f, &cause);
+		}
+		_exit(1);
+	}
+	usleep(300000);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	dbpath = xasprintf("%s/state.db", dir);
+	sqlite3_open(dbpath, &db);
+	sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL);
+	ok(sqlite3_step(s) == SQLITE_ROW &&
+	    strcmp((const char *)sqlite3_column_text(s, 0), "ok") == 0,
+	    "after SIGKILL mid-burst the database passes integrity_check");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	st = reopen(NULL);
+	state_get_counts(st, &c, &cause);
+	ok(c.files[STATE_PENDING] > 100, "and holds what was committed (%ld pending files)",
+	    c.files[STATE_PENDING]);
+	state_close(st);
+	free(dbpath);
+}
+
+static void
+test_bad_databases(void)
+{
+	char *cause = NULL, *cmd;
+	struct state *st;
+
+	cmd = xasprintf("sqlite3 %s/state.db 'PRAGMA user_version = 99' 2>/dev/null || "
+	    "python3 -c \"import sqlite3; c=sqlite3.connect('%s/state.db');"
+	    " c.execute('PRAGMA user_version = 99'); c.commit()\"", dir, dir);
+	if (system(cmd) != 0)
+		bail("cannot set user_version");
+	free(cmd);
+	st = state_open(dir, &cause);
+	ok(st == NULL, "a newer schema is refused");
+	cmd = xasprintf("%s/state.db: schema version 99 is newer than this build's %d", dir,
+	    STATE_SCHEMA_VERSION);
+	is_string(cmd, cause, "with a clear message");
+	free(cmd);
+	free(cause);
+	cmd = xasprintf("rm -f %s/state.db*; head -c 8192 /dev/urandom > %s/state.db", dir, dir);
+	if (system(cmd) != 0)
+		bail("cannot write garbage");
+	free(cmd);
+	cause = NULL;
+	st = state_open(dir, &cause);
+	ok(st == NULL && cause != NULL && strstr(cause, "state.db") != NULL,
+	    "a corrupt database is refused, naming the file");
+	diag("%s", cause != NULL ? cause : "(no message)");
+	free(cause);
+}
+
+int
+main(void)
+{
+	struct state *st;
+	char *cause = NULL, *cmd;
+
+	plan(31);
+	if (mkdtemp(dir) == NULL)
+		bail("mkdtemp: %s", strerror(errno));
+	st = state_open(dir, &cause);
+	ok(st != NULL, "a new store is created");
+	if (st == NULL)
+		bail("%s", cause);
+	test_files(st);
+	test_lifecycle(st);
+	test_counts();
+	test_killed();
+	test_bad_databases();
+	cmd = xasprintf("rm -rf %s", dir);
+	if (system(cmd) != 0)
+		diag("cleanup failed");
+	free(cmd);
+	return 0;
+}
