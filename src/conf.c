@@ -1,10 +1,14 @@
 /*
  * conf.c - the YAML configuration file into a struct, table-driven.
+ *
+ * libyaml's document API gives a node tree with line marks; each mapping is
+ * walked against a key table, each key's type says how to store its value.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,39 +17,49 @@
 #include <yaml.h>
 
 #include "conf.h"
+#include "rules.h"
 #include "xmalloc.h"
 
 enum conf_type {
-	CONF_PATH,		/* string; relative to the file's directory */
-	CONF_DURATION,	/* uint64_t milliseconds */
+	CONF_STRING,		/* char * */
+	CONF_PATH,		/* char *, relative to the file's directory */
+	CONF_DURATION,		/* uint64_t milliseconds */
 	CONF_ENUM,		/* int index into choices */
-	CONF_LOGLEVEL		/* int syslog priority */
+	CONF_LOGLEVEL,		/* int syslog priority */
+	CONF_BOOL,		/* int 0/1 */
+	CONF_STRLIST,		/* struct conf_strlist; a scalar is a list of one */
+	CONF_PATHLIST,		/* struct conf_strlist of paths */
+	CONF_ACTION,		/* struct conf_action: keep | delete | move:DIR */
+	CONF_LIST		/* a list of mappings described by sub */
 };
+
+struct conf_ctx;
+struct conf_table;
 
 struct conf_key {
 	const char		*name;
-	enum conf_type	 type;
+	enum conf_type		 type;
 	size_t			 offset;
+	int			 required;
 	const char *const	*choices;	/* CONF_ENUM */
-	uint64_t		 max;		/* CONF_DURATION, 0: none */
+	const struct conf_table	*sub;		/* CONF_LIST */
 	const char		*help;
 };
 
-static const char *const conf_log_targets[] = { "auto", "journal", "stderr", NULL };
-
-#define OFF(f) offsetof(struct conf, f)
-static const struct conf_key conf_keys[] = {
-	{ "log", CONF_ENUM, OFF(log_target), conf_log_targets, 0,
-	  "where records go: auto (journal when stderr is the journal), journal, stderr" },
-	{ "log_level", CONF_LOGLEVEL, OFF(log_level), NULL, 0,
-	  "most verbose level logged: debug, info, notice, warning, error" },
-	{ "state_dir", CONF_PATH, OFF(state_dir), NULL, 0,
-	  "directory for durable state" },
-	{ NULL, 0, 0, NULL, 0, NULL }
+struct conf_table {
+	const struct conf_key	*keys;
+	size_t			 size;		/* of one item, for lists */
+	void			(*init)(void *item);
+	void			(*check)(struct conf_ctx *, const yaml_node_t *, const char *,
+				    void *item);
 };
-#undef OFF
 
-/* Errors collected while loading one file. */
+/* The generic list behind collections and rules. */
+struct conf_list {
+	void		*v;
+	size_t		 n;
+};
+
 struct conf_ctx {
 	const char	*path;
 	char		*dir;		/* directory of path, for relative paths */
@@ -53,6 +67,69 @@ struct conf_ctx {
 	int		 nerrors;
 	yaml_document_t	*doc;
 };
+
+static void conf_mapping(struct conf_ctx *, yaml_node_t *, const struct conf_table *,
+    const char *, void *);
+static void conf_free_table(const struct conf_table *, void *);
+
+static const char *const conf_log_targets[] = { "auto", "journal", "stderr", NULL };
+
+static void conf_check_rule(struct conf_ctx *, const yaml_node_t *, const char *, void *);
+static void conf_init_collection(void *);
+static void conf_check_collection(struct conf_ctx *, const yaml_node_t *, const char *,
+    void *);
+
+#define R(f) offsetof(struct conf_rule, f)
+static const struct conf_key conf_rule_keys[] = {
+	{ "match", CONF_STRING, R(match), 1, NULL, NULL, "PCRE2 pattern on the file name" },
+	{ "observation", CONF_STRING, R(observation), 1, NULL, NULL, "observationID template" },
+	{ "product", CONF_STRING, R(product), 1, NULL, NULL, "productID template" },
+	{ "uri", CONF_STRING, R(uri), 1, NULL, NULL, "artifact URI template" },
+	{ "blueprint", CONF_STRING, R(blueprint), 0, NULL, NULL, "blueprint path template" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef R
+static const struct conf_table conf_rule_table = {
+	conf_rule_keys, sizeof(struct conf_rule), NULL, conf_check_rule
+};
+
+#define C(f) offsetof(struct conf_collection, f)
+static const struct conf_key conf_collection_keys[] = {
+	{ "name", CONF_STRING, C(name), 1, NULL, NULL, "collection name" },
+	{ "landing", CONF_PATHLIST, C(landing), 1, NULL, NULL, "landing directories" },
+	{ "poll", CONF_BOOL, C(poll), 0, NULL, NULL, "rescan instead of inotify" },
+	{ "include", CONF_STRLIST, C(include), 0, NULL, NULL, "globs of names to take" },
+	{ "exclude", CONF_STRLIST, C(exclude), 0, NULL, NULL, "globs of names to leave" },
+	{ "rules", CONF_LIST, C(rules), 1, NULL, &conf_rule_table, "naming rules" },
+	{ "on_success", CONF_ACTION, C(on_success), 0, NULL, NULL, "keep, delete or move:DIR" },
+	{ "on_failure", CONF_ACTION, C(on_failure), 0, NULL, NULL, "keep, delete or move:DIR" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef C
+static const struct conf_table conf_collection_table = {
+	conf_collection_keys, sizeof(struct conf_collection), conf_init_collection,
+	conf_check_collection
+};
+
+#define T(f) offsetof(struct conf, f)
+static const struct conf_key conf_top_keys[] = {
+	{ "log", CONF_ENUM, T(log_target), 0, conf_log_targets, NULL,
+	  "where records go: auto (journal when stderr is the journal), journal, stderr" },
+	{ "log_level", CONF_LOGLEVEL, T(log_level), 0, NULL, NULL,
+	  "most verbose level logged: debug, info, notice, warning, error" },
+	{ "state_dir", CONF_PATH, T(state_dir), 0, NULL, NULL, "directory for durable state" },
+	{ "settle", CONF_DURATION, T(settle_ms), 0, NULL, NULL, "quiet period of a file" },
+	{ "rescan_interval", CONF_DURATION, T(rescan_ms), 0, NULL, NULL, "full rescans" },
+	{ "poll_interval", CONF_DURATION, T(poll_ms), 0, NULL, NULL, "poll-mode rescans" },
+	{ "ignore_suffixes", CONF_STRLIST, T(ignore_suffixes), 0, NULL, NULL,
+	  "names ignored while being written" },
+	{ "collections", CONF_LIST, T(collections), 0, NULL, &conf_collection_table,
+	  "collections and their landing directories" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef T
+static const struct conf_table conf_top_table = { conf_top_keys, sizeof(struct conf), NULL,
+	NULL };
 
 static void __attribute__((format(printf, 3, 4)))
 conf_error(struct conf_ctx *ctx, const yaml_node_t *node, const char *fmt, ...)
@@ -72,6 +149,26 @@ conf_error(struct conf_ctx *ctx, const yaml_node_t *node, const char *fmt, ...)
 	ctx->nerrors++;
 }
 
+static void
+conf_strlist_add(struct conf_strlist *l, char *s)
+{
+	l->v = xreallocarray(l->v, l->n + 2, sizeof *l->v);
+	l->v[l->n++] = s;
+	l->v[l->n] = NULL;
+}
+
+static void
+conf_strlist_clear(struct conf_strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
 struct conf *
 conf_new(void)
 {
@@ -81,6 +178,11 @@ conf_new(void)
 	cfg->log_target = LOG_TARGET_AUTO;
 	cfg->log_level = LOG_INFO;
 	cfg->state_dir = xstrdup(LOCALSTATEDIR "/lib/caom2ingest");
+	cfg->settle_ms = 2000;
+	cfg->rescan_ms = 300000;
+	cfg->poll_ms = 10000;
+	conf_strlist_add(&cfg->ignore_suffixes, xstrdup(".tmp"));
+	conf_strlist_add(&cfg->ignore_suffixes, xstrdup(".part"));
 	return cfg;
 }
 
@@ -90,7 +192,7 @@ conf_free(struct conf *cfg)
 	if (cfg == NULL)
 		return;
 	free(cfg->path);
-	free(cfg->state_dir);
+	conf_free_table(&conf_top_table, cfg);
 	free(cfg);
 }
 
@@ -144,7 +246,7 @@ conf_path_value(struct conf_ctx *ctx, const char *value)
 }
 
 static void
-conf_set_enum(struct conf_ctx *ctx, const struct conf_key *key,
+conf_set_enum(struct conf_ctx *ctx, const char *name, const struct conf_key *key,
     const yaml_node_t *node, const char *value, int *dst)
 {
 	char *list = NULL, *tmp;
@@ -157,120 +259,356 @@ conf_set_enum(struct conf_ctx *ctx, const struct conf_key *key,
 		}
 	}
 	for (i = 0; key->choices[i] != NULL; i++) {
-		tmp = xasprintf("%s%s%s", list ? list : "", list ? ", " : "",
-		    key->choices[i]);
+		tmp = xasprintf("%s%s%s", list ? list : "", list ? ", " : "", key->choices[i]);
 		free(list);
 		list = tmp;
 	}
-	conf_error(ctx, node, "%s: '%s' is not one of %s", key->name, value, list);
+	conf_error(ctx, node, "%s: '%s' is not one of %s", name, value, list);
 	free(list);
 }
 
 static void
-conf_set_scalar(struct conf_ctx *ctx, const struct conf_key *key,
-    const yaml_node_t *node, void *base)
+conf_set_action(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
+    const char *value, struct conf_action *a)
+{
+	free(a->dir);
+	a->dir = NULL;
+	if (strcmp(value, "keep") == 0)
+		a->kind = CONF_KEEP;
+	else if (strcmp(value, "delete") == 0)
+		a->kind = CONF_DELETE;
+	else if (strncmp(value, "move:", 5) == 0 && value[5] != '\0') {
+		a->kind = CONF_MOVE;
+		a->dir = conf_path_value(ctx, value + 5);
+	} else
+		conf_error(ctx, node, "%s: '%s' is not keep, delete or move:DIRECTORY", name,
+		    value);
+}
+
+static void
+conf_set_duration(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
+    const char *value, uint64_t *dst)
+{
+	if (conf_parse_duration(value, dst) != 0)
+		conf_error(ctx, node, "%s: '%s' is not a duration (such as 500ms, 2s, 5m, 1h)",
+		    name, value);
+}
+
+static void
+conf_set_bool(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
+    const char *value, int *dst)
+{
+	static const char *const yes[] = { "true", "yes", "on", NULL };
+	static const char *const no[] = { "false", "no", "off", NULL };
+	size_t i;
+
+	for (i = 0; yes[i] != NULL; i++) {
+		if (strcmp(value, yes[i]) == 0 || strcmp(value, no[i]) == 0) {
+			*dst = strcmp(value, yes[i]) == 0;
+			return;
+		}
+	}
+	conf_error(ctx, node, "%s: '%s' is not true or false", name, value);
+}
+
+/* Store a scalar value of any scalar type at dst. */
+static void
+conf_set_scalar(struct conf_ctx *ctx, const char *name, const struct conf_key *key,
+    const yaml_node_t *node, void *dst)
 {
 	const char *value = (const char *)node->data.scalar.value;
-	char **str = (char **)((char *)base + key->offset);
-	uint64_t *u64 = (uint64_t *)((char *)base + key->offset);
-	int *i = (int *)((char *)base + key->offset);
 
 	if (value[0] == '\0') {
-		conf_error(ctx, node, "%s: must not be empty", key->name);
+		conf_error(ctx, node, "%s: must not be empty", name);
 		return;
 	}
 	switch (key->type) {
+	case CONF_STRING:
 	case CONF_PATH:
-		free(*str);
-		*str = conf_path_value(ctx, value);
+		free(*(char **)dst);
+		*(char **)dst = key->type == CONF_PATH ? conf_path_value(ctx, value) :
+		    xstrdup(value);
 		break;
 	case CONF_DURATION:
-		if (conf_parse_duration(value, u64) != 0)
-			conf_error(ctx, node, "%s: '%s' is not a duration "
-			    "(such as 500ms, 2s, 5m, 1h)", key->name, value);
-		else if (key->max != 0 && *u64 > key->max)
-			conf_error(ctx, node, "%s: '%s' is more than the maximum "
-			    "of %" PRIu64 "s", key->name, value, key->max / 1000);
+		conf_set_duration(ctx, name, node, value, dst);
 		break;
 	case CONF_ENUM:
-		conf_set_enum(ctx, key, node, value, i);
+		conf_set_enum(ctx, name, key, node, value, dst);
 		break;
 	case CONF_LOGLEVEL:
-		if (log_level_from_name(value, i) != 0 || *i < LOG_ERR)
-			conf_error(ctx, node, "%s: '%s' is not one of debug, info, "
-			    "notice, warning, error", key->name, value);
+		if (log_level_from_name(value, dst) != 0 || *(int *)dst < LOG_ERR)
+			conf_error(ctx, node, "%s: '%s' is not one of debug, info, notice, "
+			    "warning, error", name, value);
+		break;
+	case CONF_BOOL:
+		conf_set_bool(ctx, name, node, value, dst);
+		break;
+	case CONF_ACTION:
+		conf_set_action(ctx, name, node, value, dst);
+		break;
+	default:
 		break;
 	}
 }
 
+static void
+conf_set_strlist(struct conf_ctx *ctx, const char *name, const struct conf_key *key,
+    yaml_node_t *node, struct conf_strlist *l)
+{
+	yaml_node_item_t *it;
+	yaml_node_t *item;
+	const char *v;
+
+	conf_strlist_clear(l);
+	if (node->type == YAML_MAPPING_NODE) {
+		conf_error(ctx, node, "%s: expected a list, got a mapping", name);
+		return;
+	}
+	for (it = node->type == YAML_SEQUENCE_NODE ? node->data.sequence.items.start : NULL;
+	    it != NULL && it < node->data.sequence.items.top; it++) {
+		item = yaml_document_get_node(ctx->doc, *it);
+		if (item->type != YAML_SCALAR_NODE || item->data.scalar.length == 0) {
+			conf_error(ctx, item, "%s: items must be non-empty strings", name);
+			continue;
+		}
+		v = (const char *)item->data.scalar.value;
+		conf_strlist_add(l, key->type == CONF_PATHLIST ? conf_path_value(ctx, v) :
+		    xstrdup(v));
+	}
+	if (node->type == YAML_SCALAR_NODE && node->data.scalar.length > 0) {
+		v = (const char *)node->data.scalar.value;
+		conf_strlist_add(l, key->type == CONF_PATHLIST ? conf_path_value(ctx, v) :
+		    xstrdup(v));
+	}
+}
+
+static void
+conf_set_list(struct conf_ctx *ctx, const char *name, const struct conf_key *key,
+    yaml_node_t *node, struct conf_list *l)
+{
+	const struct conf_table *sub = key->sub;
+	yaml_node_item_t *it;
+	yaml_node_t *item;
+	char *iname;
+	void *elem;
+
+	if (node->type != YAML_SEQUENCE_NODE) {
+		conf_error(ctx, node, "%s: expected a list, got %s", name, conf_node_kind(node));
+		return;
+	}
+	for (it = node->data.sequence.items.start; it < node->data.sequence.items.top; it++) {
+		item = yaml_document_get_node(ctx->doc, *it);
+		iname = xasprintf("%s[%zu]", name, l->n + 1);
+		l->v = xreallocarray(l->v, l->n + 1, sub->size);
+		elem = (char *)l->v + l->n++ * sub->size;
+		memset(elem, 0, sub->size);
+		if (sub->init != NULL)
+			sub->init(elem);
+		if (item->type != YAML_MAPPING_NODE)
+			conf_error(ctx, item, "%s: expected a mapping, got %s", iname,
+			    conf_node_kind(item));
+		else
+			conf_mapping(ctx, item, sub, iname, elem);
+		free(iname);
+	}
+}
+
+static void
+conf_set_value(struct conf_ctx *ctx, const char *name, const struct conf_key *key,
+    yaml_node_t *node, void *dst)
+{
+	if (key->type == CONF_LIST)
+		conf_set_list(ctx, name, key, node, dst);
+	else if (key->type == CONF_STRLIST || key->type == CONF_PATHLIST)
+		conf_set_strlist(ctx, name, key, node, dst);
+	else if (node->type != YAML_SCALAR_NODE)
+		conf_error(ctx, node, "%s: expected a value, got %s", name, conf_node_kind(node));
+	else
+		conf_set_scalar(ctx, name, key, node, dst);
+}
+
 static const struct conf_key *
-conf_find_key(const char *name)
+conf_find_key(const struct conf_table *t, const char *name)
 {
 	const struct conf_key *key;
 
-	for (key = conf_keys; key->name != NULL; key++) {
+	for (key = t->keys; key->name != NULL; key++) {
 		if (strcmp(key->name, name) == 0)
 			return key;
 	}
 	return NULL;
 }
 
+/* The key node named name in map, or NULL. */
+static yaml_node_t *
+conf_lookup(struct conf_ctx *ctx, yaml_node_t *map, const char *name)
+{
+	yaml_node_pair_t *p;
+	yaml_node_t *k;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(ctx->doc, p->key);
+		if (k != NULL && k->type == YAML_SCALAR_NODE &&
+		    strcmp((char *)k->data.scalar.value, name) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* Report keys given twice and required keys missing from map. */
 static void
-conf_pair(struct conf_ctx *ctx, yaml_node_pair_t *pair, void *base)
+conf_check_keys(struct conf_ctx *ctx, yaml_node_t *map, const struct conf_table *t,
+    const char *prefix)
+{
+	const struct conf_key *key;
+	yaml_node_pair_t *p;
+	yaml_node_t *k, *first;
+
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(ctx->doc, p->key);
+		if (k == NULL || k->type != YAML_SCALAR_NODE)
+			continue;
+		first = conf_lookup(ctx, map, (char *)k->data.scalar.value);
+		if (first != k)
+			conf_error(ctx, k, "duplicate key '%s%s%s' (first at line %zu)",
+			    prefix, *prefix ? "." : "", (char *)k->data.scalar.value,
+			    first->start_mark.line + 1);
+	}
+	for (key = t->keys; key->name != NULL; key++) {
+		if (key->required && conf_lookup(ctx, map, key->name) == NULL)
+			conf_error(ctx, map, "%s%s%s is required", prefix, *prefix ? "." : "",
+			    key->name);
+	}
+}
+
+static void
+conf_pair(struct conf_ctx *ctx, yaml_node_pair_t *pair, const struct conf_table *t,
+    const char *prefix, void *base)
 {
 	yaml_node_t *k = yaml_document_get_node(ctx->doc, pair->key);
 	yaml_node_t *v = yaml_document_get_node(ctx->doc, pair->value);
 	const struct conf_key *key;
-	const char *name;
+	char *name;
 
 	if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE) {
 		conf_error(ctx, k, "keys must be plain names");
 		return;
 	}
-	name = (const char *)k->data.scalar.value;
-	if ((key = conf_find_key(name)) == NULL) {
+	name = xasprintf("%s%s%s", prefix, *prefix ? "." : "", (char *)k->data.scalar.value);
+	if ((key = conf_find_key(t, (char *)k->data.scalar.value)) == NULL)
 		conf_error(ctx, k, "unknown key '%s'", name);
-		return;
-	}
-	if (v->type != YAML_SCALAR_NODE) {
-		conf_error(ctx, v, "%s: expected a value, got %s", name,
-		    conf_node_kind(v));
-		return;
-	}
-	conf_set_scalar(ctx, key, v, base);
+	else
+		conf_set_value(ctx, name, key, v, (char *)base + key->offset);
+	free(name);
 }
 
-/* Report a key given twice in one mapping (YAML allows it; we do not). */
 static void
-conf_check_duplicates(struct conf_ctx *ctx, yaml_node_t *map)
+conf_mapping(struct conf_ctx *ctx, yaml_node_t *map, const struct conf_table *t,
+    const char *prefix, void *base)
 {
-	yaml_node_pair_t *p, *q;
-	yaml_node_t *a, *b;
+	yaml_node_pair_t *pair;
+	yaml_node_t *k;
 
-	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
-		a = yaml_document_get_node(ctx->doc, p->key);
-		for (q = map->data.mapping.pairs.start; q < p; q++) {
-			b = yaml_document_get_node(ctx->doc, q->key);
-			if (a != NULL && b != NULL && a->type == YAML_SCALAR_NODE &&
-			    b->type == YAML_SCALAR_NODE &&
-			    strcmp((char *)a->data.scalar.value,
-			    (char *)b->data.scalar.value) == 0) {
-				conf_error(ctx, a, "duplicate key '%s' (first at line %zu)",
-				    (char *)a->data.scalar.value, b->start_mark.line + 1);
-				break;
-			}
+	conf_check_keys(ctx, map, t, prefix);
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		k = yaml_document_get_node(ctx->doc, pair->key);
+		/* a duplicate was reported by conf_check_keys; the first one counts */
+		if (k == NULL || k->type != YAML_SCALAR_NODE ||
+		    conf_lookup(ctx, map, (char *)k->data.scalar.value) == k)
+			conf_pair(ctx, pair, t, prefix, base);
+	}
+	if (t->check != NULL)
+		t->check(ctx, map, prefix, base);
+}
+
+/* Compile a rule now, so a bad pattern is reported with its file and line. */
+static void
+conf_check_rule(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefix, void *item)
+{
+	const struct conf_rule *r = item;
+	struct rules_spec spec = { r->match, r->observation, r->product, r->uri, r->blueprint };
+	struct rules *rules;
+	char *cause = NULL;
+
+	if (r->match == NULL || r->observation == NULL || r->product == NULL || r->uri == NULL)
+		return;		/* already reported as required */
+	if ((rules = rules_new("check", NULL, NULL, &spec, 1, &cause)) == NULL) {
+		/* cause reads "rule 1: FIELD: ..."; name the key path instead */
+		conf_error(ctx, node, "%s.%s", prefix, cause + strlen("rule 1: "));
+		free(cause);
+		return;
+	}
+	rules_free(rules);
+}
+
+static void
+conf_init_collection(void *item)
+{
+	struct conf_collection *c = item;
+
+	c->on_success.kind = CONF_KEEP;
+	c->on_failure.kind = CONF_KEEP;
+}
+
+static void
+conf_check_collection(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefix,
+    void *item)
+{
+	struct conf_collection *c = item;
+
+	c->line = node->start_mark.line + 1;
+	if (c->landing.n == 0)
+		conf_error(ctx, node, "%s.landing: at least one directory is required", prefix);
+	if (c->rules.n == 0)
+		conf_error(ctx, node, "%s.rules: at least one rule is required", prefix);
+}
+
+/* Free what the table's keys own inside base (not base itself). */
+static void
+conf_free_table(const struct conf_table *t, void *base)
+{
+	const struct conf_key *key;
+	struct conf_list *l;
+	size_t i;
+	void *dst;
+
+	for (key = t->keys; key->name != NULL; key++) {
+		dst = (char *)base + key->offset;
+		if (key->type == CONF_STRING || key->type == CONF_PATH)
+			free(*(char **)dst);
+		else if (key->type == CONF_STRLIST || key->type == CONF_PATHLIST)
+			conf_strlist_clear(dst);
+		else if (key->type == CONF_ACTION)
+			free(((struct conf_action *)dst)->dir);
+		else if (key->type == CONF_LIST) {
+			l = dst;
+			for (i = 0; i < l->n; i++)
+				conf_free_table(key->sub, (char *)l->v + i * key->sub->size);
+			free(l->v);
 		}
 	}
 }
 
+/* Check what only the whole file can tell: unique collection names. */
 static void
-conf_mapping(struct conf_ctx *ctx, yaml_node_t *map, void *base)
+conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 {
-	yaml_node_pair_t *pair;
+	const struct conf_collection *a, *b;
+	yaml_node_t at;
+	size_t i, j;
 
-	conf_check_duplicates(ctx, map);
-	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++)
-		conf_pair(ctx, pair, base);
+	memset(&at, 0, sizeof at);
+	for (i = 0; i < cfg->collections.n; i++) {
+		a = &cfg->collections.v[i];
+		for (j = 0; j < i; j++) {
+			b = &cfg->collections.v[j];
+			if (a->name == NULL || b->name == NULL || strcmp(a->name, b->name) != 0)
+				continue;
+			at.start_mark.line = (size_t)(a->line > 0 ? a->line - 1 : 0);
+			conf_error(ctx, &at, "collections[%zu]: name '%s' is already used by "
+			    "collections[%zu] (line %d)", i + 1, a->name, j + 1, b->line);
+		}
+	}
 }
 
 static void
@@ -287,7 +625,8 @@ conf_document(struct conf_ctx *ctx, struct conf *cfg)
 		    conf_node_kind(root));
 		return;
 	}
-	conf_mapping(ctx, root, cfg);
+	conf_mapping(ctx, root, &conf_top_table, "", cfg);
+	conf_check_top(ctx, cfg);
 }
 
 static void

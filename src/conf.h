@@ -1,25 +1,76 @@
 /*
  * conf.h - the YAML configuration file (caom2ingest.yml(5)) into a struct.
  *
- * Keys are described by a table (name, type, range, default, help); unknown
- * keys, wrong types and bad values are errors that name the file, line and
- * key. All errors of a file are reported, not just the first. Relative paths
- * are resolved against the directory of the configuration file.
+ * Keys are described by tables (name, type, range, help), nested for
+ * sections and lists of sections; unknown keys, wrong types, bad values and
+ * missing required keys are errors that name the file, line and key path
+ * (collections[1].rules[2].match). All errors of a file are reported, not
+ * just the first. Relative paths are resolved against the directory of the
+ * configuration file.
  */
 #ifndef CAOM2INGEST_CONF_H
 #define CAOM2INGEST_CONF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "log.h"
 
 #define CONF_DEFAULT_PATH	SYSCONFDIR "/caom2ingest/caom2ingest.yml"
 
+struct conf_strlist {
+	char		**v;
+	size_t		  n;
+};
+
+/* What happens to a file after its observation succeeded or failed for good. */
+enum conf_disposal {
+	CONF_KEEP,
+	CONF_DELETE,
+	CONF_MOVE
+};
+
+struct conf_action {
+	int		 kind;		/* enum conf_disposal */
+	char		*dir;		/* CONF_MOVE: target directory */
+};
+
+struct conf_rule {
+	char		*match;		/* PCRE2 pattern on the file name */
+	char		*observation;	/* templates: ${group}, ${file}, ${collection} */
+	char		*product;
+	char		*uri;
+	char		*blueprint;
+};
+
+struct conf_collection {
+	char			*name;
+	struct conf_strlist	 landing;	/* directories watched */
+	int			 poll;		/* rescan instead of inotify */
+	struct conf_strlist	 include;	/* globs on file names; empty: all */
+	struct conf_strlist	 exclude;
+	struct {
+		struct conf_rule *v;
+		size_t		  n;
+	}			 rules;
+	struct conf_action	 on_success;
+	struct conf_action	 on_failure;
+	int			 line;		/* where it is defined */
+};
+
 struct conf {
-	char		*path;		/* the file read, or NULL for built-in defaults */
+	char		*path;		/* the file read */
 	int		 log_target;	/* enum log_target */
 	int		 log_level;	/* LOG_ERR .. LOG_DEBUG */
 	char		*state_dir;	/* durable state (SQLite, directory sink) */
+	uint64_t	 settle_ms;	/* quiet period of a landed file */
+	uint64_t	 rescan_ms;	/* full rescan interval, 0: none */
+	uint64_t	 poll_ms;	/* rescan interval of poll-mode trees */
+	struct conf_strlist ignore_suffixes;	/* names ignored while written */
+	struct {
+		struct conf_collection *v;
+		size_t		  n;
+	}		 collections;
 };
 
 /* A configuration holding the built-in defaults. */

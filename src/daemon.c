@@ -16,6 +16,8 @@
 #include "conf.h"
 #include "daemon.h"
 #include "log.h"
+#include "pipeline.h"
+#include "state.h"
 #include "systemd.h"
 #include "xmalloc.h"
 
@@ -26,7 +28,10 @@ struct daemon {
 	ev_signal	 sigterm;
 	ev_signal	 sigint;
 	ev_signal	 sighup;
+	ev_signal	 sigusr2;
 	ev_timer	 watchdog;
+	ev_timer	 status_timer;
+	struct pipeline	*pipeline;
 	unsigned	 reloads;
 	int		 detached;	/* stderr is /dev/null: log to the journal */
 	int		 exit_code;
@@ -35,9 +40,22 @@ struct daemon {
 static void
 daemon_status(struct daemon *d)
 {
-	systemd_status("Running: state %s, log level %s, %u reload%s",
-	    d->cfg->state_dir, log_level_name(d->cfg->log_level), d->reloads,
-	    d->reloads == 1 ? "" : "s");
+	struct state_counts c;
+
+	if (pipeline_counts(d->pipeline, &c) != 0)
+		return;
+	systemd_status("Running: %zu collection%s; files %ld pending, %ld done, "
+	    "%ld unmatched; observations %ld pending, %ld done, %ld failed",
+	    d->cfg->collections.n, d->cfg->collections.n == 1 ? "" : "s",
+	    c.files[STATE_PENDING], c.files[STATE_DONE], c.files[STATE_UNMATCHED],
+	    c.obs[STATE_PENDING] + c.obs[STATE_RUNNING] + c.obs[STATE_RETRY],
+	    c.obs[STATE_DONE], c.obs[STATE_FAILED]);
+}
+
+static void
+daemon_on_status_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	daemon_status(w->data);
 }
 
 static void
@@ -87,8 +105,9 @@ daemon_prepare_state(const struct conf *cfg, char **cause)
 static void
 daemon_reload(struct daemon *d)
 {
+	struct pipeline *p;
 	struct conf *cfg;
-	char *errors, *line, *save = NULL;
+	char *errors, *line, *save = NULL, *cause = NULL;
 
 	systemd_reloading();
 	log_notice("reloading configuration from %s", d->config_path);
@@ -107,8 +126,19 @@ daemon_reload(struct daemon *d)
 		free(cfg->state_dir);
 		cfg->state_dir = xstrdup(d->cfg->state_dir);
 	}
+	if ((p = pipeline_new(d->loop, cfg, &cause)) == NULL) {
+		log_errx("%s", cause);
+		log_errx("reload refused: keeping the configuration in force");
+		free(cause);
+		conf_free(cfg);
+		systemd_ready("Running: reload refused, previous configuration in force");
+		return;
+	}
+	pipeline_free(d->pipeline);
 	conf_free(d->cfg);
 	d->cfg = cfg;
+	d->pipeline = p;
+	pipeline_start(p);
 	daemon_apply_logging(d, cfg);
 	d->reloads++;
 	log_notice("configuration reloaded");
@@ -123,6 +153,11 @@ daemon_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 	if (w->signum == SIGHUP) {
 		daemon_reload(d);
+		return;
+	}
+	if (w->signum == SIGUSR2) {
+		log_notice("received SIGUSR2: rescanning every landing directory");
+		pipeline_rescan(d->pipeline);
 		return;
 	}
 	log_notice("received %s, stopping", strsignal(w->signum));
@@ -185,7 +220,13 @@ daemon_start(struct daemon *d, char **cause)
 	daemon_signal(d, &d->sigterm, SIGTERM);
 	daemon_signal(d, &d->sigint, SIGINT);
 	daemon_signal(d, &d->sighup, SIGHUP);
+	daemon_signal(d, &d->sigusr2, SIGUSR2);
 	daemon_start_watchdog(d);
+	if ((d->pipeline = pipeline_new(d->loop, d->cfg, cause)) == NULL)
+		return -1;
+	ev_timer_init(&d->status_timer, daemon_on_status_timer, 5., 5.);
+	d->status_timer.data = d;
+	ev_timer_start(d->loop, &d->status_timer);
 	return 0;
 }
 
@@ -201,7 +242,8 @@ daemon_run(struct daemon *d)
 {
 	log_notice("caom2ingestd %s started (configuration %s, state %s)",
 	    PACKAGE_VERSION, d->config_path, d->cfg->state_dir);
-	systemd_ready("Running");
+	systemd_ready("Running: scanning landing directories");
+	pipeline_start(d->pipeline);
 	daemon_status(d);
 	ev_run(d->loop, 0);
 	log_notice("caom2ingestd stopped");
@@ -213,6 +255,7 @@ daemon_free(struct daemon *d)
 {
 	if (d == NULL)
 		return;
+	pipeline_free(d->pipeline);
 	if (d->loop != NULL)
 		ev_loop_destroy(d->loop);
 	conf_free(d->cfg);

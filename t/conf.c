@@ -119,10 +119,60 @@ test_durations(void)
 	}
 }
 
+static void
+test_collections(void)
+{
+	struct conf *cfg = NULL;
+	struct conf_collection *c;
+	char *path, *errors = NULL, *incoming;
+
+	path = test_data_path("conf/collections.yml");
+	ok(conf_load(path, &cfg, &errors) == 0, "collections.yml loads");
+	if (cfg == NULL)
+		bail("collections.yml: %s", errors);
+	ok(cfg->settle_ms == 2000 && cfg->rescan_ms == 300000 && cfg->poll_ms == 30000,
+	    "settle, rescan_interval, poll_interval");
+	ok(cfg->ignore_suffixes.n == 3 && strcmp(cfg->ignore_suffixes.v[2], ".filepart") == 0,
+	    "ignore_suffixes replaces the defaults");
+	is_int(2, (long long)cfg->collections.n, "two collections");
+	c = &cfg->collections.v[0];
+	is_string("OMM", c->name, "name");
+	incoming = test_data_path("conf/incoming");
+	ok(c->landing.n == 2 && strcmp(c->landing.v[1], incoming) == 0,
+	    "landing list, relative paths resolved");
+	ok(c->include.n == 3 && c->exclude.n == 1, "include list, exclude as a single glob");
+	ok(c->rules.n == 1 && strcmp(c->rules.v[0].product, "${obs}_${kind}") == 0, "a rule");
+	ok(c->on_success.kind == CONF_KEEP && c->on_failure.kind == CONF_MOVE &&
+	    strcmp(c->on_failure.dir, "/srv/failed/omm") == 0, "on_success keep, on_failure move");
+	c = &cfg->collections.v[1];
+	ok(c->poll == 1 && c->landing.n == 1 && c->on_success.kind == CONF_DELETE,
+	    "poll: true, landing as one path, delete");
+	ok(c->rules.n == 1 && c->rules.v[0].blueprint == NULL, "a flow-style rule");
+	free(incoming);
+	free(path);
+	conf_free(cfg);
+}
+
 int
 main(void)
 {
-	plan(43);
+	plan(56);
+	test_collections();
+	check_file("conf/bad-collection.yml",
+	    "%s:4: unknown key 'collections[1].colour'\n"
+	    "%s:5: collections[1].poll: 'maybe' is not true or false\n"
+	    "%s:6: collections[1].on_success: 'archive' is not keep, delete or move:DIRECTORY\n"
+	    "%s:8: collections[1].rules[1].match: missing terminating ] for character class "
+	    "at offset 14\n"
+	    "%s:12: collections[1].rules[2].observation: ${nope} is neither a named group of "
+	    "the pattern nor file or collection\n"
+	    "%s:16: collections[1].rules[3].product is required\n"
+	    "%s:16: collections[1].rules[3].uri is required\n"
+	    "%s:18: collections[2].name is required\n"
+	    "%s:18: collections[2].landing: at least one directory is required\n"
+	    "%s:18: collections[2].rules: at least one rule is required\n"
+	    "%s:24: collections[4]: expected a mapping, got a scalar\n"
+	    "%s:20: collections[3]: name 'OMM' is already used by collections[1] (line 2)");
 	test_defaults();
 	test_good();
 	test_durations();

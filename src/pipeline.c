@@ -1,0 +1,245 @@
+/*
+ * pipeline.c - watch -> settle -> classify -> state.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <ev.h>
+
+#include "conf.h"
+#include "log.h"
+#include "pipeline.h"
+#include "rules.h"
+#include "settle.h"
+#include "state.h"
+#include "watch.h"
+#include "xmalloc.h"
+
+struct pipeline_root {
+	char		*path;		/* resolved landing directory */
+	size_t		 collection;
+};
+
+struct pipeline {
+	struct ev_loop		 *loop;
+	const struct conf	 *cfg;
+	struct state		 *state;
+	struct watch		 *watch;
+	struct settle		 *settle;
+	struct rules		**rules;	/* per collection */
+	struct pipeline_root	 *roots;
+	size_t			  nroots;
+};
+
+/* The landing root holding path, or NULL (paths outside every root are refused). */
+static const struct pipeline_root *
+pipeline_root_of(const struct pipeline *p, const char *path)
+{
+	size_t i, len;
+
+	for (i = 0; i < p->nroots; i++) {
+		len = strlen(p->roots[i].path);
+		if (strncmp(path, p->roots[i].path, len) == 0 && path[len] == '/' &&
+		    strstr(path + len, "/../") == NULL)
+			return &p->roots[i];
+	}
+	return NULL;
+}
+
+static void
+pipeline_classified(struct pipeline *p, const char *coll, const char *path,
+    const struct stat *st, const struct rules_result *res)
+{
+	struct state_file f = { (char *)(uintptr_t)path, st->st_size,
+		(int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+		(char *)(uintptr_t)coll, res->observation, res->product, res->uri,
+		res->blueprint, STATE_PENDING };
+	char *cause = NULL;
+
+	if (state_file_assign(p->state, &f, &cause) != 0) {
+		log_at(LOG_ERR, 0, LOG_FIELDS({ "FILE", path }), "%s", cause);
+		free(cause);
+		return;
+	}
+	log_at(LOG_INFO, 0, LOG_FIELDS({ "COLLECTION", coll }, { "OBSERVATION_ID",
+	    res->observation }, { "FILE", path }), "%s: observation %s/%s, product %s",
+	    path, coll, res->observation, res->product);
+}
+
+static void
+pipeline_unmatched(struct pipeline *p, const char *coll, const char *path,
+    const struct stat *st)
+{
+	char *cause = NULL;
+
+	log_at(LOG_WARNING, 0, LOG_FIELDS({ "COLLECTION", coll }, { "FILE", path }),
+	    "%s matches no naming rule of collection %s; left alone until it changes",
+	    path, coll);
+	if (state_file_unmatched(p->state, path, st->st_size,
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec, &cause) != 0) {
+		log_at(LOG_ERR, 0, LOG_FIELDS({ "FILE", path }), "%s", cause);
+		free(cause);
+	}
+}
+
+/* Is this version of the file new to the state store? */
+static int
+pipeline_is_new(struct pipeline *p, const char *path, const struct stat *st)
+{
+	enum state_change change;
+	enum state_status status;
+	char *cause = NULL;
+
+	if (state_file_seen(p->state, path, st->st_size,
+	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec, &change, &status,
+	    &cause) != 0) {
+		log_at(LOG_ERR, 0, LOG_FIELDS({ "FILE", path }), "%s", cause);
+		free(cause);
+		return 0;
+	}
+	return change != STATE_UNCHANGED;
+}
+
+static void
+pipeline_on_complete(void *arg, const char *path, const struct stat *st)
+{
+	struct pipeline *p = arg;
+	const struct pipeline_root *root;
+	struct rules_result res;
+	const char *coll;
+
+	if ((root = pipeline_root_of(p, path)) == NULL) {
+		log_at(LOG_WARNING, 0, LOG_FIELDS({ "FILE", path }),
+		    "%s is outside every landing directory; ignored", path);
+		return;
+	}
+	coll = p->cfg->collections.v[root->collection].name;
+	if (!pipeline_is_new(p, path, st))
+		return;
+	switch (rules_classify(p->rules[root->collection], path, &res)) {
+	case RULES_MATCHED:
+		pipeline_classified(p, coll, path, st, &res);
+		rules_result_free(&res);
+		break;
+	case RULES_NO_MATCH:
+		pipeline_unmatched(p, coll, path, st);
+		break;
+	case RULES_EXCLUDED:
+		log_at(LOG_DEBUG, 0, LOG_FIELDS({ "FILE", path }), "%s excluded", path);
+		break;
+	}
+}
+
+static void
+pipeline_on_event(void *arg, enum watch_event ev, const char *path)
+{
+	struct pipeline *p = arg;
+
+	settle_offer(p->settle, path, ev == WATCH_MOVED_IN);
+}
+
+static int
+pipeline_add_collection(struct pipeline *p, size_t idx, char **cause)
+{
+	const struct conf_collection *c = &p->cfg->collections.v[idx];
+	struct rules_spec *specs;
+	size_t i;
+	char *real;
+
+	specs = xcalloc(c->rules.n + 1, sizeof *specs);
+	for (i = 0; i < c->rules.n; i++) {
+		specs[i].match = c->rules.v[i].match;
+		specs[i].observation = c->rules.v[i].observation;
+		specs[i].product = c->rules.v[i].product;
+		specs[i].uri = c->rules.v[i].uri;
+		specs[i].blueprint = c->rules.v[i].blueprint;
+	}
+	p->rules[idx] = rules_new(c->name, (const char *const *)c->include.v,
+	    (const char *const *)c->exclude.v, specs, c->rules.n, cause);
+	free(specs);
+	if (p->rules[idx] == NULL)
+		return -1;
+	for (i = 0; i < c->landing.n; i++) {
+		if (watch_add_root(p->watch, c->landing.v[i], c->poll, cause) != 0)
+			return -1;
+		real = realpath(c->landing.v[i], NULL);
+		p->roots = xreallocarray(p->roots, p->nroots + 1, sizeof *p->roots);
+		p->roots[p->nroots].path = real != NULL ? real : xstrdup(c->landing.v[i]);
+		p->roots[p->nroots++].collection = idx;
+	}
+	return 0;
+}
+
+struct pipeline *
+pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
+{
+	struct pipeline *p;
+	size_t i;
+
+	p = xcalloc(1, sizeof *p);
+	p->loop = loop;
+	p->cfg = cfg;
+	p->rules = xcalloc(cfg->collections.n + 1, sizeof *p->rules);
+	if ((p->state = state_open(cfg->state_dir, cause)) == NULL ||
+	    (p->watch = watch_new(loop, pipeline_on_event, p, cause)) == NULL) {
+		pipeline_free(p);
+		return NULL;
+	}
+	p->settle = settle_new(loop, cfg->settle_ms, pipeline_on_complete, p);
+	settle_set_ignored(p->settle, (const char *const *)cfg->ignore_suffixes.v);
+	for (i = 0; i < cfg->collections.n; i++) {
+		if (pipeline_add_collection(p, i, cause) != 0) {
+			pipeline_free(p);
+			return NULL;
+		}
+	}
+	return p;
+}
+
+void
+pipeline_start(struct pipeline *p)
+{
+	watch_rescan(p->watch);
+	watch_set_intervals(p->watch, p->cfg->rescan_ms, p->cfg->poll_ms);
+}
+
+void
+pipeline_rescan(struct pipeline *p)
+{
+	watch_rescan(p->watch);
+}
+
+int
+pipeline_counts(struct pipeline *p, struct state_counts *c)
+{
+	char *cause = NULL;
+
+	if (state_get_counts(p->state, c, &cause) != 0) {
+		log_errx("%s", cause);
+		free(cause);
+		return -1;
+	}
+	return 0;
+}
+
+void
+pipeline_free(struct pipeline *p)
+{
+	size_t i;
+
+	if (p == NULL)
+		return;
+	settle_free(p->settle);
+	watch_free(p->watch);
+	state_close(p->state);
+	for (i = 0; i < p->cfg->collections.n; i++)
+		rules_free(p->rules[i]);
+	free(p->rules);
+	for (i = 0; i < p->nroots; i++)
+		free(p->roots[i].path);
+	free(p->roots);
+	free(p);
+}

@@ -1,0 +1,28 @@
+/*
+ * pipeline.h - the ingestion pipeline of one configuration:
+ * watch -> settle -> classify (rules) -> state.
+ *
+ * Built from a configuration and torn down whole on a reload: everything
+ * durable is in the state store, and the start-up rescan finds again
+ * whatever was settling.
+ */
+#ifndef CAOM2INGEST_PIPELINE_H
+#define CAOM2INGEST_PIPELINE_H
+
+struct conf;
+struct ev_loop;
+struct pipeline;
+struct state_counts;
+
+/* Build the pipeline for cfg on loop (opens the state store); NULL with *cause. */
+struct pipeline *pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause);
+/* Scan every landing directory and start the rescan timers. */
+void pipeline_start(struct pipeline *p);
+/* Start a full rescan now. */
+void pipeline_rescan(struct pipeline *p);
+/* Counts by status from the state store; 0 or -1. */
+int pipeline_counts(struct pipeline *p, struct state_counts *c);
+/* Stop and free; NULL is accepted. */
+void pipeline_free(struct pipeline *p);
+
+#endif
