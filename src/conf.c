@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +31,7 @@ enum conf_type {
 	CONF_STRLIST,		/* struct conf_strlist; a scalar is a list of one */
 	CONF_PATHLIST,		/* struct conf_strlist of paths */
 	CONF_ACTION,		/* struct conf_action: keep | delete | move:DIR */
+	CONF_GROUP,		/* long gid from a group name or number */
 	CONF_LIST		/* a list of mappings described by sub */
 };
 
@@ -118,6 +120,12 @@ static const struct conf_key conf_top_keys[] = {
 	{ "log_level", CONF_LOGLEVEL, T(log_level), 0, NULL, NULL,
 	  "most verbose level logged: debug, info, notice, warning, error" },
 	{ "state_dir", CONF_PATH, T(state_dir), 0, NULL, NULL, "directory for durable state" },
+	{ "control_socket", CONF_PATH, T(control_socket), 0, NULL, NULL,
+	  "the control socket" },
+	{ "control_group", CONF_GROUP, T(control_gid), 0, NULL, NULL,
+	  "group whose members may run read-only control commands" },
+	{ "control_admin_group", CONF_GROUP, T(control_admin_gid), 0, NULL, NULL,
+	  "group whose members may run every control command" },
 	{ "settle", CONF_DURATION, T(settle_ms), 0, NULL, NULL, "quiet period of a file" },
 	{ "rescan_interval", CONF_DURATION, T(rescan_ms), 0, NULL, NULL, "full rescans" },
 	{ "poll_interval", CONF_DURATION, T(poll_ms), 0, NULL, NULL, "poll-mode rescans" },
@@ -178,6 +186,9 @@ conf_new(void)
 	cfg->log_target = LOG_TARGET_AUTO;
 	cfg->log_level = LOG_INFO;
 	cfg->state_dir = xstrdup(LOCALSTATEDIR "/lib/caom2ingest");
+	cfg->control_socket = xstrdup(RUNSTATEDIR "/caom2ingest/control.sock");
+	cfg->control_gid = -1;
+	cfg->control_admin_gid = -1;
 	cfg->settle_ms = 2000;
 	cfg->rescan_ms = 300000;
 	cfg->poll_ms = 10000;
@@ -295,6 +306,26 @@ conf_set_duration(struct conf_ctx *ctx, const char *name, const yaml_node_t *nod
 }
 
 static void
+conf_set_group(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
+    const char *value, long *dst)
+{
+	struct group *gr;
+	char *end;
+	long gid;
+
+	gid = strtol(value, &end, 10);
+	if (*end == '\0' && gid >= 0) {
+		*dst = gid;
+		return;
+	}
+	if ((gr = getgrnam(value)) == NULL) {
+		conf_error(ctx, node, "%s: no group named '%s'", name, value);
+		return;
+	}
+	*dst = (long)gr->gr_gid;
+}
+
+static void
 conf_set_bool(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
     const char *value, int *dst)
 {
@@ -345,6 +376,9 @@ conf_set_scalar(struct conf_ctx *ctx, const char *name, const struct conf_key *k
 		break;
 	case CONF_ACTION:
 		conf_set_action(ctx, name, node, value, dst);
+		break;
+	case CONF_GROUP:
+		conf_set_group(ctx, name, node, value, dst);
 		break;
 	default:
 		break;

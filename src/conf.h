@@ -63,6 +63,9 @@ struct conf {
 	int		 log_target;	/* enum log_target */
 	int		 log_level;	/* LOG_ERR .. LOG_DEBUG */
 	char		*state_dir;	/* durable state (SQLite, directory sink) */
+	char		*control_socket; /* path of the control socket */
+	long		 control_gid;	/* read-only control access, -1: none */
+	long		 control_admin_gid; /* full control access, -1: none */
 	uint64_t	 settle_ms;	/* quiet period of a landed file */
 	uint64_t	 rescan_ms;	/* full rescan interval, 0: none */
 	uint64_t	 poll_ms;	/* rescan interval of poll-mode trees */

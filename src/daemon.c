@@ -9,35 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
 
 #include "conf.h"
 #include "daemon.h"
+#include "daemon_int.h"
+#include "control.h"
 #include "log.h"
 #include "pipeline.h"
 #include "state.h"
 #include "systemd.h"
 #include "xmalloc.h"
 
-struct daemon {
-	struct ev_loop	*loop;
-	struct conf	*cfg;
-	char		*config_path;
-	ev_signal	 sigterm;
-	ev_signal	 sigint;
-	ev_signal	 sighup;
-	ev_signal	 sigusr2;
-	ev_timer	 watchdog;
-	ev_timer	 status_timer;
-	struct pipeline	*pipeline;
-	unsigned	 reloads;
-	int		 detached;	/* stderr is /dev/null: log to the journal */
-	int		 exit_code;
-};
 
-static void
+void
 daemon_status(struct daemon *d)
 {
 	struct state_counts c;
@@ -102,37 +90,27 @@ daemon_prepare_state(const struct conf *cfg, char **cause)
 	return 0;
 }
 
-static void
-daemon_reload(struct daemon *d)
+/* Load the configuration again and rebuild the pipeline from it. */
+static int
+daemon_reload_config(struct daemon *d, char **cause)
 {
 	struct pipeline *p;
 	struct conf *cfg;
-	char *errors, *line, *save = NULL, *cause = NULL;
 
-	systemd_reloading();
-	log_notice("reloading configuration from %s", d->config_path);
-	if (conf_load(d->config_path, &cfg, &errors) != 0) {
-		for (line = strtok_r(errors, "\n", &save); line != NULL;
-		    line = strtok_r(NULL, "\n", &save))
-			log_errx("%s", line);
-		log_errx("reload refused: keeping the configuration in force");
-		free(errors);
-		systemd_ready("Running: reload refused, previous configuration in force");
-		return;
-	}
+	if (conf_load(d->config_path, &cfg, cause) != 0)
+		return -1;
 	if (strcmp(cfg->state_dir, d->cfg->state_dir) != 0) {
 		log_warnx("state_dir changed from %s to %s: takes effect at restart",
 		    d->cfg->state_dir, cfg->state_dir);
 		free(cfg->state_dir);
 		cfg->state_dir = xstrdup(d->cfg->state_dir);
 	}
-	if ((p = pipeline_new(d->loop, cfg, &cause)) == NULL) {
-		log_errx("%s", cause);
-		log_errx("reload refused: keeping the configuration in force");
-		free(cause);
+	if (strcmp(cfg->control_socket, d->cfg->control_socket) != 0)
+		log_warnx("control_socket changed from %s to %s: takes effect at restart",
+		    d->cfg->control_socket, cfg->control_socket);
+	if ((p = pipeline_new(d->loop, cfg, cause)) == NULL) {
 		conf_free(cfg);
-		systemd_ready("Running: reload refused, previous configuration in force");
-		return;
+		return -1;
 	}
 	pipeline_free(d->pipeline);
 	conf_free(d->cfg);
@@ -140,10 +118,32 @@ daemon_reload(struct daemon *d)
 	d->pipeline = p;
 	pipeline_start(p);
 	daemon_apply_logging(d, cfg);
+	return 0;
+}
+
+int
+daemon_reload(struct daemon *d, char **cause)
+{
+	char *errors = NULL, *line, *save = NULL;
+
+	systemd_reloading();
+	log_notice("reloading configuration from %s", d->config_path);
+	if (daemon_reload_config(d, &errors) != 0) {
+		if (cause != NULL)
+			*cause = xasprintf("reload refused: %s", errors);
+		for (line = strtok_r(errors, "\n", &save); line != NULL;
+		    line = strtok_r(NULL, "\n", &save))
+			log_errx("%s", line);
+		log_errx("reload refused: keeping the configuration in force");
+		systemd_ready("Running: reload refused, previous configuration in force");
+		free(errors);
+		return -1;
+	}
 	d->reloads++;
 	log_notice("configuration reloaded");
 	systemd_ready("Running: configuration reloaded");
 	daemon_status(d);
+	return 0;
 }
 
 static void
@@ -152,7 +152,7 @@ daemon_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	struct daemon *d = w->data;
 
 	if (w->signum == SIGHUP) {
-		daemon_reload(d);
+		daemon_reload(d, NULL);
 		return;
 	}
 	if (w->signum == SIGUSR2) {
@@ -172,6 +172,30 @@ daemon_on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	systemd_watchdog_ping();
 }
 
+static int
+daemon_start_control(struct daemon *d, char **cause)
+{
+	struct control_access access = { (gid_t)d->cfg->control_gid,
+		(gid_t)d->cfg->control_admin_gid };
+	char *dir, *slash;
+	int r = 0;
+
+	dir = xstrdup(d->cfg->control_socket);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		r = daemon_mkdirs(dir);
+	}
+	free(dir);
+	if (r != 0) {
+		*cause = xasprintf("control socket %s: %s", d->cfg->control_socket,
+		    strerror(errno));
+		return -1;
+	}
+	d->control = control_new(d->loop, d->cfg->control_socket, &access, daemon_commands,
+	    d, cause);
+	return d->control != NULL ? 0 : -1;
+}
+
 struct daemon *
 daemon_new(struct conf *cfg, const char *config_path)
 {
@@ -180,6 +204,7 @@ daemon_new(struct conf *cfg, const char *config_path)
 	d = xcalloc(1, sizeof *d);
 	d->cfg = cfg;
 	d->config_path = xstrdup(config_path);
+	d->started = time(NULL);
 	return d;
 }
 
@@ -224,6 +249,8 @@ daemon_start(struct daemon *d, char **cause)
 	daemon_start_watchdog(d);
 	if ((d->pipeline = pipeline_new(d->loop, d->cfg, cause)) == NULL)
 		return -1;
+	if (daemon_start_control(d, cause) != 0)
+		return -1;
 	ev_timer_init(&d->status_timer, daemon_on_status_timer, 5., 5.);
 	d->status_timer.data = d;
 	ev_timer_start(d->loop, &d->status_timer);
@@ -255,6 +282,7 @@ daemon_free(struct daemon *d)
 {
 	if (d == NULL)
 		return;
+	control_free(d->control);
 	pipeline_free(d->pipeline);
 	if (d->loop != NULL)
 		ev_loop_destroy(d->loop);

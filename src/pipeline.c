@@ -225,6 +225,29 @@ pipeline_counts(struct pipeline *p, struct state_counts *c)
 	return 0;
 }
 
+int
+pipeline_state_list(struct pipeline *p, const enum state_status *status,
+    const char *collection, long limit, void (*fn)(void *, const struct state_obs *),
+    void *arg, char **cause)
+{
+	return state_obs_list(p->state, status, collection, limit, fn, arg, cause);
+}
+
+int
+pipeline_state_show(struct pipeline *p, const char *collection, const char *observation,
+    struct state_obs *o, struct state_file **files, size_t *n, char **cause)
+{
+	int r;
+
+	if ((r = state_obs_get(p->state, collection, observation, o, cause)) != 0)
+		return r;
+	if (state_obs_files(p->state, collection, observation, files, n, cause) != 0) {
+		state_obs_clear(o);
+		return -1;
+	}
+	return 0;
+}
+
 void
 pipeline_free(struct pipeline *p)
 {

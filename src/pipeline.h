@@ -9,10 +9,13 @@
 #ifndef CAOM2INGEST_PIPELINE_H
 #define CAOM2INGEST_PIPELINE_H
 
+#include <stddef.h>
+
+#include "state.h"
+
 struct conf;
 struct ev_loop;
 struct pipeline;
-struct state_counts;
 
 /* Build the pipeline for cfg on loop (opens the state store); NULL with *cause. */
 struct pipeline *pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause);
@@ -22,6 +25,13 @@ void pipeline_start(struct pipeline *p);
 void pipeline_rescan(struct pipeline *p);
 /* Counts by status from the state store; 0 or -1. */
 int pipeline_counts(struct pipeline *p, struct state_counts *c);
+/* List observations from the state store (see state_obs_list). 0 or -1. */
+int pipeline_state_list(struct pipeline *p, const enum state_status *status,
+    const char *collection, long limit, void (*fn)(void *, const struct state_obs *),
+    void *arg, char **cause);
+/* One observation and its files: 0, 1 unknown, -1 with *cause. */
+int pipeline_state_show(struct pipeline *p, const char *collection, const char *observation,
+    struct state_obs *o, struct state_file **files, size_t *n, char **cause);
 /* Stop and free; NULL is accepted. */
 void pipeline_free(struct pipeline *p);
 

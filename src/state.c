@@ -50,6 +50,7 @@ enum state_stmt {
 	ST_OBS_FAILED,
 	ST_OBS_REQUEUE,
 	ST_OBS_EACH,
+	ST_OBS_LIST,
 	ST_COUNT_FILES,
 	ST_COUNT_OBS,
 	ST_NSTMT
@@ -94,6 +95,10 @@ static const char *const state_sql[ST_NSTMT] = {
 	[ST_OBS_EACH] = "SELECT collection, observation, status, attempts, last_error,"
 	    " next_attempt, pushed_checksum FROM observations WHERE status = ?1"
 	    " ORDER BY updated",
+	[ST_OBS_LIST] = "SELECT collection, observation, status, attempts, last_error,"
+	    " next_attempt, pushed_checksum FROM observations"
+	    " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR collection = ?2)"
+	    " ORDER BY updated DESC, collection, observation LIMIT ?3",
 	[ST_COUNT_FILES] = "SELECT status, count(*) FROM files GROUP BY status",
 	[ST_COUNT_OBS] = "SELECT status, count(*) FROM observations GROUP BY status",
 };
@@ -496,15 +501,14 @@ state_obs_requeue(struct state *st, const char *collection, const char *observat
 	return sqlite3_changes(st->db) > 0 ? 0 : 1;
 }
 
-int
-state_obs_each(struct state *st, enum state_status status,
+/* Step s, handing each observation row to fn (copied first: fn may write). */
+static int
+state_obs_rows(struct state *st, sqlite3_stmt *s,
     void (*fn)(void *arg, const struct state_obs *o), void *arg, char **cause)
 {
-	sqlite3_stmt *s = state_bind(st, ST_OBS_EACH, "s", state_status_name(status));
 	struct state_obs o;
 	int rc;
 
-	/* Rows are copied before the callback, which may write to the store. */
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		state_row_obs(s, &o);
 		fn(arg, &o);
@@ -512,6 +516,23 @@ state_obs_each(struct state *st, enum state_status status,
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : state_fail(st, "listing observations", cause);
+}
+
+int
+state_obs_each(struct state *st, enum state_status status,
+    void (*fn)(void *arg, const struct state_obs *o), void *arg, char **cause)
+{
+	return state_obs_rows(st, state_bind(st, ST_OBS_EACH, "s", state_status_name(status)),
+	    fn, arg, cause);
+}
+
+int
+state_obs_list(struct state *st, const enum state_status *status, const char *collection,
+    long limit, void (*fn)(void *arg, const struct state_obs *o), void *arg, char **cause)
+{
+	return state_obs_rows(st, state_bind(st, ST_OBS_LIST, "ssi",
+	    status != NULL ? state_status_name(*status) : NULL, collection, (int64_t)limit),
+	    fn, arg, cause);
 }
 
 static int

@@ -105,6 +105,9 @@ int state_obs_requeue(struct state *st, const char *collection, const char *obse
 /* Call fn for every observation in status s (oldest first). 0 or -1. */
 int state_obs_each(struct state *st, enum state_status s,
     void (*fn)(void *arg, const struct state_obs *o), void *arg, char **cause);
+/* Call fn for observations, newest first, filtered by status (NULL: any) and collection (NULL: any), at most limit. 0 or -1. */
+int state_obs_list(struct state *st, const enum state_status *status, const char *collection,
+    long limit, void (*fn)(void *arg, const struct state_obs *o), void *arg, char **cause);
 /* Counts by status. 0 or -1. */
 int state_get_counts(struct state *st, struct state_counts *c, char **cause);
 

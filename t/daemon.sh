@@ -11,6 +11,7 @@ cat > "$tmp/good.yml" <<CONF
 log: stderr
 log_level: debug
 state_dir: $tmp/state
+control_socket: $tmp/control.sock
 CONF
 cat > "$tmp/bad.yml" <<CONF
 log_level: loud

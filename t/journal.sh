@@ -52,6 +52,7 @@ is "C1_0001" "$(j OBSERVATION_ID=C1_0001 | field OBSERVATION_ID)" \
 cat > "$tmp/journal.yml" <<CONF
 log: journal
 state_dir: $tmp/state
+control_socket: $tmp/control1.sock
 CONF
 "$top_builddir/src/caom2ingestd" -f -c "$tmp/journal.yml" 2>"$tmp/stderr" & dpid=$!
 ok "the daemon logs its start to the journal" \
@@ -67,6 +68,7 @@ is "" "$(cat "$tmp/stderr")" "nothing went to stderr"
 # --- auto: stderr connected to the journal (JOURNAL_STREAM) -----------------------
 cat > "$tmp/auto.yml" <<CONF
 state_dir: $tmp/state
+control_socket: $tmp/control2.sock
 CONF
 # systemd-run is unavailable without PID 1; systemd-cat connects stdout and
 # stderr to the journal but sets no JOURNAL_STREAM, so set it from the

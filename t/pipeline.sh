@@ -15,6 +15,7 @@ cat > "$tmp/c.yml" <<CONF
 log: stderr
 log_level: debug
 state_dir: $tmp/state
+control_socket: $tmp/control.sock
 settle: 300ms
 rescan_interval: 1h
 poll_interval: 1h

@@ -1,0 +1,208 @@
+/*
+ * commands.c - the daemon's control commands (the table control.c serves).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "control.h"
+#include "daemon_int.h"
+#include "pipeline.h"
+#include "state.h"
+#include "xmalloc.h"
+
+static json_t *
+commands_strlist(const struct conf_strlist *l)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		json_array_append_new(a, json_string(l->v[i]));
+	return a;
+}
+
+static json_t *
+commands_counts(const long *counts, int nfiles)
+{
+	json_t *o = json_object();
+	int s;
+
+	for (s = STATE_PENDING; s <= STATE_UNMATCHED; s++) {
+		if (s != STATE_UNMATCHED || nfiles)
+			json_object_set_new(o, state_status_name((enum state_status)s),
+			    json_integer(counts[s]));
+	}
+	return o;
+}
+
+static int
+cmd_status(void *arg, json_t *req, json_t *reply, char **error)
+{
+	struct daemon *d = arg;
+	struct state_counts c;
+	json_t *colls = json_array();
+	size_t i;
+
+	for (i = 0; i < d->cfg->collections.n; i++) {
+		const struct conf_collection *cc = &d->cfg->collections.v[i];
+
+		json_array_append_new(colls, json_pack("{s:s, s:o, s:b}", "name", cc->name,
+		    "landing", commands_strlist(&cc->landing), "poll", cc->poll));
+	}
+	json_object_set_new(reply, "version", json_string(PACKAGE_VERSION));
+	json_object_set_new(reply, "pid", json_integer(getpid()));
+	json_object_set_new(reply, "uptime", json_integer(time(NULL) - d->started));
+	json_object_set_new(reply, "config", json_string(d->config_path));
+	json_object_set_new(reply, "state_dir", json_string(d->cfg->state_dir));
+	json_object_set_new(reply, "reloads", json_integer(d->reloads));
+	json_object_set_new(reply, "collections", colls);
+	if (pipeline_counts(d->pipeline, &c) == 0) {
+		json_object_set_new(reply, "files", commands_counts(c.files, 1));
+		json_object_set_new(reply, "observations", commands_counts(c.obs, 0));
+	}
+	return 0;
+}
+
+static json_t *
+commands_obs_json(const struct state_obs *o)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:i}", "collection", o->collection,
+	    "observation", o->observation, "status", state_status_name(o->status),
+	    "attempts", o->attempts);
+
+	if (o->last_error != NULL)
+		json_object_set_new(j, "last_error", json_string(o->last_error));
+	if (o->next_attempt_ms > 0)
+		json_object_set_new(j, "next_attempt_ms", json_integer(o->next_attempt_ms));
+	if (o->pushed_checksum != NULL)
+		json_object_set_new(j, "pushed_checksum", json_string(o->pushed_checksum));
+	return j;
+}
+
+static void
+commands_list_cb(void *arg, const struct state_obs *o)
+{
+	json_array_append_new(arg, commands_obs_json(o));
+}
+
+static int
+cmd_list(void *arg, json_t *req, json_t *reply, char **error)
+{
+	struct daemon *d = arg;
+	const char *state = json_string_value(json_object_get(req, "state"));
+	const char *coll = json_string_value(json_object_get(req, "collection"));
+	json_t *limit = json_object_get(req, "limit"), *list;
+	enum state_status s;
+
+	if (state != NULL && state_status_from_name(state, &s) != 0) {
+		*error = xasprintf("unknown state '%.32s' (pending, running, retry, done, failed)",
+		    state);
+		return -1;
+	}
+	if (limit != NULL && (!json_is_integer(limit) || json_integer_value(limit) < 1)) {
+		*error = xstrdup("limit must be a positive integer");
+		return -1;
+	}
+	list = json_array();
+	if (pipeline_state_list(d->pipeline, state != NULL ? &s : NULL, coll,
+	    limit != NULL ? (long)json_integer_value(limit) : 1000, commands_list_cb, list,
+	    error) != 0) {
+		json_decref(list);
+		return -1;
+	}
+	json_object_set_new(reply, "observations", list);
+	return 0;
+}
+
+static json_t *
+commands_files_json(const struct state_file *files, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, json_pack("{s:s, s:I, s:s, s:s, s:s}", "path",
+		    files[i].path, "size", (json_int_t)files[i].size, "product",
+		    files[i].product, "uri", files[i].uri, "status",
+		    state_status_name(files[i].status)));
+	return a;
+}
+
+/* Split "COLLECTION/OBSERVATION_ID" (the ID may hold further slashes). */
+static int
+commands_split(json_t *req, char **coll, const char **obs, char **error)
+{
+	const char *id = json_string_value(json_object_get(req, "observation"));
+	const char *slash;
+
+	if (id == NULL || (slash = strchr(id, '/')) == NULL || slash == id || slash[1] == '\0') {
+		*error = xstrdup("expected \"observation\": \"COLLECTION/OBSERVATION_ID\"");
+		return -1;
+	}
+	*coll = xstrndup(id, (size_t)(slash - id));
+	*obs = slash + 1;
+	return 0;
+}
+
+static int
+cmd_show(void *arg, json_t *req, json_t *reply, char **error)
+{
+	struct daemon *d = arg;
+	struct state_file *files = NULL;
+	struct state_obs o;
+	const char *obs;
+	char *coll;
+	size_t n = 0;
+	int r;
+
+	if (commands_split(req, &coll, &obs, error) != 0)
+		return -1;
+	r = pipeline_state_show(d->pipeline, coll, obs, &o, &files, &n, error);
+	if (r == 1)
+		*error = xasprintf("no observation %s/%s", coll, obs);
+	free(coll);
+	if (r != 0)
+		return -1;
+	json_object_set_new(reply, "observation", commands_obs_json(&o));
+	json_object_set_new(reply, "files", commands_files_json(files, n));
+	state_obs_clear(&o);
+	state_files_free(files, n);
+	return 0;
+}
+
+static int
+cmd_rescan(void *arg, json_t *req, json_t *reply, char **error)
+{
+	struct daemon *d = arg;
+
+	pipeline_rescan(d->pipeline);
+	json_object_set_new(reply, "rescanned", json_true());
+	return 0;
+}
+
+static int
+cmd_reload(void *arg, json_t *req, json_t *reply, char **error)
+{
+	struct daemon *d = arg;
+
+	if (daemon_reload(d, error) != 0)
+		return -1;
+	json_object_set_new(reply, "reloads", json_integer(d->reloads));
+	return 0;
+}
+
+const struct control_command daemon_commands[] = {
+	{ "status", 0, cmd_status, "version, uptime, configuration, counts" },
+	{ "list", 0, cmd_list, "observations, filtered by state and collection" },
+	{ "show", 0, cmd_show, "one observation and its files" },
+	{ "rescan", 1, cmd_rescan, "rescan every landing directory" },
+	{ "reload", 1, cmd_reload, "reload the configuration" },
+	{ NULL, 0, NULL, NULL }
+};

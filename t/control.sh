@@ -1,0 +1,129 @@
+#!/bin/sh
+# t/control.sh - the control socket and the caom2ingest client against the
+# real daemon: every command, --json, exit codes, peer credentials, bad
+# requests, the connection cap, stale and live sockets.
+. "$srcdir/t/tap.sh"
+
+daemon=$top_builddir/src/caom2ingestd
+client=$top_builddir/src/caom2ingest
+plan 38
+
+chmod 755 "$tmp"
+land=$tmp/landing
+mkdir -p "$land"
+sock=$tmp/control.sock
+cat > "$tmp/c.yml" <<CONF
+log: stderr
+log_level: debug
+state_dir: $tmp/state
+control_socket: $sock
+control_group: nogroup
+settle: 100ms
+collections:
+  - name: OMM
+    landing: $land
+    rules:
+      - match: '^(?<obs>C[0-9]+)_(?<kind>[A-Z]+)\\.fits\$'
+        observation: '\${obs}'
+        product: '\${obs}_\${kind}'
+        uri: 'cadc:OMM/\${file}'
+CONF
+log=$tmp/daemon.log
+"$client" -s "$sock" status >/dev/null 2>"$tmp/err"; rc=$?
+is 3 "$rc" "no daemon: exit 3"
+like "$(cat "$tmp/err")" "is caom2ingestd running" "and says so"
+
+"$daemon" -f -c "$tmp/c.yml" 2>>"$log" & dpid=$!
+stop() { kill -TERM "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; }
+at_exit stop
+wait_for 10 test -S "$sock" || bail "the daemon did not bind its socket"
+is "srw-rw----" "$(stat -c %A "$sock")" "the socket is mode 0660"
+is "nogroup" "$(stat -c %G "$sock")" "and belongs to control_group"
+
+echo x > "$land/C1_SCI.fits"
+echo x > "$land/C1_CAL.fits"
+wait_for 5 grep -q "product C1_CAL" "$log"
+
+out=$("$client" -s "$sock" status); rc=$?
+is 0 "$rc" "status exits 0"
+like "$out" "^caom2ingestd [0-9.]+, pid $dpid" "status names the version and pid"
+like "$out" "collections +OMM +$land" "and the collections"
+like "$out" "files +2 pending" "and the counts"
+json=$("$client" -c "$tmp/c.yml" --json status)
+is "2" "$(echo "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["files"]["pending"])')" \
+	"--json status parses; the socket comes from -c CONFIG"
+
+out=$("$client" -s "$sock" list)
+like "$out" "^COLLECTION +OBSERVATION +STATUS" "list prints a header"
+like "$out" "OMM +C1 +pending" "and the observation"
+n=$("$client" -s "$sock" --json list --state done | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["observations"]))')
+is 0 "$n" "list --state done: none"
+"$client" -s "$sock" list --state bogus 2>"$tmp/err"; rc=$?
+is 1 "$rc" "an unknown state fails"
+like "$(cat "$tmp/err")" "unknown state 'bogus'" "with a reason"
+"$client" -s "$sock" list extra 2>/dev/null; is 2 "$?" "an extra argument is a usage error"
+
+out=$("$client" -s "$sock" show OMM/C1)
+like "$out" "status +pending" "show: status"
+like "$out" "$land/C1_CAL.fits \\(2 bytes, cadc:OMM/C1_CAL.fits, pending\\)" "show: files"
+"$client" -s "$sock" show OMM/nope 2>"$tmp/err"; rc=$?
+is 1 "$rc" "show of an unknown observation fails"
+like "$(cat "$tmp/err")" "no observation OMM/nope" "and says which"
+"$client" -s "$sock" show 2>/dev/null; is 2 "$?" "show without an argument: usage"
+
+echo x > "$land/C2_SCI.fits"
+out=$("$client" -s "$sock" rescan); rc=$?
+is 0 "$rc" "rescan exits 0"
+ok "the rescan finds new files" wait_for 5 grep -q "product C2_SCI" "$log"
+
+"$client" -s "$sock" reload >/dev/null; is 0 "$?" "reload exits 0"
+cp "$tmp/c.yml" "$tmp/c.good"
+echo "bogus: 1" >> "$tmp/c.yml"
+"$client" -s "$sock" reload 2>"$tmp/err"; rc=$?
+is 1 "$rc" "a refused reload exits 1"
+like "$(cat "$tmp/err")" "reload refused: $tmp/c.yml:[0-9]+: unknown key 'bogus'" \
+	"and prints why"
+cp "$tmp/c.good" "$tmp/c.yml"
+
+"$client" -s "$sock" frobnicate 2>/dev/null; is 2 "$?" "an unknown command exits 2"
+
+# Peer credentials: nobody (group nogroup) may read but not change anything.
+if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
+	asnobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+	asnobody "$client" -s "$sock" status >/dev/null 2>&1
+	is 0 "$?" "a control_group member may run status"
+	asnobody "$client" -s "$sock" rescan 2>"$tmp/err"; rc=$?
+	is 1 "$rc" "but not rescan"
+	like "$(cat "$tmp/err")" "permission denied: uid 65534 may not run 'rescan'" "and is told why"
+else
+	skip 3 "needs root and setpriv"
+fi
+
+# Raw protocol: malformed and oversized requests, then the connection cap.
+python3 - "$sock" > "$tmp/raw.out" <<'PY'
+import json, socket, sys
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb"); f.readline(); return s, f
+s, f = conn()
+for req in (b"not json\n", b'{"nocommand": 1}\n', b"x" * 70000 + b"\n", b'{"command":"status"}\n'):
+    s.sendall(req); print(json.loads(f.readline()).get("error", "ok"))
+conns = [conn() for _ in range(31)]
+extra = socket.socket(socket.AF_UNIX); extra.connect(sys.argv[1])
+print(json.loads(extra.makefile("rb").readline()).get("error"))
+PY
+sed -n 1p "$tmp/raw.out" | grep -q "^malformed request: " ; is 0 "$?" "malformed JSON gets an error reply"
+is "malformed request: expected an object with a \"command\" string" "$(sed -n 2p "$tmp/raw.out")" \
+	"an object without command gets an error reply"
+is "request longer than 65536 bytes" "$(sed -n 3p "$tmp/raw.out")" "an oversized request is refused"
+is "ok" "$(sed -n 4p "$tmp/raw.out")" "and the same connection keeps working"
+is "too many connections (at most 32)" "$(sed -n 5p "$tmp/raw.out")" "the 33rd connection is refused"
+"$client" -s "$sock" status >/dev/null; is 0 "$?" "the daemon keeps serving others"
+
+# A second daemon on a live socket refuses to start; a stale socket is replaced.
+"$daemon" -f -c "$tmp/c.yml" 2>"$tmp/err2"; rc=$?
+is 3 "$rc" "a second daemon on a live socket exits 3"
+like "$(cat "$tmp/err2")" "another caom2ingestd answers on $sock" "and says why"
+kill -KILL "$dpid"; wait "$dpid" 2>/dev/null
+"$daemon" -f -c "$tmp/c.yml" 2>>"$log" & dpid=$!
+ok "after kill -9 the stale socket is replaced" \
+	wait_for 10 sh -c "'$client' -s '$sock' status >/dev/null 2>&1"
