@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -103,7 +104,8 @@ caom_xml_format_double(double v, char buf[32])
 		return (size_t)snprintf(buf, 32, "%s0.0", signbit(v) ? "-" : "");
 	if (fabs(v) < 1e15 && v == trunc(v))
 		return (size_t)snprintf(buf, 32, "%.0f.0", v);
-	for (prec = 15; prec < 17; prec++) {
+	/* 15 digits almost always do; subnormals may need far fewer. */
+	for (prec = fabs(v) < DBL_MIN ? 1 : 15; prec < 17; prec++) {
 		snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
 		if (strtod(tmp, NULL) == v)
 			break;
@@ -185,11 +187,36 @@ xml_utf8_char(const unsigned char *s)
 	return n;
 }
 
-/* Append s escaped for text (or attribute values); invalid bytes become U+FFFD. */
+/* The entity for an ASCII character that needs one, or NULL. */
+static const char *
+xml_entity(unsigned char c, int attr)
+{
+	switch (c) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\r':
+		return "&#13;";		/* a raw CR would read back as LF */
+	case '\n':
+		return attr ? "&#10;" : NULL;	/* attribute values are normalized */
+	case '\t':
+		return attr ? "&#9;" : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* Append s escaped for text (attr: an attribute value); invalid bytes become U+FFFD. */
 static void
-xml_escape(struct xml_out *o, const char *s)
+xml_escape(struct xml_out *o, const char *s, int attr)
 {
 	const unsigned char *p = (const unsigned char *)s, *run;
+	const char *ent;
 	size_t n;
 
 	while (*p != '\0') {
@@ -199,9 +226,8 @@ xml_escape(struct xml_out *o, const char *s)
 		xml_put(o, (const char *)run, (size_t)(p - run));
 		if (*p == '\0')
 			break;
-		if (*p == '&' || *p == '<' || *p == '>' || *p == '"') {
-			xml_puts(o, *p == '&' ? "&amp;" : *p == '<' ? "&lt;" :
-			    *p == '>' ? "&gt;" : "&quot;");
+		if ((ent = xml_entity(*p, attr)) != NULL) {
+			xml_puts(o, ent);
 			p++;
 		} else if ((n = xml_utf8_char(p)) == 0) {
 			xml_puts(o, "\xef\xbf\xbd");
@@ -250,7 +276,7 @@ xml_leaf(struct xml_out *o, int depth, const char *name, const char *text)
 {
 	xml_tag_start(o, depth, name);
 	xml_puts(o, ">");
-	xml_escape(o, text);
+	xml_escape(o, text, 0);
 	xml_puts(o, "</caom2:");
 	xml_puts(o, name);
 	xml_puts(o, ">\n");
@@ -395,7 +421,7 @@ xml_attr(struct xml_out *o, const char *name, const char *value)
 	xml_puts(o, " caom2:");
 	xml_puts(o, name);
 	xml_puts(o, "=\"");
-	xml_escape(o, value);
+	xml_escape(o, value, 1);
 	xml_puts(o, "\"");
 }
 
@@ -521,6 +547,27 @@ xml_error_text(const char *name, const xmlError *err)
 	return s;
 }
 
+/* Line of the document type declaration (the line before the root when unknown). */
+static long
+xml_dtd_line(xmlDocPtr doc)
+{
+	xmlNodePtr n;
+
+	for (n = doc->children; n != NULL; n = n->next) {
+		if (n->type == XML_ELEMENT_NODE)
+			return xmlGetLineNo(n) > 1 ? xmlGetLineNo(n) - 1 : 1;
+	}
+	return 1;
+}
+
+static pthread_once_t xml_init_once = PTHREAD_ONCE_INIT;
+
+static void
+xml_init(void)
+{
+	xmlInitParser();
+}
+
 /* Parse an XML document from memory; NULL with *cause on error. */
 static xmlDocPtr
 xml_parse(const char *name, const char *buf, size_t len, char **cause)
@@ -530,6 +577,7 @@ xml_parse(const char *name, const char *buf, size_t len, char **cause)
 	int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
 	    XML_PARSE_BIG_LINES;
 
+	pthread_once(&xml_init_once, xml_init);
 	if (len > INT_MAX) {
 		*cause = xasprintf("%s: document too large", name);
 		return NULL;
@@ -542,7 +590,8 @@ xml_parse(const char *name, const char *buf, size_t len, char **cause)
 		xmlFreeDoc(doc);
 		doc = NULL;
 	} else if (doc->intSubset != NULL || doc->extSubset != NULL) {
-		*cause = xasprintf("%s: a DTD is not allowed in a CAOM document", name);
+		*cause = xasprintf("%s:%ld: a DTD is not allowed in a CAOM document", name,
+		    xml_dtd_line(doc));
 		xmlFreeDoc(doc);
 		doc = NULL;
 	}
@@ -578,23 +627,74 @@ struct xml_rd {
 	char		*cause;
 };
 
-static int __attribute__((format(printf, 3, 4)))
-xml_rd_error(struct xml_rd *rd, xmlNodePtr node, const char *fmt, ...)
+/* The namespace prefix of node with its colon ("caom2:"), or "". */
+static const char *
+xml_rd_prefix(xmlNodePtr node, char *buf, size_t size)
 {
-	const char *pfx;
-	va_list ap;
-	char *msg;
+	if (node->ns == NULL || node->ns->prefix == NULL)
+		return "";
+	snprintf(buf, size, "%s:", (const char *)node->ns->prefix);
+	return buf;
+}
+
+static int __attribute__((format(printf, 4, 0)))
+xml_rd_verror(struct xml_rd *rd, xmlNodePtr node, long line, const char *fmt, va_list ap)
+{
+	char *msg, pfx[64];
 
 	if (rd->cause != NULL)
 		return -1;
-	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	pfx = node->ns != NULL ? (const char *)node->ns->prefix : NULL;
-	rd->cause = xasprintf("%s:%ld: <%s%s%s>: %s", rd->name, xmlGetLineNo(node),
-	    pfx != NULL ? pfx : "", pfx != NULL ? ":" : "", (const char *)node->name, msg);
+	rd->cause = xasprintf("%s:%ld: <%s%s>: %s", rd->name, line,
+	    xml_rd_prefix(node, pfx, sizeof pfx), (const char *)node->name, msg);
 	free(msg);
 	return -1;
+}
+
+/* Record the first error, at element node; returns -1. */
+static int __attribute__((format(printf, 3, 4)))
+xml_rd_error(struct xml_rd *rd, xmlNodePtr node, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	xml_rd_verror(rd, node, xmlGetLineNo(node), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Record the first error about element node found at another line. */
+static int __attribute__((format(printf, 4, 5)))
+xml_rd_error_at(struct xml_rd *rd, xmlNodePtr node, long line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	xml_rd_verror(rd, node, line, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Report non-blank text n inside parent, at the line where the text starts. */
+static int
+xml_rd_stray(struct xml_rd *rd, xmlNodePtr parent, xmlNodePtr n)
+{
+	const char *s = (const char *)n->content, *p;
+	long line = xmlGetLineNo(n), lead = 0;
+	size_t n40;
+
+	/* libxml2 gives a text node the line where it ends. */
+	for (p = s; p != NULL && *p != '\0'; p++)
+		line -= *p == '\n';
+	for (; s != NULL && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'); s++)
+		lead += *s == '\n';
+	if (line + lead < 1)
+		line = xmlGetLineNo(parent) - lead;
+	if (s == NULL)
+		s = "";
+	n40 = strcspn(s, "\r\n");
+	return xml_rd_error_at(rd, parent, line + lead, "unexpected text \"%.*s\"",
+	    (int)(n40 < 40 ? n40 : 40), s);
 }
 
 /* 1 to skip node (blank text, comment), 0 for an element, -1 for stray text. */
@@ -606,7 +706,7 @@ xml_rd_skip(struct xml_rd *rd, xmlNodePtr parent, xmlNodePtr n)
 	if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
 		if (xmlIsBlankNode(n))
 			return 1;
-		return xml_rd_error(rd, parent, "unexpected text");
+		return xml_rd_stray(rd, parent, n);
 	}
 	if (n->type == XML_COMMENT_NODE || n->type == XML_PI_NODE)
 		return 1;
@@ -642,98 +742,9 @@ xml_rd_text(struct xml_rd *rd, xmlNodePtr node)
 		}
 	}
 	if ((s = xmlNodeGetContent(node)) == NULL)
-		s = xmlStrdup(BAD_CAST "");
+		s = xmlStrdup((const xmlChar *)"");
 	return s;
 }
-
-/* s without XML white space at both ends, copied into buf; -1 when too long. */
-static int
-xml_trim(const char *s, char *buf, size_t size)
-{
-	size_t n;
-
-	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-		s++;
-	n = strlen(s);
-	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
-	    s[n - 1] == '\r'))
-		n--;
-	if (n == 0 || n >= size)
-		return -1;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	return 0;
-}
-
-static int
-xml_parse_double(const char *s, double *v)
-{
-	char *end;
-
-	if (strpbrk(s, "xX") != NULL)
-		return -1;
-	errno = 0;
-	*v = strtod(s, &end);
-	return *end == '\0' && (errno == 0 || errno == ERANGE) ? 0 : -1;
-}
-
-static int
-xml_parse_int64(const char *s, int64_t *v)
-{
-	long long ll;
-	char *end;
-
-	errno = 0;
-	ll = strtoll(s, &end, 10);
-	if (*end != '\0' || errno != 0)
-		return -1;
-	*v = ll;
-	return 0;
-}
-
-static int
-xml_parse_bool(const char *s, int *v)
-{
-	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
-		*v = 1;
-	else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
-		*v = 0;
-	else
-		return -1;
-	return 0;
-}
-
-/* Parse text t for scalar field f into p; 0 or -1. */
-static int
-xml_parse_scalar(const struct caom_field *f, const char *t, void *p)
-{
-	char buf[64];
-	int64_t i64;
-
-	if (xml_trim(t, buf, sizeof buf) == -1)
-		return -1;
-	switch (f->type) {
-	case CAOM_F_DOUBLE:
-		return xml_parse_double(buf, p);
-	case CAOM_F_INT32:
-		if (xml_parse_int64(buf, &i64) == -1 || i64 < INT32_MIN || i64 > INT32_MAX)
-			return -1;
-		*(int *)p = (int)i64;
-		return 0;
-	case CAOM_F_INT64:
-		return xml_parse_int64(buf, p);
-	case CAOM_F_BOOL:
-		return xml_parse_bool(buf, p);
-	case CAOM_F_DATE:
-		return caom_date_parse(buf, p);
-	default:
-		return -1;
-	}
-}
-
-static const char *const xml_type_names[] = {
-	"string", "double", "integer", "long", "boolean", "date"
-};
 
 static int
 xml_rd_scalar(struct xml_rd *rd, const struct caom_field *f, xmlNodePtr node, void *obj)
@@ -743,17 +754,9 @@ xml_rd_scalar(struct xml_rd *rd, const struct caom_field *f, xmlNodePtr node, vo
 
 	if ((t = xml_rd_text(rd, node)) == NULL)
 		return -1;
-	if (f->type == CAOM_F_STRING) {
-		caom_desc_setptr(obj, f->off, xstrdup((const char *)t));
-		xmlFree(t);
-		return 0;
-	}
-	rc = xml_parse_scalar(f, (const char *)t, (char *)obj + f->off);
-	if (rc == -1)
-		xml_rd_error(rd, node, "bad %s \"%.40s\"", xml_type_names[f->type],
+	if ((rc = caom_desc_parse(f, (const char *)t, obj)) == -1)
+		xml_rd_error(rd, node, "bad %s \"%.40s\"", caom_desc_type_name(f->type),
 		    (const char *)t);
-	else if (f->aux != CAOM_NOAUX)
-		*(int *)(void *)((char *)obj + f->aux) = 1;
 	xmlFree(t);
 	return rc;
 }
@@ -789,7 +792,7 @@ xml_rd_item(struct xml_rd *rd, xmlNodePtr parent, xmlNodePtr *np, const char *it
 		return 0;
 	if (xml_rd_check_ns(rd, n) == -1)
 		return -1;
-	if (!xmlStrEqual(n->name, BAD_CAST item))
+	if (!xmlStrEqual(n->name, (const xmlChar *)item))
 		return xml_rd_error(rd, n, "unexpected element in <%s>, expected <%s>",
 		    (const char *)parent->name, item);
 	return 1;
@@ -910,7 +913,7 @@ xml_rd_xsitype(xmlNodePtr node)
 	const char *colon;
 	char *s;
 
-	if ((t = xmlGetNsProp(node, BAD_CAST "type", BAD_CAST XML_XSI_NS)) == NULL)
+	if ((t = xmlGetNsProp(node, (const xmlChar *)"type", (const xmlChar *)XML_XSI_NS)) == NULL)
 		return NULL;
 	colon = strchr((const char *)t, ':');
 	s = xstrdup(colon != NULL ? colon + 1 : (const char *)t);
@@ -920,7 +923,7 @@ xml_rd_xsitype(xmlNodePtr node)
 
 /* True when node is the alternative f (by xsi:type or by its inner element). */
 static int
-xml_rd_alt_match(struct xml_rd *rd, const struct caom_field *f, xmlNodePtr node)
+xml_rd_alt_match(const struct caom_field *f, xmlNodePtr node)
 {
 	xmlNodePtr n;
 	char *t;
@@ -934,25 +937,45 @@ xml_rd_alt_match(struct xml_rd *rd, const struct caom_field *f, xmlNodePtr node)
 	}
 	for (n = node->children; n != NULL && n->type != XML_ELEMENT_NODE; n = n->next)
 		;
-	(void)rd;
-	return n != NULL && xmlStrEqual(n->name, BAD_CAST f->item);
+	return n != NULL && xmlStrEqual(n->name, (const xmlChar *)f->item);
 }
 
 /* The field of d for element node, or NULL. */
 static const struct caom_field *
-xml_rd_find(struct xml_rd *rd, const struct caom_desc *d, xmlNodePtr node)
+xml_rd_find(const struct caom_desc *d, xmlNodePtr node)
 {
 	const struct caom_field *f;
 
 	for (f = d->fields; f->name != NULL; f++) {
-		if (!xmlStrEqual(node->name, BAD_CAST f->name))
+		if (!xmlStrEqual(node->name, (const xmlChar *)f->name))
 			continue;
 		if (f->type != CAOM_F_OBJ || (f->xsitype == NULL && f->item == NULL))
 			return f;
-		if (xml_rd_alt_match(rd, f, node))
+		if (xml_rd_alt_match(f, node))
 			return f;
 	}
 	return NULL;
+}
+
+/* Report an element that matches no field of d (or none of its alternatives). */
+static int
+xml_rd_unexpected(struct xml_rd *rd, const struct caom_desc *d, xmlNodePtr n)
+{
+	const struct caom_field *f;
+	char *t;
+
+	for (f = d->fields; f->name != NULL; f++) {
+		if (!xmlStrEqual(n->name, (const xmlChar *)f->name))
+			continue;
+		if (f->xsitype == NULL)
+			return xml_rd_error(rd, n, "expected one of <circle>, <polygon>");
+		t = xml_rd_xsitype(n);
+		xml_rd_error(rd, n, "unknown xsi:type \"%.40s\" in %s", t != NULL ? t : "",
+		    d->name);
+		free(t);
+		return -1;
+	}
+	return xml_rd_error(rd, n, "unexpected element in %s", d->name);
 }
 
 /* Mark f (and its alternatives) seen; -1 when already seen. */
@@ -979,9 +1002,12 @@ xml_rd_required(struct xml_rd *rd, xmlNodePtr node, const struct caom_desc *d, u
 {
 	const struct caom_field *f;
 
+	char pfx[64];
+
 	for (f = d->fields; f->name != NULL; f++) {
 		if ((f->flags & CAOM_F_REQUIRED) && !(seen & (UINT32_C(1) << (f - d->fields))))
-			return xml_rd_error(rd, node, "missing <%s>", f->name);
+			return xml_rd_error(rd, node, "missing <%s%s>",
+			    xml_rd_prefix(node, pfx, sizeof pfx), f->name);
 	}
 	return 0;
 }
@@ -1002,8 +1028,8 @@ xml_rd_object(struct xml_rd *rd, xmlNodePtr node, const struct caom_desc *d, voi
 		}
 		if (xml_rd_check_ns(rd, n) == -1)
 			return -1;
-		if ((f = xml_rd_find(rd, d, n)) == NULL)
-			return xml_rd_error(rd, n, "unexpected element in %s", d->name);
+		if ((f = xml_rd_find(d, n)) == NULL)
+			return xml_rd_unexpected(rd, d, n);
 		if (xml_rd_seen(d, f, &seen) == -1)
 			return xml_rd_error(rd, n, "duplicate element");
 		if (xml_rd_field(rd, f, n, obj) == -1)
@@ -1018,8 +1044,8 @@ xml_rd_attr(struct xml_rd *rd, xmlNodePtr node, const char *name)
 {
 	xmlChar *v;
 
-	if ((v = xmlGetNsProp(node, BAD_CAST name, rd->ns)) == NULL)
-		v = xmlGetNoNsProp(node, BAD_CAST name);
+	if ((v = xmlGetNsProp(node, (const xmlChar *)name, rd->ns)) == NULL)
+		v = xmlGetNoNsProp(node, (const xmlChar *)name);
 	return v;
 }
 
@@ -1118,18 +1144,22 @@ xml_rd_doc(const char *name, xmlDocPtr doc, struct caom_observation **out, char 
 	struct caom_observation *obs;
 	struct xml_rd rd;
 	xmlNodePtr root = xmlDocGetRootElement(doc);
-	int kind, version = xml_doc_version(doc);
+	int kind = -1, version = xml_doc_version(doc);
 
 	memset(&rd, 0, sizeof rd);
 	rd.name = name;
-	if (root == NULL || version < 3 || version > 4 ||
-	    !xmlStrEqual(root->name, BAD_CAST "Observation")) {
-		*cause = xasprintf("%s:%ld: not a CAOM-2.3 or CAOM-2.4 Observation", name,
-		    root != NULL ? xmlGetLineNo(root) : 0L);
+	if (root == NULL) {
+		*cause = xasprintf("%s: no root element", name);
 		return -1;
 	}
-	rd.ns = root->ns->href;
-	if ((kind = xml_rd_kind(&rd, root)) == -1) {
+	if (version < 3 || version > 4 || !xmlStrEqual(root->name, (const xmlChar *)"Observation"))
+		xml_rd_error(&rd, root, "not a CAOM-2.3 or CAOM-2.4 Observation (namespace %s)",
+		    root->ns != NULL ? (const char *)root->ns->href : "none");
+	else {
+		rd.ns = root->ns->href;
+		kind = xml_rd_kind(&rd, root);
+	}
+	if (rd.cause != NULL) {
 		*cause = rd.cause;
 		return -1;
 	}
@@ -1273,13 +1303,15 @@ static int
 xml_validate_doc(const char *name, xmlDocPtr doc, const char *xsd_dir, char **cause)
 {
 	struct xml_errors errs = { name, NULL, 0 };
+	xmlNodePtr root = xmlDocGetRootElement(doc);
 	xmlSchemaValidCtxtPtr vctx;
 	xmlSchemaPtr schema;
 	char *path;
 	int version, rc;
 
 	if ((version = xml_doc_version(doc)) == -1) {
-		*cause = xasprintf("%s: root element not in a CAOM-2.3/2.4/2.5 namespace", name);
+		*cause = xasprintf("%s:%ld: root element not in a CAOM-2.3/2.4/2.5 namespace",
+		    name, root != NULL ? xmlGetLineNo(root) : 1L);
 		return -1;
 	}
 	path = xasprintf("%s/CAOM-2.%d.xsd", xsd_dir, version);

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "caom_xml.h"
 #include "client.h"
 #include "conf.h"
 #include "ctl.h"
@@ -275,12 +276,59 @@ cmd_reload(struct client *cl, int argc, char **argv)
 	return client_simple(cl, "reload", json_object(), print_done);
 }
 
+/* The XSD directory: --xsd-dir, else $CAOM2INGEST_XSD_DIR, else the installed copy. */
+static const char *
+client_xsd_dir(const char *opt)
+{
+	const char *env = getenv("CAOM2INGEST_XSD_DIR");
+
+	if (opt != NULL)
+		return opt;
+	if (env != NULL && *env != '\0')
+		return env;
+	return PKGDATADIR "/xsd";
+}
+
+static int
+cmd_verify(struct client *cl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "xsd-dir", required_argument, NULL, 'x' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *xsd = NULL;
+	int ch, i, bad = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "x:", opts, NULL)) != -1) {
+		if (ch != 'x') {
+			optind = argc + 1;
+			break;
+		}
+		xsd = optarg;
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "usage: caom2ingest verify [--xsd-dir DIR] FILE.xml...\n");
+		return CLIENT_EXIT_USAGE;
+	}
+	xsd = client_xsd_dir(xsd);
+	for (i = optind; i < argc; i++) {
+		if (caom_xml_verify_file(argv[i], xsd, stdout) != 0)
+			bad++;
+		else if (!cl->json)
+			printf("%s: OK\n", argv[i]);
+	}
+	caom_xml_cleanup();
+	return bad > 0 ? CLIENT_EXIT_FAIL : CLIENT_EXIT_OK;
+}
+
 static const struct client_command client_commands[] = {
 	{ "status", cmd_status, "status" },
 	{ "list", cmd_list, "list [--state S] [--collection C] [--limit N]" },
 	{ "show", cmd_show, "show COLLECTION/OBSERVATION_ID" },
 	{ "rescan", cmd_rescan, "rescan" },
 	{ "reload", cmd_reload, "reload" },
+	{ "verify", cmd_verify, "verify [--xsd-dir DIR] FILE.xml..." },
 	{ NULL, NULL, NULL }
 };
 
