@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "msgid.h"
 #include "pipeline.h"
 #include "rules.h"
 #include "settle.h"
@@ -64,8 +65,9 @@ pipeline_classified(struct pipeline *p, const char *coll, const char *path,
 		free(cause);
 		return;
 	}
-	log_at(LOG_INFO, 0, LOG_FIELDS({ "COLLECTION", coll }, { "OBSERVATION_ID",
-	    res->observation }, { "FILE", path }), "%s: observation %s/%s, product %s",
+	log_at(LOG_INFO, 0, LOG_FIELDS({ "MESSAGE_ID", MSGID_FILE_ACCEPTED },
+	    { "COLLECTION", coll }, { "OBSERVATION_ID", res->observation }, { "FILE", path },
+	    { "STAGE", "classify" }), "%s: observation %s/%s, product %s",
 	    path, coll, res->observation, res->product);
 }
 
@@ -75,7 +77,8 @@ pipeline_unmatched(struct pipeline *p, const char *coll, const char *path,
 {
 	char *cause = NULL;
 
-	log_at(LOG_WARNING, 0, LOG_FIELDS({ "COLLECTION", coll }, { "FILE", path }),
+	log_at(LOG_WARNING, 0, LOG_FIELDS({ "MESSAGE_ID", MSGID_FILE_REJECTED },
+	    { "COLLECTION", coll }, { "FILE", path }, { "STAGE", "classify" }),
 	    "%s matches no naming rule of collection %s; left alone until it changes",
 	    path, coll);
 	if (state_file_unmatched(p->state, path, st->st_size,

@@ -16,6 +16,7 @@
 #include <ev.h>
 
 #include "log.h"
+#include "msgid.h"
 #include "watch.h"
 #include "xmalloc.h"
 
@@ -156,7 +157,8 @@ watch_limit_reached(struct watch *w, unsigned root, const char *path)
 
 	if (r->poll)
 		return;
-	log_at(LOG_ERR, 0, LOG_FIELDS({ "FILE", path }),
+	log_at(LOG_ERR, 0, LOG_FIELDS({ "MESSAGE_ID", MSGID_WATCH_LIMIT }, { "FILE", path },
+	    { "STAGE", "watch" }),
 	    "inotify watch limit reached at %s: polling %s instead; raise it with "
 	    "'sysctl fs.inotify.max_user_watches=N' (see /proc/sys/fs/inotify/max_user_watches)",
 	    path, r->path);
@@ -301,7 +303,9 @@ watch_event(struct watch *w, const struct inotify_event *ev)
 
 	if (ev->mask & IN_Q_OVERFLOW) {
 		w->stats.overflows++;
-		log_warnx("inotify queue overflowed: rescanning every landing directory");
+		log_at(LOG_WARNING, 0, LOG_FIELDS({ "MESSAGE_ID", MSGID_OVERFLOW_RESCAN },
+		    { "STAGE", "watch" }),
+		    "inotify queue overflowed: rescanning every landing directory");
 		watch_rescan(w);
 		return;
 	}

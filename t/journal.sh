@@ -15,9 +15,9 @@ if [ -z "$CAOM2INGEST_IN_NS" ]; then
 	CAOM2INGEST_IN_NS=1 exec unshare -m sh "$0" "$@"
 fi
 
-plan 17
+plan 21
 mount --make-rprivate / 2>/dev/null
-for d in /run/systemd /run/log /var/log/journal; do
+for d in /run/systemd /run/log /var/log/journal /var/lib/systemd/catalog; do
 	[ -d "$d" ] && mount -t tmpfs tmpfs "$d"
 done
 mkdir -p /run/systemd/journal
@@ -86,3 +86,36 @@ is "journal" "$(echo "$rec" | field _TRANSPORT)" \
 	"native records (_TRANSPORT=journal), not stdout lines"
 wait "$wpid"; rc=$?
 is 0 "$rc" "the daemon under the journal stream stops with 0"
+
+# --- MESSAGE_IDs and the catalog: journalctl -x explains a rejected file ------------
+# journalctl reads catalogs from /usr/lib/systemd/catalog only: bind a copy
+# holding ours over it, inside this namespace.
+mkdir -p "$tmp/catalog" "$tmp/land"
+cp /usr/lib/systemd/catalog/* "$tmp/catalog/" 2>/dev/null
+cp "$srcdir/systemd/caom2ingest.catalog" "$tmp/catalog/"
+mount --bind "$tmp/catalog" /usr/lib/systemd/catalog
+journalctl --update-catalog 2>/dev/null
+cat > "$tmp/coll.yml" <<CONF
+log: journal
+state_dir: $tmp/state3
+control_socket: $tmp/control3.sock
+settle: 100ms
+collections:
+  - name: OMM
+    landing: $tmp/land
+    rules:
+      - {match: '^(?<o>C[0-9]+)\\.fits\$', observation: '\${o}', product: p, uri: 'cadc:OMM/\${file}'}
+CONF
+"$top_builddir/src/caom2ingestd" -f -c "$tmp/coll.yml" & dpid=$!
+sleep 0.5
+echo x > "$tmp/land/notes_1.fits"
+echo x > "$tmp/land/C1.fits"
+ok "a rejected file is logged with its MESSAGE_ID" \
+	wait_for 10 sh -c 'journalctl --no-pager MESSAGE_ID=071774a492a34aa7ac559458c1557e4d | grep -q notes_1.fits'
+ok "an accepted one too" \
+	wait_for 10 sh -c 'journalctl --no-pager MESSAGE_ID=f34fd215a1b44ac58d228c607303de67 | grep -q C1.fits'
+kill -TERM "$dpid"; wait "$dpid"
+out=$(journalctl --no-pager -x MESSAGE_ID=071774a492a34aa7ac559458c1557e4d)
+like "$out" "Subject: File $tmp/land/notes_1.fits matches no naming rule of collection OMM" \
+	"journalctl -x shows the catalog subject with the fields filled in"
+like "$out" "Fix the rules in /etc/caom2ingest/caom2ingest.yml" "and what to do"

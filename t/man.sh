@@ -8,8 +8,8 @@ plan 9
 for p in $pages; do
 	f=$top_builddir/man/$p
 	ok "$p exists" test -s "$f"
-	out=$(groff -man -ww -z "$f" 2>&1)
-	is "" "$out" "$p: groff -man -ww is silent"
+	out=$(groff -t -man -ww -z "$f" 2>&1)
+	is "" "$out" "$p: groff -t -man -ww is silent"
 	if command -v mandoc >/dev/null; then
 		# mandoc reports the Debian-only .EX/.EE as STYLE notes; keep errors and warnings.
 		out=$(mandoc -Tlint -W warning "$f" 2>&1)

@@ -1,0 +1,17 @@
+/*
+ * msgid.h - journal MESSAGE_IDs of the key events, explained by the catalog
+ * (systemd/caom2ingest.catalog) so that journalctl -x says what to do.
+ */
+#ifndef CAOM2INGEST_MSGID_H
+#define CAOM2INGEST_MSGID_H
+
+/* A landed file was classified into an observation. */
+#define MSGID_FILE_ACCEPTED	"f34fd215a1b44ac58d228c607303de67"
+/* A landed file matched no naming rule of its collection. */
+#define MSGID_FILE_REJECTED	"071774a492a34aa7ac559458c1557e4d"
+/* The inotify queue overflowed; every landing directory is rescanned. */
+#define MSGID_OVERFLOW_RESCAN	"4e024aa30488459b8399c93374e2a9a2"
+/* The inotify watch limit was reached; a tree is polled instead. */
+#define MSGID_WATCH_LIMIT	"adde23d4c562410ea9cf2afc1a21b5b8"
+
+#endif
