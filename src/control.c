@@ -217,24 +217,41 @@ control_run(struct control_conn *cn, const struct control_command *cmd, json_t *
 	json_decref(reply);
 }
 
+int
+control_parse_request(const char *line, json_t **req, const char **name, char **error)
+{
+	json_error_t jerr;
+
+	*req = NULL;
+	if ((*req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		*error = xasprintf("malformed request: %s (column %d)", jerr.text, jerr.column);
+		return -1;
+	}
+	if (!json_is_object(*req) || (*name = json_string_value(json_object_get(*req,
+	    "command"))) == NULL) {
+		*error = xstrdup("malformed request: expected an object with a \"command\" string");
+		json_decref(*req);
+		*req = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* Answer one request line. */
 static void
 control_line(struct control_conn *cn, const char *line)
 {
 	const struct control_command *cmd;
-	json_error_t jerr;
-	const char *name;
+	const char *name = NULL;
+	char *error = NULL;
 	json_t *req;
 
-	if ((req = json_loads(line, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
-		control_send_error(cn, "malformed request: %s (column %d)", jerr.text, jerr.column);
+	if (control_parse_request(line, &req, &name, &error) != 0) {
+		control_send_error(cn, "%s", error);
+		free(error);
 		return;
 	}
-	if (!json_is_object(req) || (name = json_string_value(json_object_get(req,
-	    "command"))) == NULL)
-		control_send_error(cn, "malformed request: expected an object with a "
-		    "\"command\" string");
-	else if ((cmd = control_find(cn->ctl, name)) == NULL)
+	if ((cmd = control_find(cn->ctl, name)) == NULL)
 		control_send_error(cn, "unknown command '%.64s'", name);
 	else if (cn->right == CONTROL_NONE || (cmd->mutating && cn->right != CONTROL_ALL))
 		control_send_error(cn, "permission denied: uid %u may not run '%s'",

@@ -47,6 +47,8 @@ struct control *control_new(struct ev_loop *loop, const char *path,
     char **cause);
 /* Close every connection, unlink the socket, free; NULL is accepted. */
 void control_free(struct control *c);
+/* Parse one request line: 0 with *req (owned) and *name (inside it), or -1 with *error. */
+int control_parse_request(const char *line, json_t **req, const char **name, char **error);
 /* Number of connected clients. */
 int control_clients(const struct control *c);
 
