@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -255,6 +256,59 @@ cmd_show(struct client *cl, int argc, char **argv)
 }
 
 static void
+print_reingest(json_t *r)
+{
+	json_t *q = json_object_get(r, "queued"), *o;
+	size_t i;
+
+	if (json_object_get(r, "requeued") != NULL)
+		printf("%lld failed observations queued again\n",
+		    (long long)json_integer_value(json_object_get(r, "requeued")));
+	json_array_foreach(q, i, o)
+		printf("queued %s/%s\n", json_string_value(json_object_get(o, "collection")),
+		    json_string_value(json_object_get(o, "observation")));
+}
+
+static int
+cmd_reingest(struct client *cl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "failed", no_argument, NULL, 'F' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 }
+	};
+	json_t *req = json_object();
+	char *abs;
+	int ch, failed = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "Ff", opts, NULL)) != -1) {
+		if (ch == 'F')
+			failed = 1;
+		else if (ch == 'f')
+			json_object_set_new(req, "force", json_true());
+		else
+			goto usage;
+	}
+	if (failed && optind == argc)
+		json_object_set_new(req, "failed", json_true());
+	else if (!failed && optind == argc - 1) {
+		/* a file is sent as an absolute path: the daemon has another cwd */
+		abs = argv[optind][0] != '/' && access(argv[optind], F_OK) == 0 ?
+		    realpath(argv[optind], NULL) : NULL;
+		json_object_set_new(req, "target", json_string(abs ? abs : argv[optind]));
+		free(abs);
+	} else
+		goto usage;
+	return client_simple(cl, "reingest", req, print_reingest);
+usage:
+	fprintf(stderr, "usage: caom2ingest reingest FILE|COLLECTION/OBSERVATION_ID|--failed "
+	    "[--force]\n");
+	json_decref(req);
+	return CLIENT_EXIT_USAGE;
+}
+
+static void
 print_done(json_t *r)
 {
 	printf("done\n");
@@ -326,6 +380,7 @@ static const struct client_command client_commands[] = {
 	{ "status", cmd_status, "status" },
 	{ "list", cmd_list, "list [--state S] [--collection C] [--limit N]" },
 	{ "show", cmd_show, "show COLLECTION/OBSERVATION_ID" },
+	{ "reingest", cmd_reingest, "reingest FILE|COLLECTION/OBSERVATION_ID|--failed [--force]" },
 	{ "rescan", cmd_rescan, "rescan" },
 	{ "reload", cmd_reload, "reload" },
 	{ "verify", cmd_verify, "verify [--xsd-dir DIR] FILE.xml..." },

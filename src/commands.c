@@ -178,6 +178,57 @@ cmd_show(void *arg, json_t *req, json_t *reply, char **error)
 }
 
 static int
+cmd_reingest_target(struct daemon *d, const char *target, int force, json_t *reply,
+    char **error)
+{
+	char *coll = NULL, *obs = NULL;
+	const char *slash;
+	int r;
+
+	if (target[0] == '/')
+		r = pipeline_reingest_file(d->pipeline, target, force, &coll, &obs, error);
+	else if ((slash = strchr(target, '/')) != NULL && slash != target && slash[1] != '\0') {
+		coll = xstrndup(target, (size_t)(slash - target));
+		obs = xstrdup(slash + 1);
+		r = pipeline_reingest(d->pipeline, coll, obs, force, error);
+	} else {
+		*error = xstrdup("expected an absolute file path or COLLECTION/OBSERVATION_ID");
+		return -1;
+	}
+	if (r == 1)
+		*error = target[0] == '/' ? xasprintf("%s is not a file of any observation", target) :
+		    xasprintf("no observation %s", target);
+	else if (r == 0)
+		json_object_set_new(reply, "queued", json_pack("[{s:s, s:s}]", "collection", coll,
+		    "observation", obs));
+	free(coll);
+	free(obs);
+	return r == 0 ? 0 : -1;
+}
+
+static int
+cmd_reingest(void *arg, json_t *req, json_t *reply, char **error)
+{
+	struct daemon *d = arg;
+	const char *target = json_string_value(json_object_get(req, "target"));
+	int force = json_is_true(json_object_get(req, "force"));
+	long n;
+
+	if (json_is_true(json_object_get(req, "failed"))) {
+		if ((n = pipeline_retry_failed(d->pipeline, force, error)) < 0)
+			return -1;
+		json_object_set_new(reply, "requeued", json_integer(n));
+		return 0;
+	}
+	if (target == NULL) {
+		*error = xstrdup("expected \"target\" (a file or COLLECTION/OBSERVATION_ID) or "
+		    "\"failed\": true");
+		return -1;
+	}
+	return cmd_reingest_target(d, target, force, reply, error);
+}
+
+static int
 cmd_rescan(void *arg, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
@@ -202,6 +253,7 @@ const struct control_command daemon_commands[] = {
 	{ "status", 0, cmd_status, "version, uptime, configuration, counts" },
 	{ "list", 0, cmd_list, "observations, filtered by state and collection" },
 	{ "show", 0, cmd_show, "one observation and its files" },
+	{ "reingest", 1, cmd_reingest, "queue an observation, a file's or every failed one again" },
 	{ "rescan", 1, cmd_rescan, "rescan every landing directory" },
 	{ "reload", 1, cmd_reload, "reload the configuration" },
 	{ NULL, 0, NULL, NULL }

@@ -147,12 +147,30 @@ daemon_reload(struct daemon *d, char **cause)
 }
 
 static void
+daemon_retry_failed(struct daemon *d)
+{
+	char *cause = NULL;
+	long n;
+
+	if ((n = pipeline_retry_failed(d->pipeline, 0, &cause)) < 0) {
+		log_errx("SIGUSR1: %s", cause);
+		free(cause);
+		return;
+	}
+	log_notice("received SIGUSR1: %ld failed observation%s queued again", n, n == 1 ? "" : "s");
+}
+
+static void
 daemon_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct daemon *d = w->data;
 
 	if (w->signum == SIGHUP) {
 		daemon_reload(d, NULL);
+		return;
+	}
+	if (w->signum == SIGUSR1) {
+		daemon_retry_failed(d);
 		return;
 	}
 	if (w->signum == SIGUSR2) {
@@ -245,6 +263,7 @@ daemon_start(struct daemon *d, char **cause)
 	daemon_signal(d, &d->sigterm, SIGTERM);
 	daemon_signal(d, &d->sigint, SIGINT);
 	daemon_signal(d, &d->sighup, SIGHUP);
+	daemon_signal(d, &d->sigusr1, SIGUSR1);
 	daemon_signal(d, &d->sigusr2, SIGUSR2);
 	daemon_start_watchdog(d);
 	if ((d->pipeline = pipeline_new(d->loop, d->cfg, cause)) == NULL)

@@ -18,6 +18,7 @@ struct daemon {
 	ev_signal	 sigterm;
 	ev_signal	 sigint;
 	ev_signal	 sighup;
+	ev_signal	 sigusr1;
 	ev_signal	 sigusr2;
 	ev_timer	 watchdog;
 	ev_timer	 status_timer;

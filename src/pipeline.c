@@ -251,6 +251,58 @@ pipeline_state_show(struct pipeline *p, const char *collection, const char *obse
 	return 0;
 }
 
+int
+pipeline_reingest(struct pipeline *p, const char *collection, const char *observation,
+    int force, char **cause)
+{
+	int r = state_obs_requeue(p->state, collection, observation, force, cause);
+
+	if (r == 0)
+		log_at(LOG_NOTICE, 0, LOG_FIELDS({ "COLLECTION", collection },
+		    { "OBSERVATION_ID", observation }), "observation %s/%s queued again%s",
+		    collection, observation, force ? " (forced)" : "");
+	return r;
+}
+
+int
+pipeline_reingest_file(struct pipeline *p, const char *path, int force,
+    char **collection, char **observation, char **cause)
+{
+	int r;
+
+	*collection = *observation = NULL;
+	if ((r = state_file_observation(p->state, path, collection, observation, cause)) != 0)
+		return r;
+	return pipeline_reingest(p, *collection, *observation, force, cause);
+}
+
+struct pipeline_retry {
+	struct pipeline	*p;
+	int		 force;
+	long		 n;
+};
+
+static void
+pipeline_retry_one(void *arg, const struct state_obs *o)
+{
+	struct pipeline_retry *rt = arg;
+	char *cause = NULL;
+
+	if (pipeline_reingest(rt->p, o->collection, o->observation, rt->force, &cause) == 0)
+		rt->n++;
+	free(cause);
+}
+
+long
+pipeline_retry_failed(struct pipeline *p, int force, char **cause)
+{
+	struct pipeline_retry rt = { p, force, 0 };
+
+	if (state_obs_each(p->state, STATE_FAILED, pipeline_retry_one, &rt, cause) != 0)
+		return -1;
+	return rt.n;
+}
+
 void
 pipeline_free(struct pipeline *p)
 {

@@ -32,6 +32,14 @@ int pipeline_state_list(struct pipeline *p, const enum state_status *status,
 /* One observation and its files: 0, 1 unknown, -1 with *cause. */
 int pipeline_state_show(struct pipeline *p, const char *collection, const char *observation,
     struct state_obs *o, struct state_file **files, size_t *n, char **cause);
+/* Re-ingest an observation (force: even if unchanged): 0, 1 unknown, -1 with *cause. */
+int pipeline_reingest(struct pipeline *p, const char *collection, const char *observation,
+    int force, char **cause);
+/* Re-ingest the observation of a landed file; its IDs go to *collection and *observation. */
+int pipeline_reingest_file(struct pipeline *p, const char *path, int force,
+    char **collection, char **observation, char **cause);
+/* Send every failed observation back to pending; returns how many, or -1 with *cause. */
+long pipeline_retry_failed(struct pipeline *p, int force, char **cause);
 /* Stop and free; NULL is accepted. */
 void pipeline_free(struct pipeline *p);
 

@@ -41,6 +41,7 @@ enum state_stmt {
 	ST_FILE_GET,
 	ST_FILE_PUT,
 	ST_FILE_UNMATCHED,
+	ST_FILE_OBS,
 	ST_OBS_FILES,
 	ST_OBS_GET,
 	ST_OBS_PENDING,
@@ -69,6 +70,8 @@ static const char *const state_sql[ST_NSTMT] = {
 	    " ON CONFLICT(path) DO UPDATE SET size = ?2, mtime_ns = ?3, collection = NULL,"
 	    " observation = NULL, product = NULL, uri = NULL, blueprint = NULL,"
 	    " status = 'unmatched', updated = ?4",
+	[ST_FILE_OBS] = "SELECT collection, observation FROM files WHERE path = ?1"
+	    " AND collection IS NOT NULL",
 	[ST_OBS_FILES] = "SELECT path, size, mtime_ns, collection, observation, product, uri,"
 	    " blueprint, status FROM files WHERE collection = ?1 AND observation = ?2"
 	    " ORDER BY path",
@@ -90,7 +93,8 @@ static const char *const state_sql[ST_NSTMT] = {
 	    " ELSE 'failed' END, last_error = ?3, next_attempt = ?4, updated = ?5"
 	    " WHERE collection = ?1 AND observation = ?2",
 	[ST_OBS_REQUEUE] = "UPDATE observations SET status = 'pending', attempts = 0,"
-	    " last_error = NULL, next_attempt = 0, updated = ?3"
+	    " last_error = NULL, next_attempt = 0, updated = ?3,"
+	    " pushed_checksum = CASE WHEN ?4 THEN NULL ELSE pushed_checksum END"
 	    " WHERE collection = ?1 AND observation = ?2",
 	[ST_OBS_EACH] = "SELECT collection, observation, status, attempts, last_error,"
 	    " next_attempt, pushed_checksum FROM observations WHERE status = ?1"
@@ -493,12 +497,29 @@ state_obs_failed(struct state *st, const char *collection, const char *observati
 
 int
 state_obs_requeue(struct state *st, const char *collection, const char *observation,
-    char **cause)
+    int force, char **cause)
 {
-	if (state_run(st, state_bind(st, ST_OBS_REQUEUE, "ssi", collection, observation,
-	    state_now_ms()), "re-queueing an observation", cause) != 0)
+	if (state_run(st, state_bind(st, ST_OBS_REQUEUE, "ssii", collection, observation,
+	    state_now_ms(), (int64_t)force), "re-queueing an observation", cause) != 0)
 		return -1;
 	return sqlite3_changes(st->db) > 0 ? 0 : 1;
+}
+
+int
+state_file_observation(struct state *st, const char *path, char **collection,
+    char **observation, char **cause)
+{
+	sqlite3_stmt *s = state_bind(st, ST_FILE_OBS, "s", path);
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		*collection = state_col_text(s, 0);
+		*observation = state_col_text(s, 1);
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : state_fail(st, "looking up a file", cause);
 }
 
 /* Step s, handing each observation row to fn (copied first: fn may write). */

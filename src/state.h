@@ -99,9 +99,13 @@ int state_obs_done(struct state *st, const char *collection, const char *observa
 /* Mark an observation failed: retry at next_attempt_ms, or parked when 0. 0 or -1. */
 int state_obs_failed(struct state *st, const char *collection, const char *observation,
     const char *error, int64_t next_attempt_ms, char **cause);
-/* Send an observation back to pending (operator re-ingest). 0, 1 unknown, -1. */
+/* Send an observation back to pending (operator re-ingest); force also forgets the
+ * checksum last pushed, so the next push writes even an unchanged document. 0, 1 unknown, -1. */
 int state_obs_requeue(struct state *st, const char *collection, const char *observation,
-    char **cause);
+    int force, char **cause);
+/* The collection and observation of a known file (allocated): 0, 1 unknown or unmatched, -1. */
+int state_file_observation(struct state *st, const char *path, char **collection,
+    char **observation, char **cause);
 /* Call fn for every observation in status s (oldest first). 0 or -1. */
 int state_obs_each(struct state *st, enum state_status s,
     void (*fn)(void *arg, const struct state_obs *o), void *arg, char **cause);

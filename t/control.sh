@@ -6,7 +6,7 @@
 
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
-plan 38
+plan 48
 
 chmod 755 "$tmp"
 land=$tmp/landing
@@ -75,6 +75,31 @@ echo x > "$land/C2_SCI.fits"
 out=$("$client" -s "$sock" rescan); rc=$?
 is 0 "$rc" "rescan exits 0"
 ok "the rescan finds new files" wait_for 5 grep -q "product C2_SCI" "$log"
+
+# reingest: by observation, by file, every failed one (SIGUSR1 too).
+db=$tmp/state/state.db
+sqlite3 "$db" "update observations set status='done', pushed_checksum='md5:1' where observation='C1'"
+out=$("$client" -s "$sock" reingest OMM/C1); rc=$?
+is 0 "$rc" "reingest COLLECTION/ID exits 0"
+is "queued OMM/C1" "$out" "and says what it queued"
+is "pending|md5:1" "$(sqlite3 "$db" "select status, pushed_checksum from observations where observation='C1'")" \
+	"the observation is pending again, its checksum kept"
+(cd "$land" && "$client" -s "$sock" reingest --force C1_SCI.fits) >/dev/null
+is "pending|" "$(sqlite3 "$db" "select status, ifnull(pushed_checksum, '') from observations where observation='C1'")" \
+	"reingest --force FILE (relative) forgets the pushed checksum"
+"$client" -s "$sock" reingest "$land/none.fits" 2>"$tmp/err"; rc=$?
+is 1 "$rc" "reingest of an unknown file fails"
+like "$(cat "$tmp/err")" "is not a file of any observation" "and says why"
+"$client" -s "$sock" reingest 2>/dev/null; is 2 "$?" "reingest without a target: usage"
+sqlite3 "$db" "update observations set status='failed', last_error='400 bad' where observation='C1'"
+out=$("$client" -s "$sock" reingest --failed)
+is "1 failed observations queued again" "$out" "reingest --failed"
+sqlite3 "$db" "update observations set status='failed' where observation in ('C1','C2')"
+kill -USR1 "$dpid"
+ok "SIGUSR1 queues every failed observation again" \
+	wait_for 5 grep -q "received SIGUSR1: 2 failed observations queued again" "$log"
+is "0" "$(sqlite3 "$db" "select count(*) from observations where status='failed'")" \
+	"none is left failed"
 
 "$client" -s "$sock" reload >/dev/null; is 0 "$?" "reload exits 0"
 cp "$tmp/c.yml" "$tmp/c.good"

@@ -104,8 +104,8 @@ test_lifecycle(struct state *st)
 	state_obs_get(st, "OMM", "O1", &o, &cause);
 	is_int(STATE_FAILED, o.status, "permanent: failed");
 	state_obs_clear(&o);
-	ok(state_obs_requeue(st, "OMM", "O1", &cause) == 0, "an operator re-queues it");
-	is_int(1, state_obs_requeue(st, "OMM", "nope", &cause), "an unknown one is reported");
+	ok(state_obs_requeue(st, "OMM", "O1", 0, &cause) == 0, "an operator re-queues it");
+	is_int(1, state_obs_requeue(st, "OMM", "nope", 0, &cause), "an unknown one is reported");
 	ok(state_obs_done(st, "OMM", "O1", "md5:0123", &cause) == 0, "done");
 	state_obs_get(st, "OMM", "O1", &o, &cause);
 	ok(o.status == STATE_DONE && o.last_error == NULL, "done clears the error");
@@ -113,6 +113,22 @@ test_lifecycle(struct state *st)
 	state_obs_clear(&o);
 	state_file_seen(st, "/l/a.fits", 100, 1000, &ch, &s, &cause);
 	ok(ch == STATE_UNCHANGED && s == STATE_DONE, "its files are done: never pushed again");
+	state_obs_requeue(st, "OMM", "O1", 1, &cause);
+	state_obs_get(st, "OMM", "O1", &o, &cause);
+	ok(o.status == STATE_PENDING && o.pushed_checksum == NULL,
+	    "a forced re-ingest forgets the pushed checksum");
+	state_obs_clear(&o);
+	state_obs_done(st, "OMM", "O1", "md5:0123", &cause);
+	{
+		char *c = NULL, *ob = NULL;
+
+		ok(state_file_observation(st, "/l/a.fits", &c, &ob, &cause) == 0 &&
+		    strcmp(c, "OMM") == 0 && strcmp(ob, "O1") == 0, "a file's observation");
+		free(c);
+		free(ob);
+		is_int(1, state_file_observation(st, "/l/zz.txt", &c, &ob, &cause),
+		    "an unmatched file has none");
+	}
 	state_close(st);
 }
 
@@ -221,7 +237,7 @@ main(void)
 	struct state *st;
 	char *cause = NULL, *cmd;
 
-	plan(31);
+	plan(34);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	st = state_open(dir, &cause);

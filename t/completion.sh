@@ -1,0 +1,15 @@
+#!/bin/sh
+# t/completion.sh - the bash completion offers commands and their options.
+. "$srcdir/t/tap.sh"
+
+command -v bash >/dev/null || skip_all "bash not installed"
+plan 5
+comp() {
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _caom2ingest;
+		echo "${COMPREPLY[*]}"' sh "$srcdir/etc/bash-completion/caom2ingest" "$@"
+}
+is "status show" "$(comp caom2ingest s)" "commands by prefix"
+is "reingest rescan reload" "$(comp caom2ingest re)" "more commands"
+is "--failed --force" "$(comp caom2ingest reingest --f)" "reingest options"
+is "failed" "$(comp caom2ingest list --state fa)" "states for list --state"
+is "--json" "$(comp caom2ingest -s /x --j)" "global options after -s SOCKET"
