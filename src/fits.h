@@ -28,10 +28,13 @@ struct fits_card {
 	enum fits_vtype	 type;
 };
 
+struct strmap;
+
 struct fits_hdu {
 	int		  index;	/* 0 for the primary HDU */
 	struct fits_card *cards;
 	size_t		  ncards;
+	struct strmap	 *index_;	/* lookup cache, built by fits_hdu_find */
 };
 
 struct fits_file {

@@ -1,0 +1,522 @@
+/*
+ * fits.c - every HDU's header from a FITS file (cfitsio) or a header dump.
+ *
+ * One card parser serves both: cfitsio hands over each raw 80-column record
+ * (fits_read_record), a dump is cut into the same records. Cards are parsed
+ * here rather than with hdr_parse_value so that dumps, which cfitsio cannot
+ * open, get exactly the same treatment.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <fitsio.h>
+
+#include "fits.h"
+#include "strmap.h"
+#include "xmalloc.h"
+
+#define FITS_CARD	80
+
+struct fits_builder {
+	struct fits_file *f;
+	size_t		  cap_hdus;
+	size_t		  cap_cards;	/* of the last HDU */
+};
+
+static char *
+hdr_trim(const char *s, size_t len)
+{
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	return xstrndup(s, len);
+}
+
+/* Parse a quoted string starting at s (after the quote); *end past the close. */
+static char *
+hdr_parse_string(const char *s, const char *lim, const char **end)
+{
+	char *out = xmalloc((size_t)(lim - s) + 1);
+	size_t n = 0;
+
+	while (s < lim) {
+		if (*s == '\'') {
+			if (s + 1 < lim && s[1] == '\'') {
+				out[n++] = '\'';
+				s += 2;
+				continue;
+			}
+			s++;
+			break;
+		}
+		out[n++] = *s++;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+	*end = s;
+	return out;
+}
+
+static enum fits_vtype
+hdr_classify(const char *v)
+{
+	char *end;
+
+	if (strcmp(v, "T") == 0 || strcmp(v, "F") == 0)
+		return FITS_LOGICAL;
+	if (v[0] == '(')
+		return FITS_COMPLEX;
+	if (strspn(v, "+-0123456789") == strlen(v) && strcspn(v, "0123456789") < strlen(v))
+		return FITS_INTEGER;
+	strtod(v, &end);
+	if (end != v && (*end == '\0' || *end == 'D' || *end == 'd'))
+		return FITS_FLOAT;
+	return FITS_UNDEFINED;	/* not a valid value: kept as text, typed undefined */
+}
+
+/* The value field of a card (after "= "), into c. */
+static void
+hdr_parse_value(const char *s, const char *lim, struct fits_card *c)
+{
+	const char *end, *slash;
+
+	while (s < lim && *s == ' ')
+		s++;
+	if (s < lim && *s == '\'') {
+		c->value = hdr_parse_string(s + 1, lim, &end);
+		c->type = FITS_STRING;
+		s = end;
+	} else {
+		slash = memchr(s, '/', (size_t)(lim - s));
+		end = slash != NULL ? slash : lim;
+		c->value = hdr_trim(s, (size_t)(end - s));
+		c->type = c->value[0] == '\0' ? FITS_UNDEFINED : hdr_classify(c->value);
+		if (c->value[0] == '\0') {
+			free(c->value);
+			c->value = NULL;
+		}
+		s = end;
+	}
+	if ((slash = memchr(s, '/', (size_t)(lim - s))) != NULL) {
+		for (slash++; slash < lim && *slash == ' '; slash++)
+			;
+		c->comment = hdr_trim(slash, (size_t)(lim - slash));
+	}
+}
+
+/* Parse one card of len <= 80 bytes. */
+static void
+hdr_parse_card(const char *s, size_t len, struct fits_card *c)
+{
+	const char *lim = s + len, *eq;
+	size_t klen;
+
+	memset(c, 0, sizeof *c);
+	c->type = FITS_NOVALUE;
+	if (len >= 9 && strncmp(s, "HIERARCH ", 9) == 0 &&
+	    (eq = memchr(s, '=', len)) != NULL) {
+		c->key = hdr_trim(s + 9, (size_t)(eq - s - 9));
+		hdr_parse_value(eq + 1, lim, c);
+		return;
+	}
+	klen = len < 8 ? len : 8;
+	c->key = hdr_trim(s, klen);
+	if (len >= 10 && s[8] == '=' && s[9] == ' ')
+		hdr_parse_value(s + 10, lim, c);
+	else if (len > 8 && strcmp(c->key, "CONTINUE") != 0)
+		c->comment = hdr_trim(s + 8, len - 8);
+	else if (len > 8)
+		hdr_parse_value(s + 8, lim, c);	/* CONTINUE  'text&' */
+}
+
+static struct fits_hdu *
+hdr_new_hdu(struct fits_builder *b)
+{
+	struct fits_file *f = b->f;
+	struct fits_hdu *h;
+
+	if (f->nhdus == b->cap_hdus) {
+		b->cap_hdus = b->cap_hdus ? b->cap_hdus * 2 : 4;
+		f->hdus = xreallocarray(f->hdus, b->cap_hdus, sizeof *f->hdus);
+	}
+	h = &f->hdus[f->nhdus];
+	memset(h, 0, sizeof *h);
+	h->index = (int)f->nhdus++;
+	b->cap_cards = 0;
+	return h;
+}
+
+/* Join a CONTINUE card to the long string before it ('&' continuation). */
+static int
+hdr_continue(struct fits_hdu *h, const struct fits_card *c)
+{
+	struct fits_card *prev;
+	size_t len;
+	char *joined;
+
+	if (strcmp(c->key, "CONTINUE") != 0 || h->ncards == 0 || c->type != FITS_STRING)
+		return 0;
+	prev = &h->cards[h->ncards - 1];
+	if (prev->type != FITS_STRING || prev->value == NULL ||
+	    (len = strlen(prev->value)) == 0 || prev->value[len - 1] != '&')
+		return 0;
+	prev->value[len - 1] = '\0';
+	joined = xasprintf("%s%s", prev->value, c->value);
+	free(prev->value);
+	prev->value = joined;
+	return 1;
+}
+
+static void
+hdr_card_clear(struct fits_card *c)
+{
+	free(c->key);
+	free(c->value);
+	free(c->comment);
+}
+
+/* Add a parsed card to the last HDU (merging CONTINUE cards). */
+static void
+hdr_add_card(struct fits_builder *b, const char *s, size_t len)
+{
+	struct fits_hdu *h = &b->f->hdus[b->f->nhdus - 1];
+	struct fits_card c;
+
+	hdr_parse_card(s, len > FITS_CARD ? FITS_CARD : len, &c);
+	if (hdr_continue(h, &c)) {
+		hdr_card_clear(&c);
+		return;
+	}
+	if (h->ncards == b->cap_cards) {
+		b->cap_cards = b->cap_cards ? b->cap_cards * 2 : 64;
+		h->cards = xreallocarray(h->cards, b->cap_cards, sizeof *h->cards);
+	}
+	h->cards[h->ncards++] = c;
+}
+
+static int
+hdr_is_end(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len < 3 || strncmp(s, "END", 3) != 0)
+		return 0;
+	for (i = 3; i < len; i++) {
+		if (s[i] != ' ')
+			return 0;
+	}
+	return 1;
+}
+
+/* Feed one record of a dump; in_hdu tracks whether an HDU is open. */
+static void
+hdr_dump_record(struct fits_builder *b, const char *s, size_t len, int *in_hdu)
+{
+	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == ' '))
+		len--;
+	if (!*in_hdu) {
+		if (len == 0)
+			return;
+		hdr_new_hdu(b);
+		*in_hdu = 1;
+	}
+	if (hdr_is_end(s, len))
+		*in_hdu = 0;
+	else if (len > 0)
+		hdr_add_card(b, s, len);
+}
+
+/* True when the first record is not printable text (a PNG, a tarball, ...). */
+static int
+hdr_binary(const char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && i < FITS_CARD; i++) {
+		if (buf[i] == '\n' || buf[i] == '\r' || buf[i] == '\t')
+			continue;
+		if ((unsigned char)buf[i] < 32 || (unsigned char)buf[i] > 126)
+			return 1;
+	}
+	return 0;
+}
+
+int
+fits_read_dump(const char *name, const char *buf, size_t len, struct fits_file **out,
+    char **cause)
+{
+	struct fits_builder b = { xcalloc(1, sizeof(struct fits_file)), 0, 0 };
+	const char *p = buf, *lim = buf + len, *nl;
+	int in_hdu = 0, lines = memchr(buf, '\n', len < 81 ? len : 81) != NULL;
+	size_t n;
+
+	b.f->path = xstrdup(name);
+	if (hdr_binary(buf, len))
+		p = lim;	/* reported below as not FITS */
+	while (p < lim) {
+		if (lines) {
+			nl = memchr(p, '\n', (size_t)(lim - p));
+			n = (size_t)((nl != NULL ? nl : lim) - p);
+			hdr_dump_record(&b, p, n, &in_hdu);
+			p += n + (nl != NULL);
+		} else {
+			n = (size_t)(lim - p) < FITS_CARD ? (size_t)(lim - p) : FITS_CARD;
+			hdr_dump_record(&b, p, n, &in_hdu);
+			p += n;
+		}
+	}
+	if (in_hdu || b.f->nhdus == 0) {
+		*cause = b.f->nhdus == 0 ? xasprintf("%s: not a FITS file or header dump", name) :
+		    xasprintf("%s: HDU %zu: header has no END card", name, b.f->nhdus - 1);
+		fits_file_free(b.f);
+		return -1;
+	}
+	*out = b.f;
+	return 0;
+}
+
+static char *
+hdr_cfitsio_error(const char *path, int hdu, int status)
+{
+	char text[FLEN_STATUS], msg[FLEN_ERRMSG] = "";
+
+	fits_get_errstatus(status, text);
+	fits_read_errmsg(msg);
+	fits_clear_errmsg();
+	if (hdu < 0)
+		return xasprintf("%s: %s%s%s", path, text, msg[0] ? ": " : "", msg);
+	return xasprintf("%s: HDU %d: %s%s%s", path, hdu, text, msg[0] ? ": " : "", msg);
+}
+
+/* A plain file must hold all of an HDU's data; a short one was cut off. */
+static int
+hdr_check_size(fitsfile *fp, const char *path, int hdu, off_t size, char **cause)
+{
+	LONGLONG head = 0, data = 0, end = 0;
+	int status = 0;
+
+	if (size < 0 || fits_get_hduaddrll(fp, &head, &data, &end, &status) != 0)
+		return 0;
+	if (end > (LONGLONG)size) {
+		*cause = xasprintf("%s: HDU %d: truncated (its data ends at byte %lld, the file "
+		    "has %lld)", path, hdu, (long long)end, (long long)size);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+hdr_read_hdu(fitsfile *fp, struct fits_builder *b, const char *path, int hdu, off_t size,
+    char **cause)
+{
+	char card[FLEN_CARD];
+	int status = 0, nkeys = 0, i, type;
+
+	if (fits_movabs_hdu(fp, hdu + 1, &type, &status) != 0 ||
+	    fits_get_hdrspace(fp, &nkeys, NULL, &status) != 0) {
+		*cause = hdr_cfitsio_error(path, hdu, status);
+		return -1;
+	}
+	hdr_new_hdu(b);
+	for (i = 1; i <= nkeys; i++) {
+		if (fits_read_record(fp, i, card, &status) != 0) {
+			*cause = hdr_cfitsio_error(path, hdu, status);
+			return -1;
+		}
+		hdr_add_card(b, card, strlen(card));
+	}
+	return hdr_check_size(fp, path, hdu, size, cause);
+}
+
+static int
+hdr_read_cfitsio(const char *path, off_t size, struct fits_file **out, char **cause)
+{
+	struct fits_builder b = { xcalloc(1, sizeof(struct fits_file)), 0, 0 };
+	fitsfile *fp = NULL;
+	int status = 0, nhdus = 0, i, r = 0;
+
+	b.f->path = xstrdup(path);
+	/* "[compress]"-free name: the raw headers of .fz tables are wanted */
+	if (fits_open_diskfile(&fp, path, READONLY, &status) != 0 &&
+	    (status = 0, fits_open_file(&fp, path, READONLY, &status)) != 0) {
+		*cause = hdr_cfitsio_error(path, -1, status);
+		fits_file_free(b.f);
+		return -1;
+	}
+	if (fits_get_num_hdus(fp, &nhdus, &status) != 0) {
+		*cause = hdr_cfitsio_error(path, -1, status);
+		r = -1;
+	}
+	for (i = 0; r == 0 && i < nhdus; i++)
+		r = hdr_read_hdu(fp, &b, path, i, size, cause);
+	status = 0;
+	fits_close_file(fp, &status);
+	if (r != 0) {
+		fits_file_free(b.f);
+		return -1;
+	}
+	*out = b.f;
+	return 0;
+}
+
+/* Read a whole small file; NULL with *cause. */
+static char *
+hdr_slurp(const char *path, size_t *len, char **cause)
+{
+	struct stat st;
+	FILE *fp;
+	char *buf;
+
+	if ((fp = fopen(path, "rb")) == NULL || fstat(fileno(fp), &st) != 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		if (fp != NULL)
+			fclose(fp);
+		return NULL;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	*len = fread(buf, 1, (size_t)st.st_size, fp);
+	fclose(fp);
+	buf[*len] = '\0';
+	return buf;
+}
+
+int
+fits_read(const char *path, struct fits_file **out, char **cause)
+{
+	unsigned char head[81];
+	struct stat st;
+	size_t n, len;
+	FILE *fp;
+	char *buf;
+	int r;
+
+	if ((fp = fopen(path, "rb")) == NULL) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = fread(head, 1, sizeof head, fp);
+	fclose(fp);
+	/* gzip, or 80-column records without newlines and SIMPLE first: FITS. */
+	if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b)
+		return hdr_read_cfitsio(path, -1, out, cause);	/* size unknown: gzip */
+	if (n >= 9 && memcmp(head, "SIMPLE  =", 9) == 0 && memchr(head, '\n', n) == NULL)
+		return hdr_read_cfitsio(path, stat(path, &st) == 0 ? st.st_size : -1, out, cause);
+	if ((buf = hdr_slurp(path, &len, cause)) == NULL)
+		return -1;
+	r = fits_read_dump(path, buf, len, out, cause);
+	free(buf);
+	return r;
+}
+
+void
+fits_file_free(struct fits_file *f)
+{
+	size_t i, j;
+
+	if (f == NULL)
+		return;
+	for (i = 0; i < f->nhdus; i++) {
+		for (j = 0; j < f->hdus[i].ncards; j++)
+			hdr_card_clear(&f->hdus[i].cards[j]);
+		free(f->hdus[i].cards);
+		strmap_free(f->hdus[i].index_);
+	}
+	free(f->hdus);
+	free(f->path);
+	free(f);
+}
+
+const struct fits_card *
+fits_hdu_find(const struct fits_hdu *hdu, const char *key)
+{
+	struct fits_hdu *h = (struct fits_hdu *)(uintptr_t)hdu;	/* the index is a cache */
+	uintptr_t i;
+
+	if (h->index_ == NULL) {
+		h->index_ = strmap_new();
+		for (i = h->ncards; i-- > 0;)	/* backwards: the first card wins */
+			if (h->cards[i].key[0] != '\0')
+				strmap_put(h->index_, h->cards[i].key, (void *)(i + 1));
+	}
+	i = (uintptr_t)strmap_get(h->index_, key);
+	return i != 0 ? &h->cards[i - 1] : NULL;
+}
+
+const char *
+fits_hdu_value(const struct fits_hdu *hdu, const char *key)
+{
+	const struct fits_card *c = fits_hdu_find(hdu, key);
+
+	return c != NULL ? c->value : NULL;
+}
+
+int
+fits_hdu_double(const struct fits_hdu *hdu, const char *key, double *out)
+{
+	const char *v = fits_hdu_value(hdu, key);
+	char buf[96], *end, *d;
+
+	if (v == NULL || strlen(v) >= sizeof buf)
+		return -1;
+	strcpy(buf, v);
+	if ((d = strpbrk(buf, "Dd")) != NULL)
+		*d = 'E';
+	*out = strtod(buf, &end);
+	while (*end == ' ')
+		end++;
+	return end != buf && *end == '\0' ? 0 : -1;
+}
+
+int
+fits_hdu_long(const struct fits_hdu *hdu, const char *key, long long *out)
+{
+	double d;
+
+	if (fits_hdu_double(hdu, key, &d) != 0 || d != (double)(long long)d)
+		return -1;
+	*out = (long long)d;
+	return 0;
+}
+
+int
+fits_hdu_naxis(const struct fits_hdu *hdu, long long *naxisn, int max)
+{
+	const char *prefix = fits_hdu_find(hdu, "ZNAXIS") != NULL ? "ZNAXIS" : "NAXIS";
+	long long naxis = 0;
+	char key[32];
+	int i;
+
+	if (fits_hdu_long(hdu, prefix, &naxis) != 0 || naxis < 0 || naxis > 999)
+		return 0;
+	for (i = 0; i < naxis && i < max; i++) {
+		snprintf(key, sizeof key, "%s%d", prefix, i + 1);
+		if (fits_hdu_long(hdu, key, &naxisn[i]) != 0)
+			naxisn[i] = 0;
+	}
+	return (int)naxis;
+}
+
+int
+fits_hdu_has_data(const struct fits_hdu *hdu)
+{
+	long long n[999], bitpix = 0;
+	int naxis, i;
+
+	naxis = fits_hdu_naxis(hdu, n, 999);
+	if (naxis <= 0)
+		return 0;
+	for (i = 0; i < naxis; i++) {
+		if (n[i] <= 0)
+			return 0;
+	}
+	if (fits_hdu_long(hdu, fits_hdu_find(hdu, "ZBITPIX") ? "ZBITPIX" : "BITPIX", &bitpix) != 0)
+		return 0;
+	return bitpix != 0;
+}

@@ -1,0 +1,162 @@
+/*
+ * t/fits.c - FITS headers: header dumps of the reference cases, a real FITS
+ * file, plain/tile-compressed/gzipped files written here with cfitsio,
+ * value parsing (strings, CONTINUE, logicals, numbers), data detection, and
+ * each kind of bad input with its message.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fitsio.h>
+
+#include "fits.h"
+#include "tap.h"
+#include "xmalloc.h"
+
+static char dir[] = "/tmp/caom2ingest-fits.XXXXXX";
+
+/* Write a small image FITS file at path (compressed when compress != 0). */
+static void
+write_fits(const char *path, int compress)
+{
+	long naxes[2] = { 20, 10 };
+	short pix[200];
+	fitsfile *fp;
+	int status = 0, i;
+	char *name = xasprintf("!%s%s", path, compress ? "[compress R]" : "");
+
+	for (i = 0; i < 200; i++)
+		pix[i] = (short)i;
+	fits_create_file(&fp, name, &status);
+	fits_create_img(fp, SHORT_IMG, 2, naxes, &status);
+	fits_write_key_str(fp, "OBJECT", "M31 'core'", "target", &status);
+	fits_write_key_dbl(fp, "EXPTIME", 30.5, -8, "seconds", &status);
+	fits_write_key_log(fp, "PHOTOMET", 1, NULL, &status);
+	fits_write_key_longstr(fp, "LONGSTR", "a very long string value that does not fit in one "
+	    "card of eighty columns and so continues on the next card", NULL, &status);
+	fits_write_img(fp, TSHORT, 1, 200, pix, &status);
+	fits_close_file(fp, &status);
+	if (status != 0)
+		bail("cannot write %s: status %d", path, status);
+	free(name);
+}
+
+static void
+test_written(void)
+{
+	char *plain = xasprintf("%s/plain.fits", dir), *fz = xasprintf("%s/c.fits.fz", dir);
+	char *gz = xasprintf("%s/plain.fits.gz", dir), *cmd, *cause = NULL;
+	struct fits_file *f = NULL;
+	const struct fits_hdu *h;
+	double d = 0;
+
+	write_fits(plain, 0);
+	ok(fits_read(plain, &f, &cause) == 0 && f->nhdus == 1, "a plain FITS file: 1 HDU");
+	h = &f->hdus[0];
+	is_string("M31 'core'", fits_hdu_value(h, "OBJECT"), "a string with a quote");
+	ok(fits_hdu_double(h, "EXPTIME", &d) == 0 && d == 30.5, "a float");
+	is_string("T", fits_hdu_value(h, "PHOTOMET"), "a logical");
+	is_string("a very long string value that does not fit in one card of eighty columns "
+	    "and so continues on the next card", fits_hdu_value(h, "LONGSTR"),
+	    "a CONTINUE'd long string is joined");
+	ok(fits_hdu_has_data(h), "an image HDU has data");
+	fits_file_free(f);
+	write_fits(fz, 1);
+	ok(fits_read(fz, &f, &cause) == 0 && f->nhdus == 2, "a tile-compressed file: 2 HDUs");
+	if (f != NULL && f->nhdus == 2) {
+		ok(fits_hdu_find(&f->hdus[1], "ZNAXIS") != NULL, "its raw header shows ZNAXIS");
+		ok(fits_hdu_has_data(&f->hdus[1]), "and its data is detected from ZNAXISn");
+		ok(!fits_hdu_has_data(&f->hdus[0]), "the empty primary has none");
+	} else
+		skip(3, "no compressed HDU");
+	fits_file_free(f);
+	f = NULL;
+	cmd = xasprintf("gzip -c %s > %s", plain, gz);
+	if (system(cmd) != 0)
+		bail("gzip failed");
+	ok(fits_read(gz, &f, &cause) == 0 && f->nhdus == 1 &&
+	    strcmp(fits_hdu_value(&f->hdus[0], "OBJECT"), "M31 'core'") == 0, "a gzipped file");
+	fits_file_free(f);
+	free(cmd);
+	cmd = xasprintf("head -c 3000 %s > %s/truncated.fits", plain, dir);
+	if (system(cmd) != 0)
+		bail("head failed");
+	free(cmd);
+	cmd = xasprintf("%s/truncated.fits", dir);
+	ok(fits_read(cmd, &f, &cause) == -1 && strstr(cause, "truncated.fits") != NULL,
+	    "a truncated file is an error naming it: %s", cause ? cause : "");
+	free(cause);
+	free(cmd);
+	free(plain);
+	free(fz);
+	free(gz);
+}
+
+static void
+check_bad(const char *name, const char *want)
+{
+	struct fits_file *f = NULL;
+	char *path = test_data_path(name), *cause = NULL, *expect;
+
+	expect = xasprintf("%s%s", path, want);
+	ok(fits_read(path, &f, &cause) == -1 && f == NULL, "%s is refused", name);
+	is_string(expect, cause, "%s: message", name);
+	free(expect);
+	free(cause);
+	free(path);
+}
+
+static void
+test_reference(void)
+{
+	char *megacam = test_reference_path("caom/cases/cfht-2087482o/2087482o.fits.header");
+	char *gemini = test_reference_path(
+	    "caom/cases/gemini-wrgnN20140428S0085_arc/wrgnN20140428S0085_arc.fits");
+	struct fits_file *f = NULL;
+	char *cause = NULL;
+	long long n = 0;
+
+	if (megacam == NULL || gemini == NULL) {
+		skip(5, "CAOM reference tree absent");
+		return;
+	}
+	ok(fits_read(megacam, &f, &cause) == 0 && f->nhdus == 41,
+	    "the MegaCam dump: 41 HDUs (primary + 40 extensions)");
+	ok(f != NULL && fits_hdu_long(&f->hdus[0], "NEXTEND", &n) == 0 && n == 40, "NEXTEND 40");
+	ok(f != NULL && fits_hdu_has_data(&f->hdus[1]) && !fits_hdu_has_data(&f->hdus[0]),
+	    "data only in the extensions");
+	fits_file_free(f);
+	ok(fits_read(gemini, &f, &cause) == 0 && f->nhdus == 2, "a real FITS file: 2 HDUs");
+	is_string("2020-07-30T15:23:06", f ? fits_hdu_value(&f->hdus[0], "DATE") : NULL,
+	    "its DATE");
+	fits_file_free(f);
+	free(megacam);
+	free(gemini);
+}
+
+int
+main(void)
+{
+	plan(25);
+	if (mkdtemp(dir) == NULL)
+		bail("mkdtemp: %s", strerror(errno));
+	test_written();
+	test_reference();
+	check_bad("fits/not-fits.txt", ": HDU 0: header has no END card");
+	check_bad("fits/binary.png", ": not a FITS file or header dump");
+	check_bad("fits/empty.fits.header", ": not a FITS file or header dump");
+	check_bad("fits/no-end.fits.header", ": HDU 0: header has no END card");
+	{
+		char *cmd = xasprintf("rm -rf %s", dir);
+
+		if (system(cmd) != 0)
+			diag("cleanup failed");
+		free(cmd);
+	}
+	return 0;
+}
