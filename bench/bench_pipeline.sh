@@ -36,12 +36,14 @@ while [ $i -lt "$n" ]; do : > "$base/staging/f$i.fits"; i=$((i + 1)); done
 "$daemon" -f -c "$base/c.yml" 2>"$base/daemon.log" & dpid=$!
 while [ ! -S "$base/control.sock" ]; do sleep 0.05; done
 t0=$(now)
-for f in "$base"/staging/*.fits; do mv "$f" "$base/landing/"; done
+python3 -c 'import os, sys
+s, d = sys.argv[1], sys.argv[2]
+for f in os.listdir(s): os.rename(os.path.join(s, f), os.path.join(d, f))' "$base/staging" "$base/landing"
 t1=$(now)
 wait_count "$n"
 t2=$(now)
 rss=$(awk '/VmHWM/ {print $2}' /proc/$dpid/status)
-echo "files renamed in:        $n in $(echo "$t1 - $t0" | bc) s (by mv, one process per file)"
+echo "files renamed in:        $n in $(echo "$t1 - $t0" | bc) s (one process renaming)"
 echo "classified into state:   $(echo "scale=0; $n / ($t2 - $t0)" | bc) files/s from the first rename"
 echo "peak RSS:                $((rss / 1024)) MB tracking $n files"
 kill -TERM $dpid; wait $dpid || true
