@@ -32,7 +32,9 @@ enum conf_type {
 	CONF_PATHLIST,		/* struct conf_strlist of paths */
 	CONF_ACTION,		/* struct conf_action: keep | delete | move:DIR */
 	CONF_GROUP,		/* long gid from a group name or number */
-	CONF_LIST		/* a list of mappings described by sub */
+	CONF_LIST,		/* a list of mappings described by sub */
+	CONF_SECTION,		/* a mapping into the struct at offset, described by sub */
+	CONF_COUNT		/* long, 1 .. 100000 */
 };
 
 struct conf_ctx;
@@ -113,6 +115,41 @@ static const struct conf_table conf_collection_table = {
 	conf_check_collection
 };
 
+#define RT(f) offsetof(struct conf_retry, f)
+static const struct conf_key conf_retry_keys[] = {
+	{ "initial", CONF_DURATION, RT(initial_ms), 0, NULL, NULL, "first retry delay" },
+	{ "max", CONF_DURATION, RT(max_ms), 0, NULL, NULL, "longest retry delay" },
+	{ "attempts", CONF_COUNT, RT(attempts), 0, NULL, NULL, "attempts before giving up" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef RT
+static const struct conf_table conf_retry_table = { conf_retry_keys, 0, NULL, NULL };
+
+#define RP(f) offsetof(struct conf_repo, f)
+static const struct conf_key conf_repo_keys[] = {
+	{ "url", CONF_STRING, RP(url), 1, NULL, NULL, "observations base URL" },
+	{ "cert", CONF_PATH, RP(cert), 0, NULL, NULL, "PEM client certificate and key" },
+	{ "token_file", CONF_PATH, RP(token_file), 0, NULL, NULL, "bearer token file" },
+	{ "netrc", CONF_PATH, RP(netrc), 0, NULL, NULL, "netrc file for HTTP basic" },
+	{ "ca_path", CONF_PATH, RP(ca_path), 0, NULL, NULL, "CA directory or bundle" },
+	{ "timeout", CONF_DURATION, RP(timeout_ms), 0, NULL, NULL, "per request" },
+	{ "concurrency", CONF_COUNT, RP(concurrency), 0, NULL, NULL, "requests at once" },
+	{ "retry", CONF_SECTION, RP(retry), 0, NULL, &conf_retry_table, "retry policy" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef RP
+static const struct conf_table conf_repo_table = { conf_repo_keys, 0, NULL, NULL };
+
+#define SK(f) offsetof(struct conf_sink, f)
+static const struct conf_key conf_sink_keys[] = {
+	{ "directory", CONF_PATH, SK(directory), 0, NULL, NULL, "directory sink" },
+	{ "repo", CONF_SECTION, offsetof(struct conf_sink, repo), 0, NULL, &conf_repo_table,
+	  "repository sink" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef SK
+static const struct conf_table conf_sink_table = { conf_sink_keys, 0, NULL, NULL };
+
 #define T(f) offsetof(struct conf, f)
 static const struct conf_key conf_top_keys[] = {
 	{ "log", CONF_ENUM, T(log_target), 0, conf_log_targets, NULL,
@@ -133,6 +170,7 @@ static const struct conf_key conf_top_keys[] = {
 	  "names ignored while being written" },
 	{ "collections", CONF_LIST, T(collections), 0, NULL, &conf_collection_table,
 	  "collections and their landing directories" },
+	{ "sink", CONF_SECTION, T(sink), 0, NULL, &conf_sink_table, "where observations go" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef T
@@ -194,6 +232,11 @@ conf_new(void)
 	cfg->poll_ms = 10000;
 	conf_strlist_add(&cfg->ignore_suffixes, xstrdup(".tmp"));
 	conf_strlist_add(&cfg->ignore_suffixes, xstrdup(".part"));
+	cfg->sink.repo.timeout_ms = 120000;
+	cfg->sink.repo.concurrency = 8;
+	cfg->sink.repo.retry.initial_ms = 30000;
+	cfg->sink.repo.retry.max_ms = 3600000;
+	cfg->sink.repo.retry.attempts = 10;
 	return cfg;
 }
 
@@ -326,6 +369,21 @@ conf_set_group(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
 }
 
 static void
+conf_set_count(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
+    const char *value, long *dst)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 1 || n > 100000)
+		conf_error(ctx, node, "%s: '%s' is not a whole number from 1 to 100000", name, value);
+	else
+		*dst = n;
+}
+
+static void
 conf_set_bool(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
     const char *value, int *dst)
 {
@@ -379,6 +437,9 @@ conf_set_scalar(struct conf_ctx *ctx, const char *name, const struct conf_key *k
 		break;
 	case CONF_GROUP:
 		conf_set_group(ctx, name, node, value, dst);
+		break;
+	case CONF_COUNT:
+		conf_set_count(ctx, name, node, value, dst);
 		break;
 	default:
 		break;
@@ -451,7 +512,11 @@ static void
 conf_set_value(struct conf_ctx *ctx, const char *name, const struct conf_key *key,
     yaml_node_t *node, void *dst)
 {
-	if (key->type == CONF_LIST)
+	if (key->type == CONF_SECTION && node->type != YAML_MAPPING_NODE)
+		conf_error(ctx, node, "%s: expected a mapping, got %s", name, conf_node_kind(node));
+	else if (key->type == CONF_SECTION)
+		conf_mapping(ctx, node, key->sub, name, dst);
+	else if (key->type == CONF_LIST)
 		conf_set_list(ctx, name, key, node, dst);
 	else if (key->type == CONF_STRLIST || key->type == CONF_PATHLIST)
 		conf_set_strlist(ctx, name, key, node, dst);
@@ -614,6 +679,8 @@ conf_free_table(const struct conf_table *t, void *base)
 			conf_strlist_clear(dst);
 		else if (key->type == CONF_ACTION)
 			free(((struct conf_action *)dst)->dir);
+		else if (key->type == CONF_SECTION)
+			conf_free_table(key->sub, dst);
 		else if (key->type == CONF_LIST) {
 			l = dst;
 			for (i = 0; i < l->n; i++)

@@ -58,6 +58,29 @@ struct conf_collection {
 	int			 line;		/* where it is defined */
 };
 
+struct conf_retry {
+	uint64_t	 initial_ms;	/* first delay */
+	uint64_t	 max_ms;	/* longest delay */
+	long		 attempts;	/* attempts before giving up */
+};
+
+struct conf_repo {
+	char		*url;		/* observations base; NULL: no repository */
+	char		*cert;
+	char		*token_file;
+	char		*netrc;
+	char		*ca_path;
+	uint64_t	 timeout_ms;
+	long		 concurrency;
+	struct conf_retry retry;
+};
+
+/* Where observations go: a repository when repo.url is set, else a directory. */
+struct conf_sink {
+	char		*directory;	/* default: STATE_DIR/observations */
+	struct conf_repo repo;
+};
+
 struct conf {
 	char		*path;		/* the file read */
 	int		 log_target;	/* enum log_target */
@@ -74,6 +97,7 @@ struct conf {
 		struct conf_collection *v;
 		size_t		  n;
 	}		 collections;
+	struct conf_sink sink;
 };
 
 /* A configuration holding the built-in defaults. */

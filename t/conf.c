@@ -148,6 +148,11 @@ test_collections(void)
 	ok(c->poll == 1 && c->landing.n == 1 && c->on_success.kind == CONF_DELETE,
 	    "poll: true, landing as one path, delete");
 	ok(c->rules.n == 1 && c->rules.v[0].blueprint == NULL, "a flow-style rule");
+	is_string("https://example.org/torkeep/observations", cfg->sink.repo.url, "sink.repo.url");
+	ok(cfg->sink.repo.timeout_ms == 30000 && cfg->sink.repo.concurrency == 16,
+	    "sink.repo timeout and concurrency");
+	ok(cfg->sink.repo.retry.initial_ms == 1000 && cfg->sink.repo.retry.max_ms == 600000 &&
+	    cfg->sink.repo.retry.attempts == 5, "sink.repo.retry as a flow mapping");
 	free(incoming);
 	free(path);
 	conf_free(cfg);
@@ -156,7 +161,7 @@ test_collections(void)
 int
 main(void)
 {
-	plan(56);
+	plan(61);
 	test_collections();
 	check_file("conf/bad-collection.yml",
 	    "%s:4: unknown key 'collections[1].colour'\n"
@@ -194,6 +199,11 @@ main(void)
 	check_file("conf/bad-multiple.yml",
 	    "%s:1: log: 'sometimes' is not one of auto, journal, stderr\n"
 	    "%s:3: unknown key 'colour'");
+	check_file("conf/bad-sink.yml",
+	    "%s:3: sink.repo.url is required\n"
+	    "%s:3: sink.repo.concurrency: '0' is not a whole number from 1 to 100000\n"
+	    "%s:4: sink.repo.retry.attempts: 'lots' is not a whole number from 1 to 100000\n"
+	    "%s:5: unknown key 'sink.elsewhere'");
 	check_file("conf/does-not-exist.yml", "%s: cannot open: No such file or directory");
 	return 0;
 }
