@@ -14,4 +14,9 @@
 /* The inotify watch limit was reached; a tree is polled instead. */
 #define MSGID_WATCH_LIMIT	"adde23d4c562410ea9cf2afc1a21b5b8"
 
+/* An observation was stored in the sink. */
+#define MSGID_OBS_INGESTED	"807107011d9149139be2bb39c32013a6"
+/* An observation failed for good (parked until a file changes or an operator asks). */
+#define MSGID_OBS_FAILED	"3da741760f154ff48cb5c5d6b70a59cf"
+
 #endif

@@ -10,6 +10,7 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "ingest.h"
 #include "log.h"
 #include "msgid.h"
 #include "pipeline.h"
@@ -28,6 +29,7 @@ struct pipeline {
 	struct ev_loop		 *loop;
 	const struct conf	 *cfg;
 	struct state		 *state;
+	struct ingest		 *ingest;
 	struct watch		 *watch;
 	struct settle		 *settle;
 	struct rules		**rules;	/* per collection */
@@ -69,6 +71,7 @@ pipeline_classified(struct pipeline *p, const char *coll, const char *path,
 	    { "COLLECTION", coll }, { "OBSERVATION_ID", res->observation }, { "FILE", path },
 	    { "STAGE", "classify" }), "%s: observation %s/%s, product %s",
 	    path, coll, res->observation, res->product);
+	ingest_submit(p->ingest, coll, res->observation);
 }
 
 static void
@@ -187,6 +190,7 @@ pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
 	p->cfg = cfg;
 	p->rules = xcalloc(cfg->collections.n + 1, sizeof *p->rules);
 	if ((p->state = state_open(cfg->state_dir, cause)) == NULL ||
+	    (p->ingest = ingest_new(loop, cfg, p->state, cause)) == NULL ||
 	    (p->watch = watch_new(loop, pipeline_on_event, p, cause)) == NULL) {
 		pipeline_free(p);
 		return NULL;
@@ -205,6 +209,7 @@ pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
 void
 pipeline_start(struct pipeline *p)
 {
+	ingest_resume(p->ingest);
 	watch_rescan(p->watch);
 	watch_set_intervals(p->watch, p->cfg->rescan_ms, p->cfg->poll_ms);
 }
@@ -257,10 +262,12 @@ pipeline_reingest(struct pipeline *p, const char *collection, const char *observ
 {
 	int r = state_obs_requeue(p->state, collection, observation, force, cause);
 
-	if (r == 0)
+	if (r == 0) {
 		log_at(LOG_NOTICE, 0, LOG_FIELDS({ "COLLECTION", collection },
 		    { "OBSERVATION_ID", observation }), "observation %s/%s queued again%s",
 		    collection, observation, force ? " (forced)" : "");
+		ingest_submit(p->ingest, collection, observation);
+	}
 	return r;
 }
 
@@ -312,6 +319,7 @@ pipeline_free(struct pipeline *p)
 		return;
 	settle_free(p->settle);
 	watch_free(p->watch);
+	ingest_free(p->ingest);
 	state_close(p->state);
 	for (i = 0; i < p->cfg->collections.n; i++)
 		rules_free(p->rules[i]);

@@ -43,29 +43,32 @@ is "nogroup" "$(stat -c %G "$sock")" "and belongs to control_group"
 echo x > "$land/C1_SCI.fits"
 echo x > "$land/C1_CAL.fits"
 wait_for 5 grep -q "product C1_CAL" "$log"
+wait_for 5 sh -c "grep 'observation OMM/C1 stored' '$log' | grep -qv unchanged" ||
+	wait_for 5 grep -q "observation OMM/C1 stored" "$log"
+sleep 0.3
 
 out=$("$client" -s "$sock" status); rc=$?
 is 0 "$rc" "status exits 0"
 like "$out" "^caom2ingestd [0-9.]+, pid $dpid" "status names the version and pid"
 like "$out" "collections +OMM +$land" "and the collections"
-like "$out" "files +2 pending" "and the counts"
+like "$out" "files +0 pending, 0 running, 0 retry, 2 done" "and the counts"
 json=$("$client" -c "$tmp/c.yml" --json status)
-is "2" "$(echo "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["files"]["pending"])')" \
+is "2" "$(echo "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["files"]["done"])')" \
 	"--json status parses; the socket comes from -c CONFIG"
 
 out=$("$client" -s "$sock" list)
 like "$out" "^COLLECTION +OBSERVATION +STATUS" "list prints a header"
-like "$out" "OMM +C1 +pending" "and the observation"
-n=$("$client" -s "$sock" --json list --state done | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["observations"]))')
-is 0 "$n" "list --state done: none"
+like "$out" "OMM +C1 +done" "and the observation"
+n=$("$client" -s "$sock" --json list --state failed | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["observations"]))')
+is 0 "$n" "list --state failed: none"
 "$client" -s "$sock" list --state bogus 2>"$tmp/err"; rc=$?
 is 1 "$rc" "an unknown state fails"
 like "$(cat "$tmp/err")" "unknown state 'bogus'" "with a reason"
 "$client" -s "$sock" list extra 2>/dev/null; is 2 "$?" "an extra argument is a usage error"
 
 out=$("$client" -s "$sock" show OMM/C1)
-like "$out" "status +pending" "show: status"
-like "$out" "$land/C1_CAL.fits \\(2 bytes, cadc:OMM/C1_CAL.fits, pending\\)" "show: files"
+like "$out" "status +done" "show: status"
+like "$out" "$land/C1_CAL.fits \\(2 bytes, cadc:OMM/C1_CAL.fits, done\\)" "show: files"
 "$client" -s "$sock" show OMM/nope 2>"$tmp/err"; rc=$?
 is 1 "$rc" "show of an unknown observation fails"
 like "$(cat "$tmp/err")" "no observation OMM/nope" "and says which"
@@ -82,11 +85,11 @@ sqlite3 "$db" "update observations set status='done', pushed_checksum='md5:1' wh
 out=$("$client" -s "$sock" reingest OMM/C1); rc=$?
 is 0 "$rc" "reingest COLLECTION/ID exits 0"
 is "queued OMM/C1" "$out" "and says what it queued"
-is "pending|md5:1" "$(sqlite3 "$db" "select status, pushed_checksum from observations where observation='C1'")" \
-	"the observation is pending again, its checksum kept"
+ok "the observation is queued and stored again" \
+	wait_for 5 sh -c "grep -q 'observation OMM/C1 queued again \\[' '$log' && test \"\$(sqlite3 '$db' \"select status from observations where observation='C1'\")\" = done"
 (cd "$land" && "$client" -s "$sock" reingest --force C1_SCI.fits) >/dev/null
-is "pending|" "$(sqlite3 "$db" "select status, ifnull(pushed_checksum, '') from observations where observation='C1'")" \
-	"reingest --force FILE (relative) forgets the pushed checksum"
+ok "reingest --force FILE (relative path) queues its observation, forced" \
+	wait_for 5 grep -q 'observation OMM/C1 queued again (forced)' "$log"
 "$client" -s "$sock" reingest "$land/none.fits" 2>"$tmp/err"; rc=$?
 is 1 "$rc" "reingest of an unknown file fails"
 like "$(cat "$tmp/err")" "is not a file of any observation" "and says why"

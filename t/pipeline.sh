@@ -6,7 +6,7 @@
 
 daemon=$top_builddir/src/caom2ingestd
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 22
+plan 25
 
 land=$tmp/landing
 polled=$tmp/polled
@@ -53,8 +53,8 @@ echo x > "$land/.C170324_0028_SCI.fits.part"
 mv "$land/.C170324_0028_SCI.fits.part" "$land/C170324_0028_SCI.fits.fz"
 ok "a renamed file is classified" \
 	wait_for 5 grep -q "observation OMM/C170324_0028, product C170324_0028_SCI" "$log"
-is "pending" "$(q "select status from files where path='$land/C170324_0028_SCI.fits.fz'")" \
-	"and recorded as pending"
+ok "and stored once its observation is written" \
+	wait_for 5 sh -c "test \"\$(sqlite3 '$db' \"select status from files where path='$land/C170324_0028_SCI.fits.fz'\")\" = done"
 is "cadc:OMM/C170324_0028_SCI.fits.fz" \
 	"$(q "select uri from files where path='$land/C170324_0028_SCI.fits.fz'")" \
 	"with its artifact URI"
@@ -69,8 +69,14 @@ wait "$wpid"
 ok "it is classified once quiet" wait_for 5 grep -q "product C170324_0028_CAL" "$log"
 is "2" "$(q "select count(*) from files where observation='C170324_0028'")" \
 	"both files belong to one observation"
-is "pending" "$(q "select status from observations where observation='C170324_0028'")" \
-	"the observation is pending"
+ok "the observation is stored" wait_for 5 sh -c \
+	"test \"\$(sqlite3 '$db' \"select status from observations where observation='C170324_0028'\")\" = done"
+obs=$tmp/state/observations/OMM/C170324_0028.xml
+sleep 0.5
+ok "as a valid CAOM-2 document with correct checksums" \
+	"$top_builddir/src/caom2ingest" verify --xsd-dir "$srcdir/xsd" "$obs"
+is "2" "$(grep -c '<caom2:artifact ' "$obs")" "holding both files as artifacts"
+is "2" "$(grep -c '<caom2:plane ' "$obs")" "in their two products' planes"
 
 # Names the daemon leaves alone, and a name matching no rule.
 echo x > "$land/.hidden.fits"

@@ -1,0 +1,420 @@
+/*
+ * ingest.c - build each observation and store it (see ingest.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "caom.h"
+#include "caom_xml.h"
+#include "checksum.h"
+#include "conf.h"
+#include "ingest.h"
+#include "jobs.h"
+#include "log.h"
+#include "msgid.h"
+#include "repo.h"
+#include "sink_dir.h"
+#include "state.h"
+#include "strmap.h"
+#include "xmalloc.h"
+
+struct ingest {
+	struct ev_loop		*loop;
+	const struct conf	*cfg;
+	struct state		*state;
+	struct jobs		*jobs;
+	struct repo		*repo;		/* NULL: the directory sink */
+	char			*dir;
+	struct strmap		*stored;	/* "coll\nobs" -> checksum stored, until recorded */
+};
+
+/* One attempt of one observation, alive while a push is in flight. */
+struct ingest_run {
+	struct ingest		*in;
+	struct jobs_job		*job;
+	struct state_file	*files;
+	size_t			 nfiles;
+};
+
+static const struct {
+	const char	*suffix;
+	const char	*type;
+} ingest_types[] = {
+	{ ".fits", "application/fits" }, { ".fits.fz", "application/fits" },
+	{ ".fits.gz", "application/fits" }, { ".fit", "application/fits" },
+	{ ".png", "image/png" }, { ".jpg", "image/jpeg" }, { ".txt", "text/plain" },
+	{ ".xml", "text/xml" }, { ".gz", "application/gzip" },
+};
+
+static const char *
+ingest_content_type(const char *path)
+{
+	size_t i, len = strlen(path), slen;
+
+	for (i = 0; i < sizeof ingest_types / sizeof ingest_types[0]; i++) {
+		slen = strlen(ingest_types[i].suffix);
+		if (len > slen && strcmp(path + len - slen, ingest_types[i].suffix) == 0)
+			return ingest_types[i].type;
+	}
+	return "application/octet-stream";
+}
+
+/* "md5:<hex>" of a file's bytes; 0 or -1 with *cause. */
+static int
+ingest_md5(const char *path, char out[37], char **cause)
+{
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned int mdlen = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		EVP_MD_CTX_free(ctx);
+		return -1;
+	}
+	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+	close(fd);
+	EVP_DigestFinal_ex(ctx, md, &mdlen);
+	EVP_MD_CTX_free(ctx);
+	if (n < 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		return -1;
+	}
+	checksum_format(md, out);
+	return 0;
+}
+
+/* Put one file into obs as the artifact of its product's plane. */
+static int
+ingest_add_file(struct caom_observation *obs, const struct state_file *f, char **cause)
+{
+	struct caom_artifact *a;
+	struct caom_plane *p;
+	char md5[37];
+	struct stat st;
+
+	if (stat(f->path, &st) != 0) {
+		*cause = xasprintf("%s: %s", f->path, strerror(errno));
+		return -1;
+	}
+	if (ingest_md5(f->path, md5, cause) != 0)
+		return -1;
+	p = caom_observation_add_plane(obs, f->product);
+	a = caom_plane_add_artifact(p, f->uri);
+	if (a->product_type == NULL)
+		a->product_type = xstrdup("science");
+	if (a->release_type == NULL)
+		a->release_type = xstrdup("data");
+	free(a->content_type);
+	a->content_type = xstrdup(ingest_content_type(f->path));
+	a->content_length = st.st_size;
+	a->has_content_length = 1;
+	free(a->content_checksum);
+	a->content_checksum = xstrdup(md5);
+	return 0;
+}
+
+/*
+ * Build the observation into existing (or a new one) and serialise it.
+ * 0 with *text, 1 when its checksum equals what is stored, -1 with *cause.
+ */
+static int
+ingest_build(struct ingest_run *run, const char *existing, size_t len, char **text,
+    size_t *textlen, char checksum[37], char **cause)
+{
+	const char *coll = jobs_job_collection(run->job), *oid = jobs_job_observation(run->job);
+	struct caom_observation *obs = NULL;
+	uint8_t before[16];
+	int had = 0, r = 0;
+	size_t i;
+
+	if (existing != NULL && caom_xml_read_memory(oid, existing, len, &obs, cause) != 0)
+		return -1;
+	if (obs != NULL && (had = obs->ent.has_acc_meta_checksum))
+		memcpy(before, obs->ent.acc_meta_checksum, 16);
+	if (obs == NULL) {
+		obs = caom_observation_new(CAOM_OBS_SIMPLE, coll, oid);
+		obs->algorithm.name = xstrdup("exposure");
+	}
+	for (i = 0; i < run->nfiles && r == 0; i++)
+		r = ingest_add_file(obs, &run->files[i], cause);
+	if (r == 0) {
+		checksum_compute(obs);
+		checksum_format(obs->ent.acc_meta_checksum, checksum);
+		if (had && memcmp(before, obs->ent.acc_meta_checksum, 16) == 0)
+			r = 1;
+		else
+			*text = caom_xml_write(obs, textlen);
+	}
+	caom_observation_free(obs);
+	return r;
+}
+
+static void
+ingest_run_free(struct ingest_run *run)
+{
+	state_files_free(run->files, run->nfiles);
+	free(run);
+}
+
+static void
+ingest_remember(struct ingest *in, struct jobs_job *job, const char *checksum)
+{
+	char *key = xasprintf("%s\n%s", jobs_job_collection(job), jobs_job_observation(job));
+
+	free(strmap_put(in->stored, key, xstrdup(checksum)));
+	free(key);
+}
+
+/* The directory sink: read, build, write; all synchronous. */
+static void
+ingest_to_dir(struct ingest_run *run)
+{
+	const char *coll = jobs_job_collection(run->job), *oid = jobs_job_observation(run->job);
+	char *old = NULL, *text = NULL, *cause = NULL, sum[37];
+	size_t oldlen = 0, len = 0;
+	int r;
+
+	r = sink_dir_read(run->in->dir, coll, oid, &old, &oldlen, &cause);
+	if (r >= 0)
+		r = ingest_build(run, r == 0 ? old : NULL, oldlen, &text, &len, sum, &cause);
+	if (r == 0 && sink_dir_write(run->in->dir, coll, oid, text, len, &cause) != 0) {
+		jobs_finish(run->job, JOBS_TRANSIENT, cause);	/* a full disk heals */
+	} else if (r < 0) {
+		jobs_finish(run->job, JOBS_PERMANENT, cause);
+	} else {
+		ingest_remember(run->in, run->job, sum);
+		jobs_finish(run->job, JOBS_OK, NULL);
+	}
+	free(old);
+	free(text);
+	free(cause);
+	ingest_run_free(run);
+}
+
+static int
+ingest_merge(void *arg, const char *existing, size_t len, char **out, size_t *outlen,
+    char **cause)
+{
+	struct ingest_run *run = arg;
+	char sum[37];
+	int r;
+
+	r = ingest_build(run, existing, len, out, outlen, sum, cause);
+	if (r >= 0)
+		ingest_remember(run->in, run->job, sum);
+	return r;
+}
+
+static void
+ingest_pushed(void *arg, enum repo_result result, long status, const char *message,
+    long retry_after)
+{
+	struct ingest_run *run = arg;
+
+	if (result == REPO_STORED || result == REPO_UNCHANGED)
+		jobs_finish(run->job, JOBS_OK, NULL);
+	else
+		jobs_finish(run->job, result == REPO_TRANSIENT ? JOBS_TRANSIENT : JOBS_PERMANENT,
+		    message);
+	ingest_run_free(run);
+}
+
+static void
+ingest_run(void *arg, struct jobs_job *job)
+{
+	struct ingest *in = arg;
+	struct ingest_run *run = xcalloc(1, sizeof *run);
+	char *cause = NULL;
+
+	run->in = in;
+	run->job = job;
+	if (state_obs_running(in->state, jobs_job_collection(job), jobs_job_observation(job),
+	    &cause) != 0 || state_obs_files(in->state, jobs_job_collection(job),
+	    jobs_job_observation(job), &run->files, &run->nfiles, &cause) != 0) {
+		jobs_finish(job, JOBS_TRANSIENT, cause);
+		free(cause);
+		ingest_run_free(run);
+		return;
+	}
+	if (in->repo != NULL)
+		repo_push(in->repo, jobs_job_collection(job), jobs_job_observation(job),
+		    ingest_merge, ingest_pushed, run);
+	else
+		ingest_to_dir(run);
+}
+
+/* keep, delete or move the files of an observation. */
+static void
+ingest_dispose(struct ingest *in, const char *coll, const char *oid, const struct conf_action *a)
+{
+	struct state_file *files = NULL;
+	char *cause = NULL, *to;
+	size_t n = 0, i;
+	const char *base;
+
+	if (a->kind == CONF_KEEP || state_obs_files(in->state, coll, oid, &files, &n, &cause) != 0) {
+		free(cause);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		base = strrchr(files[i].path, '/') ? strrchr(files[i].path, '/') + 1 : files[i].path;
+		to = a->kind == CONF_MOVE ? xasprintf("%s/%s", a->dir, base) : NULL;
+		if (a->kind == CONF_DELETE ? unlink(files[i].path) : rename(files[i].path, to))
+			log_at(LOG_WARNING, errno, LOG_FIELDS({ "FILE", files[i].path }),
+			    "cannot %s %s", a->kind == CONF_DELETE ? "delete" : "move", files[i].path);
+		free(to);
+	}
+	state_files_free(files, n);
+}
+
+static const struct conf_collection *
+ingest_collection(const struct ingest *in, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < in->cfg->collections.n; i++) {
+		if (strcmp(in->cfg->collections.v[i].name, name) == 0)
+			return &in->cfg->collections.v[i];
+	}
+	return NULL;
+}
+
+static void
+ingest_record_ok(struct ingest *in, const char *coll, const char *oid, unsigned attempts)
+{
+	char *key = xasprintf("%s\n%s", coll, oid), *sum = strmap_del(in->stored, key);
+	const struct conf_collection *c = ingest_collection(in, coll);
+	char *cause = NULL;
+
+	if (state_obs_done(in->state, coll, oid, sum, &cause) != 0) {
+		log_errx("%s", cause);
+		free(cause);
+	}
+	log_at(LOG_INFO, 0, LOG_FIELDS({ "MESSAGE_ID", MSGID_OBS_INGESTED },
+	    { "COLLECTION", coll }, { "OBSERVATION_ID", oid }, { "STAGE", "push" }),
+	    "observation %s/%s stored (%s)", coll, oid, sum != NULL ? sum : "unchanged");
+	if (c != NULL)
+		ingest_dispose(in, coll, oid, &c->on_success);
+	free(sum);
+	free(key);
+}
+
+static void
+ingest_record(void *arg, const char *coll, const char *oid, enum jobs_outcome outcome,
+    const char *error, unsigned attempts, int64_t retry_at)
+{
+	struct ingest *in = arg;
+	const struct conf_collection *c;
+	char *cause = NULL, att[16];
+
+	if (outcome == JOBS_OK) {
+		ingest_record_ok(in, coll, oid, attempts);
+		return;
+	}
+	snprintf(att, sizeof att, "%u", attempts);
+	if (state_obs_failed(in->state, coll, oid, error, retry_at, &cause) != 0) {
+		log_errx("%s", cause);
+		free(cause);
+	}
+	log_at(retry_at > 0 ? LOG_WARNING : LOG_ERR, 0, LOG_FIELDS({ "MESSAGE_ID",
+	    retry_at > 0 ? NULL : MSGID_OBS_FAILED }, { "COLLECTION", coll },
+	    { "OBSERVATION_ID", oid }, { "STAGE", "push" }, { "ATTEMPT", att }),
+	    "observation %s/%s %s (attempt %u): %s", coll, oid,
+	    retry_at > 0 ? "will be retried" : "failed", attempts, error ? error : "");
+	if (retry_at == 0 && (c = ingest_collection(in, coll)) != NULL)
+		ingest_dispose(in, coll, oid, &c->on_failure);
+}
+
+struct ingest *
+ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st, char **cause)
+{
+	const struct conf_repo *rc = &cfg->sink.repo;
+	struct jobs_config jc = { (unsigned)rc->concurrency, rc->retry.initial_ms,
+		rc->retry.max_ms, (unsigned)rc->retry.attempts };
+	static const struct jobs_ops ops = { ingest_run, ingest_record };
+	struct repo_config repo = { rc->url, rc->cert, rc->token_file, rc->netrc, rc->ca_path,
+		0, rc->timeout_ms, (unsigned)rc->concurrency };
+	struct ingest *in = xcalloc(1, sizeof *in);
+
+	in->loop = loop;
+	in->cfg = cfg;
+	in->state = st;
+	in->stored = strmap_new();
+	in->dir = cfg->sink.directory != NULL ? xstrdup(cfg->sink.directory) :
+	    xasprintf("%s/observations", cfg->state_dir);
+	if (rc->url != NULL && (in->repo = repo_new(loop, &repo, cause)) == NULL) {
+		ingest_free(in);
+		return NULL;
+	}
+	in->jobs = jobs_new(loop, &jc, &ops, in);
+	return in;
+}
+
+static void
+ingest_free_sum(const char *key, void *value, void *arg)
+{
+	free(value);
+}
+
+void
+ingest_free(struct ingest *in)
+{
+	if (in == NULL)
+		return;
+	jobs_free(in->jobs);
+	repo_free(in->repo);
+	strmap_each(in->stored, ingest_free_sum, NULL);
+	strmap_free(in->stored);
+	free(in->dir);
+	free(in);
+}
+
+void
+ingest_submit(struct ingest *in, const char *collection, const char *observation)
+{
+	jobs_submit(in->jobs, collection, observation);
+}
+
+static void
+ingest_resume_pending(void *arg, const struct state_obs *o)
+{
+	jobs_submit(((struct ingest *)arg)->jobs, o->collection, o->observation);
+}
+
+static void
+ingest_resume_retry(void *arg, const struct state_obs *o)
+{
+	jobs_submit_at(((struct ingest *)arg)->jobs, o->collection, o->observation,
+	    o->next_attempt_ms, (unsigned)o->attempts);
+}
+
+void
+ingest_resume(struct ingest *in)
+{
+	char *cause = NULL;
+
+	if (state_obs_each(in->state, STATE_PENDING, ingest_resume_pending, in, &cause) != 0 ||
+	    state_obs_each(in->state, STATE_RETRY, ingest_resume_retry, in, &cause) != 0) {
+		log_errx("resuming work: %s", cause);
+		free(cause);
+	}
+}
+
+void
+ingest_counts(const struct ingest *in, unsigned *queued, unsigned *running, unsigned *waiting)
+{
+	jobs_counts(in->jobs, queued, running, waiting);
+}

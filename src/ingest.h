@@ -1,0 +1,36 @@
+/*
+ * ingest.h - the back half of the pipeline: for each observation, one job
+ * (jobs.c) builds the CAOM-2 observation from its files and stores it in the
+ * sink (the repository through repo.c, else the directory sink), then
+ * records the outcome in the state store and disposes of the files
+ * (on_success / on_failure).
+ *
+ * The observation is built from the naming rules' results and the files'
+ * bytes: one plane per product, one artifact per file with its URI, content
+ * length, MD5 checksum and content type, merged into what the sink already
+ * holds (other planes and artifacts are kept). FITS header mapping through
+ * blueprints is not applied yet. An observation whose accMetaChecksum did
+ * not change is not written again.
+ */
+#ifndef CAOM2INGEST_INGEST_H
+#define CAOM2INGEST_INGEST_H
+
+struct conf;
+struct ev_loop;
+struct ingest;
+struct state;
+
+/* The stage for cfg on loop, recording into st; NULL with *cause. */
+struct ingest *ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st,
+    char **cause);
+/* Free; NULL is accepted. */
+void ingest_free(struct ingest *in);
+/* Queue one observation (again). */
+void ingest_submit(struct ingest *in, const char *collection, const char *observation);
+/* Queue what the state store holds as pending or waiting for a retry (start-up). */
+void ingest_resume(struct ingest *in);
+/* Jobs queued, running and waiting for a retry. */
+void ingest_counts(const struct ingest *in, unsigned *queued, unsigned *running,
+    unsigned *waiting);
+
+#endif
