@@ -119,13 +119,16 @@ print_status(json_t *r)
 	printf("%-14s%s\n", "state", json_string_value(json_object_get(r, "state_dir")));
 	json_array_foreach(colls, i, c) {
 		json_array_foreach(json_object_get(c, "landing"), j, dir)
-			printf("%-14s%-12s %s%s\n", i == 0 && j == 0 ? "collections" : "",
+			printf("%-14s%-12s %s%s%s\n", i == 0 && j == 0 ? "collections" : "",
 			    j == 0 ? json_string_value(json_object_get(c, "name")) : "",
 			    json_string_value(dir),
-			    json_is_true(json_object_get(c, "poll")) ? " (poll)" : "");
+			    json_is_true(json_object_get(c, "poll")) ? " (poll)" : "",
+			    j == 0 && json_is_true(json_object_get(c, "paused")) ? " PAUSED" : "");
 	}
 	if (json_array_size(colls) == 0)
 		printf("%-14s%s\n", "collections", "none configured");
+	printf("%-14s%s\n", "sink", json_string_value(json_object_get(r, "sink")));
+	print_counts("jobs", json_object_get(r, "jobs"));
 	print_counts("files", json_object_get(r, "files"));
 	print_counts("observations", json_object_get(r, "observations"));
 }
@@ -323,6 +326,33 @@ cmd_rescan(struct client *cl, int argc, char **argv)
 }
 
 static int
+client_pause_resume(struct client *cl, int argc, char **argv, const char *command)
+{
+	json_t *req = json_object();
+
+	if (argc > 2) {
+		fprintf(stderr, "usage: caom2ingest %s [COLLECTION]\n", command);
+		json_decref(req);
+		return CLIENT_EXIT_USAGE;
+	}
+	if (argc == 2)
+		json_object_set_new(req, "collection", json_string(argv[1]));
+	return client_simple(cl, command, req, print_done);
+}
+
+static int
+cmd_pause(struct client *cl, int argc, char **argv)
+{
+	return client_pause_resume(cl, argc, argv, "pause");
+}
+
+static int
+cmd_resume(struct client *cl, int argc, char **argv)
+{
+	return client_pause_resume(cl, argc, argv, "resume");
+}
+
+static int
 cmd_reload(struct client *cl, int argc, char **argv)
 {
 	if (client_no_args(argc, argv) != 0)
@@ -382,6 +412,8 @@ static const struct client_command client_commands[] = {
 	{ "show", cmd_show, "show COLLECTION/OBSERVATION_ID" },
 	{ "reingest", cmd_reingest, "reingest FILE|COLLECTION/OBSERVATION_ID|--failed [--force]" },
 	{ "rescan", cmd_rescan, "rescan" },
+	{ "pause", cmd_pause, "pause [COLLECTION]" },
+	{ "resume", cmd_resume, "resume [COLLECTION]" },
 	{ "reload", cmd_reload, "reload" },
 	{ "verify", cmd_verify, "verify [--xsd-dir DIR] FILE.xml..." },
 	{ NULL, NULL, NULL }

@@ -48,13 +48,15 @@ cmd_status(void *arg, json_t *req, json_t *reply, char **error)
 	struct daemon *d = arg;
 	struct state_counts c;
 	json_t *colls = json_array();
+	unsigned queued, running, waiting;
 	size_t i;
 
 	for (i = 0; i < d->cfg->collections.n; i++) {
 		const struct conf_collection *cc = &d->cfg->collections.v[i];
 
-		json_array_append_new(colls, json_pack("{s:s, s:o, s:b}", "name", cc->name,
-		    "landing", commands_strlist(&cc->landing), "poll", cc->poll));
+		json_array_append_new(colls, json_pack("{s:s, s:o, s:b, s:b}", "name", cc->name,
+		    "landing", commands_strlist(&cc->landing), "poll", cc->poll, "paused",
+		    pipeline_paused(d->pipeline, cc->name)));
 	}
 	json_object_set_new(reply, "version", json_string(PACKAGE_VERSION));
 	json_object_set_new(reply, "pid", json_integer(getpid()));
@@ -63,6 +65,12 @@ cmd_status(void *arg, json_t *req, json_t *reply, char **error)
 	json_object_set_new(reply, "state_dir", json_string(d->cfg->state_dir));
 	json_object_set_new(reply, "reloads", json_integer(d->reloads));
 	json_object_set_new(reply, "collections", colls);
+	pipeline_jobs(d->pipeline, &queued, &running, &waiting);
+	json_object_set_new(reply, "jobs", json_pack("{s:i, s:i, s:i}", "queued", queued,
+	    "running", running, "retry_wait", waiting));
+	json_object_set_new(reply, "sink", json_string(d->cfg->sink.repo.url != NULL ?
+	    d->cfg->sink.repo.url : d->cfg->sink.directory != NULL ? d->cfg->sink.directory :
+	    "state_dir/observations"));
 	if (pipeline_counts(d->pipeline, &c) == 0) {
 		json_object_set_new(reply, "files", commands_counts(c.files, 1));
 		json_object_set_new(reply, "observations", commands_counts(c.obs, 0));
@@ -229,6 +237,30 @@ cmd_reingest(void *arg, json_t *req, json_t *reply, char **error)
 }
 
 static int
+cmd_pause_resume(struct daemon *d, json_t *req, int paused, char **error)
+{
+	const char *coll = json_string_value(json_object_get(req, "collection"));
+
+	if (pipeline_pause(d->pipeline, coll, paused) != 0) {
+		*error = xasprintf("no collection named '%.64s'", coll);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_pause(void *arg, json_t *req, json_t *reply, char **error)
+{
+	return cmd_pause_resume(arg, req, 1, error);
+}
+
+static int
+cmd_resume(void *arg, json_t *req, json_t *reply, char **error)
+{
+	return cmd_pause_resume(arg, req, 0, error);
+}
+
+static int
 cmd_rescan(void *arg, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
@@ -255,6 +287,8 @@ const struct control_command daemon_commands[] = {
 	{ "show", 0, cmd_show, "one observation and its files" },
 	{ "reingest", 1, cmd_reingest, "queue an observation, a file's or every failed one again" },
 	{ "rescan", 1, cmd_rescan, "rescan every landing directory" },
+	{ "pause", 1, cmd_pause, "start no new jobs for a collection (or all)" },
+	{ "resume", 1, cmd_resume, "start jobs again" },
 	{ "reload", 1, cmd_reload, "reload the configuration" },
 	{ NULL, 0, NULL, NULL }
 };

@@ -90,6 +90,21 @@ daemon_prepare_state(const struct conf *cfg, char **cause)
 	return 0;
 }
 
+/* Keep what an operator paused across a reload. */
+static void
+daemon_carry_pauses(const struct pipeline *old, struct pipeline *new,
+    const struct conf *cfg)
+{
+	size_t i;
+
+	if (pipeline_paused(old, NULL))
+		pipeline_pause(new, NULL, 1);
+	for (i = 0; i < cfg->collections.n; i++) {
+		if (pipeline_paused(old, cfg->collections.v[i].name))
+			pipeline_pause(new, cfg->collections.v[i].name, 1);
+	}
+}
+
 /* Load the configuration again and rebuild the pipeline from it. */
 static int
 daemon_reload_config(struct daemon *d, char **cause)
@@ -112,6 +127,7 @@ daemon_reload_config(struct daemon *d, char **cause)
 		conf_free(cfg);
 		return -1;
 	}
+	daemon_carry_pauses(d->pipeline, p, cfg);
 	pipeline_free(d->pipeline);
 	conf_free(d->cfg);
 	d->cfg = cfg;

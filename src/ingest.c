@@ -418,3 +418,15 @@ ingest_counts(const struct ingest *in, unsigned *queued, unsigned *running, unsi
 {
 	jobs_counts(in->jobs, queued, running, waiting);
 }
+
+void
+ingest_pause(struct ingest *in, const char *collection, int paused)
+{
+	jobs_pause(in->jobs, collection, paused);
+}
+
+int
+ingest_paused(const struct ingest *in, const char *collection)
+{
+	return jobs_paused(in->jobs, collection);
+}

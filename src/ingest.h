@@ -29,6 +29,10 @@ void ingest_free(struct ingest *in);
 void ingest_submit(struct ingest *in, const char *collection, const char *observation);
 /* Queue what the state store holds as pending or waiting for a retry (start-up). */
 void ingest_resume(struct ingest *in);
+/* Pause or resume a collection (NULL: all): no new jobs start; running ones finish. */
+void ingest_pause(struct ingest *in, const char *collection, int paused);
+/* True when the collection (NULL: everything) is paused. */
+int ingest_paused(const struct ingest *in, const char *collection);
 /* Jobs queued, running and waiting for a retry. */
 void ingest_counts(const struct ingest *in, unsigned *queued, unsigned *running,
     unsigned *waiting);

@@ -310,6 +310,36 @@ pipeline_retry_failed(struct pipeline *p, int force, char **cause)
 	return rt.n;
 }
 
+int
+pipeline_pause(struct pipeline *p, const char *collection, int paused)
+{
+	size_t i;
+
+	for (i = 0; collection != NULL && i < p->cfg->collections.n; i++) {
+		if (strcmp(p->cfg->collections.v[i].name, collection) == 0)
+			break;
+	}
+	if (collection != NULL && i == p->cfg->collections.n)
+		return -1;
+	ingest_pause(p->ingest, collection, paused);
+	log_at(LOG_NOTICE, 0, LOG_FIELDS({ "COLLECTION", collection }), "%s %s",
+	    collection != NULL ? collection : "every collection", paused ? "paused" : "resumed");
+	return 0;
+}
+
+int
+pipeline_paused(const struct pipeline *p, const char *collection)
+{
+	return ingest_paused(p->ingest, collection);
+}
+
+void
+pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
+    unsigned *waiting)
+{
+	ingest_counts(p->ingest, queued, running, waiting);
+}
+
 void
 pipeline_free(struct pipeline *p)
 {

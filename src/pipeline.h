@@ -40,6 +40,13 @@ int pipeline_reingest_file(struct pipeline *p, const char *path, int force,
     char **collection, char **observation, char **cause);
 /* Send every failed observation back to pending; returns how many, or -1 with *cause. */
 long pipeline_retry_failed(struct pipeline *p, int force, char **cause);
+/* Pause or resume ingestion of a configured collection (NULL: all); 0, or -1 unknown. */
+int pipeline_pause(struct pipeline *p, const char *collection, int paused);
+/* True when the collection (NULL: everything) is paused. */
+int pipeline_paused(const struct pipeline *p, const char *collection);
+/* Jobs queued, running and waiting for a retry. */
+void pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
+    unsigned *waiting);
 /* Stop and free; NULL is accepted. */
 void pipeline_free(struct pipeline *p);
 

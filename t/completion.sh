@@ -9,7 +9,7 @@ comp() {
 		echo "${COMPREPLY[*]}"' sh "$srcdir/etc/bash-completion/caom2ingest" "$@"
 }
 is "status show" "$(comp caom2ingest s)" "commands by prefix"
-is "reingest rescan reload" "$(comp caom2ingest re)" "more commands"
+is "reingest rescan resume reload" "$(comp caom2ingest re)" "more commands"
 is "--failed --force" "$(comp caom2ingest reingest --f)" "reingest options"
 is "failed" "$(comp caom2ingest list --state fa)" "states for list --state"
 is "--json" "$(comp caom2ingest -s /x --j)" "global options after -s SOCKET"

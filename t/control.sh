@@ -6,7 +6,7 @@
 
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
-plan 48
+plan 54
 
 chmod 755 "$tmp"
 land=$tmp/landing
@@ -103,6 +103,22 @@ ok "SIGUSR1 queues every failed observation again" \
 	wait_for 5 grep -q "received SIGUSR1: 2 failed observations queued again" "$log"
 is "0" "$(sqlite3 "$db" "select count(*) from observations where status='failed'")" \
 	"none is left failed"
+
+# pause and resume
+"$client" -s "$sock" pause OMM >/dev/null; is 0 "$?" "pause OMM exits 0"
+like "$("$client" -s "$sock" status)" "OMM +$land PAUSED" "status shows it paused"
+"$client" -s "$sock" reload >/dev/null
+echo x > "$land/C9_SCI.fits"
+wait_for 5 grep -q "product C9_SCI" "$log"
+sleep 0.5
+is "pending" "$(sqlite3 "$db" "select status from observations where observation='C9'")" \
+	"a paused collection (across a reload) stores nothing"
+"$client" -s "$sock" resume OMM >/dev/null
+ok "resume stores it" wait_for 5 sh -c \
+	"test \"\$(sqlite3 '$db' \"select status from observations where observation='C9'\")\" = done"
+"$client" -s "$sock" pause NOPE 2>"$tmp/err"; rc=$?
+is 1 "$rc" "pausing an unknown collection fails"
+like "$(cat "$tmp/err")" "no collection named 'NOPE'" "and says so"
 
 "$client" -s "$sock" reload >/dev/null; is 0 "$?" "reload exits 0"
 cp "$tmp/c.yml" "$tmp/c.good"
