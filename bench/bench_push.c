@@ -3,7 +3,8 @@
  * loopback through the repository client, at several concurrencies.
  *
  * usage: bench_push URL N CONCURRENCY...
- * For each concurrency: N new observations (GET 404, then PUT), reporting
+ * For each concurrency C: N new observations (GET 404, then PUT), C in
+ * flight at a time as the daemon's jobs keep them, reporting
  * observations/s, p50/p99 push latency, and the longest time the event loop
  * was busy in one iteration (it must never block).
  */
@@ -31,6 +32,11 @@ struct item {
 static struct ev_loop *loop;
 static double busy_max, iter_start;
 static int round_no;
+static struct repo *cur_repo;
+static struct item *cur_items;
+static int cur_next, cur_n;
+
+static void submit_next(void);
 
 static int
 merge(void *arg, const char *existing, size_t len, char **out, size_t *outlen, char **cause)
@@ -54,6 +60,20 @@ done(void *arg, enum repo_result r, long status, const char *msg, long ra)
 	it->ok = r == REPO_STORED;
 	if (!it->ok)
 		fprintf(stderr, "%s: %s\n", it->obs, msg);
+	submit_next();
+}
+
+/* Keep the queue as the daemon's jobs do: one new push per finished one. */
+static void
+submit_next(void)
+{
+	struct item *it;
+
+	if (cur_next >= cur_n)
+		return;
+	it = &cur_items[cur_next++];
+	it->start = ev_time();
+	repo_push(cur_repo, "BENCH", it->obs, merge, done, it);
 }
 
 static void
@@ -90,13 +110,16 @@ run(const char *url, int n, int conc)
 	int i, ok = 0;
 
 	r = repo_new(loop, &cfg, &cause);
+	for (i = 0; i < n; i++)
+		snprintf(items[i].obs, sizeof items[i].obs, "r%d_o%d", round_no, i);
+	cur_repo = r;
+	cur_items = items;
+	cur_next = 0;
+	cur_n = n;
 	busy_max = 0;
 	t0 = ev_time();
-	for (i = 0; i < n; i++) {
-		snprintf(items[i].obs, sizeof items[i].obs, "r%d_o%d", round_no, i);
-		items[i].start = ev_time();
-		repo_push(r, "BENCH", items[i].obs, merge, done, &items[i]);
-	}
+	for (i = 0; i < conc; i++)
+		submit_next();
 	while (repo_active(r) > 0)
 		ev_run(loop, EVRUN_ONCE);
 	t1 = ev_time();
