@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/bench_pipeline.sh - the pipeline's front half on tmpfs (or $TMPDIR):
 #  1. N files renamed into a landing directory: files/s until every one is
-#     classified into the state store (watch -> settle -> rules -> SQLite);
+#     classified into the state store (watch -> settle -> rules -> SQLite;
+#     the directory sink stores their observations meanwhile);
 #  2. a restart over the same N already-known files: seconds to READY and to
 #     idle, side by side with `find` over the same tree.
 #  3. with the test repository as the sink (t/repo-server, data on tmpfs):
@@ -31,7 +32,7 @@ collections:
 CONF
 now() { date +%s.%N; }
 count() { "$client" -s "$base/control.sock" --json status 2>/dev/null |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["files"]["pending"])' 2>/dev/null || echo 0; }
+	python3 -c 'import json,sys; f=json.load(sys.stdin)["files"]; print(sum(v for k, v in f.items() if k != "unmatched"))' 2>/dev/null || echo 0; }
 wait_count() { while [ "$(count)" -lt "$1" ]; do sleep 0.05; done; }
 
 i=0
