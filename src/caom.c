@@ -1524,7 +1524,7 @@ caom_uuid_format(const uint8_t id[16], char out[37])
 	*p = '\0';
 }
 
-static int
+int
 caom_hexval(int c)
 {
 	if (c >= '0' && c <= '9')

@@ -647,6 +647,8 @@ int caom_path_clear(const char *type, void *obj, const char *path, char **cause)
 
 /* Fill id with a random (version 4) UUID. */
 void caom_uuid_generate(uint8_t id[16]);
+/* The value of a hexadecimal digit, or -1. */
+int caom_hexval(int c);
 /* Format id as 36 lower-case characters plus NUL. */
 void caom_uuid_format(const uint8_t id[16], char out[37]);
 /* Parse a UUID in 8-4-4-4-12 hex form; 0 or -1. */

@@ -83,18 +83,6 @@ checksum_format(const uint8_t md5[16], char out[37])
 	out[36] = '\0';
 }
 
-static int
-checksum_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 checksum_parse(const char *s, uint8_t md5[16])
 {
@@ -104,8 +92,8 @@ checksum_parse(const char *s, uint8_t md5[16])
 	if (strncmp(s, "md5:", 4) != 0 || strlen(s) != 36)
 		return -1;
 	for (i = 0; i < 16; i++) {
-		if ((hi = checksum_hex((unsigned char)s[4 + 2 * i])) < 0 ||
-		    (lo = checksum_hex((unsigned char)s[5 + 2 * i])) < 0)
+		if ((hi = caom_hexval((unsigned char)s[4 + 2 * i])) < 0 ||
+		    (lo = caom_hexval((unsigned char)s[5 + 2 * i])) < 0)
 			return -1;
 		md5[i] = (uint8_t)(hi << 4 | lo);
 	}
