@@ -172,24 +172,38 @@ watch_report(struct watch *w, enum watch_event ev, const char *path)
 	w->cb(w->arg, ev, path);
 }
 
+/* The type of an entry: d_type when the filesystem gives it, else lstat. */
+static int
+watch_entry_type(int dfd, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type == DT_DIR || de->d_type == DT_REG || de->d_type == DT_LNK)
+		return de->d_type;
+	if (de->d_type != DT_UNKNOWN || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return DT_UNKNOWN;
+	return S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+}
+
 static void
 watch_scan_entry(struct watch *w, unsigned root, const char *dir, int dfd,
     const struct dirent *de, int inotify)
 {
 	const char *name = de->d_name;
-	struct stat st;
+	int type;
 	char *path;
 
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return;		/* gone since readdir */
-	if (S_ISDIR(st.st_mode) && name[0] == '.')
+	type = watch_entry_type(dfd, de);
+	if (type == DT_DIR && name[0] == '.')
 		return;		/* hidden directories are not entered */
+	if (type != DT_DIR && type != DT_REG)
+		return;		/* links, devices, gone since readdir */
 	path = xasprintf("%s/%s", dir, name);
-	if (S_ISDIR(st.st_mode))
+	if (type == DT_DIR)
 		watch_scan_dir(w, root, path, inotify);
-	else if (S_ISREG(st.st_mode))
+	else
 		watch_report(w, WATCH_FOUND, path);
 	free(path);
 }
