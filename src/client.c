@@ -161,6 +161,34 @@ client_no_args(int argc, char **argv)
 	return 0;
 }
 
+static void
+print_stats(json_t *r)
+{
+	const char *key;
+	json_t *v;
+
+	printf("uptime %llds\n", (long long)json_integer_value(json_object_get(r, "uptime")));
+	json_object_foreach(json_object_get(r, "counters"), key, v)
+		printf("%-24s %lld\n", key, (long long)json_integer_value(v));
+	printf("\n%-10s %10s %10s %10s %10s %10s\n", "STAGE", "COUNT", "P50 ms", "P90 ms",
+	    "P99 ms", "MAX ms");
+	json_object_foreach(json_object_get(r, "latency"), key, v)
+		printf("%-10s %10lld %10.3f %10.3f %10.3f %10.3f\n", key,
+		    (long long)json_integer_value(json_object_get(v, "count")),
+		    json_real_value(json_object_get(v, "p50_ms")),
+		    json_real_value(json_object_get(v, "p90_ms")),
+		    json_real_value(json_object_get(v, "p99_ms")),
+		    json_real_value(json_object_get(v, "max_ms")));
+}
+
+static int
+cmd_stats(struct client *cl, int argc, char **argv)
+{
+	if (client_no_args(argc, argv) != 0)
+		return CLIENT_EXIT_USAGE;
+	return client_simple(cl, "stats", json_object(), print_stats);
+}
+
 static int
 cmd_status(struct client *cl, int argc, char **argv)
 {
@@ -408,6 +436,7 @@ cmd_verify(struct client *cl, int argc, char **argv)
 
 static const struct client_command client_commands[] = {
 	{ "status", cmd_status, "status" },
+	{ "stats", cmd_stats, "stats" },
 	{ "list", cmd_list, "list [--state S] [--collection C] [--limit N]" },
 	{ "show", cmd_show, "show COLLECTION/OBSERVATION_ID" },
 	{ "reingest", cmd_reingest, "reingest FILE|COLLECTION/OBSERVATION_ID|--failed [--force]" },

@@ -15,6 +15,7 @@
 #include "daemon_int.h"
 #include "pipeline.h"
 #include "state.h"
+#include "stats.h"
 #include "xmalloc.h"
 
 static json_t *
@@ -237,6 +238,18 @@ cmd_reingest(void *arg, json_t *req, json_t *reply, char **error)
 }
 
 static int
+cmd_stats(void *arg, json_t *req, json_t *reply, char **error)
+{
+	struct daemon *d = arg;
+	json_t *s = stats_json();
+
+	json_object_update(reply, s);
+	json_decref(s);
+	json_object_set_new(reply, "uptime", json_integer(time(NULL) - d->started));
+	return 0;
+}
+
+static int
 cmd_pause_resume(struct daemon *d, json_t *req, int paused, char **error)
 {
 	const char *coll = json_string_value(json_object_get(req, "collection"));
@@ -283,6 +296,7 @@ cmd_reload(void *arg, json_t *req, json_t *reply, char **error)
 
 const struct control_command daemon_commands[] = {
 	{ "status", 0, cmd_status, "version, uptime, configuration, counts" },
+	{ "stats", 0, cmd_stats, "counters and latency percentiles per stage" },
 	{ "list", 0, cmd_list, "observations, filtered by state and collection" },
 	{ "show", 0, cmd_show, "one observation and its files" },
 	{ "reingest", 1, cmd_reingest, "queue an observation, a file's or every failed one again" },

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <openssl/evp.h>
 
 #include "caom.h"
@@ -23,6 +24,7 @@
 #include "repo.h"
 #include "sink_dir.h"
 #include "state.h"
+#include "stats.h"
 #include "strmap.h"
 #include "xmalloc.h"
 
@@ -39,6 +41,7 @@ struct ingest {
 /* One attempt of one observation, alive while a push is in flight. */
 struct ingest_run {
 	struct ingest		*in;
+	ev_tstamp		 start;
 	struct jobs_job		*job;
 	struct state_file	*files;
 	size_t			 nfiles;
@@ -165,6 +168,7 @@ ingest_build(struct ingest_run *run, const char *existing, size_t len, char **te
 static void
 ingest_run_free(struct ingest_run *run)
 {
+	stats_time(STATS_JOB, ev_time() - run->start);
 	state_files_free(run->files, run->nfiles);
 	free(run);
 }
@@ -241,6 +245,8 @@ ingest_run(void *arg, struct jobs_job *job)
 
 	run->in = in;
 	run->job = job;
+	run->start = ev_time();
+	stats_count(STATS_JOBS_STARTED);
 	if (state_obs_running(in->state, jobs_job_collection(job), jobs_job_observation(job),
 	    &cause) != 0 || state_obs_files(in->state, jobs_job_collection(job),
 	    jobs_job_observation(job), &run->files, &run->nfiles, &cause) != 0) {
@@ -321,9 +327,11 @@ ingest_record(void *arg, const char *coll, const char *oid, enum jobs_outcome ou
 	char *cause = NULL, att[16];
 
 	if (outcome == JOBS_OK) {
+		stats_count(STATS_OBS_STORED);
 		ingest_record_ok(in, coll, oid, attempts);
 		return;
 	}
+	stats_count(retry_at > 0 ? STATS_OBS_RETRIED : STATS_OBS_FAILED);
 	snprintf(att, sizeof att, "%u", attempts);
 	if (state_obs_failed(in->state, coll, oid, error, retry_at, &cause) != 0) {
 		log_errx("%s", cause);

@@ -16,6 +16,7 @@
 #include "pipeline.h"
 #include "rules.h"
 #include "settle.h"
+#include "stats.h"
 #include "state.h"
 #include "watch.h"
 #include "xmalloc.h"
@@ -71,6 +72,7 @@ pipeline_classified(struct pipeline *p, const char *coll, const char *path,
 	    { "COLLECTION", coll }, { "OBSERVATION_ID", res->observation }, { "FILE", path },
 	    { "STAGE", "classify" }), "%s: observation %s/%s, product %s",
 	    path, coll, res->observation, res->product);
+	stats_count(STATS_FILES_CLASSIFIED);
 	ingest_submit(p->ingest, coll, res->observation);
 }
 
@@ -80,6 +82,7 @@ pipeline_unmatched(struct pipeline *p, const char *coll, const char *path,
 {
 	char *cause = NULL;
 
+	stats_count(STATS_FILES_UNMATCHED);
 	log_at(LOG_WARNING, 0, LOG_FIELDS({ "MESSAGE_ID", MSGID_FILE_REJECTED },
 	    { "COLLECTION", coll }, { "FILE", path }, { "STAGE", "classify" }),
 	    "%s matches no naming rule of collection %s; left alone until it changes",
@@ -106,6 +109,8 @@ pipeline_is_new(struct pipeline *p, const char *path, const struct stat *st)
 		free(cause);
 		return 0;
 	}
+	if (change == STATE_UNCHANGED)
+		stats_count(STATS_FILES_UNCHANGED);
 	return change != STATE_UNCHANGED;
 }
 

@@ -13,11 +13,13 @@
 
 #include "log.h"
 #include "settle.h"
+#include "stats.h"
 #include "strmap.h"
 #include "xmalloc.h"
 
 struct settle_file {
 	char			*path;
+	ev_tstamp		 first;		/* when it was first offered */
 	ev_tstamp		 deadline;
 	off_t			 size;
 	struct timespec		 mtime;
@@ -140,6 +142,8 @@ settle_check(struct settle *s, struct settle_file *f)
 		return;
 	}
 	path = xstrdup(f->path);
+	stats_time(STATS_SETTLE, ev_now(s->loop) - f->first);
+	stats_count(STATS_FILES_SETTLED);
 	settle_drop(s, f);
 	s->cb(s->arg, path, &st);
 	free(path);
@@ -205,10 +209,13 @@ settle_complete_now(struct settle *s, const char *path)
 	struct settle_file *f = strmap_get(s->files, path);
 	struct stat st;
 
+	stats_time(STATS_SETTLE, f != NULL ? ev_now(s->loop) - f->first : 0.);
 	if (f != NULL)
 		settle_drop(s, f);
-	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		stats_count(STATS_FILES_SETTLED);
 		s->cb(s->arg, path, &st);
+	}
 	settle_arm(s);
 }
 
@@ -229,6 +236,7 @@ settle_offer(struct settle *s, const char *path, int renamed)
 	if ((f = strmap_get(s->files, path)) == NULL) {
 		f = xcalloc(1, sizeof *f);
 		f->path = xstrdup(path);
+		f->first = ev_now(s->loop);
 		TAILQ_INSERT_TAIL(&s->queue, f, entry);
 		strmap_put(s->files, path, f);
 	}

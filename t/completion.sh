@@ -8,7 +8,7 @@ comp() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _caom2ingest;
 		echo "${COMPREPLY[*]}"' sh "$srcdir/etc/bash-completion/caom2ingest" "$@"
 }
-is "status show" "$(comp caom2ingest s)" "commands by prefix"
+is "status stats show" "$(comp caom2ingest s)" "commands by prefix"
 is "reingest rescan resume reload" "$(comp caom2ingest re)" "more commands"
 is "--failed --force" "$(comp caom2ingest reingest --f)" "reingest options"
 is "failed" "$(comp caom2ingest list --state fa)" "states for list --state"

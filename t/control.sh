@@ -6,7 +6,7 @@
 
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
-plan 54
+plan 57
 
 chmod 755 "$tmp"
 land=$tmp/landing
@@ -128,6 +128,18 @@ is 1 "$rc" "a refused reload exits 1"
 like "$(cat "$tmp/err")" "reload refused: $tmp/c.yml:[0-9]+: unknown key 'bogus'" \
 	"and prints why"
 cp "$tmp/c.good" "$tmp/c.yml"
+
+out=$("$client" -s "$sock" stats); rc=$?
+is 0 "$rc" "stats exits 0"
+like "$out" "^settle +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+" "stats shows latency percentiles per stage"
+json=$("$client" -s "$sock" --json stats)
+ok "stats counts classified files and stored observations" python3 -c '
+import json, sys
+j = json.loads(sys.argv[1])
+c = j["counters"]
+assert c["files_classified"] >= 3 and c["observations_stored"] >= 2, c
+assert j["latency"]["job"]["count"] >= 2 and j["latency"]["job"]["p99_ms"] > 0, j["latency"]
+' "$json"
 
 "$client" -s "$sock" frobnicate 2>/dev/null; is 2 "$?" "an unknown command exits 2"
 

@@ -1,0 +1,38 @@
+/*
+ * stats.h - process-wide counters and latency histograms per stage, for
+ * `caom2ingest stats`. Histograms have power-of-two microsecond buckets, so
+ * percentiles are upper bounds within a factor of two.
+ */
+#ifndef CAOM2INGEST_STATS_H
+#define CAOM2INGEST_STATS_H
+
+#include <jansson.h>
+
+enum stats_counter {
+	STATS_FILES_SETTLED,		/* files found complete */
+	STATS_FILES_CLASSIFIED,		/* accepted into an observation */
+	STATS_FILES_UNMATCHED,		/* matched no naming rule */
+	STATS_FILES_UNCHANGED,		/* seen again, unchanged: nothing to do */
+	STATS_JOBS_STARTED,
+	STATS_OBS_STORED,
+	STATS_OBS_RETRIED,		/* transient failures */
+	STATS_OBS_FAILED,		/* permanent failures */
+	STATS_NCOUNTERS
+};
+
+enum stats_stage {
+	STATS_SETTLE,			/* first look at a file -> complete */
+	STATS_JOB,			/* a job's attempt: start -> outcome */
+	STATS_NSTAGES
+};
+
+/* Count one event. */
+void stats_count(enum stats_counter c);
+/* Record one latency of a stage in seconds. */
+void stats_time(enum stats_stage s, double seconds);
+/* Counters and per-stage count, p50, p90, p99 and max (ms) as a JSON object. */
+json_t *stats_json(void);
+/* Zero everything (tests). */
+void stats_reset(void);
+
+#endif
