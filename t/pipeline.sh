@@ -16,7 +16,7 @@ log: stderr
 log_level: debug
 state_dir: $tmp/state
 control_socket: $tmp/control.sock
-settle: 300ms
+settle: 600ms
 rescan_interval: 1h
 poll_interval: 1h
 collections:
@@ -60,9 +60,9 @@ is "cadc:OMM/C170324_0028_SCI.fits.fz" \
 	"with its artifact URI"
 
 # A slow writer: nothing before it stops writing.
-( for i in 1 2 3 4 5 6; do echo "chunk $i" >> "$land/C170324_0028_CAL.fits"; sleep 0.15; done ) &
+( for i in 1 2 3 4 5 6 7 8 9 10; do echo "chunk $i" >> "$land/C170324_0028_CAL.fits"; sleep 0.1; done ) &
 wpid=$!
-sleep 0.5
+sleep 0.8
 ok_not "a file still being written is not classified early" \
 	grep -q "product C170324_0028_CAL" "$log"
 wait "$wpid"
