@@ -156,13 +156,14 @@ stat_count(const struct server *s, const char *verb)
 static struct server
 start_server(const char *extra)
 {
+	static int nstarted;
 	struct server s = { 0, NULL, NULL };
-	char *portfile = xasprintf("%s/port%s", dir, extra ? "2" : ""), *data, *cmd;
+	char *portfile = xasprintf("%s/port%d", dir, ++nstarted), *data, *cmd;
 	char port[32] = "";
 	FILE *fp;
 	int i;
 
-	data = xasprintf("%s/data%s", dir, extra ? "2" : "");
+	data = xasprintf("%s/data%d", dir, nstarted);
 	cmd = xasprintf("exec '%s/t/repo-server' --listen 127.0.0.1:0 --port-file '%s' "
 	    "--data '%s' --xsd-dir '%s/xsd' --no-fsync %s >/dev/null 2>>'%s/server.log'",
 	    getenv("top_builddir") ? getenv("top_builddir") : ".", portfile, data,
@@ -341,6 +342,45 @@ struct many {
 	int		*stored;
 };
 
+/* HTTP basic credentials from a netrc file. */
+static void
+test_netrc(void)
+{
+	struct server s;
+	struct repo_config cfg = { NULL, NULL, NULL, NULL, NULL, 0, 5000, 4 };
+	char *netrc = xasprintf("%s/netrc", dir), *bad = xasprintf("%s/netrc.bad", dir);
+	struct outcome oc;
+	struct repo *r;
+	char *cause = NULL;
+	FILE *fp;
+
+	fp = fopen(netrc, "w");
+	fputs("machine 127.0.0.1 login alice password n3trc-pass\n", fp);
+	fclose(fp);
+	fp = fopen(bad, "w");
+	fputs("machine 127.0.0.1 login alice password wrong\n", fp);
+	fclose(fp);
+	s = start_server("--basic alice:n3trc-pass");
+	cfg.url = s.url;
+	cfg.netrc = netrc;
+	r = repo_new(loop, &cfg, &cause);
+	oc = push(r, "B1");
+	check(oc, REPO_STORED, "HTTP basic credentials from netrc");
+	free(oc.message);
+	repo_free(r);
+	cfg.netrc = bad;
+	r = repo_new(loop, &cfg, &cause);
+	oc = push(r, "B2");
+	check(oc, REPO_AUTH, "wrong netrc credentials: 401");
+	ok(strstr(oc.message, "wrong") == NULL && strstr(oc.message, "n3trc") == NULL,
+	    "the message holds no password: %s", oc.message);
+	free(oc.message);
+	repo_free(r);
+	stop_server(&s);
+	free(netrc);
+	free(bad);
+}
+
 static void
 on_many(void *arg, enum repo_result result, long status, const char *message, long ra)
 {
@@ -394,7 +434,7 @@ main(void)
 
 	if (system("command -v curl >/dev/null") != 0)
 		skip_all("curl (the command) is needed to drive the test server");
-	plan(40);
+	plan(45);
 	loop = ev_default_loop(0);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
@@ -408,6 +448,7 @@ main(void)
 	test_concurrency(&s);
 	stop_server(&s);
 	test_auth();
+	test_netrc();
 	caom_xml_cleanup();
 	cmd = xasprintf("rm -rf %s", dir);
 	if (system(cmd) != 0)
