@@ -434,6 +434,13 @@ cmd_verify(struct client *cl, int argc, char **argv)
 	return bad > 0 ? CLIENT_EXIT_FAIL : CLIENT_EXIT_OK;
 }
 
+static int
+cmd_map(struct client *cl, int argc, char **argv)
+{
+	(void)cl;
+	return client_map(argc, argv);
+}
+
 static const struct client_command client_commands[] = {
 	{ "status", cmd_status, "status" },
 	{ "stats", cmd_stats, "stats" },
@@ -445,6 +452,9 @@ static const struct client_command client_commands[] = {
 	{ "resume", cmd_resume, "resume [COLLECTION]" },
 	{ "reload", cmd_reload, "reload" },
 	{ "verify", cmd_verify, "verify [--xsd-dir DIR] FILE.xml..." },
+	{ "map", cmd_map, "map --observation C ID --lineage P/URI... --local FILE...\n"
+	    "      (--blueprint F... | --config F --default F --override F)\n"
+	    "      [--in X.xml] [--artifact-info TSV] [-o OUT.xml]" },
 	{ NULL, NULL, NULL }
 };
 

@@ -11,4 +11,7 @@ enum client_exit {
 	CLIENT_EXIT_NODAEMON = 3	/* no daemon answers on the control socket */
 };
 
+/* caom2ingest map ARGS (argv[0] is "map"); an exit code. */
+int client_map(int argc, char **argv);
+
 #endif

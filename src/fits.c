@@ -520,3 +520,116 @@ fits_hdu_has_data(const struct fits_hdu *hdu)
 		return 0;
 	return bitpix != 0;
 }
+
+void
+fits_hdu_set(struct fits_hdu *hdu, const char *key, enum fits_vtype type, const char *value)
+{
+	struct fits_card *c = (struct fits_card *)(uintptr_t)fits_hdu_find(hdu, key);
+
+	if (c == NULL) {
+		hdu->cards = xreallocarray(hdu->cards, hdu->ncards + 1, sizeof *hdu->cards);
+		c = &hdu->cards[hdu->ncards++];
+		memset(c, 0, sizeof *c);
+		c->key = xstrdup(key);
+		strmap_put(hdu->index_, key, (void *)(uintptr_t)hdu->ncards);
+	}
+	free(c->value);
+	c->value = value != NULL ? xstrdup(value) : NULL;
+	c->type = value != NULL ? type : FITS_UNDEFINED;
+}
+
+/* One 80-column record for c into out (81 bytes); 0 or -1 when it does not fit. */
+static int
+hdr_render(const struct fits_card *c, char *out)
+{
+	char val[160];
+	size_t n = 0, i;
+	int len;
+
+	if (c->value == NULL || c->key[0] == '\0' || strlen(c->key) > 8)
+		return -1;
+	if (c->type == FITS_STRING) {
+		val[n++] = '\'';
+		for (i = 0; c->value[i] != '\0' && n < 140; i++) {
+			if (c->value[i] == '\'')
+				val[n++] = '\'';
+			val[n++] = c->value[i];
+		}
+		while (n < 9)
+			val[n++] = ' ';
+		val[n++] = '\'';
+		val[n] = '\0';
+		len = snprintf(out, 81, "%-8s= %s", c->key, val);
+	} else
+		len = snprintf(out, 81, "%-8s= %20s", c->key, c->value);
+	if (len < 0 || len > 80)
+		return -1;
+	memset(out + len, ' ', (size_t)(80 - len));
+	out[80] = '\0';
+	return 0;
+}
+
+char *
+fits_hdu_records(const struct fits_hdu *hdu, int *ncards)
+{
+	char *buf = xmalloc(hdu->ncards * 80 + 1), rec[81];
+	size_t i;
+	int n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < hdu->ncards; i++) {
+		if (hdr_render(&hdu->cards[i], rec) == 0)
+			memcpy(buf + 80 * n++, rec, 81);
+	}
+	*ncards = n;
+	return buf;
+}
+
+int
+fits_read_column(const char *path, int hdu, const char *column, char ***values,
+    size_t *nvalues, char **cause)
+{
+	fitsfile *fp = NULL;
+	int status = 0, type = 0, col = 0, typecode = 0, dispw = 0;
+	long nrows = 0, repeat = 0, width = 0, r;
+	char **v = NULL, *cell, name[FLEN_VALUE];
+
+	*values = NULL;
+	*nvalues = 0;
+	snprintf(name, sizeof name, "%s", column);
+	if (fits_open_file(&fp, path, READONLY, &status) != 0 ||
+	    fits_movabs_hdu(fp, hdu + 1, &type, &status) != 0 ||
+	    fits_get_colnum(fp, CASEINSEN, name, &col, &status) != 0 ||
+	    fits_get_num_rows(fp, &nrows, &status) != 0 ||
+	    fits_get_coltype(fp, col, &typecode, &repeat, &width, &status) != 0 ||
+	    fits_get_col_display_width(fp, col, &dispw, &status) != 0) {
+		*cause = hdr_cfitsio_error(path, hdu, status);
+		status = 0;
+		if (fp != NULL)
+			fits_close_file(fp, &status);
+		return -1;
+	}
+	if (type != BINARY_TBL && type != ASCII_TBL) {
+		*cause = xasprintf("%s: HDU %d: not a table (column %s wanted)", path, hdu, column);
+		fits_close_file(fp, &status);
+		return -1;
+	}
+	if (dispw < (int)repeat)
+		dispw = (int)repeat;
+	v = xcalloc((size_t)nrows + 1, sizeof *v);
+	for (r = 0; r < nrows; r++) {
+		cell = xcalloc(1, (size_t)dispw + 2);
+		if (fits_read_col_str(fp, col, r + 1, 1, 1, NULL, &cell, NULL, &status) != 0) {
+			*cause = hdr_cfitsio_error(path, hdu, status);
+			free(cell);
+			break;
+		}
+		v[r] = hdr_trim(cell, strlen(cell));
+		free(cell);
+	}
+	*nvalues = (size_t)r;
+	*values = v;
+	status = 0;
+	fits_close_file(fp, &status);
+	return r == nrows ? 0 : -1;
+}

@@ -62,5 +62,16 @@ int fits_hdu_long(const struct fits_hdu *hdu, const char *key, long long *out);
 int fits_hdu_naxis(const struct fits_hdu *hdu, long long *naxisn, int max);
 /* True when the HDU has a data array (naxis > 0, every axis > 0, BITPIX/ZBITPIX != 0). */
 int fits_hdu_has_data(const struct fits_hdu *hdu);
+/* Set key's value (first card of that name, else a new card at the end). */
+void fits_hdu_set(struct fits_hdu *hdu, const char *key, enum fits_vtype type, const char *value);
+/*
+ * The header as 80-column records without END (what wcspih reads): cards
+ * with a value and a key of at most 8 characters, re-rendered from the
+ * parsed values. *ncards receives the record count. Free the result.
+ */
+char *fits_hdu_records(const struct fits_hdu *hdu, int *ncards);
+/* The string values of column of the BINTABLE in HDU hdu (0-based) of a FITS file. */
+int fits_read_column(const char *path, int hdu, const char *column, char ***values,
+    size_t *nvalues, char **cause);
 
 #endif

@@ -57,7 +57,7 @@ static const struct {
 	{ ".xml", "text/xml" }, { ".gz", "application/gzip" },
 };
 
-static const char *
+const char *
 ingest_content_type(const char *path)
 {
 	size_t i, len = strlen(path), slen;
@@ -71,7 +71,7 @@ ingest_content_type(const char *path)
 }
 
 /* "md5:<hex>" of a file's bytes; 0 or -1 with *cause. */
-static int
+int
 ingest_md5(const char *path, char out[37], char **cause)
 {
 	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];

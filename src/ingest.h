@@ -37,4 +37,9 @@ int ingest_paused(const struct ingest *in, const char *collection);
 void ingest_counts(const struct ingest *in, unsigned *queued, unsigned *running,
     unsigned *waiting);
 
+/* The content type a file's name suggests (application/fits, image/png, ...). */
+const char *ingest_content_type(const char *path);
+/* "md5:<hex>" of a file's bytes; 0 or -1 with *cause. */
+int ingest_md5(const char *path, char out[37], char **cause);
+
 #endif

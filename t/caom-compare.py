@@ -3,12 +3,20 @@
 
 Compare two CAOM-2 documents by the reference tools' rule: entity ids,
 checksums, lastModified, maxLastModified and metaProducer are ignored;
-numbers are equal within 1e-12 relative (1e-11 absolute); everything else,
-element order included, must match. Prints each difference with its path;
+numbers are equal within 1e-12 relative (1e-11 absolute); dates are equal
+when they name the same instant (2016-12-01T00:00:00.0 = ...00.000); the
+items of CAOM sets (keywords, members, provenance inputs) may come in any
+order; everything else, element order included, must match. Prints each difference with its path;
 exits 0 when equal, 1 when not, 2 on unreadable input.
 """
+import re
 import sys
 import xml.etree.ElementTree as ET
+from datetime import datetime
+
+# CAOM sets: their XML order carries no meaning.
+SETS = {"keywords", "members", "inputs"}
+DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?$")
 
 IGNORED = {"id", "lastModified", "maxLastModified", "metaChecksum",
            "accMetaChecksum", "metaProducer"}
@@ -25,10 +33,18 @@ def as_number(text):
         return None
 
 
+def as_date(text):
+    if not DATE.match(text):
+        return None
+    return datetime.fromisoformat(text)
+
+
 def same_text(a, b):
     a = (a or "").strip()
     b = (b or "").strip()
     if a == b:
+        return True
+    if as_date(a) is not None and as_date(a) == as_date(b):
         return True
     x, y = as_number(a), as_number(b)
     if x is None or y is None:
@@ -52,6 +68,9 @@ def compare(exp, act, path, out):
     if ea != aa:
         out.append(f"{path}: attributes {aa}, expected {ea}")
     ec, ac = children(exp), children(act)
+    if local(exp.tag) in SETS:
+        ec = sorted(ec, key=lambda e: (e.text or "").strip())
+        ac = sorted(ac, key=lambda e: (e.text or "").strip())
     if not ec and not ac and not same_text(exp.text, act.text):
         out.append(f"{path}: '{(act.text or '').strip()}', expected "
                    f"'{(exp.text or '').strip()}'")
