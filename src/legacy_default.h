@@ -21,6 +21,8 @@
 	{ "Observation.target.standard", "target.standard" },
 	{ "Observation.target.redshift", "target.redshift" },
 	{ "Observation.target.keywords", "target.keywords" },
+	/* not in the Java file, but in the reference Python tool's built-in copy */
+	{ "Observation.target.moving", "target.moving" },
 	{ "Observation.telescope.name", "telescope.name" },
 	{ "Observation.telescope.geoLocationX", "telescope.geoLocationX" },
 	{ "Observation.telescope.geoLocationY", "telescope.geoLocationY" },
