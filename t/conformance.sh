@@ -37,8 +37,20 @@ case_args() {
 	[ -s "$tsv" ] && printf -- '--artifact-info %s ' "$tsv"
 }
 
+# Cases known not to match, with the reason (reported as TAP TODO, so a
+# fix shows up as an unexpected pass and this list must shrink).
+known() {
+	case $1 in
+	gemini-wrgnN20140428S0085_arc)
+		echo "expected.xml has none of the primary header's values (DATE, OBJECT," \
+		    "TELESCOP, INSTRUME, RELEASE) nor the data HDU's part: the reference read" \
+		    "no header keywords for it; we map the file's headers" ;;
+	esac
+}
+
 for dir in $cases; do
 	name=$(basename "$dir")
+	todo=$(known "$name")
 	out=$tmp/$name.xml
 	# shellcheck disable=SC2046 # word splitting of the built arguments is wanted
 	"$client" map $(case_args "$dir" "$tmp/$name.tsv") -o "$out" 2>"$tmp/$name.err"
@@ -48,7 +60,7 @@ for dir in $cases; do
 		ok "$name: output validates against CAOM-2.4.xsd" \
 			xmllint --noout --schema "$xsd" "$out"
 		diff=$(python3 "$srcdir/t/caom-compare.py" "$dir/expected.xml" "$out" 2>&1)
-		is "" "$diff" "$name: equals expected.xml" || true
+		is "" "$diff" "$name: equals expected.xml${todo:+ # TODO $todo}" || true
 	else
 		skip 2 "map failed"
 	fi
