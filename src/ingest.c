@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,7 +18,10 @@
 #include "caom_xml.h"
 #include "checksum.h"
 #include "conf.h"
+#include "blueprint.h"
+#include "fits.h"
 #include "ingest.h"
+#include "map.h"
 #include "jobs.h"
 #include "log.h"
 #include "msgid.h"
@@ -99,6 +103,66 @@ ingest_md5(const char *path, char out[37], char **cause)
 	return 0;
 }
 
+/* Does the name say FITS (or a header dump)? Other files get no parts. */
+static int
+ingest_fits_name(const char *path)
+{
+	static const char *const sfx[] = { ".fits", ".fit", ".fz", ".fits.gz", ".fit.gz",
+		".header" };
+	size_t len = strlen(path), i, n;
+
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		n = strlen(sfx[i]);
+		if (len > n && strcasecmp(path + len - n, sfx[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Map one file's headers into obs with its rule's blueprint (map.c). */
+static int
+ingest_map_file(struct caom_observation *obs, const struct state_file *f, char **cause)
+{
+	struct blueprint *bp = blueprint_new();
+	struct fits_file *ff = NULL;
+	struct map_input in;
+	char *warn = NULL, *msg = NULL;
+	int r = -1;
+
+	if (blueprint_load(bp, f->blueprint, &msg) != 0) {
+		*cause = xasprintf("blueprint for %s: %s", f->path, msg);
+		goto out;
+	}
+	if (ingest_fits_name(f->path) && fits_read(f->path, &ff, &msg) != 0) {
+		*cause = msg;
+		msg = NULL;
+		goto out;
+	}
+	if (obs->kind != map_observation_kind(bp) && obs->nplanes == 0)
+		obs->kind = map_observation_kind(bp);
+	memset(&in, 0, sizeof in);
+	in.product_id = f->product;
+	in.uri = f->uri;
+	in.fits = ff;
+	in.path = f->path;
+	in.bp = bp;
+	if (map_augment(obs, &in, &warn, &msg) != 0) {
+		*cause = msg;
+		msg = NULL;
+		goto out;
+	}
+	if (warn != NULL)
+		log_at(LOG_WARNING, 0, LOG_FIELDS({ "FILE", f->path }), "%s: mapping: %s", f->path,
+		    warn);
+	r = 0;
+out:
+	free(warn);
+	free(msg);
+	fits_file_free(ff);
+	blueprint_free(bp);
+	return r;
+}
+
 /* Put one file into obs as the artifact of its product's plane. */
 static int
 ingest_add_file(struct caom_observation *obs, const struct state_file *f, char **cause)
@@ -113,6 +177,9 @@ ingest_add_file(struct caom_observation *obs, const struct state_file *f, char *
 		return -1;
 	}
 	if (ingest_md5(f->path, md5, cause) != 0)
+		return -1;
+	if (f->blueprint != NULL && f->blueprint[0] != '\0' &&
+	    ingest_map_file(obs, f, cause) != 0)
 		return -1;
 	p = caom_observation_add_plane(obs, f->product);
 	a = caom_plane_add_artifact(p, f->uri);

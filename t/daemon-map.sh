@@ -1,0 +1,77 @@
+#!/bin/sh
+# t/daemon-map.sh - the daemon maps real FITS files with a collection's
+# blueprint into the directory sink; a bad blueprint or a truncated file
+# fails that observation with the reason and nothing else.
+. "$srcdir/t/tap.sh"
+. "$srcdir/t/mkfits.sh"
+
+daemon=$top_builddir/src/caom2ingestd
+client=$top_builddir/src/caom2ingest
+xsd=${CAOM2INGEST_XSD_DIR:-$srcdir/xsd}
+plan 9
+
+land=$tmp/landing
+out=$tmp/out
+mkdir -p "$land/good" "$land/bad" "$out"
+cat > "$tmp/good.blueprint" <<'BP'
+Observation.target.name = ['OBJECT']
+Plane.dataProductType = image
+Plane.calibrationLevel = 1
+Chunk.position.axis.axis1.ctype = ['CTYPE1']
+Chunk.position.axis.axis2.ctype = ['CTYPE2']
+BP
+printf 'Observation.type = OBJECT\nObservation.bogus = 1\n' > "$tmp/bad.blueprint"
+cat > "$tmp/c.yml" <<CONF
+log: stderr
+state_dir: $tmp/state
+control_socket: $tmp/control.sock
+settle: 300ms
+collections:
+  - name: GOOD
+    landing: $land/good
+    rules:
+      - match: '^(?<o>[a-z0-9]+)\\.fits\$'
+        observation: '\${o}'
+        product: '\${o}'
+        uri: 'cadc:GOOD/\${file}'
+        blueprint: $tmp/good.blueprint
+  - name: BAD
+    landing: $land/bad
+    rules:
+      - match: '^(?<o>[a-z0-9]+)\\.fits\$'
+        observation: '\${o}'
+        product: '\${o}'
+        uri: 'cadc:BAD/\${file}'
+        blueprint: $tmp/bad.blueprint
+sink:
+  directory: $out
+CONF
+log=$tmp/daemon.log
+"$daemon" -f -c "$tmp/c.yml" 2>>"$log" & dpid=$!
+stop() { kill -TERM "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; }
+at_exit stop
+wait_for 10 grep -q 'started' "$log"
+
+mkfits "$tmp/m1.fits" "OBJECT  = 'NGC 1275'"
+mv "$tmp/m1.fits" "$land/good/m1.fits"
+ok "a FITS file is mapped and stored" wait_for 10 test -s "$out/GOOD/m1.xml"
+like "$(cat "$out/GOOD/m1.xml")" "<caom2:name>NGC 1275</caom2:name>" "its header values are mapped"
+like "$(cat "$out/GOOD/m1.xml")" "<caom2:cd22>5e-05</caom2:cd22>" "its WCS is mapped"
+ok "the stored observation verifies" "$client" verify --xsd-dir "$xsd" "$out/GOOD/m1.xml"
+
+mkfits "$tmp/m2.fits"
+mv "$tmp/m2.fits" "$land/bad/m2.fits"
+ok "a bad blueprint fails the observation, naming the line" \
+	wait_for 10 grep -q "observation BAD/m2 failed.*bad.blueprint:2: unknown key 'Observation.bogus'" "$log"
+ok_not "and nothing is stored for it" test -e "$out/BAD/m2.xml"
+
+mkfits "$tmp/m3.fits"
+head -c 3000 "$tmp/m3.fits" > "$tmp/m3.cut"
+mv "$tmp/m3.cut" "$land/good/m3.fits"
+ok "a truncated FITS file fails its observation, naming the HDU" \
+	wait_for 10 grep -q "observation GOOD/m3 failed.*m3.fits: HDU 0: truncated" "$log"
+
+mkfits "$tmp/m4.fits" "OBJECT  = 'M87'"
+mv "$tmp/m4.fits" "$land/good/m4.fits"
+ok "other files keep flowing" wait_for 10 test -s "$out/GOOD/m4.xml"
+ok "the daemon is still running" kill -0 "$dpid"
