@@ -5,7 +5,7 @@
 
 client=$top_builddir/src/caom2ingest
 xsd=${CAOM2INGEST_XSD_DIR:-$srcdir/xsd}
-plan 36
+plan 37
 
 . "$srcdir/t/mkfits.sh"
 
