@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ev.h>
+
 #include "blueprint.h"
 #include "caom_xml.h"
 #include "checksum.h"
@@ -18,6 +20,7 @@
 #include "fits.h"
 #include "ingest.h"
 #include "map.h"
+#include "repo.h"
 #include "xmalloc.h"
 
 struct strv {
@@ -37,6 +40,11 @@ struct map_args {
 	const char	*in;
 	const char	*artifact_info;
 	const char	*out;
+	const char	*push;		/* repository observations base */
+	const char	*cert;
+	const char	*token_file;
+	const char	*netrc;
+	const char	*ca_path;
 };
 
 struct artifact_info {
@@ -61,7 +69,9 @@ map_usage(const char *why)
 	fprintf(stderr, "usage: caom2ingest map --observation COLLECTION OBSERVATION_ID\n"
 	    "           --lineage PRODUCT_ID/ARTIFACT_URI... --local FILE...\n"
 	    "           (--blueprint FILE... | --config F --default F --override F)\n"
-	    "           [--in EXISTING.xml] [--artifact-info FILE.tsv] [-o OUT.xml]\n");
+	    "           [--in EXISTING.xml] [--artifact-info FILE.tsv]\n"
+	    "           [-o OUT.xml | --push URL [--cert PEM | --token-file F | --netrc F]\n"
+	    "           [--ca-path PATH]]\n");
 	return CLIENT_EXIT_USAGE;
 }
 
@@ -108,6 +118,16 @@ map_parse(int argc, char **argv, struct map_args *a)
 			a->artifact_info = argv[i++];
 		else if (strcmp(opt, "-o") == 0 || strcmp(opt, "--out") == 0)
 			a->out = argv[i++];
+		else if (strcmp(opt, "--push") == 0)
+			a->push = argv[i++];
+		else if (strcmp(opt, "--cert") == 0)
+			a->cert = argv[i++];
+		else if (strcmp(opt, "--token-file") == 0)
+			a->token_file = argv[i++];
+		else if (strcmp(opt, "--netrc") == 0)
+			a->netrc = argv[i++];
+		else if (strcmp(opt, "--ca-path") == 0)
+			a->ca_path = argv[i++];
 		else if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
 			map_usage(NULL);
 			return CLIENT_EXIT_USAGE;
@@ -127,6 +147,13 @@ map_parse(int argc, char **argv, struct map_args *a)
 		return map_usage("--local needs one file per --lineage entry");
 	if (a->blueprint.n > 1 && a->blueprint.n != a->lineage.n)
 		return map_usage("give one --blueprint, or one per --lineage entry");
+	if (a->push != NULL && (a->out != NULL || a->in != NULL))
+		return map_usage("--push takes the existing observation from the repository: "
+		    "no -o or --in");
+	if (a->push == NULL && (a->cert || a->token_file || a->netrc || a->ca_path))
+		return map_usage("--cert, --token-file, --netrc and --ca-path go with --push");
+	if (a->push != NULL && a->collection == NULL)
+		return map_usage("--push needs --observation");
 	if (a->blueprint.n > 0 && (a->config || a->defaults || a->overrides))
 		return map_usage("--blueprint and --config/--default/--override exclude each other");
 	return 0;
@@ -419,6 +446,102 @@ map_write(const struct map_args *a, const struct caom_observation *obs)
 	return r;
 }
 
+struct map_push {
+	const struct map_args	*a;
+	struct legacy		*lg;
+	const struct artifact_info *info;
+	size_t			 ninfo;
+	struct ev_loop		*loop;
+	enum repo_result	 result;
+	char			*message;
+};
+
+/* The repository's merge: map every file into what it stores (or a new observation). */
+static int
+push_merge(void *arg, const char *existing, size_t len, char **out, size_t *outlen,
+    char **cause)
+{
+	struct map_push *p = arg;
+	struct caom_observation *obs = NULL;
+	uint8_t before[16];
+	int had = 0, r = -1;
+	size_t i;
+
+	if (existing != NULL) {
+		if (caom_xml_read_memory(p->a->push, existing, len, &obs, cause) != 0)
+			return -1;
+		if ((had = obs->ent.has_acc_meta_checksum))
+			memcpy(before, obs->ent.acc_meta_checksum, 16);
+	}
+	for (i = 0; i < p->a->lineage.n; i++) {
+		if (map_one(p->a, p->lg, i, &obs, p->info, p->ninfo) != 0) {
+			*cause = xstrdup("mapping failed");
+			goto out;
+		}
+	}
+	checksum_compute(obs);
+	if (had && memcmp(before, obs->ent.acc_meta_checksum, 16) == 0)
+		r = 1;
+	else {
+		*out = caom_xml_write(obs, outlen);
+		r = 0;
+	}
+out:
+	caom_observation_free(obs);
+	return r;
+}
+
+static void
+push_done(void *arg, enum repo_result result, long status, const char *message,
+    long retry_after)
+{
+	struct map_push *p = arg;
+
+	(void)retry_after;
+	p->result = result;
+	if (message != NULL && message[0] != '\0')
+		p->message = xstrdup(message);
+	else if (status > 0)
+		p->message = xasprintf("HTTP %ld", status);
+	ev_break(p->loop, EVBREAK_ALL);
+}
+
+/* Push the mapped observation with the daemon's client; an exit code. */
+static int
+map_push(const struct map_args *a, struct legacy *lg, const struct artifact_info *info,
+    size_t ninfo)
+{
+	struct repo_config cfg = { a->push, a->cert, a->token_file, a->netrc, a->ca_path, 0,
+		120000, 1 };
+	struct map_push p = { a, lg, info, ninfo, NULL, REPO_TRANSIENT, NULL };
+	struct repo *r;
+	char *cause = NULL;
+	int code;
+
+	p.loop = ev_loop_new(EVFLAG_AUTO);
+	if ((r = repo_new(p.loop, &cfg, &cause)) == NULL) {
+		fprintf(stderr, "caom2ingest map: %s\n", cause);
+		free(cause);
+		ev_loop_destroy(p.loop);
+		return CLIENT_EXIT_FAIL;
+	}
+	repo_push(r, a->collection, a->observation_id, push_merge, push_done, &p);
+	ev_run(p.loop, 0);
+	repo_free(r);
+	ev_loop_destroy(p.loop);
+	code = p.result == REPO_STORED || p.result == REPO_UNCHANGED ? CLIENT_EXIT_OK :
+	    CLIENT_EXIT_FAIL;
+	if (code == CLIENT_EXIT_OK)
+		fprintf(stderr, "caom2ingest map: %s/%s %s\n", a->collection, a->observation_id,
+		    p.result == REPO_STORED ? "stored" : "unchanged (nothing written)");
+	else
+		fprintf(stderr, "caom2ingest map: %s/%s not stored (%s): %s\n", a->collection,
+		    a->observation_id, repo_result_name(p.result),
+		    p.message != NULL ? p.message : "no reason given");
+	free(p.message);
+	return code;
+}
+
 int
 client_map(int argc, char **argv)
 {
@@ -438,6 +561,10 @@ client_map(int argc, char **argv)
 	if ((a.config || a.defaults || a.overrides) &&
 	    legacy_load(a.config, a.defaults, a.overrides, &lg, &cause) != 0) {
 		fprintf(stderr, "caom2ingest map: %s\n", cause);
+		goto done;
+	}
+	if (a.push != NULL) {
+		r = map_push(&a, lg, info, ninfo);
 		goto done;
 	}
 	if (a.in != NULL) {
