@@ -21,7 +21,7 @@ wait_for 20 test -s "$tmp/port" || bail "repo-server did not start"
 port=$(cat "$tmp/port")
 base=http://127.0.0.1:$port/torkeep/observations
 t=http://127.0.0.1:$port/_test
-stat() { curl -s "$t/stats" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
+stat() { n=$(curl -s "$t/stats" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"); echo "${n:-0}"; }
 
 cat > "$tmp/bp" <<'BP'
 Observation.target.name = ['OBJECT']
@@ -46,7 +46,7 @@ like "$(cat "$tmp/got.xml")" "<caom2:name>M42</caom2:name>" "the repository hold
 push 2>"$tmp/err"
 is 0 $? "pushing the same mapping again succeeds"
 like "$(cat "$tmp/err")" "unchanged" "... without a write"
-is "" "$(stat POST)" "no POST for an unchanged observation"
+is 0 "$(stat POST)" "no POST for an unchanged observation"
 
 mkfits "$tmp/a.fits" "OBJECT  = 'M43     '"
 push 2>"$tmp/err"
