@@ -15,7 +15,7 @@ daemon=$top/src/caom2ingestd
 client=$top/src/caom2ingest
 base=$(mktemp -d "${TMPDIR:-/dev/shm}/caom2ingest-bench.XXXXXX")
 spid=
-trap 'kill $dpid $spid 2>/dev/null; wait 2>/dev/null; rm -rf "$base"' EXIT
+trap 'kill $dpid $spid 2>/dev/null || true; wait 2>/dev/null; rm -rf "$base"' EXIT
 mkdir -p "$base/landing" "$base/staging"
 cat > "$base/c.yml" <<CONF
 log: stderr

@@ -1213,7 +1213,7 @@ lg_parse(struct lg_file *f, const char *name, const char *text, size_t len, stru
 				ext = strtol(h + 2, &val, 10);
 				while (*val == ' ')
 					val++;
-				if (val == h + 2 || *val != ']' || ext < 0) {
+				if (val == h + 2 || *val != ']' || ext < 0 || ext > 100000) {
 					err_add(e, name, lineno, "malformed section '%s' (expected "
 					    "?URI or ?URI#[N])", line);
 					free(uri);

@@ -412,6 +412,22 @@ map_write(const struct map_args *a, const struct caom_observation *obs)
 	FILE *fp = stdout;
 	int r = 0;
 
+	struct stat st;
+
+	if (a->out != NULL && stat(a->out, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* a device or a pipe (/dev/null, /dev/stdout): write to it, never replace it */
+		if ((fp = fopen(a->out, "w")) == NULL) {
+			fprintf(stderr, "caom2ingest map: %s: %s\n", a->out, strerror(errno));
+			return -1;
+		}
+		if (caom_xml_write_fp(obs, fp, &cause) != 0 || fclose(fp) != 0) {
+			fprintf(stderr, "caom2ingest map: %s: %s\n", a->out,
+			    cause ? cause : strerror(errno));
+			free(cause);
+			return -1;
+		}
+		return 0;
+	}
 	if (a->out != NULL && strcmp(a->out, "-") != 0) {
 		tmp = xasprintf("%s.tmpXXXXXX", a->out);
 		int fd = mkstemp(tmp);

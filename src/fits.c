@@ -479,7 +479,9 @@ fits_hdu_long(const struct fits_hdu *hdu, const char *key, long long *out)
 {
 	double d;
 
-	if (fits_hdu_double(hdu, key, &d) != 0 || d != (double)(long long)d)
+	/* range first: converting an out-of-range double to an integer is undefined */
+	if (fits_hdu_double(hdu, key, &d) != 0 || !(d >= -9.2e18 && d <= 9.2e18) ||
+	    d != (double)(long long)d)
 		return -1;
 	*out = (long long)d;
 	return 0;

@@ -171,6 +171,17 @@ hval_str(const struct hval *v, char buf[40])
 	}
 }
 
+/* d as an integer, clamped to the range where the conversion is defined. */
+static long long
+to_ll(double d)
+{
+	if (!(d >= -9.2e18))
+		return d > 0 ? 0 : (isnan(d) ? 0 : (long long)-9.2e18);
+	if (d > 9.2e18)
+		return (long long)9.2e18;
+	return (long long)d;
+}
+
 /* The header of HDU i, or NULL. */
 static struct fits_hdu *
 hdu(struct mctx *m, int i)
@@ -362,7 +373,7 @@ mv_long(struct mctx *m, struct mv *v, long long *out)
 		*out = v->v.i;
 		return 0;
 	}
-	if (v->v.t == HV_FLOAT && v->v.d == trunc(v->v.d)) {
+	if (v->v.t == HV_FLOAT && v->v.d == trunc(v->v.d) && fabs(v->v.d) < 9e18) {
 		*out = (long long)v->v.d;
 		return 0;
 	}
@@ -658,8 +669,11 @@ wcs_keyword(const char *k)
 
 	if (isdigit((unsigned char)k[0]))
 		return 1;
+	/* most cards fail here: no prefix starts with another letter */
+	if (k[0] == '\0' || strchr("WCPLRTMJDBESVZOXN", k[0]) == NULL)
+		return 0;
 	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-		if (strncmp(k, prefixes[i], strlen(prefixes[i])) == 0)
+		if (prefixes[i][0] == k[0] && strncmp(k, prefixes[i], strlen(prefixes[i])) == 0)
 			return 1;
 	}
 	return 0;
@@ -676,6 +690,8 @@ mwcs_open(struct mwcs *w, struct fits_hdu *h)
 
 	memset(w, 0, sizeof *w);
 	w->h = h;
+	if (h == NULL)
+		return;
 	memset(&sub, 0, sizeof sub);
 	sub.cards = xcalloc(h->ncards + 1, sizeof *sub.cards);
 	for (c = 0; c < h->ncards; c++) {
@@ -765,7 +781,7 @@ axis_length(const struct mwcs *w, int axis1)
 	if (v.t == HV_INT)
 		return v.i;
 	if (v.t == HV_FLOAT)
-		return (long long)v.d;
+		return to_ll(v.d);
 	if (v.t == HV_STR)
 		return strtoll(v.s, NULL, 10);
 	return -1;
@@ -1125,7 +1141,7 @@ wcs_observable(const struct mwcs *w, struct caom_chunk *ch)
 	free(ch->observable->dependent.axis.cunit);
 	ch->observable->dependent.axis.ctype = xstrdup(hval_str(&ct, b1));
 	ch->observable->dependent.axis.cunit = xstrdup(hval_str(&cu, b2));
-	ch->observable->dependent.bin = px.t == HV_STR ? strtoll(px.s, NULL, 10) : (int64_t)px.d;
+	ch->observable->dependent.bin = px.t == HV_STR ? strtoll(px.s, NULL, 10) : to_ll(px.d);
 }
 
 /* ---- Completing the WCS from the blueprint (ContentParser._try_*_with_blueprint) ---- */
@@ -1565,7 +1581,7 @@ augment_chunk(struct mctx *m, struct caom_artifact *art, int index)
 	ch = part->chunks[0];
 	chunk_clear(ch);
 	if (hdr_get(hdu(m, index), "ZNAXIS", &v) || hdr_get(hdu(m, index), "NAXIS", &v)) {
-		ch->naxis = v.t == HV_INT ? (int)v.i : (int)v.d;
+		ch->naxis = (int)(v.t == HV_INT ? v.i : to_ll(v.d));
 		ch->has_naxis = 1;
 	}
 	mwcs_open(&w, hdu(m, index));
@@ -1615,7 +1631,7 @@ augment_artifact_fields(struct mctx *m, struct caom_artifact *a)
 		int has = a->has_content_length;
 
 		set_double(m, &d, &has, "Artifact.contentLength", 0);
-		a->content_length = (int64_t)d;
+		a->content_length = to_ll(d);
 		a->has_content_length = has;
 	}
 	set_str(m, &a->content_checksum, "Artifact.contentChecksum", 0);

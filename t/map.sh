@@ -5,7 +5,7 @@
 
 client=$top_builddir/src/caom2ingest
 xsd=${CAOM2INGEST_XSD_DIR:-$srcdir/xsd}
-plan 37
+plan 39
 
 . "$srcdir/t/mkfits.sh"
 
@@ -124,3 +124,9 @@ printf 'CTYPE1 = RA---TAN\nCTYPE2 = BOGUS\n' > "$tmp/bad.default"
 	>/dev/null 2>"$tmp/err"
 is 1 $? "an unrecognised CTYPE in a legacy file: exit 1"
 like "$(cat "$tmp/err")" "bad.default:2: CTYPE2: unrecognised CTYPE 'BOGUS'" "... with file:line"
+
+# -o on a device writes to it and leaves it a device
+"$client" map --observation TEST obs1 --blueprint "$bp" --lineage p1/cadc:TEST/a.fits \
+	--local "$tmp/a.fits" -o /dev/null 2>"$tmp/err"
+is 0 $? "-o /dev/null works"
+ok "and /dev/null is still a character device" test -c /dev/null
