@@ -239,22 +239,6 @@ real_fits_bytes(const char *path)
 	return n >= 9 && memcmp(head, "SIMPLE  =", 9) == 0 && memchr(head, '\n', n) == NULL;
 }
 
-/* The reference picks the FITS parser by name; other files get no parts. */
-static int
-fits_name(const char *path)
-{
-	static const char *const sfx[] = { ".fits", ".fit", ".fz", ".fits.gz", ".fit.gz",
-		".header", ".hdr" };
-	size_t len = strlen(path), i, s;
-
-	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
-		s = strlen(sfx[i]);
-		if (len > s && strcasecmp(path + len - s, sfx[i]) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /* Length, checksum and type: from the local bytes, then the storage record. */
 static int
 content_meta(struct caom_artifact *art, const char *local, int own_bytes,
@@ -375,7 +359,7 @@ map_one(const struct map_args *a, struct legacy *lg, size_t i, struct caom_obser
 		fprintf(stderr, "caom2ingest map: %s: %s\n", local, strerror(errno));
 		goto out;
 	}
-	if (fits_name(local) && fits_read(local, &f, &cause) != 0) {
+	if (fits_name_is_fits(local) && fits_read(local, &f, &cause) != 0) {
 		fprintf(stderr, "caom2ingest map: %s\n", cause);
 		goto out;
 	}

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <fitsio.h>
@@ -413,6 +414,21 @@ fits_read(const char *path, struct fits_file **out, char **cause)
 	r = fits_read_dump(path, buf, len, out, cause);
 	free(buf);
 	return r;
+}
+
+int
+fits_name_is_fits(const char *path)
+{
+	static const char *const sfx[] = { ".fits", ".fit", ".fz", ".fits.gz", ".fit.gz",
+		".header", ".hdr" };
+	size_t len = strlen(path), i, n;
+
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		n = strlen(sfx[i]);
+		if (len > n && strcasecmp(path + len - n, sfx[i]) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 void

@@ -48,6 +48,8 @@ int fits_read(const char *path, struct fits_file **out, char **cause);
 /* Read a header dump from memory (name is used in messages). 0 or -1 with *cause. */
 int fits_read_dump(const char *name, const char *buf, size_t len, struct fits_file **out,
     char **cause);
+/* Does the name say FITS or a header dump (.fits .fit .fz .fits.gz .header ...)? */
+int fits_name_is_fits(const char *path);
 /* Free a file read by fits_read; NULL is accepted. */
 void fits_file_free(struct fits_file *f);
 /* The first card named key in hdu, or NULL. */

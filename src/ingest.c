@@ -103,22 +103,6 @@ ingest_md5(const char *path, char out[37], char **cause)
 	return 0;
 }
 
-/* Does the name say FITS (or a header dump)? Other files get no parts. */
-static int
-ingest_fits_name(const char *path)
-{
-	static const char *const sfx[] = { ".fits", ".fit", ".fz", ".fits.gz", ".fit.gz",
-		".header" };
-	size_t len = strlen(path), i, n;
-
-	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
-		n = strlen(sfx[i]);
-		if (len > n && strcasecmp(path + len - n, sfx[i]) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /* Map one file's headers into obs with its rule's blueprint (map.c). */
 static int
 ingest_map_file(struct caom_observation *obs, const struct state_file *f, char **cause)
@@ -133,7 +117,7 @@ ingest_map_file(struct caom_observation *obs, const struct state_file *f, char *
 		*cause = xasprintf("blueprint for %s: %s", f->path, msg);
 		goto out;
 	}
-	if (ingest_fits_name(f->path) && fits_read(f->path, &ff, &msg) != 0) {
+	if (fits_name_is_fits(f->path) && fits_read(f->path, &ff, &msg) != 0) {
 		*cause = msg;
 		msg = NULL;
 		goto out;
