@@ -34,13 +34,18 @@ struct fits_hdu {
 	int		  index;	/* 0 for the primary HDU */
 	struct fits_card *cards;
 	size_t		  ncards;
+	size_t		  cap_;		/* allocated cards */
 	struct strmap	 *index_;	/* lookup cache, built by fits_hdu_find */
+	struct fits_file *file_;	/* owner of the card strings */
 };
 
+struct fits_arena;
+
 struct fits_file {
-	char		*path;
-	struct fits_hdu	*hdus;
-	size_t		 nhdus;
+	char		  *path;
+	struct fits_hdu	  *hdus;
+	size_t		   nhdus;
+	struct fits_arena *arena_;	/* the card strings (private) */
 };
 
 /* Read all headers of path (FITS or header dump, detected by content). 0 or -1 with *cause. */

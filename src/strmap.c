@@ -22,6 +22,7 @@ struct strmap {
 	size_t		    cap;	/* a power of two, or 0 */
 	size_t		    used;	/* live + tombstones */
 	size_t		    live;
+	int		    borrowed;	/* keys belong to the caller */
 };
 
 static char strmap_tomb[1];
@@ -42,6 +43,15 @@ strmap_new(void)
 	return xcalloc(1, sizeof(struct strmap));
 }
 
+struct strmap *
+strmap_new_borrowed(void)
+{
+	struct strmap *m = strmap_new();
+
+	m->borrowed = 1;
+	return m;
+}
+
 void
 strmap_free(struct strmap *m)
 {
@@ -50,7 +60,7 @@ strmap_free(struct strmap *m)
 	if (m == NULL)
 		return;
 	for (i = 0; i < m->cap; i++) {
-		if (m->slots[i].key != NULL && m->slots[i].key != strmap_tomb)
+		if (!m->borrowed && m->slots[i].key != NULL && m->slots[i].key != strmap_tomb)
 			free(m->slots[i].key);
 	}
 	free(m->slots);
@@ -127,7 +137,8 @@ strmap_put(struct strmap *m, const char *key, void *value)
 	}
 	if ((m->used + 1) * 2 > m->cap)
 		strmap_grow(m);
-	strmap_insert(m, xstrdup(key), value, h);
+	/* cast: a borrowed key is never written or freed */
+	strmap_insert(m, m->borrowed ? (char *)(uintptr_t)key : xstrdup(key), value, h);
 	return NULL;
 }
 
@@ -140,7 +151,8 @@ strmap_del(struct strmap *m, const char *key)
 	if (s == NULL)
 		return NULL;
 	value = s->value;
-	free(s->key);
+	if (!m->borrowed)
+		free(s->key);
 	s->key = strmap_tomb;
 	s->value = NULL;
 	m->live--;

@@ -13,6 +13,9 @@ struct strmap;
 
 /* An empty map. */
 struct strmap *strmap_new(void);
+/* An empty map that stores the caller's key pointers instead of copies: each
+ * key must stay unchanged and alive as long as it is in the map. */
+struct strmap *strmap_new_borrowed(void);
 /* Free the map and its keys (not the values); NULL is accepted. */
 void strmap_free(struct strmap *m);
 /* The value for key, or NULL. */

@@ -139,10 +139,75 @@ test_reference(void)
 	free(gemini);
 }
 
+/* Card value types, values replaced with fits_hdu_set, and the records rendered for wcslib. */
+static void
+test_types(void)
+{
+	static const struct {
+		const char *card, *key, *value;
+		enum fits_vtype type;
+	} cases[] = {
+		{ "AINT    =                   12 / c", "AINT", "12", FITS_INTEGER },
+		{ "ANEG    =                  -42", "ANEG", "-42", FITS_INTEGER },
+		{ "ADEXP   =          -1.5D+03", "ADEXP", "-1.5D+03", FITS_FLOAT },
+		{ "AEXP    =                 1e5", "AEXP", "1e5", FITS_FLOAT },
+		{ "AFRAC   =                  .5", "AFRAC", ".5", FITS_FLOAT },
+		{ "ADOT    =                  5.", "ADOT", "5.", FITS_FLOAT },
+		{ "ABADEXP =                1.5E", "ABADEXP", "1.5E", FITS_UNDEFINED },
+		{ "AINF    =                 inf", "AINF", "inf", FITS_FLOAT },
+		{ "ALOG    =                    T", "ALOG", "T", FITS_LOGICAL },
+		{ "ACPLX   =             (1, 2)", "ACPLX", "(1, 2)", FITS_COMPLEX },
+		{ "ASTR    = 'it''s  '           / s", "ASTR", "it's", FITS_STRING },
+		{ "AWORD   = abc", "AWORD", "abc", FITS_UNDEFINED },
+	};
+	char buf[4096], *rec, *cause = NULL;
+	struct fits_file *f = NULL;
+	struct fits_hdu *h;
+	const struct fits_card *c;
+	size_t i, n = 0;
+	int nrec = 0;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\n", cases[i].card);
+	n += (size_t)snprintf(buf + n, sizeof buf - n, "END\n");
+	if (fits_read_dump("types", buf, n, &f, &cause) != 0)
+		bail("types: %s", cause);
+	h = &f->hdus[0];
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		c = fits_hdu_find(h, cases[i].key);
+		ok(c != NULL && c->type == cases[i].type &&
+		    strcmp(c->value != NULL ? c->value : "", cases[i].value) == 0,
+		    "%s: type %d, value %s", cases[i].key, (int)cases[i].type, cases[i].value);
+	}
+	fits_hdu_set(h, "AINT", FITS_FLOAT, "12.5");
+	fits_hdu_set(h, "CTYPE1", FITS_STRING, "RA---TAN");
+	fits_hdu_set(h, "CUNIT1", FITS_STRING, "deg");
+	memset(buf, 'x', 69);
+	buf[69] = '\0';
+	fits_hdu_set(h, "ALONG", FITS_STRING, buf);	/* 69 characters: too long */
+	buf[68] = '\0';
+	fits_hdu_set(h, "AFULL", FITS_STRING, buf);	/* 68: exactly one record */
+	is_string("12.5", fits_hdu_value(h, "AINT"), "fits_hdu_set replaces a value");
+	is_string("RA---TAN", fits_hdu_value(h, "CTYPE1"), "and adds a card, found by key");
+	rec = fits_hdu_records(h, &nrec);
+	ok(nrec == 15, "records rendered for every card with a value that fits (%d)", nrec);
+	ok(strstr(rec, "AINT    =                 12.5") == rec, "a number right-aligned in 20 columns");
+	ok(strstr(rec, "ASTR    = 'it''s   '          ") != NULL,
+	    "a string quoted, quotes doubled, padded to 8 characters");
+	ok(strstr(rec, "CTYPE1  = 'RA---TAN'          ") != NULL, "an 8-character string");
+	ok(strstr(rec, "ALONG") == NULL, "a string too long for one record is left out");
+	ok((c = fits_hdu_find(h, "AFULL")) != NULL && strstr(rec, "AFULL   = 'xxxxxxxx") != NULL &&
+	    strstr(rec, "AFULL   = 'xxxxxxxx")[79] == '\'', "a 68-character string fills a record");
+	ok(strlen(rec) == (size_t)nrec * 80, "every record is 80 columns");
+	free(rec);
+	fits_file_free(f);
+}
+
 int
 main(void)
 {
-	plan(25);
+	plan(25 + 12 + 9);
+	test_types();
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	test_written();
