@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""caom-compare.py EXPECTED.xml ACTUAL.xml
+"""caom-compare.py [--subset] EXPECTED.xml ACTUAL.xml
 
 Compare two CAOM-2 documents by the reference tools' rule: entity ids,
 checksums, lastModified, maxLastModified and metaProducer are ignored;
@@ -8,6 +8,10 @@ when they name the same instant (2016-12-01T00:00:00.0 = ...00.000); the
 items of CAOM sets (keywords, members, provenance inputs) may come in any
 order; everything else, element order included, must match. Prints each difference with its path;
 exits 0 when equal, 1 when not, 2 on unreadable input.
+
+--subset: ACTUAL may hold more than EXPECTED (extra elements are listed on
+stderr, not counted as differences); every element and value of EXPECTED
+must be in ACTUAL, same-named siblings matched in order.
 """
 import re
 import sys
@@ -60,6 +64,38 @@ def children(elem):
     return [c for c in elem if local(c.tag) not in IGNORED]
 
 
+def compare_subset(exp, act, path, out, extra):
+    if local(exp.tag) != local(act.tag):
+        out.append(f"{path}: element {local(act.tag)}, expected {local(exp.tag)}")
+        return
+    ea, aa = attrs(exp), attrs(act)
+    if ea != aa:
+        out.append(f"{path}: attributes {aa}, expected {ea}")
+    ec, ac = children(exp), children(act)
+    if local(exp.tag) in SETS:
+        ec = sorted(ec, key=lambda e: (e.text or "").strip())
+        ac = sorted(ac, key=lambda e: (e.text or "").strip())
+    if not ec and not ac and not same_text(exp.text, act.text):
+        out.append(f"{path}: '{(act.text or '').strip()}', expected "
+                   f"'{(exp.text or '').strip()}'")
+    by_name = {}
+    for a in ac:
+        by_name.setdefault(local(a.tag), []).append(a)
+    counts = {}
+    for e in ec:
+        name = local(e.tag)
+        counts[name] = counts.get(name, 0) + 1
+        same = by_name.get(name, [])
+        if counts[name] > len(same):
+            out.append(f"{path}: missing {name}[{counts[name]}]")
+            continue
+        compare_subset(e, same[counts[name] - 1], f"{path}/{name}[{counts[name]}]",
+                       out, extra)
+    for name, same in by_name.items():
+        for i in range(counts.get(name, 0), len(same)):
+            extra.append(f"{path}/{name}[{i + 1}]")
+
+
 def compare(exp, act, path, out):
     if local(exp.tag) != local(act.tag):
         out.append(f"{path}: element {local(act.tag)}, expected {local(exp.tag)}")
@@ -90,17 +126,27 @@ def compare(exp, act, path, out):
 
 
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    subset = bool(args) and args[0] == "--subset"
+    if subset:
+        args = args[1:]
+    if len(args) != 2:
         print(__doc__.strip().splitlines()[0], file=sys.stderr)
         return 2
     try:
-        exp = ET.parse(sys.argv[1]).getroot()
-        act = ET.parse(sys.argv[2]).getroot()
+        exp = ET.parse(args[0]).getroot()
+        act = ET.parse(args[1]).getroot()
     except (OSError, ET.ParseError) as e:
         print(f"caom-compare: {e}", file=sys.stderr)
         return 2
     out = []
-    compare(exp, act, "/" + local(exp.tag), out)
+    if subset:
+        extra = []
+        compare_subset(exp, act, "/" + local(exp.tag), out, extra)
+        for line in extra:
+            print(f"extra: {line}", file=sys.stderr)
+    else:
+        compare(exp, act, "/" + local(exp.tag), out)
     for line in out[:40]:
         print(line)
     if len(out) > 40:

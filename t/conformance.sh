@@ -9,9 +9,31 @@ ref=${CAOM2INGEST_REFERENCE:-}
 client=$top_builddir/src/caom2ingest
 xsd=$ref/caom/xsd/CAOM-2.4.xsd
 
+# Cases known not to match, with the reason (reported as TAP TODO, so a
+# fix shows up as an unexpected pass and this list must shrink).
+known() {
+	case $1 in
+	gemini-wrgnN20140428S0085_arc)
+		# The reference test harness (caom2utils test_collections.py, _header)
+		# reads every local file as header-dump text first and uses astropy
+		# only on a UnicodeDecodeError; this binary FITS file decodes as UTF-8
+		# and has no newline, so the whole file became one malformed card and
+		# no keyword was found. Only the BINTABLE members, which the parser
+		# reads from the file with astropy, reached expected.xml.
+		echo "expected.xml has none of the primary header's values (DATE, OBJECT," \
+		    "TELESCOP, INSTRUME, RELEASE) nor the data HDU's part: the reference's" \
+		    "harness read the binary file as header text and found no keyword;" \
+		    "we map the file's headers" ;;
+	esac
+}
+
 cases=$(ls -d "$ref"/caom/cases/*/ | sed 's|/$||')
 n=$(echo "$cases" | wc -l)
-plan $((n * 3))
+nknown=0
+for dir in $cases; do
+	[ -n "$(known "$(basename "$dir")")" ] && nknown=$((nknown + 1))
+done
+plan $((n * 3 + nknown))
 
 # Build the `caom2ingest map` arguments for one case directory from case.txt.
 case_args() {
@@ -37,16 +59,6 @@ case_args() {
 	[ -s "$tsv" ] && printf -- '--artifact-info %s ' "$tsv"
 }
 
-# Cases known not to match, with the reason (reported as TAP TODO, so a
-# fix shows up as an unexpected pass and this list must shrink).
-known() {
-	case $1 in
-	gemini-wrgnN20140428S0085_arc)
-		echo "expected.xml has none of the primary header's values (DATE, OBJECT," \
-		    "TELESCOP, INSTRUME, RELEASE) nor the data HDU's part: the reference read" \
-		    "no header keywords for it; we map the file's headers" ;;
-	esac
-}
 
 for dir in $cases; do
 	name=$(basename "$dir")
@@ -61,6 +73,13 @@ for dir in $cases; do
 			xmllint --noout --schema "$xsd" "$out"
 		diff=$(python3 "$srcdir/t/caom-compare.py" "$dir/expected.xml" "$out" 2>&1)
 		is "" "$diff" "$name: equals expected.xml${todo:+ # TODO $todo}" || true
+		if [ -n "$todo" ]; then
+			# what the reference did produce must still be ours, value for value
+			diff=$(python3 "$srcdir/t/caom-compare.py" --subset "$dir/expected.xml" \
+				"$out" 2>"$tmp/$name.extra")
+			is "" "$diff" "$name: every element and value of expected.xml is in the output"
+			diag "$name: beyond expected.xml: $(sed 's/^extra: //' "$tmp/$name.extra" | tr '\n' ' ')"
+		fi
 	else
 		skip 2 "map failed"
 	fi
