@@ -37,6 +37,8 @@ int checksum_verify(const struct caom_observation *obs, checksum_report_fn fn, v
 void checksum_format(const uint8_t md5[16], char out[37]);
 /* Parse "md5:<32 hex>" into raw bytes; 0 or -1. */
 int checksum_parse(const char *s, uint8_t md5[16]);
+/* MD5 of everything left to read from fd; 0, or -1 with errno. */
+int checksum_fd_md5(int fd, uint8_t out[16]);
 /* Log every byte sequence fed to the digest to fp (NULL stops); for debugging. */
 void checksum_set_trace(FILE *fp);
 

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include <ev.h>
-#include <openssl/evp.h>
 
 #include "caom.h"
 #include "caom_xml.h"
@@ -78,25 +77,18 @@ ingest_content_type(const char *path)
 int
 ingest_md5(const char *path, char out[37], char **cause)
 {
-	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned int mdlen = 0;
-	ssize_t n;
-	int fd;
+	uint8_t md[16];
+	int fd, r, e;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		*cause = xasprintf("%s: %s", path, strerror(errno));
-		EVP_MD_CTX_free(ctx);
 		return -1;
 	}
-	EVP_DigestInit_ex(ctx, EVP_md5(), NULL);
-	while ((n = read(fd, buf, sizeof buf)) > 0)
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
+	r = checksum_fd_md5(fd, md);
+	e = errno;
 	close(fd);
-	EVP_DigestFinal_ex(ctx, md, &mdlen);
-	EVP_MD_CTX_free(ctx);
-	if (n < 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
+	if (r != 0) {
+		*cause = xasprintf("%s: %s", path, strerror(e));
 		return -1;
 	}
 	checksum_format(md, out);
