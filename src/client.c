@@ -128,6 +128,8 @@ print_status(json_t *r)
 	if (json_array_size(colls) == 0)
 		printf("%-14s%s\n", "collections", "none configured");
 	printf("%-14s%s\n", "sink", json_string_value(json_object_get(r, "sink")));
+	printf("%-14s%lld\n", "settling",
+	    (long long)json_integer_value(json_object_get(r, "settling")));
 	print_counts("jobs", json_object_get(r, "jobs"));
 	print_counts("files", json_object_get(r, "files"));
 	print_counts("observations", json_object_get(r, "observations"));

@@ -69,6 +69,7 @@ cmd_status(void *arg, json_t *req, json_t *reply, char **error)
 	pipeline_jobs(d->pipeline, &queued, &running, &waiting);
 	json_object_set_new(reply, "jobs", json_pack("{s:i, s:i, s:i}", "queued", queued,
 	    "running", running, "retry_wait", waiting));
+	json_object_set_new(reply, "settling", json_integer((json_int_t)pipeline_settling(d->pipeline)));
 	json_object_set_new(reply, "sink", json_string(d->cfg->sink.repo.url != NULL ?
 	    d->cfg->sink.repo.url : d->cfg->sink.directory != NULL ? d->cfg->sink.directory :
 	    "state_dir/observations"));

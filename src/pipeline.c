@@ -36,6 +36,9 @@ struct pipeline {
 	struct rules		**rules;	/* per collection */
 	struct pipeline_root	 *roots;
 	size_t			  nroots;
+	double			  scan_started;	/* monotonic seconds */
+	unsigned long		  scan_found;	/* files reported by this scan */
+	unsigned long		  scans;
 };
 
 /* The landing root holding path, or NULL (paths outside every root are refused). */
@@ -145,11 +148,42 @@ pipeline_on_complete(void *arg, const char *path, const struct stat *st)
 }
 
 static void
-pipeline_on_event(void *arg, enum watch_event ev, const char *path)
+pipeline_on_event(void *arg, enum watch_event ev, const char *path, const struct stat *st)
 {
 	struct pipeline *p = arg;
+	char *cause = NULL;
 
-	settle_offer(p->settle, path, ev == WATCH_MOVED_IN);
+	switch (ev) {
+	case WATCH_SCAN_BEGIN:
+	case WATCH_SCAN_END:
+		/* one transaction for a scan's thousands of lookups */
+		if (state_batch(p->state, ev == WATCH_SCAN_BEGIN, &cause) != 0) {
+			log_at(LOG_ERR, 0, LOG_FIELDS({ "STAGE", "state" }), "%s", cause);
+			free(cause);
+		}
+		if (ev == WATCH_SCAN_BEGIN) {
+			p->scan_started = ev_time();
+			p->scan_found = 0;
+		} else {
+			p->scans++;
+			log_at(p->scans == 1 ? LOG_INFO : LOG_DEBUG, 0,
+			    LOG_FIELDS({ "STAGE", "watch" }),
+			    "%s of the landing directories: %lu files in %.0f ms",
+			    p->scans == 1 ? "start-up scan" : "rescan", p->scan_found,
+			    (ev_time() - p->scan_started) * 1e3);
+		}
+		break;
+	case WATCH_MOVED_IN:
+		settle_offer(p->settle, path, SETTLE_RENAMED, NULL);
+		break;
+	case WATCH_FOUND:
+		p->scan_found++;
+		settle_offer(p->settle, path, SETTLE_FOUND, st);
+		break;
+	case WATCH_WRITTEN:
+		settle_offer(p->settle, path, SETTLE_WRITTEN, NULL);
+		break;
+	}
 }
 
 static int
@@ -336,6 +370,12 @@ int
 pipeline_paused(const struct pipeline *p, const char *collection)
 {
 	return ingest_paused(p->ingest, collection);
+}
+
+size_t
+pipeline_settling(const struct pipeline *p)
+{
+	return settle_pending(p->settle);
 }
 
 void

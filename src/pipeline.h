@@ -45,6 +45,8 @@ int pipeline_pause(struct pipeline *p, const char *collection, int paused);
 /* True when the collection (NULL: everything) is paused. */
 int pipeline_paused(const struct pipeline *p, const char *collection);
 /* Jobs queued, running and waiting for a retry. */
+/* Files waiting for their quiet period. */
+size_t pipeline_settling(const struct pipeline *p);
 void pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
     unsigned *waiting);
 /* Stop and free; NULL is accepted. */

@@ -220,20 +220,39 @@ settle_complete_now(struct settle *s, const char *path)
 }
 
 void
-settle_offer(struct settle *s, const char *path, int renamed)
+settle_offer(struct settle *s, const char *path, enum settle_how how,
+    const struct stat *given)
 {
 	struct settle_file *f;
 	struct stat st;
 
 	if (settle_ignored(s, path))
 		return;
-	if (renamed) {
+	if (how == SETTLE_RENAMED) {
 		settle_complete_now(s, path);
 		return;
 	}
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+	if (given != NULL)
+		st = *given;
+	else if (stat(path, &st) != 0)
 		return;
-	if ((f = strmap_get(s->files, path)) == NULL) {
+	if (!S_ISREG(st.st_mode))
+		return;
+	f = strmap_get(s->files, path);
+	/*
+	 * A scan finding a file untouched for longer than the quiet period has
+	 * nothing to wait for: its mtime is what settle_check would look at
+	 * after the period. (A restart over a large tree is then done when
+	 * its scan is, not a quiet period later.)
+	 */
+	if (how == SETTLE_FOUND && f == NULL &&
+	    (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 <= ev_now(s->loop) - s->quiet) {
+		stats_time(STATS_SETTLE, 0.);
+		stats_count(STATS_FILES_SETTLED);
+		s->cb(s->arg, path, &st);
+		return;
+	}
+	if (f == NULL) {
 		f = xcalloc(1, sizeof *f);
 		f->path = xstrdup(path);
 		f->first = ev_now(s->loop);

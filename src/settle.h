@@ -31,8 +31,18 @@ void settle_set_ignored(struct settle *s, const char *const *suffixes);
 void settle_set_quiet(struct settle *s, uint64_t quiet_ms);
 /* True when the file's name is ignored by the producer contract. */
 int settle_ignored(const struct settle *s, const char *path);
-/* Offer a file: renamed != 0 means renamed into place (complete now). */
-void settle_offer(struct settle *s, const char *path, int renamed);
+/* How a file was noticed. */
+enum settle_how {
+	SETTLE_WRITTEN = 0,	/* written or closed: wait for the quiet period */
+	SETTLE_RENAMED = 1,	/* renamed into place: complete now */
+	SETTLE_FOUND = 2	/* seen by a scan: complete now if its mtime is older
+				 * than the quiet period, else wait as WRITTEN */
+};
+
+/* Offer a file noticed in the given way; st is its stat when the caller has
+ * one (a scan), else NULL and the file is stat'ed here. */
+void settle_offer(struct settle *s, const char *path, enum settle_how how,
+    const struct stat *st);
 /* Number of files waiting. */
 size_t settle_pending(const struct settle *s);
 

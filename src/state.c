@@ -120,6 +120,8 @@ struct state {
 	sqlite3		*db;
 	char		*path;
 	sqlite3_stmt	*stmt[ST_NSTMT];
+	int		 batch;		/* state_batch depth */
+	int		 in_txn;	/* the batch's BEGIN succeeded */
 };
 
 const char *
@@ -315,6 +317,21 @@ state_col_status(sqlite3_stmt *s, int col)
 	if (t != NULL)
 		state_status_from_name((const char *)t, &status);
 	return status;
+}
+
+int
+state_batch(struct state *st, int begin, char **cause)
+{
+	if (begin) {
+		if (st->batch++ > 0)
+			return 0;
+		st->in_txn = state_exec(st, "BEGIN", cause) == 0;
+		return st->in_txn ? 0 : -1;
+	}
+	if (st->batch == 0 || --st->batch > 0 || !st->in_txn)
+		return 0;
+	st->in_txn = 0;
+	return state_exec(st, "COMMIT", cause);
 }
 
 int

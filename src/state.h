@@ -115,4 +115,12 @@ int state_obs_list(struct state *st, const enum state_status *status, const char
 /* Counts by status. 0 or -1. */
 int state_get_counts(struct state *st, struct state_counts *c, char **cause);
 
+/*
+ * Group the statements that follow into one transaction until the matching
+ * state_batch(st, 0) (begin != 0 opens, 0 commits; nests). For bursts such
+ * as a scan's lookups: a crash before the commit loses only what a rescan
+ * finds again. 0, or -1 with *cause (the statements then run in autocommit).
+ */
+int state_batch(struct state *st, int begin, char **cause);
+
 #endif

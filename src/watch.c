@@ -166,23 +166,26 @@ watch_limit_reached(struct watch *w, unsigned root, const char *path)
 }
 
 static void
-watch_report(struct watch *w, enum watch_event ev, const char *path)
+watch_report(struct watch *w, enum watch_event ev, const char *path, const struct stat *st)
 {
 	w->stats.events++;
-	w->cb(w->arg, ev, path);
+	w->cb(w->arg, ev, path, st);
 }
 
-/* The type of an entry: d_type when the filesystem gives it, else lstat. */
+/*
+ * The type of an entry: d_type when the filesystem gives it, else lstat.
+ * A regular file is lstat'ed relative to its directory (*st) for the
+ * report: a scan then costs one short lookup per file, not a path walk.
+ */
 static int
-watch_entry_type(int dfd, const struct dirent *de)
+watch_entry_type(int dfd, const struct dirent *de, struct stat *st)
 {
-	struct stat st;
-
-	if (de->d_type == DT_DIR || de->d_type == DT_REG || de->d_type == DT_LNK)
+	if (de->d_type == DT_DIR || de->d_type == DT_LNK)
 		return de->d_type;
-	if (de->d_type != DT_UNKNOWN || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+	if ((de->d_type != DT_UNKNOWN && de->d_type != DT_REG) ||
+	    fstatat(dfd, de->d_name, st, AT_SYMLINK_NOFOLLOW) != 0)
 		return DT_UNKNOWN;
-	return S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+	return S_ISDIR(st->st_mode) ? DT_DIR : S_ISREG(st->st_mode) ? DT_REG : DT_UNKNOWN;
 }
 
 static void
@@ -190,12 +193,13 @@ watch_scan_entry(struct watch *w, unsigned root, const char *dir, int dfd,
     const struct dirent *de, int inotify)
 {
 	const char *name = de->d_name;
+	struct stat st;
 	int type;
 	char *path;
 
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return;
-	type = watch_entry_type(dfd, de);
+	type = watch_entry_type(dfd, de, &st);
 	if (type == DT_DIR && name[0] == '.')
 		return;		/* hidden directories are not entered */
 	if (type != DT_DIR && type != DT_REG)
@@ -204,7 +208,7 @@ watch_scan_entry(struct watch *w, unsigned root, const char *dir, int dfd,
 	if (type == DT_DIR)
 		watch_scan_dir(w, root, path, inotify);
 	else
-		watch_report(w, WATCH_FOUND, path);
+		watch_report(w, WATCH_FOUND, path, &st);
 	free(path);
 }
 
@@ -256,8 +260,10 @@ watch_rescan(struct watch *w)
 	unsigned i;
 
 	w->stats.rescans++;
+	w->cb(w->arg, WATCH_SCAN_BEGIN, NULL, NULL);
 	for (i = 0; i < w->nroots; i++)
 		watch_scan_root(w, i);
+	w->cb(w->arg, WATCH_SCAN_END, NULL, NULL);
 }
 
 /* Forget the watches of a directory moved away and everything under it. */
@@ -333,9 +339,9 @@ watch_event(struct watch *w, const struct inotify_event *ev)
 	if (ev->mask & IN_ISDIR)
 		watch_dir_event(w, d, ev, path);
 	else if (ev->mask & IN_MOVED_TO)
-		watch_report(w, WATCH_MOVED_IN, path);
+		watch_report(w, WATCH_MOVED_IN, path, NULL);
 	else if (ev->mask & IN_CLOSE_WRITE)
-		watch_report(w, WATCH_WRITTEN, path);
+		watch_report(w, WATCH_WRITTEN, path, NULL);
 	free(path);
 }
 

@@ -17,16 +17,20 @@
 #include <stdint.h>
 
 struct ev_loop;
+struct stat;
 struct watch;
 
 enum watch_event {
 	WATCH_WRITTEN,		/* closed after writing (IN_CLOSE_WRITE) */
 	WATCH_MOVED_IN,		/* renamed into the tree (IN_MOVED_TO): complete */
-	WATCH_FOUND		/* seen by a scan */
+	WATCH_FOUND,		/* seen by a scan */
+	WATCH_SCAN_BEGIN,	/* a full scan starts (path: NULL)... */
+	WATCH_SCAN_END		/* ...and ends: its WATCH_FOUNDs are in between */
 };
 
-/* Called for every file event with the file's full path. */
-typedef void watch_cb(void *arg, enum watch_event ev, const char *path);
+/* Called for every file event with the file's full path; st is the file's
+ * lstat for WATCH_FOUND (the scan has it), NULL for the other events. */
+typedef void watch_cb(void *arg, enum watch_event ev, const char *path, const struct stat *st);
 
 struct watch_stats {
 	unsigned long	dirs;		/* directories with an inotify watch */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -86,7 +87,7 @@ test_quiet(struct settle *s)
 {
 	char *a = make_file("quiet.fits", "data", "w");
 
-	settle_offer(s, a, 0);
+	settle_offer(s, a, SETTLE_WRITTEN, NULL);
 	is_int(1, (long long)settle_pending(s), "an offered file is pending");
 	run_for(0.05);
 	ok(!is_done(a), "not complete before the quiet period");
@@ -102,7 +103,7 @@ test_growing(struct settle *s)
 	char *g = make_file("growing.fits", "x", "w");
 	int i;
 
-	settle_offer(s, g, 0);
+	settle_offer(s, g, SETTLE_WRITTEN, NULL);
 	for (i = 0; i < 6; i++) {	/* a slow writer: appends every 50 ms for 300 ms */
 		run_for(0.05);
 		free(make_file("growing.fits", "more", "a"));
@@ -118,16 +119,36 @@ test_renamed_and_gone(struct settle *s)
 {
 	char *r = make_file("renamed.fits", "x", "w"), *v;
 
-	settle_offer(s, r, 1);
+	settle_offer(s, r, SETTLE_RENAMED, NULL);
 	ok(is_done(r), "a file renamed into place is complete at once");
 	v = make_file("vanishing.fits", "x", "w");
-	settle_offer(s, v, 0);
+	settle_offer(s, v, SETTLE_WRITTEN, NULL);
 	unlink(v);
 	run_for(0.3);
 	ok(!is_done(v), "a file deleted while settling is never reported");
 	is_int(0, (long long)settle_pending(s), "and dropped");
 	free(r);
 	free(v);
+}
+
+/* A scan's find: old files are complete at once, recent ones wait. */
+static void
+test_found(struct settle *s)
+{
+	char *old = make_file("old.fits", "x", "w"), *recent = make_file("recent.fits", "x", "w");
+	struct timeval tv[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+
+	if (utimes(old, tv) != 0)
+		bail("utimes: %s", strerror(errno));
+	ev_now_update(loop);
+	settle_offer(s, old, SETTLE_FOUND, NULL);
+	ok(is_done(old), "a found file untouched for longer than the period is complete at once");
+	settle_offer(s, recent, SETTLE_FOUND, NULL);
+	ok(!is_done(recent) && settle_pending(s) == 1, "a found file written just now waits");
+	run_for(0.3);
+	ok(is_done(recent), "and completes after the period");
+	free(old);
+	free(recent);
 }
 
 static void
@@ -139,8 +160,8 @@ test_many(struct settle *s)
 	for (i = 0; i < 1000; i++) {
 		snprintf(name, sizeof name, "many%04d.fits", i);
 		p = make_file(name, "x", "w");
-		settle_offer(s, p, 0);
-		settle_offer(s, p, 0);	/* a duplicate event */
+		settle_offer(s, p, SETTLE_WRITTEN, NULL);
+		settle_offer(s, p, SETTLE_WRITTEN, NULL);	/* a duplicate event */
 		free(p);
 	}
 	is_int(1000, (long long)settle_pending(s), "1000 files pending, duplicates merged");
@@ -158,7 +179,7 @@ main(void)
 	char *p;
 	int i;
 
-	plan(19);
+	plan(22);
 	log_init("t-settle", LOG_ERR, LOG_TARGET_STDERR);
 	loop = ev_default_loop(0);
 	if (mkdtemp(dir) == NULL)
@@ -168,6 +189,7 @@ main(void)
 	test_quiet(s);
 	test_growing(s);
 	test_renamed_and_gone(s);
+	test_found(s);
 	test_many(s);
 	settle_free(s);
 	settle_free(NULL);

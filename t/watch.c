@@ -32,9 +32,19 @@ static struct seen seen;
 static struct ev_loop *loop;
 static char root[] = "/tmp/caom2ingest-watch.XXXXXX";
 
+static int scan_depth, scan_found_outside, scan_no_stat;
+
 static void
-on_event(void *arg, enum watch_event ev, const char *path)
+on_event(void *arg, enum watch_event ev, const char *path, const struct stat *st)
 {
+	if (ev == WATCH_SCAN_BEGIN || ev == WATCH_SCAN_END) {
+		scan_depth += ev == WATCH_SCAN_BEGIN ? 1 : -1;
+		return;
+	}
+	if (ev == WATCH_FOUND && scan_depth == 0)
+		scan_found_outside++;
+	if (ev == WATCH_FOUND && (st == NULL || !S_ISREG(st->st_mode)))
+		scan_no_stat++;
 	if (seen.n < MAX_SEEN) {
 		seen.ev[seen.n] = ev;
 		seen.path[seen.n++] = xstrdup(path);
@@ -123,8 +133,12 @@ test_scan(struct watch *w)
 	write_file(".hidden/x.fits", "x");
 	write_file(".dotfile.fits", "x");
 	sh("ln -s /etc/passwd @/link.fits");
+	scan_found_outside = scan_no_stat = 0;
 	watch_rescan(w);
 	ok(seen_find("pre/deep/old.fits", WATCH_FOUND) >= 0, "a rescan finds an existing file");
+	ok(scan_depth == 0 && scan_found_outside == 0,
+	    "a rescan's finds come between WATCH_SCAN_BEGIN and WATCH_SCAN_END");
+	ok(scan_no_stat == 0, "each find comes with the file's stat");
 	ok(seen_find(".hidden/x.fits", -1) < 0, "hidden directories are not entered");
 	ok(seen_find(".dotfile.fits", WATCH_FOUND) >= 0,
 	    "hidden files are reported (the caller decides on names)");
@@ -258,7 +272,7 @@ main(void)
 	struct watch *w;
 	char *cause = NULL;
 
-	plan(23);
+	plan(25);
 	log_init("t-watch", LOG_ERR, LOG_TARGET_STDERR);
 	loop = ev_default_loop(0);
 	if (mkdtemp(root) == NULL)
