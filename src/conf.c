@@ -90,6 +90,10 @@ static const struct conf_key conf_rule_keys[] = {
 	{ "product", CONF_STRING, R(product), 1, NULL, NULL, "productID template" },
 	{ "uri", CONF_STRING, R(uri), 1, NULL, NULL, "artifact URI template" },
 	{ "blueprint", CONF_STRING, R(blueprint), 0, NULL, NULL, "blueprint path template" },
+	{ "expect", CONF_STRLIST, R(expect), 0, NULL, NULL,
+	  "file name templates the observation waits for" },
+	{ "wait", CONF_DURATION, R(wait_ms), 0, NULL, NULL,
+	  "how long at most to wait for the expected files" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef R
@@ -625,7 +629,8 @@ static void
 conf_check_rule(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefix, void *item)
 {
 	const struct conf_rule *r = item;
-	struct rules_spec spec = { r->match, r->observation, r->product, r->uri, r->blueprint };
+	struct rules_spec spec = { r->match, r->observation, r->product, r->uri, r->blueprint,
+		(const char *const *)r->expect.v, r->wait_ms };
 	struct rules *rules;
 	char *cause = NULL;
 

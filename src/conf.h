@@ -41,6 +41,8 @@ struct conf_rule {
 	char		*product;
 	char		*uri;
 	char		*blueprint;
+	struct conf_strlist expect;	/* name templates the observation waits for */
+	uint64_t	 wait_ms;	/* at most this long (0: the default) */
 };
 
 struct conf_collection {

@@ -439,10 +439,23 @@ ingest_submit(struct ingest *in, const char *collection, const char *observation
 	jobs_submit(in->jobs, collection, observation);
 }
 
+void
+ingest_submit_at(struct ingest *in, const char *collection, const char *observation,
+    int64_t at_ms)
+{
+	jobs_submit_at(in->jobs, collection, observation, at_ms, 0);
+}
+
 static void
 ingest_resume_pending(void *arg, const struct state_obs *o)
 {
-	jobs_submit(((struct ingest *)arg)->jobs, o->collection, o->observation);
+	struct ingest *in = arg;
+
+	/* a group still waiting for files at the restart keeps its deadline */
+	if (o->next_attempt_ms > jobs_now_ms())
+		jobs_submit_at(in->jobs, o->collection, o->observation, o->next_attempt_ms, 0);
+	else
+		jobs_submit(in->jobs, o->collection, o->observation);
 }
 
 static void

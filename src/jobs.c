@@ -48,7 +48,7 @@ struct jobs {
 	ev_idle			 kick;		/* dispatch from the loop, not from callers */
 };
 
-static int64_t
+int64_t
 jobs_now_ms(void)
 {
 	struct timespec ts;

@@ -45,6 +45,8 @@ struct jobs *jobs_new(struct ev_loop *loop, const struct jobs_config *cfg,
     const struct jobs_ops *ops, void *arg);
 /* Free; jobs still running are forgotten (their finish must not come). NULL is accepted. */
 void jobs_free(struct jobs *j);
+/* Wall-clock time in ms (the unit of jobs_submit_at). */
+int64_t jobs_now_ms(void);
 /* Queue an observation (no-op if queued; run again after if running). */
 void jobs_submit(struct jobs *j, const char *collection, const char *observation);
 /* Queue an observation to start at a wall-clock time in ms, with attempts already made. */

@@ -1,8 +1,16 @@
 /*
- * pipeline.c - watch -> settle -> classify -> state.
+ * pipeline.c - watch -> settle -> classify -> state -> group -> jobs.
+ *
+ * Grouping: a rule with `expect` names the files its observation waits for;
+ * the observation's job starts when all are in the state store, or when
+ * the rule's `wait` has passed since the first of them (logged with what is
+ * missing). The deadline is kept as the pending observation's next_attempt,
+ * so that a restart keeps waiting (ingest_resume).
  */
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,6 +19,7 @@
 
 #include "conf.h"
 #include "ingest.h"
+#include "jobs.h"
 #include "log.h"
 #include "msgid.h"
 #include "pipeline.h"
@@ -18,12 +27,25 @@
 #include "settle.h"
 #include "stats.h"
 #include "state.h"
+#include "strmap.h"
 #include "watch.h"
 #include "xmalloc.h"
 
 struct pipeline_root {
 	char		*path;		/* resolved landing directory */
 	size_t		 collection;
+};
+
+/* An observation waiting for the rest of its files. */
+struct pipeline_hold {
+	ev_timer	 timer;
+	struct pipeline	*p;
+	char		*key;
+	char		*collection;
+	char		*observation;
+	int64_t		 deadline_ms;	/* wall clock */
+	uint64_t	 wait_ms;
+	char		*missing;	/* at the last look, comma-separated */
 };
 
 struct pipeline {
@@ -36,6 +58,7 @@ struct pipeline {
 	struct rules		**rules;	/* per collection */
 	struct pipeline_root	 *roots;
 	size_t			  nroots;
+	struct strmap		 *holds;	/* "collection/observation" -> pipeline_hold */
 	double			  scan_started;	/* monotonic seconds */
 	unsigned long		  scan_found;	/* files reported by this scan */
 	unsigned long		  scans;
@@ -57,6 +80,112 @@ pipeline_root_of(const struct pipeline *p, const char *path)
 }
 
 static void
+pipeline_hold_free(struct pipeline_hold *h)
+{
+	ev_timer_stop(h->p->loop, &h->timer);
+	strmap_del(h->p->holds, h->key);
+	free(h->key);
+	free(h->collection);
+	free(h->observation);
+	free(h->missing);
+	free(h);
+}
+
+static void
+pipeline_hold_expired(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct pipeline_hold *h = t->data;
+
+	log_at(LOG_NOTICE, 0, LOG_FIELDS({ "COLLECTION", h->collection },
+	    { "OBSERVATION_ID", h->observation }, { "STAGE", "group" }),
+	    "observation %s/%s: still without %s after %.0f s; ingesting it with the files it has",
+	    h->collection, h->observation, h->missing, h->wait_ms / 1e3);
+	ingest_submit(h->p->ingest, h->collection, h->observation);
+	pipeline_hold_free(h);
+}
+
+/* The expected names without a file of the observation, comma-separated, or NULL. */
+static char *
+pipeline_missing(struct pipeline *p, const char *coll, const struct rules_result *res)
+{
+	struct state_file *files = NULL;
+	size_t n = 0, i, k, len = 0;
+	char *cause = NULL, *out = NULL;
+	const char *base;
+	int found;
+
+	if (state_obs_files(p->state, coll, res->observation, &files, &n, &cause) != 0) {
+		log_at(LOG_ERR, 0, LOG_FIELDS({ "COLLECTION", coll },
+		    { "OBSERVATION_ID", res->observation }), "%s", cause);
+		free(cause);
+		return NULL;	/* go with what there is */
+	}
+	for (k = 0; res->expect[k] != NULL; k++) {
+		for (i = 0, found = 0; i < n && !found; i++) {
+			base = strrchr(files[i].path, '/');
+			found = strcmp(base != NULL ? base + 1 : files[i].path, res->expect[k]) == 0;
+		}
+		if (found)
+			continue;
+		out = xreallocarray(out, len + strlen(res->expect[k]) + 3, 1);
+		len += (size_t)sprintf(out + len, "%s%s", len > 0 ? ", " : "", res->expect[k]);
+	}
+	state_files_free(files, n);
+	return out;
+}
+
+/* May the observation's job start? No while expected files are missing. */
+static int
+pipeline_group_ready(struct pipeline *p, const char *coll, const struct rules_result *res,
+    int64_t prior_deadline_ms)
+{
+	char *key = xasprintf("%s/%s", coll, res->observation), *missing, *cause = NULL;
+	struct pipeline_hold *h = strmap_get(p->holds, key);
+
+	if ((missing = pipeline_missing(p, coll, res)) == NULL) {
+		if (h != NULL) {
+			log_at(LOG_INFO, 0, LOG_FIELDS({ "COLLECTION", coll },
+			    { "OBSERVATION_ID", res->observation }, { "STAGE", "group" }),
+			    "observation %s/%s: every expected file is here", coll,
+			    res->observation);
+			pipeline_hold_free(h);
+		}
+		free(key);
+		return 1;
+	}
+	if (h == NULL) {
+		h = xcalloc(1, sizeof *h);
+		h->p = p;
+		h->key = key;
+		key = NULL;
+		h->collection = xstrdup(coll);
+		h->observation = xstrdup(res->observation);
+		h->wait_ms = res->wait_ms;
+		/* a wait begun before a restart or reload keeps its deadline */
+		h->deadline_ms = prior_deadline_ms > 0 ? prior_deadline_ms :
+		    jobs_now_ms() + (int64_t)res->wait_ms;
+		ev_timer_init(&h->timer, pipeline_hold_expired,
+		    (double)(h->deadline_ms - jobs_now_ms()) / 1e3, 0.);
+		h->timer.data = h;
+		ev_timer_start(p->loop, &h->timer);
+		strmap_put(p->holds, h->key, h);
+		log_at(LOG_INFO, 0, LOG_FIELDS({ "COLLECTION", coll },
+		    { "OBSERVATION_ID", res->observation }, { "STAGE", "group" }),
+		    "observation %s/%s waits up to %.0f s for %s", coll, res->observation,
+		    (double)(h->deadline_ms - jobs_now_ms()) / 1e3, missing);
+	}
+	free(key);
+	free(h->missing);
+	h->missing = missing;
+	/* assigning a file made the observation pending anew: keep the deadline */
+	if (state_obs_hold(p->state, coll, res->observation, h->deadline_ms, &cause) != 0) {
+		log_at(LOG_ERR, 0, LOG_FIELDS({ "COLLECTION", coll }), "%s", cause);
+		free(cause);
+	}
+	return 0;
+}
+
+static void
 pipeline_classified(struct pipeline *p, const char *coll, const char *path,
     const struct stat *st, const struct rules_result *res)
 {
@@ -64,8 +193,23 @@ pipeline_classified(struct pipeline *p, const char *coll, const char *path,
 		(int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
 		(char *)(uintptr_t)coll, res->observation, res->product, res->uri,
 		res->blueprint, STATE_PENDING };
-	char *cause = NULL;
+	char *cause = NULL, *key;
+	struct state_obs o;
+	int64_t prior = 0;
 
+	/* assigning resets the observation's next_attempt: read a wait's deadline first */
+	if (res->expect != NULL) {
+		key = xasprintf("%s/%s", coll, res->observation);
+		if (strmap_get(p->holds, key) == NULL &&
+		    state_obs_get(p->state, coll, res->observation, &o, &cause) == 0) {
+			if (o.status == STATE_PENDING && o.next_attempt_ms > jobs_now_ms())
+				prior = o.next_attempt_ms;
+			state_obs_clear(&o);
+		}
+		free(cause);
+		cause = NULL;
+		free(key);
+	}
 	if (state_file_assign(p->state, &f, &cause) != 0) {
 		log_at(LOG_ERR, 0, LOG_FIELDS({ "FILE", path }), "%s", cause);
 		free(cause);
@@ -76,6 +220,8 @@ pipeline_classified(struct pipeline *p, const char *coll, const char *path,
 	    { "STAGE", "classify" }), "%s: observation %s/%s, product %s",
 	    path, coll, res->observation, res->product);
 	stats_count(STATS_FILES_CLASSIFIED);
+	if (res->expect != NULL && !pipeline_group_ready(p, coll, res, prior))
+		return;
 	ingest_submit(p->ingest, coll, res->observation);
 }
 
@@ -201,6 +347,8 @@ pipeline_add_collection(struct pipeline *p, size_t idx, char **cause)
 		specs[i].product = c->rules.v[i].product;
 		specs[i].uri = c->rules.v[i].uri;
 		specs[i].blueprint = c->rules.v[i].blueprint;
+		specs[i].expect = (const char *const *)c->rules.v[i].expect.v;
+		specs[i].wait_ms = c->rules.v[i].wait_ms;
 	}
 	p->rules[idx] = rules_new(c->name, (const char *const *)c->include.v,
 	    (const char *const *)c->exclude.v, specs, c->rules.n, cause);
@@ -226,6 +374,7 @@ pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
 
 	p = xcalloc(1, sizeof *p);
 	p->loop = loop;
+	p->holds = strmap_new();
 	p->cfg = cfg;
 	p->rules = xcalloc(cfg->collections.n + 1, sizeof *p->rules);
 	if ((p->state = state_open(cfg->state_dir, cause)) == NULL ||
@@ -385,6 +534,33 @@ pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
 	ingest_counts(p->ingest, queued, running, waiting);
 }
 
+/* Collect the holds (strmap_each's callback must not change the map). */
+static void
+pipeline_hold_collect(const char *key, void *value, void *arg)
+{
+	struct pipeline_hold ***next = arg;
+
+	(void)key;
+	*(*next)++ = value;
+}
+
+static void
+pipeline_holds_free(struct pipeline *p)
+{
+	struct pipeline_hold **all, **next;
+	size_t i, n;
+
+	if (p->holds == NULL)
+		return;
+	n = strmap_count(p->holds);
+	next = all = xcalloc(n + 1, sizeof *all);
+	strmap_each(p->holds, pipeline_hold_collect, &next);
+	for (i = 0; i < n; i++)
+		pipeline_hold_free(all[i]);
+	free(all);
+	strmap_free(p->holds);
+}
+
 void
 pipeline_free(struct pipeline *p)
 {
@@ -394,6 +570,7 @@ pipeline_free(struct pipeline *p)
 		return;
 	settle_free(p->settle);
 	watch_free(p->watch);
+	pipeline_holds_free(p);
 	ingest_free(p->ingest);
 	state_close(p->state);
 	for (i = 0; i < p->cfg->collections.n; i++)

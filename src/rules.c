@@ -16,6 +16,8 @@
 struct rules_rule {
 	pcre2_code	*re;
 	char		*templ[4];	/* observation, product, uri, blueprint */
+	char	       **expect;	/* templates, NULL-terminated, or NULL */
+	uint64_t	 wait_ms;
 };
 
 struct rules {
@@ -138,6 +140,18 @@ rules_compile(struct rules *r, struct rules_rule *rule, const struct rules_spec 
 		free(check);
 		rule->templ[i] = xstrdup(templ[i]);
 	}
+	for (i = 0; spec->expect != NULL && spec->expect[i] != NULL; i++) {
+		if ((check = rules_expand(r, rule->re, NULL, spec->expect[i], "", &bad)) == NULL) {
+			*cause = xasprintf("rule %zu: expect: ${%s} is neither a named group of the "
+			    "pattern nor file or collection", idx + 1, bad);
+			free(bad);
+			return -1;
+		}
+		free(check);
+	}
+	if (spec->expect != NULL && spec->expect[0] != NULL)
+		rule->expect = rules_copy_list(spec->expect);
+	rule->wait_ms = spec->wait_ms != 0 ? spec->wait_ms : RULES_DEFAULT_WAIT_MS;
 	return 0;
 }
 
@@ -176,6 +190,7 @@ rules_free(struct rules *r)
 		pcre2_code_free(r->rules[i].re);
 		for (j = 0; j < 4; j++)
 			free(r->rules[i].templ[j]);
+		rules_free_list(r->rules[i].expect);
 	}
 	free(r->rules);
 	pcre2_match_data_free(r->md);
@@ -209,6 +224,17 @@ rules_fill(const struct rules *r, size_t idx, const char *name, struct rules_res
 		*dst[i] = r->rules[idx].templ[i] == NULL ? NULL :
 		    rules_expand(r, r->rules[idx].re, r->md, r->rules[idx].templ[i], name, &bad);
 	}
+	if (r->rules[idx].expect != NULL) {
+		size_t n = 0, k;
+
+		while (r->rules[idx].expect[n] != NULL)
+			n++;
+		out->expect = xcalloc(n + 1, sizeof *out->expect);
+		for (k = 0; k < n; k++)
+			out->expect[k] = rules_expand(r, r->rules[idx].re, r->md,
+			    r->rules[idx].expect[k], name, &bad);
+		out->wait_ms = r->rules[idx].wait_ms;
+	}
 	free(bad);	/* cannot happen: checked by rules_compile */
 }
 
@@ -240,5 +266,6 @@ rules_result_free(struct rules_result *res)
 	free(res->product);
 	free(res->uri);
 	free(res->blueprint);
+	rules_free_list(res->expect);
 	memset(res, 0, sizeof *res);
 }

@@ -13,6 +13,7 @@
 #define CAOM2INGEST_RULES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct rules;
 
@@ -23,7 +24,13 @@ struct rules_spec {
 	const char	*product;	/* template, required */
 	const char	*uri;		/* template, required */
 	const char	*blueprint;	/* template or path, may be NULL */
+	const char *const *expect;	/* templates of the names of the files the
+					 * observation waits for; NULL-terminated,
+					 * may be NULL (no wait) */
+	uint64_t	 wait_ms;	/* how long at most (0: RULES_DEFAULT_WAIT_MS) */
 };
+
+#define RULES_DEFAULT_WAIT_MS	(10 * 60 * 1000)
 
 /* What a file name classifies to; strings owned by the caller (rules_result_free). */
 struct rules_result {
@@ -31,6 +38,8 @@ struct rules_result {
 	char		*product;
 	char		*uri;
 	char		*blueprint;
+	char	       **expect;	/* expected file names (NULL-terminated), or NULL */
+	uint64_t	 wait_ms;	/* how long to wait for them */
 	int		 rule;		/* index of the rule that matched */
 };
 

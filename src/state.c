@@ -54,6 +54,7 @@ enum state_stmt {
 	ST_OBS_LIST,
 	ST_COUNT_FILES,
 	ST_COUNT_OBS,
+	ST_OBS_HOLD,
 	ST_NSTMT
 };
 
@@ -105,6 +106,9 @@ static const char *const state_sql[ST_NSTMT] = {
 	    " ORDER BY updated DESC, collection, observation LIMIT ?3",
 	[ST_COUNT_FILES] = "SELECT status, count(*) FROM files GROUP BY status",
 	[ST_COUNT_OBS] = "SELECT status, count(*) FROM observations GROUP BY status",
+	/* a pending observation waiting for its group: next_attempt is its deadline */
+	[ST_OBS_HOLD] = "UPDATE observations SET next_attempt = ?3, updated = ?4"
+	    " WHERE collection = ?1 AND observation = ?2 AND status = 'pending'",
 };
 
 static const char *const state_status_names[] = {
@@ -317,6 +321,14 @@ state_col_status(sqlite3_stmt *s, int col)
 	if (t != NULL)
 		state_status_from_name((const char *)t, &status);
 	return status;
+}
+
+int
+state_obs_hold(struct state *st, const char *collection, const char *observation,
+    int64_t until_ms, char **cause)
+{
+	return state_run(st, state_bind(st, ST_OBS_HOLD, "ssii", collection, observation,
+	    until_ms, state_now_ms()), "holding an observation", cause);
 }
 
 int

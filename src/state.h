@@ -85,6 +85,10 @@ int state_obs_files(struct state *st, const char *collection, const char *observ
 /* Free what state_obs_files returned. */
 void state_files_free(struct state_file *files, size_t n);
 
+/* A pending observation waits for the rest of its files until until_ms
+ * (kept as its next_attempt, so that a restart waits too). 0 or -1. */
+int state_obs_hold(struct state *st, const char *collection, const char *observation,
+    int64_t until_ms, char **cause);
 /* Look up an observation; 0 found, 1 unknown, -1 error. */
 int state_obs_get(struct state *st, const char *collection, const char *observation,
     struct state_obs *out, char **cause);
