@@ -11,11 +11,13 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fitsio.h>
 
@@ -481,6 +483,46 @@ fits_read(const char *path, struct fits_file **out, char **cause)
 	r = fits_read_dump(path, buf, len, out, cause);
 	free(buf);
 	return r;
+}
+
+int
+fits_header_complete(const char *path)
+{
+	char block[2880];
+	size_t n, i;
+	int fd, r = 0;
+	ssize_t got;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	for (n = 0; r == 0; n++) {
+		for (got = 0; got < (ssize_t)sizeof block; got += r) {
+			if ((r = (int)read(fd, block + got, sizeof block - (size_t)got)) < 0 &&
+			    errno == EINTR)
+				r = 0;
+			else if (r <= 0)
+				break;
+		}
+		r = 0;
+		if (got < 0) {
+			close(fd);
+			return -1;
+		}
+		if (n == 0 && (got < 9 || memcmp(block, "SIMPLE  =", 9) != 0))
+			break;		/* not (uncompressed) FITS: complete as far as we judge */
+		for (i = 0; i + FITS_CARD <= (size_t)got; i += FITS_CARD) {
+			if (hdr_is_end(block + i, FITS_CARD)) {
+				close(fd);
+				return 1;
+			}
+		}
+		if (got < (ssize_t)sizeof block) {	/* end of file, no END card */
+			close(fd);
+			return 0;
+		}
+	}
+	close(fd);
+	return 1;
 }
 
 int

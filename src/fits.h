@@ -55,6 +55,13 @@ int fits_read_dump(const char *name, const char *buf, size_t len, struct fits_fi
     char **cause);
 /* Does the name say FITS or a header dump (.fits .fit .fz .fits.gz .header ...)? */
 int fits_name_is_fits(const char *path);
+/*
+ * Has a FITS file being written got its whole primary header? 0 when the
+ * file starts like an uncompressed FITS file ("SIMPLE  =") but holds no END
+ * card yet; 1 otherwise (complete, or not such a file: the mapping decides
+ * what it is); -1 with errno when it cannot be read.
+ */
+int fits_header_complete(const char *path);
 /* Free a file read by fits_read; NULL is accepted. */
 void fits_file_free(struct fits_file *f);
 /* The first card named key in hdu, or NULL. */

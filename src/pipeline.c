@@ -18,6 +18,7 @@
 #include <ev.h>
 
 #include "conf.h"
+#include "fits.h"
 #include "ingest.h"
 #include "jobs.h"
 #include "log.h"
@@ -59,6 +60,7 @@ struct pipeline {
 	struct pipeline_root	 *roots;
 	size_t			  nroots;
 	struct strmap		 *holds;	/* "collection/observation" -> pipeline_hold */
+	struct strmap		 *incomplete;	/* FITS files settled without an END card */
 	double			  scan_started;	/* monotonic seconds */
 	unsigned long		  scan_found;	/* files reported by this scan */
 	unsigned long		  scans;
@@ -263,8 +265,30 @@ pipeline_is_new(struct pipeline *p, const char *path, const struct stat *st)
 	return change != STATE_UNCHANGED;
 }
 
+/*
+ * A quiet FITS file must also hold its whole primary header: one whose
+ * writer stalled mid-header goes back to settling (logged once) instead of
+ * failing its observation.
+ */
+static int
+pipeline_fits_complete(struct pipeline *p, const char *path)
+{
+	if (!fits_name_is_fits(path) || fits_header_complete(path) != 0) {
+		free(strmap_del(p->incomplete, path));
+		return 1;
+	}
+	if (strmap_get(p->incomplete, path) == NULL) {
+		log_at(LOG_WARNING, 0, LOG_FIELDS({ "FILE", path }, { "STAGE", "settle" }),
+		    "%s: FITS header without END card yet; waiting for the writer to finish",
+		    path);
+		strmap_put(p->incomplete, path, xstrdup(path));
+	}
+	settle_offer(p->settle, path, SETTLE_WRITTEN, NULL);
+	return 0;
+}
+
 static void
-pipeline_on_complete(void *arg, const char *path, const struct stat *st)
+pipeline_on_complete(void *arg, const char *path, const struct stat *st, int renamed)
 {
 	struct pipeline *p = arg;
 	const struct pipeline_root *root;
@@ -279,6 +303,8 @@ pipeline_on_complete(void *arg, const char *path, const struct stat *st)
 	coll = p->cfg->collections.v[root->collection].name;
 	if (!pipeline_is_new(p, path, st))
 		return;
+	if (!renamed && !pipeline_fits_complete(p, path))
+		return;	/* (a file renamed into place is complete: the mapping judges it) */
 	switch (rules_classify(p->rules[root->collection], path, &res)) {
 	case RULES_MATCHED:
 		pipeline_classified(p, coll, path, st, &res);
@@ -375,6 +401,7 @@ pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
 	p = xcalloc(1, sizeof *p);
 	p->loop = loop;
 	p->holds = strmap_new();
+	p->incomplete = strmap_new();
 	p->cfg = cfg;
 	p->rules = xcalloc(cfg->collections.n + 1, sizeof *p->rules);
 	if ((p->state = state_open(cfg->state_dir, cause)) == NULL ||
@@ -534,6 +561,14 @@ pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
 	ingest_counts(p->ingest, queued, running, waiting);
 }
 
+static void
+pipeline_free_value(const char *key, void *value, void *arg)
+{
+	(void)key;
+	(void)arg;
+	free(value);
+}
+
 /* Collect the holds (strmap_each's callback must not change the map). */
 static void
 pipeline_hold_collect(const char *key, void *value, void *arg)
@@ -571,6 +606,10 @@ pipeline_free(struct pipeline *p)
 	settle_free(p->settle);
 	watch_free(p->watch);
 	pipeline_holds_free(p);
+	if (p->incomplete != NULL) {
+		strmap_each(p->incomplete, pipeline_free_value, NULL);
+		strmap_free(p->incomplete);
+	}
 	ingest_free(p->ingest);
 	state_close(p->state);
 	for (i = 0; i < p->cfg->collections.n; i++)

@@ -145,7 +145,7 @@ settle_check(struct settle *s, struct settle_file *f)
 	stats_time(STATS_SETTLE, ev_now(s->loop) - f->first);
 	stats_count(STATS_FILES_SETTLED);
 	settle_drop(s, f);
-	s->cb(s->arg, path, &st);
+	s->cb(s->arg, path, &st, 0);
 	free(path);
 }
 
@@ -214,7 +214,7 @@ settle_complete_now(struct settle *s, const char *path)
 		settle_drop(s, f);
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
 		stats_count(STATS_FILES_SETTLED);
-		s->cb(s->arg, path, &st);
+		s->cb(s->arg, path, &st, 1);
 	}
 	settle_arm(s);
 }
@@ -249,7 +249,7 @@ settle_offer(struct settle *s, const char *path, enum settle_how how,
 	    (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 <= ev_now(s->loop) - s->quiet) {
 		stats_time(STATS_SETTLE, 0.);
 		stats_count(STATS_FILES_SETTLED);
-		s->cb(s->arg, path, &st);
+		s->cb(s->arg, path, &st, 0);
 		return;
 	}
 	if (f == NULL) {

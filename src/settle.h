@@ -18,8 +18,17 @@
 struct ev_loop;
 struct settle;
 
-/* Called once a file is complete, with its final stat. */
-typedef void settle_cb(void *arg, const char *path, const struct stat *st);
+/* How a file was noticed. */
+enum settle_how {
+	SETTLE_WRITTEN = 0,	/* written or closed: wait for the quiet period */
+	SETTLE_RENAMED = 1,	/* renamed into place: complete now */
+	SETTLE_FOUND = 2	/* seen by a scan: complete now if its mtime is older
+				 * than the quiet period, else wait as WRITTEN */
+};
+
+/* Called once a file is complete, with its final stat and how it came:
+ * SETTLE_RENAMED (complete by the producer contract) or not. */
+typedef void settle_cb(void *arg, const char *path, const struct stat *st, int renamed);
 
 /* A settler on loop with a quiet period of quiet_ms. */
 struct settle *settle_new(struct ev_loop *loop, uint64_t quiet_ms, settle_cb *cb, void *arg);
@@ -31,13 +40,6 @@ void settle_set_ignored(struct settle *s, const char *const *suffixes);
 void settle_set_quiet(struct settle *s, uint64_t quiet_ms);
 /* True when the file's name is ignored by the producer contract. */
 int settle_ignored(const struct settle *s, const char *path);
-/* How a file was noticed. */
-enum settle_how {
-	SETTLE_WRITTEN = 0,	/* written or closed: wait for the quiet period */
-	SETTLE_RENAMED = 1,	/* renamed into place: complete now */
-	SETTLE_FOUND = 2	/* seen by a scan: complete now if its mtime is older
-				 * than the quiet period, else wait as WRITTEN */
-};
 
 /* Offer a file noticed in the given way; st is its stat when the caller has
  * one (a scan), else NULL and the file is stat'ed here. */

@@ -8,7 +8,7 @@
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
 xsd=${CAOM2INGEST_XSD_DIR:-$srcdir/xsd}
-plan 9
+plan 13
 
 land=$tmp/landing
 out=$tmp/out
@@ -70,6 +70,20 @@ head -c 3000 "$tmp/m3.fits" > "$tmp/m3.cut"
 mv "$tmp/m3.cut" "$land/good/m3.fits"
 ok "a truncated FITS file fails its observation, naming the HDU" \
 	wait_for 10 grep -q "observation GOOD/m3 failed.*m3.fits: HDU 0: truncated" "$log"
+
+# a file written in place whose writer stalls in the header: it waits, then completes
+mkfits "$tmp/m5.fits" "OBJECT  = 'M5'"
+head -c 1200 "$tmp/m5.fits" > "$land/good/m5.fits"
+ok "a quiet FITS file without END card is held, with a warning" \
+	wait_for 10 grep -q "m5.fits: FITS header without END card yet; waiting" "$log"
+ok_not "and neither failed nor stored" sh -c "grep -q 'GOOD/m5 failed' '$log' || test -e '$out/GOOD/m5.xml'"
+tail -c +1201 "$tmp/m5.fits" >> "$land/good/m5.fits"
+ok "once the writer finishes it is ingested" wait_for 10 test -s "$out/GOOD/m5.xml"
+# renamed into place, it is complete by contract: a cut header is an error
+head -c 1200 "$tmp/m5.fits" > "$tmp/m6.cut"
+mv "$tmp/m6.cut" "$land/good/m6.fits"
+ok "a renamed file with a cut header fails its observation, with the reason" \
+	wait_for 10 grep -q "observation GOOD/m6 failed.*m6.fits" "$log"
 
 mkfits "$tmp/m4.fits" "OBJECT  = 'M87'"
 mv "$tmp/m4.fits" "$land/good/m4.fits"

@@ -25,7 +25,7 @@ static char *done[2048];
 static int ndone;
 
 static void
-on_done(void *arg, const char *path, const struct stat *st)
+on_done(void *arg, const char *path, const struct stat *st, int renamed)
 {
 	if (ndone < 2048)
 		done[ndone++] = xstrdup(path);
