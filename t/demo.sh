@@ -10,7 +10,7 @@ client=$top_builddir/src/caom2ingest
 mkdemo=$top_builddir/tools/mkdemo
 xsd=${CAOM2INGEST_XSD_DIR:-$srcdir/xsd}
 ids="dao_c122_2016_007777 dao_c122_2016_007830 dao_c122_2016_012725"
-plan 45
+plan 47
 
 # copy_tree DIR: the files demo.sh uses, as they are shipped
 copy_tree() {
@@ -107,8 +107,23 @@ like "$(range "$x7777")" "^(1[0-9]{2}|[1-9][0-9]?) 4\.514362e-07 4\.665562e-07$"
     "the FITS file has fewer pixels and the same spectral range"
 
 parts=$(grep -c '<caom2:part ' "$x12725")
-is "2 0 1" "$parts $(xml_value "$x12725" /parts/part/name) $(awk '/<caom2:name>1</ { f = 1 } f && /<caom2:chunk / { print 1; exit }' "$x12725")" \
-    "the 2-HDU sample has two parts, the frame in the second"
+first=$(awk '/<caom2:name>0</ { f = 1 } f && /<caom2:chunks\/>/ { print "none"; exit }
+    f && /<caom2:chunk / { print "chunk"; exit }' "$x12725")
+second=$(awk '/<caom2:name>1</ { f = 1 } f && /<caom2:chunk / { print "chunk"; exit }' "$x12725")
+is "2 0 none chunk" "$parts $(xml_value "$x12725" /parts/part/name) $first $second" \
+    "the 2-HDU sample has two parts, the frame (a chunk) in the second only"
+
+# The shipped dumps map cleanly offline too, with no warning.
+clean=0
+for id in $ids; do
+	"$client" map --observation DEMO "$id" --lineage "$id/cadc:DEMO/$id.fits" \
+	    --local "$srcdir/etc/demo/$id.fits.header" --blueprint "$srcdir/etc/demo/demo.blueprint" \
+	    -o "$tmp/$id.dump.xml" 2>"$tmp/$id.map.err" &&
+	    [ ! -s "$tmp/$id.map.err" ] &&
+	    "$client" verify --xsd-dir "$xsd" "$tmp/$id.dump.xml" >/dev/null 2>&1 &&
+	    clean=$((clean + 1))
+done
+is 3 "$clean" "caom2ingest map maps each dump with demo.blueprint, silently, and it verifies"
 
 # The artifacts describe the files that landed, which are small valid FITS files.
 good=0
@@ -132,6 +147,7 @@ for id in $ids; do
 done
 is 3 "$n" "the log tells each file's classification and each observation stored"
 ok "and that the daemon stopped" grep -q "caom2ingestd stopped" "$log"
+ok_not "with no warning or error" grep -Eq "]: (warning|error|critical|alert|emergency): " "$log"
 ok_not "no daemon is left running" "$client" -s "$tree/demo/control.sock" status
 like "$(cat "$tmp/run1.out")" "observations +0 pending, 0 running, 0 retry, 3 done, 0 failed" \
     "the output shows caom2ingest status"
