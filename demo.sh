@@ -20,7 +20,6 @@
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd) || exit 1
-# etc/demo.yml names its blueprint relative to the daemon's working directory
 cd "$here" || exit 1
 build=${DEMO_BUILDDIR:-$here}
 daemon=$build/src/caom2ingestd

@@ -89,7 +89,7 @@ static const struct conf_key conf_rule_keys[] = {
 	{ "observation", CONF_STRING, R(observation), 1, NULL, NULL, "observationID template" },
 	{ "product", CONF_STRING, R(product), 1, NULL, NULL, "productID template" },
 	{ "uri", CONF_STRING, R(uri), 1, NULL, NULL, "artifact URI template" },
-	{ "blueprint", CONF_STRING, R(blueprint), 0, NULL, NULL, "blueprint path template" },
+	{ "blueprint", CONF_PATH, R(blueprint), 0, NULL, NULL, "blueprint path template" },
 	{ "expect", CONF_STRLIST, R(expect), 0, NULL, NULL,
 	  "file name templates the observation waits for" },
 	{ "wait", CONF_DURATION, R(wait_ms), 0, NULL, NULL,
