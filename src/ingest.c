@@ -29,6 +29,7 @@
 #include "state.h"
 #include "stats.h"
 #include "strmap.h"
+#include "work.h"
 #include "xmalloc.h"
 
 struct ingest {
@@ -39,6 +40,17 @@ struct ingest {
 	struct repo		*repo;		/* NULL: the directory sink */
 	char			*dir;
 	struct strmap		*stored;	/* "coll\nobs" -> checksum stored, until recorded */
+	struct work		*work;		/* reads and checksums files off the loop */
+};
+
+/* What a worker learnt of one file: its stat, MD5, headers and blueprint. */
+struct ingest_prep {
+	struct stat		 st;
+	char			 md5[37];
+	struct fits_file	*ff;		/* NULL: no blueprint, or not FITS */
+	struct blueprint	*bp;		/* NULL: no blueprint */
+	int			 used;		/* map_augment changed ff: read again */
+	char			*cause;		/* set: this file cannot be ingested */
 };
 
 /* One attempt of one observation, alive while a push is in flight. */
@@ -48,6 +60,7 @@ struct ingest_run {
 	struct jobs_job		*job;
 	struct state_file	*files;
 	size_t			 nfiles;
+	struct ingest_prep	*prep;		/* one per file */
 };
 
 static const struct {
@@ -96,32 +109,76 @@ ingest_md5(const char *path, char out[37], char **cause)
 }
 
 /* Map one file's headers into obs with its rule's blueprint (map.c). */
+/* Read a file's blueprint and, for a FITS file, its headers (on a worker). */
 static int
-ingest_map_file(struct caom_observation *obs, const struct state_file *f, char **cause)
+ingest_read_mapping(const struct state_file *f, struct ingest_prep *pr, char **cause)
 {
-	struct blueprint *bp = blueprint_new();
-	struct fits_file *ff = NULL;
+	char *msg = NULL;
+
+	pr->bp = blueprint_new();
+	if (blueprint_load(pr->bp, f->blueprint, &msg) != 0) {
+		*cause = xasprintf("blueprint for %s: %s", f->path, msg);
+		free(msg);
+		return -1;
+	}
+	if (fits_name_is_fits(f->path) && fits_read(f->path, &pr->ff, &msg) != 0) {
+		*cause = msg;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ingest_prep_clear(struct ingest_prep *pr)
+{
+	fits_file_free(pr->ff);
+	blueprint_free(pr->bp);
+	free(pr->cause);
+	memset(pr, 0, sizeof *pr);
+}
+
+/* Everything blocking about one file: stat, MD5, headers (on a worker). */
+static void
+ingest_prepare_file(const struct state_file *f, struct ingest_prep *pr)
+{
+	if (stat(f->path, &pr->st) != 0) {
+		pr->cause = xasprintf("%s: %s", f->path, strerror(errno));
+		return;
+	}
+	if (ingest_md5(f->path, pr->md5, &pr->cause) != 0)
+		return;
+	if (f->blueprint != NULL && f->blueprint[0] != '\0')
+		ingest_read_mapping(f, pr, &pr->cause);
+}
+
+/* Map one file's headers into obs with its blueprint. */
+static int
+ingest_map_file(struct caom_observation *obs, const struct state_file *f,
+    struct ingest_prep *pr, char **cause)
+{
 	struct map_input in;
 	char *warn = NULL, *msg = NULL;
 	int r = -1;
 
-	if (blueprint_load(bp, f->blueprint, &msg) != 0) {
-		*cause = xasprintf("blueprint for %s: %s", f->path, msg);
-		goto out;
+	if (pr->used) {
+		/* a second build (a 409/412 re-merge): the headers were changed by
+		 * the first, read them again (rare; on the loop) */
+		fits_file_free(pr->ff);
+		blueprint_free(pr->bp);
+		pr->ff = NULL;
+		pr->bp = NULL;
+		if (ingest_read_mapping(f, pr, cause) != 0)
+			return -1;
 	}
-	if (fits_name_is_fits(f->path) && fits_read(f->path, &ff, &msg) != 0) {
-		*cause = msg;
-		msg = NULL;
-		goto out;
-	}
-	if (obs->kind != map_observation_kind(bp) && obs->nplanes == 0)
-		obs->kind = map_observation_kind(bp);
+	pr->used = 1;
+	if (obs->kind != map_observation_kind(pr->bp) && obs->nplanes == 0)
+		obs->kind = map_observation_kind(pr->bp);
 	memset(&in, 0, sizeof in);
 	in.product_id = f->product;
 	in.uri = f->uri;
-	in.fits = ff;
+	in.fits = pr->ff;
 	in.path = f->path;
-	in.bp = bp;
+	in.bp = pr->bp;
 	if (map_augment(obs, &in, &warn, &msg) != 0) {
 		*cause = msg;
 		msg = NULL;
@@ -134,28 +191,22 @@ ingest_map_file(struct caom_observation *obs, const struct state_file *f, char *
 out:
 	free(warn);
 	free(msg);
-	fits_file_free(ff);
-	blueprint_free(bp);
 	return r;
 }
 
 /* Put one file into obs as the artifact of its product's plane. */
 static int
-ingest_add_file(struct caom_observation *obs, const struct state_file *f, char **cause)
+ingest_add_file(struct caom_observation *obs, const struct state_file *f,
+    struct ingest_prep *pr, char **cause)
 {
 	struct caom_artifact *a;
 	struct caom_plane *p;
-	char md5[37];
-	struct stat st;
 
-	if (stat(f->path, &st) != 0) {
-		*cause = xasprintf("%s: %s", f->path, strerror(errno));
+	if (pr->cause != NULL) {
+		*cause = xstrdup(pr->cause);
 		return -1;
 	}
-	if (ingest_md5(f->path, md5, cause) != 0)
-		return -1;
-	if (f->blueprint != NULL && f->blueprint[0] != '\0' &&
-	    ingest_map_file(obs, f, cause) != 0)
+	if (pr->bp != NULL && ingest_map_file(obs, f, pr, cause) != 0)
 		return -1;
 	p = caom_observation_add_plane(obs, f->product);
 	a = caom_plane_add_artifact(p, f->uri);
@@ -165,10 +216,10 @@ ingest_add_file(struct caom_observation *obs, const struct state_file *f, char *
 		a->release_type = xstrdup("data");
 	free(a->content_type);
 	a->content_type = xstrdup(ingest_content_type(f->path));
-	a->content_length = st.st_size;
+	a->content_length = pr->st.st_size;
 	a->has_content_length = 1;
 	free(a->content_checksum);
-	a->content_checksum = xstrdup(md5);
+	a->content_checksum = xstrdup(pr->md5);
 	return 0;
 }
 
@@ -195,7 +246,7 @@ ingest_build(struct ingest_run *run, const char *existing, size_t len, char **te
 		obs->algorithm.name = xstrdup("exposure");
 	}
 	for (i = 0; i < run->nfiles && r == 0; i++)
-		r = ingest_add_file(obs, &run->files[i], cause);
+		r = ingest_add_file(obs, &run->files[i], &run->prep[i], cause);
 	if (r == 0) {
 		checksum_compute(obs);
 		checksum_format(obs->ent.acc_meta_checksum, checksum);
@@ -211,9 +262,32 @@ ingest_build(struct ingest_run *run, const char *existing, size_t len, char **te
 static void
 ingest_run_free(struct ingest_run *run)
 {
+	size_t i;
+
 	stats_time(STATS_JOB, ev_time() - run->start);
+	for (i = 0; run->prep != NULL && i < run->nfiles; i++)
+		ingest_prep_clear(&run->prep[i]);
+	free(run->prep);
 	state_files_free(run->files, run->nfiles);
 	free(run);
+}
+
+/* A worker: stat, checksum and read every file of the run. */
+static void
+ingest_prepare(void *arg)
+{
+	struct ingest_run *run = arg;
+	size_t i;
+
+	for (i = 0; i < run->nfiles; i++)
+		ingest_prepare_file(&run->files[i], &run->prep[i]);
+}
+
+/* The daemon stops with this run still with a worker. */
+static void
+ingest_discard(void *arg)
+{
+	ingest_run_free(arg);
 }
 
 static void
@@ -279,6 +353,19 @@ ingest_pushed(void *arg, enum repo_result result, long status, const char *messa
 	ingest_run_free(run);
 }
 
+/* Back on the loop with the files read: push or store. */
+static void
+ingest_prepared(void *arg)
+{
+	struct ingest_run *run = arg;
+
+	if (run->in->repo != NULL)
+		repo_push(run->in->repo, jobs_job_collection(run->job),
+		    jobs_job_observation(run->job), ingest_merge, ingest_pushed, run);
+	else
+		ingest_to_dir(run);
+}
+
 static void
 ingest_run(void *arg, struct jobs_job *job)
 {
@@ -298,11 +385,8 @@ ingest_run(void *arg, struct jobs_job *job)
 		ingest_run_free(run);
 		return;
 	}
-	if (in->repo != NULL)
-		repo_push(in->repo, jobs_job_collection(job), jobs_job_observation(job),
-		    ingest_merge, ingest_pushed, run);
-	else
-		ingest_to_dir(run);
+	run->prep = xcalloc(run->nfiles + 1, sizeof *run->prep);
+	work_submit(in->work, ingest_prepare, ingest_prepared, run);
 }
 
 /* keep, delete or move the files of an observation. */
@@ -410,6 +494,11 @@ ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st, char 
 		ingest_free(in);
 		return NULL;
 	}
+	/* two workers: a file being checksummed does not hold up the next */
+	if ((in->work = work_new(loop, 2, cause)) == NULL) {
+		ingest_free(in);
+		return NULL;
+	}
 	in->jobs = jobs_new(loop, &jc, &ops, in);
 	return in;
 }
@@ -425,6 +514,7 @@ ingest_free(struct ingest *in)
 {
 	if (in == NULL)
 		return;
+	work_free(in->work, ingest_discard);
 	jobs_free(in->jobs);
 	repo_free(in->repo);
 	strmap_each(in->stored, ingest_free_sum, NULL);
