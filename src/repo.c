@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -34,7 +35,8 @@ struct repo {
 	char			*base;
 	char			*cert;
 	char			*netrc;
-	char			*ca_path;
+	char			*ca_file;	/* CA bundle (CAINFO), or NULL */
+	char			*ca_dir;	/* hashed CA directory (CAPATH), or NULL */
 	char			*auth;		/* "Authorization: Bearer ..." or NULL */
 	int			 insecure;
 	long			 timeout_ms;
@@ -231,15 +233,50 @@ repo_after_write(struct repo_push *p)
 		repo_http_failure(p);
 }
 
+/* What the client trusted, for a failed verification. */
+static char *
+repo_trust(const struct repo *r)
+{
+	if (r->ca_file != NULL)
+		return xasprintf("the CAs in %s", r->ca_file);
+	if (r->ca_dir != NULL)
+		return xasprintf("the CA directory %s, which must be prepared with "
+		    "`openssl rehash`", r->ca_dir);
+	return xstrdup("the system's CA store; ca_path or --ca-path names others");
+}
+
+/* A failed transfer: connection, timeout or TLS; all transient. */
+static void
+repo_transfer_failed(struct repo_push *p, CURLcode code)
+{
+	const char *why = p->errbuf[0] != '\0' ? p->errbuf : curl_easy_strerror(code);
+	char *trust;
+
+	p->status = 0;
+	switch (code) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+		trust = repo_trust(p->repo);
+		repo_finish(p, REPO_TRANSIENT, "%s: TLS certificate verification failed "
+		    "(trusting %s): %s", p->url, trust, why);
+		free(trust);
+		break;
+	case CURLE_SSL_CERTPROBLEM:
+		repo_finish(p, REPO_TRANSIENT, "%s: client certificate %s unusable (a PEM "
+		    "file with its certificate and unencrypted key is expected): %s", p->url,
+		    p->repo->cert, why);
+		break;
+	default:
+		repo_finish(p, REPO_TRANSIENT, "%s: %s", p->url, why);
+	}
+}
+
 static void
 repo_transfer_done(struct repo_push *p, CURLcode code)
 {
 	curl_easy_getinfo(p->easy, CURLINFO_RESPONSE_CODE, &p->status);
 	curl_multi_remove_handle(p->repo->multi, p->easy);
 	if (code != CURLE_OK) {
-		p->status = 0;
-		repo_finish(p, REPO_TRANSIENT, "%s: %s", p->url,
-		    p->errbuf[0] != '\0' ? p->errbuf : curl_easy_strerror(code));
+		repo_transfer_failed(p, code);
 		return;
 	}
 	if (p->step == REPO_GET)
@@ -300,21 +337,30 @@ repo_on_header(char *line, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/*
+ * The client certificate: key and certificate from one PEM file (a proxy).
+ * An empty key password keeps OpenSSL from prompting on the terminal for
+ * an encrypted key, which would block the loop: such a file is refused.
+ */
 static void
 repo_setup_auth(struct repo *r, CURL *e)
 {
 	if (r->cert != NULL) {
 		curl_easy_setopt(e, CURLOPT_SSLCERT, r->cert);
-		curl_easy_setopt(e, CURLOPT_SSLKEY, r->cert);
 		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_SSLKEY, r->cert);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_KEYPASSWD, "");
 	}
 	if (r->netrc != NULL) {
 		curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_REQUIRED);
 		curl_easy_setopt(e, CURLOPT_NETRC_FILE, r->netrc);
 	}
-	if (r->ca_path != NULL)
-		curl_easy_setopt(e, r->ca_path[strlen(r->ca_path) - 1] == '/' ?
-		    CURLOPT_CAPATH : CURLOPT_CAINFO, r->ca_path);
+	/* A configured CA file or directory replaces the built-in store. */
+	if (r->ca_file != NULL || r->ca_dir != NULL) {
+		curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
+		curl_easy_setopt(e, CURLOPT_CAPATH, r->ca_dir);
+	}
 	if (r->insecure) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -493,6 +539,51 @@ repo_read_token(struct repo *r, const char *path, char **cause)
 	return 0;
 }
 
+/* A CA directory goes to CAPATH, a file (bundle) to CAINFO. */
+static int
+repo_set_ca(struct repo *r, const char *path, char **cause)
+{
+	struct stat sb;
+
+	if (path == NULL)
+		return 0;
+	if (stat(path, &sb) == -1) {
+		*cause = xasprintf("CA path %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(sb.st_mode))
+		r->ca_dir = xstrdup(path);
+	else
+		r->ca_file = xstrdup(path);
+	return 0;
+}
+
+/*
+ * TLS settings make sense with https:// only (over plain HTTP they would be
+ * silently unused); the client certificate must be readable. Its contents
+ * are never shown.
+ */
+static int
+repo_check_tls(const struct repo_config *cfg, char **cause)
+{
+	FILE *fp;
+
+	if ((cfg->cert != NULL || cfg->ca_path != NULL) &&
+	    strncasecmp(cfg->url, "https://", 8) != 0) {
+		*cause = xasprintf("a client certificate or CA path needs an https:// URL, not %s",
+		    cfg->url);
+		return -1;
+	}
+	if (cfg->cert == NULL)
+		return 0;
+	if ((fp = fopen(cfg->cert, "r")) == NULL) {
+		*cause = xasprintf("client certificate %s: %s", cfg->cert, strerror(errno));
+		return -1;
+	}
+	fclose(fp);
+	return 0;
+}
+
 struct repo *
 repo_new(struct ev_loop *loop, const struct repo_config *cfg, char **cause)
 {
@@ -508,10 +599,10 @@ repo_new(struct ev_loop *loop, const struct repo_config *cfg, char **cause)
 	r->base = xstrndup(cfg->url, len > 0 && cfg->url[len - 1] == '/' ? len - 1 : len);
 	r->cert = xstrdup(cfg->cert);
 	r->netrc = xstrdup(cfg->netrc);
-	r->ca_path = xstrdup(cfg->ca_path);
 	r->insecure = cfg->insecure;
 	r->timeout_ms = cfg->timeout_ms > 0 ? (long)cfg->timeout_ms : 120000;
-	if (cfg->token_file != NULL && repo_read_token(r, cfg->token_file, cause) != 0) {
+	if (repo_check_tls(cfg, cause) != 0 || repo_set_ca(r, cfg->ca_path, cause) != 0 ||
+	    (cfg->token_file != NULL && repo_read_token(r, cfg->token_file, cause) != 0)) {
 		repo_free(r);
 		return NULL;
 	}
@@ -541,7 +632,8 @@ repo_free(struct repo *r)
 	free(r->base);
 	free(r->cert);
 	free(r->netrc);
-	free(r->ca_path);
+	free(r->ca_file);
+	free(r->ca_dir);
 	if (r->auth != NULL)
 		explicit_bzero(r->auth, strlen(r->auth));
 	free(r->auth);

@@ -3,7 +3,7 @@
 . "$srcdir/t/tap.sh"
 
 command -v bash >/dev/null || skip_all "bash not installed"
-plan 6
+plan 8
 comp() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _caom2ingest;
 		echo "${COMPREPLY[*]}"' sh "$srcdir/etc/bash-completion/caom2ingest" "$@"
@@ -14,3 +14,6 @@ is "--failed --force" "$(comp caom2ingest reingest --f)" "reingest options"
 is "failed" "$(comp caom2ingest list --state fa)" "states for list --state"
 is "--json" "$(comp caom2ingest -s /x --j)" "global options after -s SOCKET"
 is "--lineage --local" "$(comp caom2ingest map --l)" "map options"
+is "--push" "$(comp caom2ingest map --p)" "map --push"
+is "--cert --ca-path" "$(comp caom2ingest map --ce) $(comp caom2ingest map --ca)" \
+	"and its TLS options"

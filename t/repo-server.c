@@ -5,6 +5,7 @@
  *	repo-server --listen ADDR:PORT --data DIR --xsd-dir DIR
  *	    [--base PATH] [--token-file FILE] [--basic USER:PASS]
  *	    [--port-file FILE] [--max-body BYTES] [--no-fsync]
+ *	    [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
  *
  * DESCRIPTION
  *	Serves the repository protocol of NOTES.md ("Repository service")
@@ -26,6 +27,17 @@
  *	every request must carry "Authorization: Bearer <token>", with
  *	--basic HTTP basic credentials (either is accepted when both are
  *	given); otherwise 401.  Listen on port 0 to get a free port.
+ *
+ *	With --tls-cert and --tls-key (PEM server certificate and its
+ *	unencrypted key) the server speaks HTTPS only.  --client-ca (PEM,
+ *	one or more CA certificates) also asks every client for a
+ *	certificate: a request to BASE without one is refused with 403
+ *	"client certificate required: anonymous access is not permitted",
+ *	and one whose certificate does not verify against those CAs with
+ *	403 "client certificate not trusted: <reason>", before any other
+ *	check, like the CADC service refusing an anonymous write.  The
+ *	subject of a verified client certificate ends the request's log
+ *	line as client="DN".
  *
  *	Observations are kept as DIR/C/ID.xml, written to a temporary file,
  *	fsync'ed (unless --no-fsync, for benchmarks on slow disks) and
@@ -83,6 +95,8 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlschemas.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -113,6 +127,12 @@ static struct {
 	int		 no_fsync;
 	char		*bearer;	/* "Bearer <token>" */
 	char		*basic;		/* "Basic <base64>" */
+	const char	*tls_cert;	/* PEM files, or NULL for plain HTTP */
+	const char	*tls_key;
+	const char	*client_ca;
+	char		*tls_cert_pem;	/* their contents */
+	char		*tls_key_pem;
+	char		*client_ca_pem;
 } conf = { .max_body = 20 * 1024 * 1024 };
 
 /* ------------------------------------------------------------------ */
@@ -1063,6 +1083,7 @@ struct req {
 	int		 dropped;
 	struct verdict	 fault;
 	int64_t		 start;
+	char		*client;	/* subject of the client certificate */
 };
 
 typedef enum MHD_Result (*handler_fn)(struct MHD_Connection *, struct req *);
@@ -1754,6 +1775,7 @@ req_free(struct req *r)
 	free(r->coll);
 	free(r->id);
 	free(r->body.p);
+	free(r->client);
 	free(r);
 }
 
@@ -1784,6 +1806,61 @@ auth_ok(struct MHD_Connection *conn)
 	return h != NULL && (cred_eq(h, conf.bearer) || cred_eq(h, conf.basic));
 }
 
+/* The subject DN of a DER certificate (allocated), or NULL. */
+static char *
+cert_subject(const gnutls_datum_t *der)
+{
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t dn = { NULL, 0 };
+	char *s = NULL;
+
+	if (gnutls_x509_crt_init(&crt) != GNUTLS_E_SUCCESS)
+		return NULL;
+	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) ==
+	    GNUTLS_E_SUCCESS &&
+	    gnutls_x509_crt_get_dn3(crt, &dn, 0) == GNUTLS_E_SUCCESS)
+		s = xstrndup((const char *)dn.data, dn.size);
+	gnutls_free(dn.data);
+	gnutls_x509_crt_deinit(crt);
+	return s;
+}
+
+/* With --client-ca: NULL when the client's certificate verifies against
+ * it (its subject in r->client), else why not (allocated). */
+static char *
+client_cert_refusal(struct MHD_Connection *conn, struct req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *peers;
+	gnutls_session_t s;
+	gnutls_datum_t text = { NULL, 0 };
+	unsigned int n = 0, status = 0;
+	char *why;
+
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return xstrdup("client certificate required: not a TLS connection");
+	s = (gnutls_session_t)ci->tls_session;
+	if ((peers = gnutls_certificate_get_peers(s, &n)) == NULL || n == 0)
+		return xstrdup("client certificate required: anonymous access "
+		    "is not permitted");
+	if (gnutls_certificate_verify_peers2(s, &status) != GNUTLS_E_SUCCESS)
+		return xstrdup("client certificate not trusted: cannot verify it");
+	if (status == 0) {
+		r->client = cert_subject(&peers[0]);
+		return NULL;
+	}
+	if (gnutls_certificate_verification_status_print(status,
+	    GNUTLS_CRT_X509, &text, 0) == GNUTLS_E_SUCCESS)
+		why = xasprintf("client certificate not trusted: %.*s",
+		    (int)text.size, (const char *)text.data);
+	else
+		why = xstrdup("client certificate not trusted");
+	gnutls_free(text.data);
+	chomp(why);
+	return why;
+}
+
 static enum MHD_Result
 respond_401(struct MHD_Connection *conn, struct req *r)
 {
@@ -1804,7 +1881,9 @@ respond_401(struct MHD_Connection *conn, struct req *r)
 static enum MHD_Result
 req_begin(struct MHD_Connection *conn, struct req *r)
 {
+	enum MHD_Result ret;
 	const char *cl;
+	char *why;
 
 	if (r->kind == ROUTE_TEST)
 		return MHD_YES;
@@ -1817,6 +1896,12 @@ req_begin(struct MHD_Connection *conn, struct req *r)
 	}
 	if (r->fault.status != 0)
 		return MHD_YES;
+	if (conf.client_ca != NULL &&
+	    (why = client_cert_refusal(conn, r)) != NULL) {
+		ret = respond_error(conn, r, MHD_HTTP_FORBIDDEN, "%s", why);
+		free(why);
+		return ret;
+	}
 	if (!auth_ok(conn))
 		return respond_401(conn, r);
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -1910,8 +1995,10 @@ on_completed(void *cls, struct MHD_Connection *conn, void **ptr,
 		if (iscntrl((unsigned char)*p))
 			*p = '?';
 	}
-	fprintf(stderr, "%s %s %s in=%zu out=%zu %" PRId64 "us\n", r->method,
-	    r->path, status, r->in, r->out, now_us() - r->start);
+	fprintf(stderr, "%s %s %s in=%zu out=%zu %" PRId64 "us%s%s%s\n",
+	    r->method, r->path, status, r->in, r->out, now_us() - r->start,
+	    r->client != NULL ? " client=\"" : "",
+	    r->client != NULL ? r->client : "", r->client != NULL ? "\"" : "");
 	req_free(r);
 	*ptr = NULL;
 }
@@ -1937,7 +2024,8 @@ usage(int status)
 	fprintf(status == 0 ? stdout : stderr,
 	    "usage: repo-server --listen ADDR:PORT --data DIR --xsd-dir DIR\n"
 	    "           [--base PATH] [--token-file FILE] [--basic USER:PASS]\n"
-	    "           [--port-file FILE] [--max-body BYTES] [--no-fsync]\n");
+	    "           [--port-file FILE] [--max-body BYTES] [--no-fsync]\n"
+	    "           [--tls-cert FILE --tls-key FILE [--client-ca FILE]]\n");
 	exit(status);
 }
 
@@ -2009,6 +2097,9 @@ static const struct option options[] = {
 	{ "port-file",	required_argument, NULL, 'p' },
 	{ "max-body",	required_argument, NULL, 'm' },
 	{ "no-fsync",	no_argument,	   NULL, 'n' },
+	{ "tls-cert",	required_argument, NULL, 'C' },
+	{ "tls-key",	required_argument, NULL, 'K' },
+	{ "client-ca",	required_argument, NULL, 'A' },
 	{ "help",	no_argument,	   NULL, 'h' },
 	{ "version",	no_argument,	   NULL, 'V' },
 	{ NULL,		0,		   NULL, 0 }
@@ -2051,6 +2142,15 @@ parse_option(int ch, const char *arg, const char **base)
 	case 'n':
 		conf.no_fsync = 1;
 		break;
+	case 'C':
+		conf.tls_cert = arg;
+		break;
+	case 'K':
+		conf.tls_key = arg;
+		break;
+	case 'A':
+		conf.client_ca = arg;
+		break;
 	case 'h':
 		usage(0);
 	case 'V':
@@ -2073,6 +2173,12 @@ parse_args(int argc, char **argv)
 	if (optind != argc || conf.listen == NULL || conf.data == NULL ||
 	    conf.xsd_dir == NULL)
 		usage(2);
+	if ((conf.tls_cert == NULL) != (conf.tls_key == NULL) ||
+	    (conf.client_ca != NULL && conf.tls_cert == NULL)) {
+		fprintf(stderr, "repo-server: --tls-cert and --tls-key go "
+		    "together; --client-ca needs both\n");
+		usage(2);
+	}
 	conf.base = xstrdup(base);
 	while ((n = strlen(conf.base)) > 0 && conf.base[n - 1] == '/')
 		conf.base[n - 1] = '\0';
@@ -2104,17 +2210,67 @@ listen_addr(const char *spec)
 	return ai;
 }
 
+/* The contents of a PEM file, or exit. */
+static char *
+read_pem(const char *path)
+{
+	struct buf b = { NULL, 0, 0 };
+
+	if (read_file(path, &b) == -1)
+		fatalx("%s: %s", path, strerror(errno));
+	if (b.p == NULL || strstr(b.p, "-----BEGIN ") == NULL)
+		fatalx("%s: not a PEM file", path);
+	return b.p;
+}
+
+static void
+tls_load(void)
+{
+	if (conf.tls_cert == NULL)
+		return;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		fatalx("this libmicrohttpd has no TLS support");
+	conf.tls_cert_pem = read_pem(conf.tls_cert);
+	conf.tls_key_pem = read_pem(conf.tls_key);
+	if (conf.client_ca != NULL)
+		conf.client_ca_pem = read_pem(conf.client_ca);
+}
+
+static void
+tls_free(void)
+{
+	free(conf.tls_cert_pem);
+	if (conf.tls_key_pem != NULL)
+		explicit_bzero(conf.tls_key_pem, strlen(conf.tls_key_pem));
+	free(conf.tls_key_pem);
+	free(conf.client_ca_pem);
+}
+
 static struct MHD_Daemon *
 http_start(const struct addrinfo *ai)
 {
+	struct MHD_OptionItem tls[4];
 	unsigned int flags;
+	size_t n = 0;
 
 	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (conf.tls_cert_pem != NULL) {
+		flags |= MHD_USE_TLS;
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+		    conf.tls_cert_pem };
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0,
+		    conf.tls_key_pem };
+	}
+	if (conf.client_ca_pem != NULL)
+		tls[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+		    conf.client_ca_pem };
+	tls[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_ARRAY, tls,
 	    MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 120u,
@@ -2138,8 +2294,9 @@ announce(struct MHD_Daemon *d, const struct addrinfo *ai)
 	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof host, port,
 	    sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		fatalx("cannot find the listening port");
-	printf(ai->ai_family == AF_INET6 ? "http://[%s]:%s%s\n" :
-	    "http://%s:%s%s\n", host, port, conf.base);
+	printf(ai->ai_family == AF_INET6 ? "%s://[%s]:%s%s\n" :
+	    "%s://%s:%s%s\n", conf.tls_cert != NULL ? "https" : "http", host,
+	    port, conf.base);
 	fflush(stdout);
 	if (conf.port_file == NULL)
 		return;
@@ -2160,6 +2317,7 @@ main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	ai = listen_addr(conf.listen);
+	tls_load();
 	xmlInitParser();
 	if (schemas_init(conf.xsd_dir) == -1 || store_init() == -1)
 		exit(1);
@@ -2182,6 +2340,7 @@ main(int argc, char **argv)
 	free(conf.base);
 	free(conf.bearer);
 	free(conf.basic);
+	tls_free();
 	xmlCleanupParser();
 	return 0;
 }
