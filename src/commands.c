@@ -16,6 +16,7 @@
 #include "pipeline.h"
 #include "state.h"
 #include "stats.h"
+#include "tickets.h"
 #include "xmalloc.h"
 
 static json_t *
@@ -44,7 +45,7 @@ commands_counts(const long *counts, int nfiles)
 }
 
 static int
-cmd_status(void *arg, json_t *req, json_t *reply, char **error)
+cmd_status(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
 	struct state_counts c;
@@ -70,6 +71,9 @@ cmd_status(void *arg, json_t *req, json_t *reply, char **error)
 	json_object_set_new(reply, "jobs", json_pack("{s:i, s:i, s:i}", "queued", queued,
 	    "running", running, "retry_wait", waiting));
 	json_object_set_new(reply, "settling", json_integer((json_int_t)pipeline_settling(d->pipeline)));
+	tickets_counts(d->tickets, &queued, &waiting);
+	json_object_set_new(reply, "tickets", json_pack("{s:i, s:i}", "kept", queued,
+	    "waiting", waiting));
 	json_object_set_new(reply, "sink", json_string(d->cfg->sink.repo.url != NULL ?
 	    d->cfg->sink.repo.url : d->cfg->sink.directory != NULL ? d->cfg->sink.directory :
 	    "state_dir/observations"));
@@ -103,7 +107,7 @@ commands_list_cb(void *arg, const struct state_obs *o)
 }
 
 static int
-cmd_list(void *arg, json_t *req, json_t *reply, char **error)
+cmd_list(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
 	const char *state = json_string_value(json_object_get(req, "state"));
@@ -162,7 +166,7 @@ commands_split(json_t *req, char **coll, const char **obs, char **error)
 }
 
 static int
-cmd_show(void *arg, json_t *req, json_t *reply, char **error)
+cmd_show(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
 	struct state_file *files = NULL;
@@ -188,9 +192,10 @@ cmd_show(void *arg, json_t *req, json_t *reply, char **error)
 }
 
 static int
-cmd_reingest_target(struct daemon *d, const char *target, int force, json_t *reply,
-    char **error)
+cmd_reingest_target(struct daemon *d, const char *target, int force, int ticket,
+    json_t *reply, char **error)
 {
+	unsigned id;
 	char *coll = NULL, *obs = NULL;
 	const char *slash;
 	int r;
@@ -208,38 +213,73 @@ cmd_reingest_target(struct daemon *d, const char *target, int force, json_t *rep
 	if (r == 1)
 		*error = target[0] == '/' ? xasprintf("%s is not a file of any observation", target) :
 		    xasprintf("no observation %s", target);
-	else if (r == 0)
+	else if (r == 0) {
 		json_object_set_new(reply, "queued", json_pack("[{s:s, s:s}]", "collection", coll,
 		    "observation", obs));
+		if (ticket) {
+			id = tickets_open(d->tickets, TICKETS_REINGEST, 0);
+			tickets_track(d->tickets, id, coll, obs);
+			tickets_seal(d->tickets, id);
+			json_object_set_new(reply, "ticket", json_integer(id));
+		}
+	}
 	free(coll);
 	free(obs);
 	return r == 0 ? 0 : -1;
 }
 
+struct commands_track {
+	struct tickets	*tickets;
+	unsigned	 id;
+};
+
+static void
+commands_track(void *arg, const char *collection, const char *observation)
+{
+	struct commands_track *ct = arg;
+
+	tickets_track(ct->tickets, ct->id, collection, observation);
+}
+
 static int
-cmd_reingest(void *arg, json_t *req, json_t *reply, char **error)
+cmd_reingest_failed(struct daemon *d, int force, int ticket, json_t *reply, char **error)
+{
+	struct commands_track ct = { d->tickets, 0 };
+	long n;
+
+	if (ticket)
+		ct.id = tickets_open(d->tickets, TICKETS_REINGEST, 0);
+	n = pipeline_retry_failed(d->pipeline, force, ticket ? commands_track : NULL, &ct, error);
+	if (ticket)
+		tickets_seal(d->tickets, ct.id);	/* complete with what was queued */
+	if (n < 0)
+		return -1;
+	json_object_set_new(reply, "requeued", json_integer(n));
+	if (ticket)
+		json_object_set_new(reply, "ticket", json_integer(ct.id));
+	return 0;
+}
+
+static int
+cmd_reingest(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
 	const char *target = json_string_value(json_object_get(req, "target"));
 	int force = json_is_true(json_object_get(req, "force"));
-	long n;
+	int ticket = json_is_true(json_object_get(req, "ticket"));
 
-	if (json_is_true(json_object_get(req, "failed"))) {
-		if ((n = pipeline_retry_failed(d->pipeline, force, error)) < 0)
-			return -1;
-		json_object_set_new(reply, "requeued", json_integer(n));
-		return 0;
-	}
+	if (json_is_true(json_object_get(req, "failed")))
+		return cmd_reingest_failed(d, force, ticket, reply, error);
 	if (target == NULL) {
 		*error = xstrdup("expected \"target\" (a file or COLLECTION/OBSERVATION_ID) or "
 		    "\"failed\": true");
 		return -1;
 	}
-	return cmd_reingest_target(d, target, force, reply, error);
+	return cmd_reingest_target(d, target, force, ticket, reply, error);
 }
 
 static int
-cmd_stats(void *arg, json_t *req, json_t *reply, char **error)
+cmd_stats(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
 	json_t *s = stats_json();
@@ -263,35 +303,103 @@ cmd_pause_resume(struct daemon *d, json_t *req, int paused, char **error)
 }
 
 static int
-cmd_pause(void *arg, json_t *req, json_t *reply, char **error)
+cmd_pause(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	return cmd_pause_resume(arg, req, 1, error);
 }
 
 static int
-cmd_resume(void *arg, json_t *req, json_t *reply, char **error)
+cmd_resume(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	return cmd_pause_resume(arg, req, 0, error);
 }
 
 static int
-cmd_rescan(void *arg, json_t *req, json_t *reply, char **error)
+cmd_rescan(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
+	uint64_t mark = pipeline_rescan(d->pipeline);
+	unsigned id;
 
-	pipeline_rescan(d->pipeline);
 	json_object_set_new(reply, "rescanned", json_true());
+	if (json_is_true(json_object_get(req, "ticket"))) {
+		id = tickets_open(d->tickets, TICKETS_RESCAN, mark);
+		tickets_seal(d->tickets, id);
+		json_object_set_new(reply, "ticket", json_integer(id));
+	}
 	return 0;
 }
 
 static int
-cmd_reload(void *arg, json_t *req, json_t *reply, char **error)
+cmd_reload(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
 
 	if (daemon_reload(d, error) != 0)
 		return -1;
 	json_object_set_new(reply, "reloads", json_integer(d->reloads));
+	return 0;
+}
+
+/* One connection waiting for a ticket. */
+struct commands_wait {
+	struct control_conn	*cn;
+	struct tickets_waiter	*w;
+};
+
+static int
+commands_wait_notify(void *arg, enum tickets_event ev, json_t *msg)
+{
+	struct commands_wait *cw = arg;
+
+	if (ev == TICKETS_PROGRESS)
+		return control_notify(cw->cn, msg);
+	if (ev == TICKETS_OUTCOME)
+		control_reply(cw->cn, msg, NULL);
+	else
+		control_reply(cw->cn, NULL, json_string_value(json_object_get(msg, "error")));
+	free(cw);
+	return 0;
+}
+
+static void
+commands_wait_gone(void *arg)
+{
+	struct commands_wait *cw = arg;
+
+	tickets_unwait(cw->w);
+	free(cw);
+}
+
+static int
+cmd_wait(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
+{
+	struct daemon *d = arg;
+	json_t *id = json_object_get(req, "ticket"), *outcome;
+	struct commands_wait *cw;
+	int r;
+
+	if (!json_is_integer(id) || json_integer_value(id) < 1 ||
+	    json_integer_value(id) > (json_int_t)UINT32_MAX) {
+		*error = xstrdup("expected \"ticket\": a ticket number from reingest or rescan");
+		return -1;
+	}
+	cw = xcalloc(1, sizeof *cw);
+	cw->cn = cn;
+	r = tickets_wait(d->tickets, (unsigned)json_integer_value(id), commands_wait_notify, cw,
+	    &cw->w, &outcome);
+	if (r == 1) {
+		control_on_close(cn, commands_wait_gone, cw);
+		return CONTROL_DEFERRED;
+	}
+	free(cw);
+	if (r < 0) {
+		*error = xasprintf("no ticket %lld (never issued, or forgotten %.0f minutes after "
+		    "it completed)", (long long)json_integer_value(id), TICKETS_KEEP_S / 60);
+		return -1;
+	}
+	json_object_update(reply, outcome);
+	json_decref(outcome);
 	return 0;
 }
 
@@ -305,5 +413,6 @@ const struct control_command daemon_commands[] = {
 	{ "pause", 1, cmd_pause, "start no new jobs for a collection (or all)" },
 	{ "resume", 1, cmd_resume, "start jobs again" },
 	{ "reload", 1, cmd_reload, "reload the configuration" },
+	{ "wait", 0, cmd_wait, "wait for the work of a ticket; progress lines, then the outcome" },
 	{ NULL, 0, NULL, NULL }
 };

@@ -40,6 +40,10 @@ struct control_conn {
 	size_t			 outlen;
 	size_t			 outcap;
 	int			 closing;	/* close once out is written */
+	int			 deferred;	/* a command answers later */
+	void			(*on_close)(void *);
+	void			*on_close_arg;
+	ev_timer		 resume;	/* serve what came while deferred */
 	struct ucred		 cred;
 	enum control_right	 right;
 	LIST_ENTRY(control_conn) entry;
@@ -58,6 +62,7 @@ struct control {
 };
 
 static void control_conn_free(struct control_conn *cn);
+static void control_lines(struct control_conn *cn);
 
 /* Refuse to start when a live daemon answers on path; remove a stale socket. */
 static int
@@ -203,11 +208,14 @@ control_run(struct control_conn *cn, const struct control_command *cmd, json_t *
 {
 	json_t *reply = json_object();
 	char *error = NULL;
+	int r;
 
 	if (cmd->mutating)
 		log_notice("control: %s by uid %u (pid %d)", cmd->name, (unsigned)cn->cred.uid,
 		    (int)cn->cred.pid);
-	if (cmd->fn(cn->ctl->arg, req, reply, &error) != 0) {
+	if ((r = cmd->fn(cn->ctl->arg, cn, req, reply, &error)) == CONTROL_DEFERRED)
+		cn->deferred = 1;
+	else if (r != 0) {
 		control_send_error(cn, "%s", error != NULL ? error : "failed");
 		free(error);
 	} else {
@@ -261,7 +269,7 @@ control_line(struct control_conn *cn, const char *line)
 	json_decref(req);
 }
 
-/* Take the complete lines out of the input buffer. */
+/* Take the complete lines out of the input buffer (none while a command is deferred). */
 static void
 control_lines(struct control_conn *cn)
 {
@@ -269,7 +277,8 @@ control_lines(struct control_conn *cn)
 	size_t left;
 
 	cn->in[cn->inlen] = '\0';
-	while ((nl = memchr(start, '\n', cn->inlen - (size_t)(start - cn->in))) != NULL) {
+	while (!cn->deferred &&
+	    (nl = memchr(start, '\n', cn->inlen - (size_t)(start - cn->in))) != NULL) {
 		*nl = '\0';
 		if (cn->discarding)
 			cn->discarding = 0;
@@ -280,6 +289,10 @@ control_lines(struct control_conn *cn)
 	left = cn->inlen - (size_t)(start - cn->in);
 	memmove(cn->in, start, left);
 	cn->inlen = left;
+	if (cn->inlen == CONTROL_MAX_LINE && cn->deferred) {
+		ev_io_stop(cn->ctl->loop, &cn->rio);	/* full: read again after the answer */
+		return;
+	}
 	if (cn->inlen == CONTROL_MAX_LINE) {
 		if (!cn->discarding)
 			control_send_error(cn, "request longer than %d bytes", CONTROL_MAX_LINE);
@@ -332,14 +345,23 @@ control_conn_free(struct control_conn *cn)
 {
 	struct control *c = cn->ctl;
 
+	if (cn->deferred && cn->on_close != NULL)
+		cn->on_close(cn->on_close_arg);
 	ev_io_stop(c->loop, &cn->rio);
 	ev_io_stop(c->loop, &cn->wio);
+	ev_timer_stop(c->loop, &cn->resume);
 	close(cn->fd);
 	LIST_REMOVE(cn, entry);
 	c->nclients--;
 	free(cn->in);
 	free(cn->out);
 	free(cn);
+}
+
+static void
+control_on_resume(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	control_lines(w->data);
 }
 
 static struct control_conn *
@@ -356,7 +378,8 @@ control_conn_new(struct control *c, int fd)
 	cn->right = control_right_of(c, &cn->cred);
 	ev_io_init(&cn->rio, control_on_read, fd, EV_READ);
 	ev_io_init(&cn->wio, control_on_write, fd, EV_WRITE);
-	cn->rio.data = cn->wio.data = cn;
+	ev_timer_init(&cn->resume, control_on_resume, 0., 0.);
+	cn->rio.data = cn->wio.data = cn->resume.data = cn;
 	LIST_INSERT_HEAD(&c->conns, cn, entry);
 	c->nclients++;
 	return cn;
@@ -381,8 +404,8 @@ control_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		cn->closing = 1;
 		return;
 	}
-	hello = json_pack("{s:s, s:i, s:s}", "protocol", CONTROL_PROTOCOL, "version",
-	    CONTROL_VERSION, "daemon", PACKAGE_VERSION);
+	hello = json_pack("{s:s, s:i, s:i, s:s}", "protocol", CONTROL_PROTOCOL, "version",
+	    CONTROL_VERSION, "revision", CONTROL_REVISION, "daemon", PACKAGE_VERSION);
 	control_send(cn, hello);
 	json_decref(hello);
 	ev_io_start(loop, &cn->rio);
@@ -417,8 +440,14 @@ control_new(struct ev_loop *loop, const char *path, const struct control_access 
 void
 control_free(struct control *c)
 {
+	struct control_conn *cn;
+
 	if (c == NULL)
 		return;
+	LIST_FOREACH(cn, &c->conns, entry) {	/* last words, such as "stopping" */
+		if (cn->outlen > 0 && send(cn->fd, cn->out, cn->outlen, MSG_NOSIGNAL) < 0)
+			log_debug("control socket: %s", strerror(errno));
+	}
 	while (!LIST_EMPTY(&c->conns))
 		control_conn_free(LIST_FIRST(&c->conns));
 	ev_io_stop(c->loop, &c->io);
@@ -432,4 +461,42 @@ int
 control_clients(const struct control *c)
 {
 	return c->nclients;
+}
+
+int
+control_notify(struct control_conn *cn, json_t *obj)
+{
+	if (cn->outlen > 0)
+		return -1;
+	control_send(cn, obj);
+	return 0;
+}
+
+void
+control_reply(struct control_conn *cn, json_t *reply, const char *error)
+{
+	json_t *o;
+
+	cn->deferred = 0;
+	cn->on_close = NULL;
+	if (error != NULL)
+		control_send_error(cn, "%s", error);
+	else {
+		o = json_object();
+		if (reply != NULL)
+			json_object_update(o, reply);
+		json_object_set_new(o, "ok", json_true());
+		control_send(cn, o);
+		json_decref(o);
+	}
+	ev_io_start(cn->ctl->loop, &cn->rio);
+	if (cn->inlen > 0)
+		ev_timer_start(cn->ctl->loop, &cn->resume);
+}
+
+void
+control_on_close(struct control_conn *cn, void (*fn)(void *), void *arg)
+{
+	cn->on_close = fn;
+	cn->on_close_arg = arg;
 }

@@ -3,9 +3,15 @@
  *
  * A Unix stream socket speaking a versioned line protocol: the server
  * greets each connection with one JSON line
- *   {"protocol": "caom2ingest-control", "version": 1, "daemon": "X.Y.Z"}
+ *   {"protocol": "caom2ingest-control", "version": 1, "revision": 2,
+ *    "daemon": "X.Y.Z"}
  * then answers each request line (a JSON object with a "command" member)
  * with one JSON object line: {"ok": true, ...} or {"ok": false, "error": "..."}.
+ * "version" changes only when old clients could no longer talk to the
+ * daemon; "revision" counts compatible additions (absent: 1). Revision 2:
+ * a command may answer later (CONTROL_DEFERRED), sending lines that are not
+ * replies before its reply ({"progress": {...}}, see commands.c's "wait");
+ * requests sent meanwhile on that connection are answered after it.
  * Peers are identified with SO_PEERCRED: root and the daemon's own user may
  * run every command; members of the read group may run read-only commands;
  * members of the admin group every command; anyone else nothing. A malformed
@@ -20,14 +26,22 @@
 
 #define CONTROL_PROTOCOL	"caom2ingest-control"
 #define CONTROL_VERSION		1
+#define CONTROL_REVISION	2
 #define CONTROL_MAX_LINE	65536	/* bytes in one request line */
 #define CONTROL_MAX_CLIENTS	32
 
 struct ev_loop;
 struct control;
+struct control_conn;
 
-/* A command: fill reply (a JSON object) and return 0, or return -1 with *error. */
-typedef int control_fn(void *arg, json_t *request, json_t *reply, char **error);
+#define CONTROL_DEFERRED	1	/* a command's answer comes later: control_reply */
+
+/*
+ * A command: fill reply (a JSON object) and return 0, or return -1 with *error,
+ * or CONTROL_DEFERRED and answer later through cn with control_reply.
+ */
+typedef int control_fn(void *arg, struct control_conn *cn, json_t *request, json_t *reply,
+    char **error);
 
 struct control_command {
 	const char	*name;
@@ -51,5 +65,13 @@ void control_free(struct control *c);
 int control_parse_request(const char *line, json_t **req, const char **name, char **error);
 /* Number of connected clients. */
 int control_clients(const struct control *c);
+/* Send a line that is not the reply to a deferred command's peer; -1 (nothing sent)
+ * while the peer has not read what was sent before. */
+int control_notify(struct control_conn *cn, json_t *obj);
+/* Answer a deferred command: the members of reply with "ok": true, or error; then
+ * serve the requests that came meanwhile. */
+void control_reply(struct control_conn *cn, json_t *reply, const char *error);
+/* Call fn(arg) when cn closes before a deferred command answered (not after). */
+void control_on_close(struct control_conn *cn, void (*fn)(void *), void *arg);
 
 #endif

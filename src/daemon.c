@@ -22,6 +22,7 @@
 #include "pipeline.h"
 #include "state.h"
 #include "systemd.h"
+#include "tickets.h"
 #include "xmalloc.h"
 
 
@@ -38,6 +39,41 @@ daemon_status(struct daemon *d)
 	    c.files[STATE_PENDING], c.files[STATE_DONE], c.files[STATE_UNMATCHED],
 	    c.obs[STATE_PENDING] + c.obs[STATE_RUNNING] + c.obs[STATE_RETRY],
 	    c.obs[STATE_DONE], c.obs[STATE_FAILED]);
+}
+
+static void
+daemon_on_file(void *arg, uint64_t seq, enum pipeline_file what, const char *collection,
+    const char *observation)
+{
+	tickets_file(((struct daemon *)arg)->tickets, seq, what, collection, observation);
+}
+
+static void
+daemon_on_started(void *arg, const char *collection, const char *observation)
+{
+	tickets_started(((struct daemon *)arg)->tickets, collection, observation);
+}
+
+static void
+daemon_on_ended(void *arg, const char *collection, const char *observation,
+    enum state_status status, const char *error)
+{
+	tickets_ended(((struct daemon *)arg)->tickets, collection, observation, status, error);
+}
+
+static uint64_t
+daemon_settle_oldest(void *arg)
+{
+	return pipeline_settle_oldest(((struct daemon *)arg)->pipeline);
+}
+
+/* Tell the tickets what the pipeline does. */
+static void
+daemon_observe(struct daemon *d, struct pipeline *p)
+{
+	struct pipeline_observer o = { daemon_on_file, daemon_on_started, daemon_on_ended, d };
+
+	pipeline_observe(p, &o);
 }
 
 static void
@@ -128,11 +164,14 @@ daemon_reload_config(struct daemon *d, char **cause)
 		return -1;
 	}
 	daemon_carry_pauses(d->pipeline, p, cfg);
+	pipeline_observe(d->pipeline, NULL);
 	pipeline_free(d->pipeline);
 	conf_free(d->cfg);
 	d->cfg = cfg;
 	d->pipeline = p;
+	daemon_observe(d, p);
 	pipeline_start(p);
+	tickets_rebase(d->tickets, pipeline_settle_mark(p));
 	daemon_apply_logging(d, cfg);
 	return 0;
 }
@@ -168,7 +207,7 @@ daemon_retry_failed(struct daemon *d)
 	char *cause = NULL;
 	long n;
 
-	if ((n = pipeline_retry_failed(d->pipeline, 0, &cause)) < 0) {
+	if ((n = pipeline_retry_failed(d->pipeline, 0, NULL, NULL, &cause)) < 0) {
 		log_errx("SIGUSR1: %s", cause);
 		free(cause);
 		return;
@@ -268,6 +307,8 @@ daemon_start_watchdog(struct daemon *d)
 int
 daemon_start(struct daemon *d, char **cause)
 {
+	struct tickets_ops tops = { daemon_settle_oldest, d };
+
 	signal(SIGPIPE, SIG_IGN);
 	if ((d->loop = ev_default_loop(EVFLAG_AUTO | EVFLAG_SIGNALFD)) == NULL) {
 		*cause = xstrdup("cannot initialise the event loop");
@@ -282,8 +323,10 @@ daemon_start(struct daemon *d, char **cause)
 	daemon_signal(d, &d->sigusr1, SIGUSR1);
 	daemon_signal(d, &d->sigusr2, SIGUSR2);
 	daemon_start_watchdog(d);
+	d->tickets = tickets_new(d->loop, &tops);
 	if ((d->pipeline = pipeline_new(d->loop, d->cfg, cause)) == NULL)
 		return -1;
+	daemon_observe(d, d->pipeline);
 	if (daemon_start_control(d, cause) != 0)
 		return -1;
 	ev_timer_init(&d->status_timer, daemon_on_status_timer, 5., 5.);
@@ -308,6 +351,8 @@ daemon_run(struct daemon *d)
 	pipeline_start(d->pipeline);
 	daemon_status(d);
 	ev_run(d->loop, 0);
+	tickets_stop(d->tickets, "caom2ingestd stopped before the work was done "
+	    "(it goes on when the daemon starts again)");
 	log_notice("caom2ingestd stopped");
 	return d->exit_code;
 }
@@ -319,6 +364,7 @@ daemon_free(struct daemon *d)
 		return;
 	control_free(d->control);
 	pipeline_free(d->pipeline);
+	tickets_free(d->tickets);
 	if (d->loop != NULL)
 		ev_loop_destroy(d->loop);
 	conf_free(d->cfg);

@@ -24,6 +24,7 @@ struct daemon {
 	ev_timer	 status_timer;
 	struct pipeline	*pipeline;
 	struct control	*control;
+	struct tickets	*tickets;	/* waits for queued work (commands.c) */
 	time_t		 started;
 	unsigned	 reloads;
 	int		 detached;	/* stderr is /dev/null: log to the journal */

@@ -41,6 +41,7 @@ struct ingest {
 	char			*dir;
 	struct strmap		*stored;	/* "coll\nobs" -> checksum stored, until recorded */
 	struct work		*work;		/* reads and checksums files off the loop */
+	struct ingest_observer	 observer;
 };
 
 /* What a worker learnt of one file: its stat, MD5, headers and blueprint. */
@@ -377,6 +378,9 @@ ingest_run(void *arg, struct jobs_job *job)
 	run->job = job;
 	run->start = ev_time();
 	stats_count(STATS_JOBS_STARTED);
+	if (in->observer.started != NULL)
+		in->observer.started(in->observer.arg, jobs_job_collection(job),
+		    jobs_job_observation(job));
 	if (state_obs_running(in->state, jobs_job_collection(job), jobs_job_observation(job),
 	    &cause) != 0 || state_obs_files(in->state, jobs_job_collection(job),
 	    jobs_job_observation(job), &run->files, &run->nfiles, &cause) != 0) {
@@ -456,6 +460,8 @@ ingest_record(void *arg, const char *coll, const char *oid, enum jobs_outcome ou
 	if (outcome == JOBS_OK) {
 		stats_count(STATS_OBS_STORED);
 		ingest_record_ok(in, coll, oid, attempts);
+		if (in->observer.ended != NULL)
+			in->observer.ended(in->observer.arg, coll, oid, STATE_DONE, NULL);
 		return;
 	}
 	stats_count(retry_at > 0 ? STATS_OBS_RETRIED : STATS_OBS_FAILED);
@@ -471,6 +477,9 @@ ingest_record(void *arg, const char *coll, const char *oid, enum jobs_outcome ou
 	    retry_at > 0 ? "will be retried" : "failed", attempts, error ? error : "");
 	if (retry_at == 0 && (c = ingest_collection(in, coll)) != NULL)
 		ingest_dispose(in, coll, oid, &c->on_failure);
+	if (in->observer.ended != NULL)
+		in->observer.ended(in->observer.arg, coll, oid,
+		    retry_at > 0 ? STATE_RETRY : STATE_FAILED, error);
 }
 
 struct ingest *
@@ -521,6 +530,15 @@ ingest_free(struct ingest *in)
 	strmap_free(in->stored);
 	free(in->dir);
 	free(in);
+}
+
+void
+ingest_observe(struct ingest *in, const struct ingest_observer *o)
+{
+	if (o != NULL)
+		in->observer = *o;
+	else
+		memset(&in->observer, 0, sizeof in->observer);
 }
 
 void

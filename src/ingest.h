@@ -15,16 +15,28 @@
 #ifndef CAOM2INGEST_INGEST_H
 #define CAOM2INGEST_INGEST_H
 
+#include "state.h"
+
 struct conf;
 struct ev_loop;
 struct ingest;
-struct state;
+
+/* Told when an attempt at an observation starts and how it ended
+ * (STATE_DONE, STATE_RETRY, or STATE_FAILED for good, with the error). */
+struct ingest_observer {
+	void	(*started)(void *arg, const char *collection, const char *observation);
+	void	(*ended)(void *arg, const char *collection, const char *observation,
+		    enum state_status status, const char *error);
+	void	 *arg;
+};
 
 /* The stage for cfg on loop, recording into st; NULL with *cause. */
 struct ingest *ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st,
     char **cause);
 /* Free; NULL is accepted. */
 void ingest_free(struct ingest *in);
+/* Report the start and end of every attempt to o (copied; NULL: nobody). */
+void ingest_observe(struct ingest *in, const struct ingest_observer *o);
 /* Queue one observation (again). */
 void ingest_submit(struct ingest *in, const char *collection, const char *observation);
 /* Queue an observation to start at a wall-clock time in ms (no-op if queued or running). */

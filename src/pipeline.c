@@ -64,7 +64,16 @@ struct pipeline {
 	double			  scan_started;	/* monotonic seconds */
 	unsigned long		  scan_found;	/* files reported by this scan */
 	unsigned long		  scans;
+	struct pipeline_observer  observer;
 };
+
+static void
+pipeline_tell(struct pipeline *p, uint64_t seq, enum pipeline_file what, const char *coll,
+    const char *obs)
+{
+	if (p->observer.file != NULL)
+		p->observer.file(p->observer.arg, seq, what, coll, obs);
+}
 
 /* The landing root holding path, or NULL (paths outside every root are refused). */
 static const struct pipeline_root *
@@ -189,7 +198,7 @@ pipeline_group_ready(struct pipeline *p, const char *coll, const struct rules_re
 
 static void
 pipeline_classified(struct pipeline *p, const char *coll, const char *path,
-    const struct stat *st, const struct rules_result *res)
+    const struct stat *st, const struct rules_result *res, uint64_t seq)
 {
 	struct state_file f = { (char *)(uintptr_t)path, st->st_size,
 		(int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
@@ -222,9 +231,9 @@ pipeline_classified(struct pipeline *p, const char *coll, const char *path,
 	    { "STAGE", "classify" }), "%s: observation %s/%s, product %s",
 	    path, coll, res->observation, res->product);
 	stats_count(STATS_FILES_CLASSIFIED);
-	if (res->expect != NULL && !pipeline_group_ready(p, coll, res, prior))
-		return;
-	ingest_submit(p->ingest, coll, res->observation);
+	if (res->expect == NULL || pipeline_group_ready(p, coll, res, prior))
+		ingest_submit(p->ingest, coll, res->observation);
+	pipeline_tell(p, seq, PIPELINE_FILE_NEW, coll, res->observation);	/* queued or held */
 }
 
 static void
@@ -271,7 +280,7 @@ pipeline_is_new(struct pipeline *p, const char *path, const struct stat *st)
  * failing its observation.
  */
 static int
-pipeline_fits_complete(struct pipeline *p, const char *path)
+pipeline_fits_complete(struct pipeline *p, const char *path, uint64_t seq)
 {
 	if (!fits_name_is_fits(path) || fits_header_complete(path) != 0) {
 		free(strmap_del(p->incomplete, path));
@@ -283,12 +292,13 @@ pipeline_fits_complete(struct pipeline *p, const char *path)
 		    path);
 		strmap_put(p->incomplete, path, xstrdup(path));
 	}
-	settle_offer(p->settle, path, SETTLE_WRITTEN, NULL);
+	settle_offer_again(p->settle, path, seq);
 	return 0;
 }
 
 static void
-pipeline_on_complete(void *arg, const char *path, const struct stat *st, int renamed)
+pipeline_on_complete(void *arg, const char *path, const struct stat *st, int renamed,
+    uint64_t seq)
 {
 	struct pipeline *p = arg;
 	const struct pipeline_root *root;
@@ -301,20 +311,24 @@ pipeline_on_complete(void *arg, const char *path, const struct stat *st, int ren
 		return;
 	}
 	coll = p->cfg->collections.v[root->collection].name;
-	if (!pipeline_is_new(p, path, st))
+	if (!pipeline_is_new(p, path, st)) {
+		pipeline_tell(p, seq, PIPELINE_FILE_UNCHANGED, coll, NULL);
 		return;
-	if (!renamed && !pipeline_fits_complete(p, path))
+	}
+	if (!renamed && !pipeline_fits_complete(p, path, seq))
 		return;	/* (a file renamed into place is complete: the mapping judges it) */
 	switch (rules_classify(p->rules[root->collection], path, &res)) {
 	case RULES_MATCHED:
-		pipeline_classified(p, coll, path, st, &res);
+		pipeline_classified(p, coll, path, st, &res, seq);
 		rules_result_free(&res);
 		break;
 	case RULES_NO_MATCH:
 		pipeline_unmatched(p, coll, path, st);
+		pipeline_tell(p, seq, PIPELINE_FILE_UNMATCHED, coll, NULL);
 		break;
 	case RULES_EXCLUDED:
 		log_at(LOG_DEBUG, 0, LOG_FIELDS({ "FILE", path }), "%s excluded", path);
+		pipeline_tell(p, seq, PIPELINE_FILE_EXCLUDED, coll, NULL);
 		break;
 	}
 }
@@ -430,9 +444,37 @@ pipeline_start(struct pipeline *p)
 }
 
 void
+pipeline_observe(struct pipeline *p, const struct pipeline_observer *o)
+{
+	struct ingest_observer io = { NULL, NULL, NULL };
+
+	memset(&p->observer, 0, sizeof p->observer);
+	if (o != NULL) {
+		p->observer = *o;
+		io.started = o->started;
+		io.ended = o->ended;
+		io.arg = o->arg;
+	}
+	ingest_observe(p->ingest, &io);
+}
+
+uint64_t
 pipeline_rescan(struct pipeline *p)
 {
 	watch_rescan(p->watch);
+	return settle_mark(p->settle);
+}
+
+uint64_t
+pipeline_settle_mark(const struct pipeline *p)
+{
+	return settle_mark(p->settle);
+}
+
+uint64_t
+pipeline_settle_oldest(const struct pipeline *p)
+{
+	return settle_oldest(p->settle);
 }
 
 int
@@ -502,6 +544,8 @@ struct pipeline_retry {
 	struct pipeline	*p;
 	int		 force;
 	long		 n;
+	void		(*fn)(void *, const char *, const char *);
+	void		*arg;
 };
 
 static void
@@ -510,15 +554,20 @@ pipeline_retry_one(void *arg, const struct state_obs *o)
 	struct pipeline_retry *rt = arg;
 	char *cause = NULL;
 
-	if (pipeline_reingest(rt->p, o->collection, o->observation, rt->force, &cause) == 0)
+	if (pipeline_reingest(rt->p, o->collection, o->observation, rt->force, &cause) == 0) {
 		rt->n++;
+		if (rt->fn != NULL)
+			rt->fn(rt->arg, o->collection, o->observation);
+	}
 	free(cause);
 }
 
 long
-pipeline_retry_failed(struct pipeline *p, int force, char **cause)
+pipeline_retry_failed(struct pipeline *p, int force,
+    void (*fn)(void *arg, const char *collection, const char *observation), void *arg,
+    char **cause)
 {
-	struct pipeline_retry rt = { p, force, 0 };
+	struct pipeline_retry rt = { p, force, 0, fn, arg };
 
 	if (state_obs_each(p->state, STATE_FAILED, pipeline_retry_one, &rt, cause) != 0)
 		return -1;

@@ -10,6 +10,7 @@
 #define CAOM2INGEST_PIPELINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "state.h"
 
@@ -17,12 +18,41 @@ struct conf;
 struct ev_loop;
 struct pipeline;
 
+/* What became of a complete file. */
+enum pipeline_file {
+	PIPELINE_FILE_NEW,		/* new or changed: its observation is queued (or held) */
+	PIPELINE_FILE_UNCHANGED,	/* seen before as it is */
+	PIPELINE_FILE_UNMATCHED,	/* no naming rule matched */
+	PIPELINE_FILE_EXCLUDED		/* excluded by the collection's globs */
+};
+
+/* Told what happens, for those who wait for work to be done (tickets.c). */
+struct pipeline_observer {
+	/* A complete file with its settle sequence number (see settle.h); the
+	 * collection, and for PIPELINE_FILE_NEW the observation queued. */
+	void	(*file)(void *arg, uint64_t seq, enum pipeline_file what,
+		    const char *collection, const char *observation);
+	/* An attempt at an observation started. */
+	void	(*started)(void *arg, const char *collection, const char *observation);
+	/* It ended: STATE_DONE, STATE_RETRY or STATE_FAILED (for good), with the error. */
+	void	(*ended)(void *arg, const char *collection, const char *observation,
+		    enum state_status status, const char *error);
+	void	 *arg;
+};
+
 /* Build the pipeline for cfg on loop (opens the state store); NULL with *cause. */
 struct pipeline *pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause);
 /* Scan every landing directory and start the rescan timers. */
 void pipeline_start(struct pipeline *p);
-/* Start a full rescan now. */
-void pipeline_rescan(struct pipeline *p);
+/* Report files and attempts to o (copied; NULL: nobody). */
+void pipeline_observe(struct pipeline *p, const struct pipeline_observer *o);
+/* Start a full rescan now; every file it found has a settle sequence number below
+ * the one returned. */
+uint64_t pipeline_rescan(struct pipeline *p);
+/* The settle sequence number the next file will get (see settle_mark). */
+uint64_t pipeline_settle_mark(const struct pipeline *p);
+/* The lowest settle sequence number still waiting (see settle_oldest). */
+uint64_t pipeline_settle_oldest(const struct pipeline *p);
 /* Counts by status from the state store; 0 or -1. */
 int pipeline_counts(struct pipeline *p, struct state_counts *c);
 /* List observations from the state store (see state_obs_list). 0 or -1. */
@@ -38,8 +68,11 @@ int pipeline_reingest(struct pipeline *p, const char *collection, const char *ob
 /* Re-ingest the observation of a landed file; its IDs go to *collection and *observation. */
 int pipeline_reingest_file(struct pipeline *p, const char *path, int force,
     char **collection, char **observation, char **cause);
-/* Send every failed observation back to pending; returns how many, or -1 with *cause. */
-long pipeline_retry_failed(struct pipeline *p, int force, char **cause);
+/* Send every failed observation back to pending, telling fn (when not NULL) about
+ * each; returns how many, or -1 with *cause. */
+long pipeline_retry_failed(struct pipeline *p, int force,
+    void (*fn)(void *arg, const char *collection, const char *observation), void *arg,
+    char **cause);
 /* Pause or resume ingestion of a configured collection (NULL: all); 0, or -1 unknown. */
 int pipeline_pause(struct pipeline *p, const char *collection, int paused);
 /* True when the collection (NULL: everything) is paused. */

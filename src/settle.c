@@ -23,7 +23,9 @@ struct settle_file {
 	ev_tstamp		 deadline;
 	off_t			 size;
 	struct timespec		 mtime;
-	TAILQ_ENTRY(settle_file) entry;
+	uint64_t		 seq;
+	TAILQ_ENTRY(settle_file) entry;		/* in queue, by deadline */
+	TAILQ_ENTRY(settle_file) order;		/* in arrivals, by seq */
 };
 
 TAILQ_HEAD(settle_queue, settle_file);
@@ -37,6 +39,8 @@ struct settle {
 	char			**suffixes;
 	struct strmap		*files;		/* path -> settle_file */
 	struct settle_queue	 queue;		/* by deadline */
+	struct settle_queue	 arrivals;	/* by seq */
+	uint64_t		 next_seq;
 };
 
 static const char *const settle_default_suffixes[] = { ".tmp", ".part", NULL };
@@ -87,6 +91,7 @@ static void
 settle_drop(struct settle *s, struct settle_file *f)
 {
 	TAILQ_REMOVE(&s->queue, f, entry);
+	TAILQ_REMOVE(&s->arrivals, f, order);
 	strmap_del(s->files, f->path);
 	free(f->path);
 	free(f);
@@ -128,6 +133,7 @@ static void
 settle_check(struct settle *s, struct settle_file *f)
 {
 	struct stat st;
+	uint64_t seq = f->seq;
 	char *path;
 
 	if (stat(f->path, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -145,7 +151,7 @@ settle_check(struct settle *s, struct settle_file *f)
 	stats_time(STATS_SETTLE, ev_now(s->loop) - f->first);
 	stats_count(STATS_FILES_SETTLED);
 	settle_drop(s, f);
-	s->cb(s->arg, path, &st, 0);
+	s->cb(s->arg, path, &st, 0, seq);
 	free(path);
 }
 
@@ -175,6 +181,7 @@ settle_new(struct ev_loop *loop, uint64_t quiet_ms, settle_cb *cb, void *arg)
 	s->arg = arg;
 	s->files = strmap_new();
 	TAILQ_INIT(&s->queue);
+	TAILQ_INIT(&s->arrivals);
 	ev_init(&s->timer, settle_on_timer);
 	s->timer.data = s;
 	settle_set_ignored(s, settle_default_suffixes);
@@ -207,6 +214,7 @@ static void
 settle_complete_now(struct settle *s, const char *path)
 {
 	struct settle_file *f = strmap_get(s->files, path);
+	uint64_t seq = f != NULL ? f->seq : s->next_seq++;
 	struct stat st;
 
 	stats_time(STATS_SETTLE, f != NULL ? ev_now(s->loop) - f->first : 0.);
@@ -214,7 +222,7 @@ settle_complete_now(struct settle *s, const char *path)
 		settle_drop(s, f);
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
 		stats_count(STATS_FILES_SETTLED);
-		s->cb(s->arg, path, &st, 1);
+		s->cb(s->arg, path, &st, 1, seq);
 	}
 	settle_arm(s);
 }
@@ -249,14 +257,16 @@ settle_offer(struct settle *s, const char *path, enum settle_how how,
 	    (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 <= ev_now(s->loop) - s->quiet) {
 		stats_time(STATS_SETTLE, 0.);
 		stats_count(STATS_FILES_SETTLED);
-		s->cb(s->arg, path, &st, 0);
+		s->cb(s->arg, path, &st, 0, s->next_seq++);
 		return;
 	}
 	if (f == NULL) {
 		f = xcalloc(1, sizeof *f);
 		f->path = xstrdup(path);
 		f->first = ev_now(s->loop);
+		f->seq = s->next_seq++;
 		TAILQ_INSERT_TAIL(&s->queue, f, entry);
+		TAILQ_INSERT_TAIL(&s->arrivals, f, order);
 		strmap_put(s->files, path, f);
 	}
 	settle_requeue(s, f, &st);
@@ -264,8 +274,42 @@ settle_offer(struct settle *s, const char *path, enum settle_how how,
 		settle_arm(s);
 }
 
+void
+settle_offer_again(struct settle *s, const char *path, uint64_t seq)
+{
+	struct settle_file *f, *g;
+
+	settle_offer(s, path, SETTLE_WRITTEN, NULL);
+	if ((f = strmap_get(s->files, path)) == NULL || f->seq <= seq)
+		return;
+	f->seq = seq;
+	TAILQ_REMOVE(&s->arrivals, f, order);
+	TAILQ_FOREACH(g, &s->arrivals, order) {
+		if (g->seq > seq)
+			break;
+	}
+	if (g != NULL)
+		TAILQ_INSERT_BEFORE(g, f, order);
+	else
+		TAILQ_INSERT_TAIL(&s->arrivals, f, order);
+}
+
 size_t
 settle_pending(const struct settle *s)
 {
 	return strmap_count(s->files);
+}
+
+uint64_t
+settle_mark(const struct settle *s)
+{
+	return s->next_seq;
+}
+
+uint64_t
+settle_oldest(const struct settle *s)
+{
+	const struct settle_file *f = TAILQ_FIRST(&s->arrivals);
+
+	return f != NULL ? f->seq : s->next_seq;
 }

@@ -7,6 +7,11 @@
  * period: the same size and mtime at two looks a period apart, and an mtime
  * at least a period old. Each offer of a pending file restarts its period.
  * One timer serves all pending files (they wait in deadline order).
+ *
+ * Each file gets a sequence number when it starts waiting (kept while it
+ * waits, however often it is offered again) or completes at once, so that a
+ * caller can tell when every file offered before some moment has left:
+ * settle_mark before, settle_oldest later.
  */
 #ifndef CAOM2INGEST_SETTLE_H
 #define CAOM2INGEST_SETTLE_H
@@ -26,9 +31,10 @@ enum settle_how {
 				 * than the quiet period, else wait as WRITTEN */
 };
 
-/* Called once a file is complete, with its final stat and how it came:
- * SETTLE_RENAMED (complete by the producer contract) or not. */
-typedef void settle_cb(void *arg, const char *path, const struct stat *st, int renamed);
+/* Called once a file is complete, with its final stat, how it came:
+ * SETTLE_RENAMED (complete by the producer contract) or not, and its sequence number. */
+typedef void settle_cb(void *arg, const char *path, const struct stat *st, int renamed,
+    uint64_t seq);
 
 /* A settler on loop with a quiet period of quiet_ms. */
 struct settle *settle_new(struct ev_loop *loop, uint64_t quiet_ms, settle_cb *cb, void *arg);
@@ -45,7 +51,14 @@ int settle_ignored(const struct settle *s, const char *path);
  * one (a scan), else NULL and the file is stat'ed here. */
 void settle_offer(struct settle *s, const char *path, enum settle_how how,
     const struct stat *st);
+/* Offer again, as SETTLE_WRITTEN, a file that completed but was not ready after all,
+ * keeping the sequence number seq it completed with. */
+void settle_offer_again(struct settle *s, const char *path, uint64_t seq);
 /* Number of files waiting. */
 size_t settle_pending(const struct settle *s);
+/* The sequence number the next file will get: every file offered so far has a lower one. */
+uint64_t settle_mark(const struct settle *s);
+/* The lowest sequence number still waiting, or settle_mark when none waits. */
+uint64_t settle_oldest(const struct settle *s);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * t/settle.c - the producer contract: ignored names, renamed files complete
  * at once, other files only after a quiet period with a stable size and
- * mtime, a growing file waits, a vanished file is dropped.
+ * mtime, a growing file waits, a vanished file is dropped; sequence numbers
+ * tell when every file offered before a mark has left.
  */
 #include "config.h"
 
@@ -22,13 +23,28 @@
 static struct ev_loop *loop;
 static char dir[] = "/tmp/caom2ingest-settle.XXXXXX";
 static char *done[2048];
+static uint64_t done_seq[2048];
 static int ndone;
 
 static void
-on_done(void *arg, const char *path, const struct stat *st, int renamed)
+on_done(void *arg, const char *path, const struct stat *st, int renamed, uint64_t seq)
 {
-	if (ndone < 2048)
+	if (ndone < 2048) {
+		done_seq[ndone] = seq;
 		done[ndone++] = xstrdup(path);
+	}
+}
+
+static long long
+seq_of(const char *path)
+{
+	int i;
+
+	for (i = 0; i < ndone; i++) {
+		if (strcmp(done[i], path) == 0)
+			return (long long)done_seq[i];
+	}
+	return -1;
 }
 
 static int
@@ -172,6 +188,61 @@ test_many(struct settle *s)
 	is_int(again, ndone, "and nothing more is reported");
 }
 
+/* Run the loop until path is reported, for at most secs. */
+static void
+run_until_done(const char *path, double secs)
+{
+	ev_tstamp end = ev_time() + secs;
+
+	while (!is_done(path) && ev_time() < end) {
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(1000);
+	}
+}
+
+/* Its own settler (200 ms) so that the two files are far apart. */
+static void
+test_seq(void)
+{
+	struct settle *s = settle_new(loop, 200, on_done, NULL);
+	char *a = make_file("seq-a.fits", "x", "w"), *b, *r, *old;
+	struct timeval tv[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	uint64_t m0 = settle_mark(s), mark;
+
+	is_int((long long)m0, (long long)settle_oldest(s), "nothing waits: oldest is the mark");
+	settle_offer(s, a, SETTLE_WRITTEN, NULL);
+	settle_offer(s, a, SETTLE_WRITTEN, NULL);	/* offered again: keeps its number */
+	mark = settle_mark(s);
+	is_int((long long)m0 + 1, (long long)mark, "one file offered twice: the mark moved by one");
+	run_for(0.1);
+	b = make_file("seq-b.fits", "x", "w");
+	settle_offer(s, b, SETTLE_WRITTEN, NULL);
+	is_int((long long)m0, (long long)settle_oldest(s), "the oldest is the first file");
+	run_until_done(a, 1.);
+	ok(is_done(a) && !is_done(b), "the first completes before the second");
+	is_int((long long)m0, seq_of(a), "with its number");
+	ok(settle_oldest(s) >= mark, "then everything offered before the mark has left");
+	run_until_done(b, 1.);
+	is_int((long long)m0 + 1, seq_of(b), "the second has the next number");
+	r = make_file("seq-r.fits", "x", "w");
+	settle_offer(s, r, SETTLE_RENAMED, NULL);
+	is_int((long long)m0 + 2, seq_of(r), "a renamed file takes a number too");
+	old = make_file("seq-old.fits", "x", "w");
+	if (utimes(old, tv) != 0)
+		bail("utimes: %s", strerror(errno));
+	settle_offer(s, old, SETTLE_FOUND, NULL);
+	is_int((long long)m0 + 3, seq_of(old), "and so does a found file complete at once");
+	is_int((long long)m0 + 4, (long long)settle_oldest(s), "and nothing waits");
+	settle_offer_again(s, a, (uint64_t)seq_of(a));
+	is_int((long long)m0, (long long)settle_oldest(s),
+	    "a file offered again keeps the number it completed with");
+	settle_free(s);
+	free(a);
+	free(b);
+	free(r);
+	free(old);
+}
+
 int
 main(void)
 {
@@ -179,7 +250,7 @@ main(void)
 	char *p;
 	int i;
 
-	plan(22);
+	plan(33);
 	log_init("t-settle", LOG_ERR, LOG_TARGET_STDERR);
 	loop = ev_default_loop(0);
 	if (mkdtemp(dir) == NULL)
@@ -192,6 +263,7 @@ main(void)
 	test_found(s);
 	test_many(s);
 	settle_free(s);
+	test_seq();
 	settle_free(NULL);
 	for (i = 0; i < ndone; i++)
 		free(done[i]);
