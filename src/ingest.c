@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ struct ingest {
 	struct strmap		*stored;	/* "coll\nobs" -> checksum stored, until recorded */
 	struct work		*work;		/* reads and checksums files off the loop */
 	struct ingest_observer	 observer;
+	LIST_HEAD(, ingest_run)	 runs;		/* in flight */
 };
 
 /* What a worker learnt of one file: its stat, MD5, headers and blueprint. */
@@ -62,6 +64,7 @@ struct ingest_run {
 	struct state_file	*files;
 	size_t			 nfiles;
 	struct ingest_prep	*prep;		/* one per file */
+	LIST_ENTRY(ingest_run)	 entry;
 };
 
 static const struct {
@@ -266,6 +269,7 @@ ingest_run_free(struct ingest_run *run)
 	size_t i;
 
 	stats_time(STATS_JOB, ev_time() - run->start);
+	LIST_REMOVE(run, entry);
 	for (i = 0; run->prep != NULL && i < run->nfiles; i++)
 		ingest_prep_clear(&run->prep[i]);
 	free(run->prep);
@@ -377,6 +381,7 @@ ingest_run(void *arg, struct jobs_job *job)
 	run->in = in;
 	run->job = job;
 	run->start = ev_time();
+	LIST_INSERT_HEAD(&in->runs, run, entry);
 	stats_count(STATS_JOBS_STARTED);
 	if (in->observer.started != NULL)
 		in->observer.started(in->observer.arg, jobs_job_collection(job),
@@ -497,6 +502,7 @@ ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st, char 
 	in->cfg = cfg;
 	in->state = st;
 	in->stored = strmap_new();
+	LIST_INIT(&in->runs);
 	in->dir = cfg->sink.directory != NULL ? xstrdup(cfg->sink.directory) :
 	    xasprintf("%s/observations", cfg->state_dir);
 	if (rc->url != NULL && (in->repo = repo_new(loop, &repo, cause)) == NULL) {
@@ -525,7 +531,9 @@ ingest_free(struct ingest *in)
 		return;
 	work_free(in->work, ingest_discard);
 	jobs_free(in->jobs);
-	repo_free(in->repo);
+	repo_free(in->repo);	/* pushes in flight are abandoned: so are their runs */
+	while (!LIST_EMPTY(&in->runs))
+		ingest_run_free(LIST_FIRST(&in->runs));
 	strmap_each(in->stored, ingest_free_sum, NULL);
 	strmap_free(in->stored);
 	free(in->dir);
