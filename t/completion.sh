@@ -3,7 +3,7 @@
 . "$srcdir/t/tap.sh"
 
 command -v bash >/dev/null || skip_all "bash not installed"
-plan 8
+plan 12
 comp() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _caom2ingest;
 		echo "${COMPREPLY[*]}"' sh "$srcdir/etc/bash-completion/caom2ingest" "$@"
@@ -11,6 +11,10 @@ comp() {
 is "status stats show" "$(comp caom2ingest s)" "commands by prefix"
 is "reingest rescan resume reload" "$(comp caom2ingest re)" "more commands"
 is "--failed --force" "$(comp caom2ingest reingest --f)" "reingest options"
+is "--wait" "$(comp caom2ingest reingest OMM/C1 --w)" "reingest --wait"
+is "--wait --timeout" "$(comp caom2ingest rescan --)" "rescan options"
+is "--timeout" "$(comp caom2ingest reload --wait --t)" "reload --wait --timeout"
+is "wait" "$(comp caom2ingest w)" "the wait command"
 is "failed" "$(comp caom2ingest list --state fa)" "states for list --state"
 is "--json" "$(comp caom2ingest -s /x --j)" "global options after -s SOCKET"
 is "--lineage --local" "$(comp caom2ingest map --l)" "map options"
