@@ -12,7 +12,7 @@ server=$top_builddir/t/repo-server
 command -v curl >/dev/null || skip_all "curl not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
-plan 59
+plan 63
 
 land=$tmp/landing
 pland=$tmp/polled
@@ -107,6 +107,27 @@ out=$("$client" -s "$sock" reingest --wait OMM/C1); rc=$?
 is 0 "$rc" "an observation that is retried, then stored, exits 0"
 like "$out" "^1 observation: 1 done, 0 failed$" "and counts as done"
 ok "after two retries" grep -q "observation OMM/C1 will be retried (attempt 2)" "$log"
+
+# Queued again while an attempt runs: that attempt does not count, the next does
+# (both GETs are slow; the repository counts a request when it answers).
+gets() { curl -s "$root/_test/stats" | python3 -c "import json,sys; print(json.load(sys.stdin).get('GET', 0))"; }
+fault "delay_ms=1500&count=2&verb=GET"
+"$client" -s "$sock" reingest OMM/C1 >/dev/null
+wait_for 5 st_is C1 running
+g0=$(gets)
+out=$("$client" -s "$sock" reingest --wait OMM/C1); rc=$?
+g1=$(gets)
+is 0 "$rc" "reingest --wait while an attempt runs exits 0"
+is 2 "$((g1 - g0))" "only after the attempt that started after it (two GETs, not one)"
+
+# A reload in the middle of a wait: the new pipeline takes the work over.
+fault "delay_ms=1500&count=1&verb=GET"
+"$client" -s "$sock" reingest --wait OMM/C2 >"$tmp/out" 2>&1 & cpid=$!
+wait_for 5 st_is C2 running
+"$client" -s "$sock" reload >/dev/null
+wait "$cpid"; rc=$?
+is 0 "$rc" "a wait lasts through a reload"
+like "$(cat "$tmp/out")" "^1 observation: 1 done, 0 failed$" "and reports the observation stored"
 
 # --json: one object, parsed, for success and for failure.
 json=$("$client" -s "$sock" --json reingest --wait OMM/C1 2>"$tmp/err"); rc=$?
