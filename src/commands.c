@@ -217,9 +217,9 @@ cmd_reingest_target(struct daemon *d, const char *target, int force, int ticket,
 		json_object_set_new(reply, "queued", json_pack("[{s:s, s:s}]", "collection", coll,
 		    "observation", obs));
 		if (ticket) {
-			id = tickets_open(d->tickets, TICKETS_REINGEST, 0);
+			id = tickets_open(d->tickets, TICKETS_REINGEST);
 			tickets_track(d->tickets, id, coll, obs);
-			tickets_seal(d->tickets, id);
+			tickets_seal(d->tickets, id, 0);
 			json_object_set_new(reply, "ticket", json_integer(id));
 		}
 	}
@@ -248,10 +248,10 @@ cmd_reingest_failed(struct daemon *d, int force, int ticket, json_t *reply, char
 	long n;
 
 	if (ticket)
-		ct.id = tickets_open(d->tickets, TICKETS_REINGEST, 0);
+		ct.id = tickets_open(d->tickets, TICKETS_REINGEST);
 	n = pipeline_retry_failed(d->pipeline, force, ticket ? commands_track : NULL, &ct, error);
 	if (ticket)
-		tickets_seal(d->tickets, ct.id);	/* complete with what was queued */
+		tickets_seal(d->tickets, ct.id, 0);	/* complete with what was queued */
 	if (n < 0)
 		return -1;
 	json_object_set_new(reply, "requeued", json_integer(n));
@@ -318,13 +318,14 @@ static int
 cmd_rescan(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
-	uint64_t mark = pipeline_rescan(d->pipeline);
-	unsigned id;
+	int ticket = json_is_true(json_object_get(req, "ticket"));
+	unsigned id = ticket ? tickets_open(d->tickets, TICKETS_RESCAN) : 0;
+	uint64_t mark;
 
+	mark = pipeline_rescan(d->pipeline);	/* may complete old files at once */
 	json_object_set_new(reply, "rescanned", json_true());
-	if (json_is_true(json_object_get(req, "ticket"))) {
-		id = tickets_open(d->tickets, TICKETS_RESCAN, mark);
-		tickets_seal(d->tickets, id);
+	if (ticket) {
+		tickets_seal(d->tickets, id, mark);
 		json_object_set_new(reply, "ticket", json_integer(id));
 	}
 	return 0;

@@ -170,6 +170,7 @@ daemon_reload_config(struct daemon *d, char **cause)
 	d->cfg = cfg;
 	d->pipeline = p;
 	daemon_observe(d, p);
+	tickets_rebase(d->tickets, UINT64_MAX);	/* what the start-up scan completes counts */
 	pipeline_start(p);
 	tickets_rebase(d->tickets, pipeline_settle_mark(p));
 	daemon_apply_logging(d, cfg);

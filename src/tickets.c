@@ -390,7 +390,7 @@ tickets_free(struct tickets *t)
 }
 
 unsigned
-tickets_open(struct tickets *t, enum tickets_kind kind, uint64_t mark)
+tickets_open(struct tickets *t, enum tickets_kind kind)
 {
 	struct ticket *tk = xcalloc(1, sizeof *tk);
 
@@ -400,7 +400,7 @@ tickets_open(struct tickets *t, enum tickets_kind kind, uint64_t mark)
 	if (t->next_id == 0)
 		t->next_id = 1;
 	tk->kind = kind;
-	tk->mark = mark;
+	tk->mark = UINT64_MAX;		/* until sealed, every file counts */
 	tk->settling = kind == TICKETS_RESCAN;
 	tk->opened = ev_time();
 	tk->obs = strmap_new();
@@ -420,13 +420,15 @@ tickets_track(struct tickets *t, unsigned id, const char *collection, const char
 }
 
 void
-tickets_seal(struct tickets *t, unsigned id)
+tickets_seal(struct tickets *t, unsigned id, uint64_t mark)
 {
 	struct ticket *tk = tickets_find(t, id);
 
 	if (tk == NULL || tk->sealed)
 		return;
 	tk->sealed = 1;
+	if (tk->kind == TICKETS_RESCAN)
+		tk->mark = mark;
 	tickets_check(tk);
 	tickets_arm(t);
 }

@@ -60,13 +60,15 @@ struct tickets_ops {
 struct tickets *tickets_new(struct ev_loop *loop, const struct tickets_ops *ops);
 /* Free; waiters are dropped without a word (see tickets_stop). NULL is accepted. */
 void tickets_free(struct tickets *t);
-/* Open a ticket (rescan: for the files below mark); its number, > 0. */
-unsigned tickets_open(struct tickets *t, enum tickets_kind kind, uint64_t mark);
+/* Open a ticket; its number, > 0. A rescan ticket counts every file that completes
+ * until it is sealed (open it before the scan: a scan may complete files at once). */
+unsigned tickets_open(struct tickets *t, enum tickets_kind kind);
 /* Follow an observation just queued for ticket id (again: the next attempt counts). */
 void tickets_track(struct tickets *t, unsigned id, const char *collection,
     const char *observation);
-/* The opener has tracked everything: the ticket may complete from now on. */
-void tickets_seal(struct tickets *t, unsigned id);
+/* The opener has tracked everything: the ticket may complete from now on; a rescan
+ * ticket waits for the files below mark (pipeline_rescan's). */
+void tickets_seal(struct tickets *t, unsigned id, uint64_t mark);
 
 /* A complete file (pipeline_observer.file). */
 void tickets_file(struct tickets *t, uint64_t seq, enum pipeline_file what,
@@ -77,7 +79,8 @@ void tickets_started(struct tickets *t, const char *collection, const char *obse
 void tickets_ended(struct tickets *t, const char *collection, const char *observation,
     enum state_status status, const char *error);
 /* The pipeline was rebuilt (reload): rescan tickets still waiting for files now wait
- * for the files below mark, which the new pipeline's start-up scan found. */
+ * for the files below mark: UINT64_MAX before the new pipeline's start-up scan (every
+ * file it completes counts), then the mark after it. */
 void tickets_rebase(struct tickets *t, uint64_t mark);
 
 /*

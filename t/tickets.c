@@ -81,11 +81,11 @@ test_reingest(struct tickets *t)
 	json_t *out, *f;
 	unsigned id;
 
-	id = tickets_open(t, TICKETS_REINGEST, 0);
+	id = tickets_open(t, TICKETS_REINGEST);
 	ok(id > 0, "a ticket has a number");
 	tickets_track(t, id, "OMM", "A");
 	tickets_track(t, id, "OMM", "B");
-	tickets_seal(t, id);
+	tickets_seal(t, id, 0);
 	is_int(1, tickets_wait(t, id, notify, &s, &w, &out), "an open ticket can be waited for");
 	tickets_ended(t, "OMM", "A", STATE_DONE, NULL);	/* an attempt from before */
 	tickets_started(t, "OMM", "A");
@@ -123,8 +123,8 @@ test_empty(struct tickets *t)
 	json_t *out;
 	unsigned id;
 
-	id = tickets_open(t, TICKETS_REINGEST, 0);
-	tickets_seal(t, id);
+	id = tickets_open(t, TICKETS_REINGEST);
+	tickets_seal(t, id, 0);
 	is_int(0, tickets_wait(t, id, notify, &s, &w, &out),
 	    "a ticket with nothing queued is complete when sealed");
 	is_int(0, num(out, "outcome", "total"), "with nothing in it");
@@ -140,8 +140,9 @@ test_rescan(struct tickets *t)
 	unsigned id;
 
 	oldest = 5;
-	id = tickets_open(t, TICKETS_RESCAN, 10);
-	tickets_seal(t, id);
+	id = tickets_open(t, TICKETS_RESCAN);
+	tickets_file(t, 1, PIPELINE_FILE_EXCLUDED, "OMM", NULL);	/* during the scan */
+	tickets_seal(t, id, 10);
 	tickets_wait(t, id, notify, &s, &w, &out);
 	tickets_file(t, 3, PIPELINE_FILE_NEW, "OMM", "X");
 	tickets_file(t, 6, PIPELINE_FILE_UNCHANGED, "OMM", NULL);
@@ -163,11 +164,13 @@ test_rescan(struct tickets *t)
 	is_int(2, num(json_object_get(s.last, "outcome"), "files", "new"), "two new files");
 	is_int(1, num(json_object_get(s.last, "outcome"), "files", "unchanged"),
 	    "one unchanged");
+	is_int(1, num(json_object_get(s.last, "outcome"), "files", "excluded"),
+	    "and one completed during the scan, before the mark was known");
 	json_decref(s.last);
 
 	memset(&s, 0, sizeof s);
-	id = tickets_open(t, TICKETS_RESCAN, 20);
-	tickets_seal(t, id);
+	id = tickets_open(t, TICKETS_RESCAN);
+	tickets_seal(t, id, 20);
 	tickets_wait(t, id, notify, &s, &w, &out);
 	tickets_rebase(t, 30);		/* a reload: the new start-up scan */
 	oldest = 25;
@@ -187,9 +190,9 @@ test_waiters(struct tickets *t)
 	unsigned id, kept, waiting;
 	json_t *out;
 
-	id = tickets_open(t, TICKETS_REINGEST, 0);
+	id = tickets_open(t, TICKETS_REINGEST);
 	tickets_track(t, id, "OMM", "Z");
-	tickets_seal(t, id);
+	tickets_seal(t, id, 0);
 	tickets_wait(t, id, notify, &a, &w1, &out);
 	tickets_wait(t, id, notify, &b, &w2, &out);
 	tickets_counts(t, &kept, &waiting);
@@ -224,8 +227,8 @@ test_limit(struct tickets *t)
 	json_t *out;
 
 	for (i = 0; i < TICKETS_MAX + 10; i++) {
-		last = tickets_open(t, TICKETS_REINGEST, 0);
-		tickets_seal(t, last);
+		last = tickets_open(t, TICKETS_REINGEST);
+		tickets_seal(t, last, 0);
 		if (first == 0)
 			first = last;
 	}
@@ -242,7 +245,7 @@ main(void)
 	struct tickets_ops ops = { settle_oldest, NULL };
 	struct tickets *t;
 
-	plan(37);
+	plan(38);
 	log_init("t-tickets", LOG_ERR, LOG_TARGET_STDERR);
 	loop = ev_default_loop(0);
 	t = tickets_new(loop, &ops);
