@@ -163,6 +163,7 @@ echo p > "$pland/P1_SCI.fits"
 echo junk > "$pland/notes.txt"
 sleep 0.6
 is "" "$(st P1)" "a file dropped in the polled tree is not noticed by itself"
+touch "$pland/P1_SCI.fits"	# recent: the rescan must wait for it to settle
 out=$("$client" -s "$sock" rescan --wait 2>"$tmp/err"); rc=$?
 is 0 "$rc" "rescan --wait exits 0"
 is "done" "$(st P1)" "it returned once the file's observation was stored"
