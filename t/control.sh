@@ -6,7 +6,7 @@
 
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
-plan 57
+plan 59
 
 chmod 755 "$tmp"
 land=$tmp/landing
@@ -151,8 +151,13 @@ if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	asnobody "$client" -s "$sock" rescan 2>"$tmp/err"; rc=$?
 	is 1 "$rc" "but not rescan"
 	like "$(cat "$tmp/err")" "permission denied: uid 65534 may not run 'rescan'" "and is told why"
+	asnobody "$client" -s "$sock" wait 999 2>"$tmp/err"
+	like "$(cat "$tmp/err")" "no ticket 999 " "it may wait for a ticket (read-only)"
+	asnobody "$client" -s "$sock" reingest --wait OMM/C1 2>"$tmp/err"
+	like "$(cat "$tmp/err")" "permission denied: uid 65534 may not run 'reingest'" \
+		"but not ask for work to wait for"
 else
-	skip 3 "needs root and setpriv"
+	skip 5 "needs root and setpriv"
 fi
 
 # Raw protocol: malformed and oversized requests, then the connection cap.
