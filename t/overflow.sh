@@ -1,0 +1,71 @@
+#!/bin/sh
+# t/overflow.sh - the inotify queue overflows: the daemon is stopped
+# (SIGSTOP) while more files than fs.inotify.max_queued_events land,
+# then continued; the overflow rescan finds every file and each observation
+# is PUT to the test repository exactly once.
+. "$srcdir/t/tap.sh"
+
+daemon=$top_builddir/src/caom2ingestd
+server=$top_builddir/t/repo-server
+command -v curl >/dev/null || skip_all "curl not installed"
+command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
+max=$(cat /proc/sys/fs/inotify/max_queued_events 2>/dev/null) || skip_all "no inotify limits in /proc"
+[ "$max" -le 40000 ] || skip_all "max_queued_events is $max: too many files to overflow it here"
+n=$((max + 300))
+plan 5
+
+land=$tmp/landing
+mkdir -p "$land" "$tmp/data"
+"$server" --listen 127.0.0.1:0 --port-file "$tmp/port" --data "$tmp/data" \
+	--xsd-dir "$srcdir/xsd" --no-fsync >/dev/null 2>"$tmp/server.log" & spid=$!
+stop_server() { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
+at_exit stop_server
+wait_for 10 test -s "$tmp/port" || bail "the test repository did not start"
+root=http://127.0.0.1:$(cat "$tmp/port")
+cat > "$tmp/c.yml" <<CONF
+log: stderr
+log_level: notice
+state_dir: $tmp/state
+control_socket: $tmp/control.sock
+settle: 200ms
+rescan_interval: 0
+collections:
+  - name: OVF
+    landing: $land
+    rules:
+      - match: '^(?<obs>f[0-9]+)\\.fits\$'
+        observation: '\${obs}'
+        product: '\${obs}'
+        uri: 'cadc:OVF/\${file}'
+sink:
+  repo:
+    url: $root/torkeep/observations
+    concurrency: 16
+CONF
+log=$tmp/daemon.log
+db=$tmp/state/state.db
+stat_of() { curl -s "$root/_test/stats" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$1', 0))"; }
+done_count() { sqlite3 "$db" "select count(*) from observations where status='done'" 2>/dev/null || echo 0; }
+"$daemon" -f -c "$tmp/c.yml" 2>>"$log" & dpid=$!
+stop() { kill -CONT "$dpid" 2>/dev/null; kill -TERM "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; }
+at_exit stop
+wait_for 10 test -S "$tmp/control.sock" || bail "the daemon did not start"
+
+kill -STOP "$dpid"
+# renamed into place, as a producer should: one IN_MOVED_TO event each
+python3 -c 'import os, sys
+d, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    t = os.path.join(d, ".f%d" % i)
+    with open(t, "w") as f:
+        f.write("x")
+    os.rename(t, os.path.join(d, "f%d.fits" % i))' "$land" "$n"
+kill -CONT "$dpid"
+ok "the queue overflowed and the daemon rescanned" \
+	wait_for 30 grep -q 'inotify queue overflowed: rescanning every landing directory' "$log"
+ok "all $n observations are stored" \
+	wait_for 240 sh -c "test \$(sqlite3 '$db' \"select count(*) from observations where status='done'\") -eq $n"
+is "$n" "$(stat_of PUT)" "with exactly one PUT each"
+is 0 "$(sqlite3 "$db" "select count(*) from observations where status <> 'done'")" \
+	"nothing failed or pending"
+ok "the daemon is still running" kill -0 "$dpid"
