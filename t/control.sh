@@ -97,6 +97,8 @@ like "$(cat "$tmp/err")" "is not a file of any observation" "and says why"
 sqlite3 "$db" "update observations set status='failed', last_error='400 bad' where observation='C1'"
 out=$("$client" -s "$sock" reingest --failed)
 is "1 failed observations queued again" "$out" "reingest --failed"
+# let that attempt finish first: it would mark C1 done under the next step
+wait_for 10 sh -c "test \"\$(sqlite3 '$db' \"select count(*) from observations where status <> 'done'\")\" = 0"
 sqlite3 "$db" "update observations set status='failed' where observation in ('C1','C2')"
 kill -USR1 "$dpid"
 ok "SIGUSR1 queues every failed observation again" \
