@@ -26,7 +26,7 @@ collections:
         product: '\${obs}_\${kind}'
         uri: 'cadc:OMM/\${file}'
         expect: ['\${obs}_SCI.fits', '\${obs}_CAL.fits']
-        wait: 3s
+        wait: 6s
 sink:
   directory: $out
 CONF
@@ -57,7 +57,7 @@ ok "a lone member waits" wait_for 10 grep -q 'observation OMM/C000002 waits' "$l
 sleep 1
 ok_not "not before its wait has passed" test -e "$out/OMM/C000002.xml"
 ok "after the wait it is ingested with what it has" wait_for 10 test -s "$out/OMM/C000002.xml"
-like "$(cat "$log")" "observation OMM/C000002: still without C000002_CAL.fits after 3 s" \
+like "$(cat "$log")" "observation OMM/C000002: still without C000002_CAL.fits after 6 s" \
 	"the missing file is logged"
 
 # 3. a restart keeps the wait (not ingested at once, ingested at the deadline)

@@ -59,6 +59,19 @@ is_done(const char *path)
 	return 0;
 }
 
+/* Where path is in the order of completions, or -1. */
+static int
+done_index(const char *path)
+{
+	int i;
+
+	for (i = 0; i < ndone; i++) {
+		if (strcmp(done[i], path) == 0)
+			return i;
+	}
+	return -1;
+}
+
 static void
 run_for(double secs)
 {
@@ -210,16 +223,25 @@ test_seq(void)
 	uint64_t m0 = settle_mark(s), mark;
 
 	is_int((long long)m0, (long long)settle_oldest(s), "nothing waits: oldest is the mark");
+	/* offers come from the loop's callbacks in the daemon, with its time fresh;
+	 * here a stale ev_now would make a deadline earlier than the file's mtime
+	 * allows, and the file would (rightly) wait again behind the next one */
+	ev_now_update(loop);
 	settle_offer(s, a, SETTLE_WRITTEN, NULL);
 	settle_offer(s, a, SETTLE_WRITTEN, NULL);	/* offered again: keeps its number */
 	mark = settle_mark(s);
 	is_int((long long)m0 + 1, (long long)mark, "one file offered twice: the mark moved by one");
 	run_for(0.1);
 	b = make_file("seq-b.fits", "x", "w");
+	ev_now_update(loop);
 	settle_offer(s, b, SETTLE_WRITTEN, NULL);
 	is_int((long long)m0, (long long)settle_oldest(s), "the oldest is the first file");
 	run_until_done(a, 1.);
-	ok(is_done(a) && !is_done(b), "the first completes before the second");
+	/* (a loaded machine may complete both in one wake-up: compare the order) */
+	if (!ok(is_done(a) && (!is_done(b) || done_index(a) < done_index(b)),
+	    "the first completes before the second"))
+		diag("a done %d at %d, b done %d at %d", is_done(a), done_index(a), is_done(b),
+		    done_index(b));
 	is_int((long long)m0, seq_of(a), "with its number");
 	ok(settle_oldest(s) >= mark, "then everything offered before the mark has left");
 	run_until_done(b, 1.);
