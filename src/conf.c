@@ -17,6 +17,7 @@
 
 #include <yaml.h>
 
+#include "blueprint.h"
 #include "conf.h"
 #include "rules.h"
 #include "xmalloc.h"
@@ -83,6 +84,17 @@ static void conf_init_collection(void *);
 static void conf_check_collection(struct conf_ctx *, const yaml_node_t *, const char *,
     void *);
 
+#define LG(f) offsetof(struct conf_legacy, f)
+static const struct conf_key conf_legacy_keys[] = {
+	{ "config", CONF_PATH, LG(config), 0, NULL, NULL,
+	  "fits2caom2 .config file (default: the built-in one)" },
+	{ "default", CONF_PATH, LG(defaults), 0, NULL, NULL, "fits2caom2 .default file" },
+	{ "override", CONF_PATH, LG(override), 0, NULL, NULL, "fits2caom2 .override file" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef LG
+static const struct conf_table conf_legacy_table = { conf_legacy_keys, 0, NULL, NULL };
+
 #define R(f) offsetof(struct conf_rule, f)
 static const struct conf_key conf_rule_keys[] = {
 	{ "match", CONF_STRING, R(match), 1, NULL, NULL, "PCRE2 pattern on the file name" },
@@ -90,6 +102,8 @@ static const struct conf_key conf_rule_keys[] = {
 	{ "product", CONF_STRING, R(product), 1, NULL, NULL, "productID template" },
 	{ "uri", CONF_STRING, R(uri), 1, NULL, NULL, "artifact URI template" },
 	{ "blueprint", CONF_PATH, R(blueprint), 0, NULL, NULL, "blueprint path template" },
+	{ "legacy", CONF_SECTION, R(legacy), 0, NULL, &conf_legacy_table,
+	  "fits2caom2 config/default/override files instead of a blueprint" },
 	{ "expect", CONF_STRLIST, R(expect), 0, NULL, NULL,
 	  "file name templates the observation waits for" },
 	{ "wait", CONF_DURATION, R(wait_ms), 0, NULL, NULL,
@@ -636,6 +650,19 @@ conf_check_rule(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefi
 
 	if (r->match == NULL || r->observation == NULL || r->product == NULL || r->uri == NULL)
 		return;		/* already reported as required */
+	if (r->legacy.config != NULL || r->legacy.defaults != NULL || r->legacy.override != NULL) {
+		struct legacy *lg = NULL;
+
+		if (r->blueprint != NULL)
+			conf_error(ctx, node, "%s: blueprint and legacy exclude each other", prefix);
+		else if (legacy_load(r->legacy.config, r->legacy.defaults, r->legacy.override, &lg,
+		    &cause) != 0) {
+			conf_error(ctx, node, "%s.legacy: %s", prefix, cause);
+			free(cause);
+			cause = NULL;
+		}
+		legacy_free(lg);
+	}
 	if ((rules = rules_new("check", NULL, NULL, &spec, 1, &cause)) == NULL) {
 		/* cause reads "rule 1: FIELD: ..."; name the key path instead */
 		conf_error(ctx, node, "%s.%s", prefix, cause + strlen("rule 1: "));

@@ -35,12 +35,20 @@ struct conf_action {
 	char		*dir;		/* CONF_MOVE: target directory */
 };
 
+/* A legacy fits2caom2 mapping: NULL config means the built-in one. */
+struct conf_legacy {
+	char		*config;
+	char		*defaults;
+	char		*override;
+};
+
 struct conf_rule {
 	char		*match;		/* PCRE2 pattern on the file name */
 	char		*observation;	/* templates: ${group}, ${file}, ${collection} */
 	char		*product;
 	char		*uri;
 	char		*blueprint;
+	struct conf_legacy legacy;	/* instead of blueprint */
 	struct conf_strlist expect;	/* name templates the observation waits for */
 	uint64_t	 wait_ms;	/* at most this long (0: the default) */
 };

@@ -53,6 +53,7 @@ struct ingest_prep {
 	struct fits_file	*ff;		/* NULL: no blueprint, or not FITS */
 	struct blueprint	*bp;		/* NULL: no blueprint */
 	int			 used;		/* map_augment changed ff: read again */
+	char			*warn;		/* a legacy mapping's warnings, logged on the loop */
 	char			*cause;		/* set: this file cannot be ingested */
 };
 
@@ -113,17 +114,63 @@ ingest_md5(const char *path, char out[37], char **cause)
 }
 
 /* Map one file's headers into obs with its rule's blueprint (map.c). */
+#define INGEST_LEGACY	"legacy:"
+
+char *
+ingest_legacy_spec(const struct conf_legacy *lg)
+{
+	if (lg->config == NULL && lg->defaults == NULL && lg->override == NULL)
+		return NULL;
+	return xasprintf(INGEST_LEGACY "%s\n%s\n%s", lg->config ? lg->config : "",
+	    lg->defaults ? lg->defaults : "", lg->override ? lg->override : "");
+}
+
+/* The blueprint for one file from a legacy spec (see ingest_legacy_spec). */
+static int
+ingest_legacy_blueprint(const struct state_file *f, struct ingest_prep *pr, char **cause)
+{
+	char *spec = xstrdup(f->blueprint + strlen(INGEST_LEGACY)), *part[3], *p = spec, *msg = NULL;
+	struct legacy *lg = NULL;
+	int i, r = -1;
+
+	for (i = 0; i < 3; i++) {
+		part[i] = p;
+		if ((p = strchr(p, '\n')) != NULL)
+			*p++ = '\0';
+		else
+			p = part[i] + strlen(part[i]);
+		if (*part[i] == '\0')
+			part[i] = NULL;
+	}
+	if (legacy_load(part[0], part[1], part[2], &lg, &msg) != 0 ||
+	    legacy_blueprint(lg, f->uri, &pr->bp, &pr->warn, &msg) != 0) {
+		*cause = xasprintf("legacy mapping for %s: %s", f->path, msg);
+		goto out;
+	}
+	r = 0;
+out:
+	free(msg);
+	legacy_free(lg);
+	free(spec);
+	return r;
+}
+
 /* Read a file's blueprint and, for a FITS file, its headers (on a worker). */
 static int
 ingest_read_mapping(const struct state_file *f, struct ingest_prep *pr, char **cause)
 {
 	char *msg = NULL;
 
-	pr->bp = blueprint_new();
-	if (blueprint_load(pr->bp, f->blueprint, &msg) != 0) {
-		*cause = xasprintf("blueprint for %s: %s", f->path, msg);
-		free(msg);
-		return -1;
+	if (strncmp(f->blueprint, INGEST_LEGACY, strlen(INGEST_LEGACY)) == 0) {
+		if (ingest_legacy_blueprint(f, pr, cause) != 0)
+			return -1;
+	} else {
+		pr->bp = blueprint_new();
+		if (blueprint_load(pr->bp, f->blueprint, &msg) != 0) {
+			*cause = xasprintf("blueprint for %s: %s", f->path, msg);
+			free(msg);
+			return -1;
+		}
 	}
 	if (fits_name_is_fits(f->path) && fits_read(f->path, &pr->ff, &msg) != 0) {
 		*cause = msg;
@@ -137,6 +184,7 @@ ingest_prep_clear(struct ingest_prep *pr)
 {
 	fits_file_free(pr->ff);
 	blueprint_free(pr->bp);
+	free(pr->warn);
 	free(pr->cause);
 	memset(pr, 0, sizeof *pr);
 }
@@ -169,11 +217,16 @@ ingest_map_file(struct caom_observation *obs, const struct state_file *f,
 		 * the first, read them again (rare; on the loop) */
 		fits_file_free(pr->ff);
 		blueprint_free(pr->bp);
+		free(pr->warn);
 		pr->ff = NULL;
 		pr->bp = NULL;
+		pr->warn = NULL;
 		if (ingest_read_mapping(f, pr, cause) != 0)
 			return -1;
 	}
+	if (pr->warn != NULL && !pr->used)
+		log_at(LOG_WARNING, 0, LOG_FIELDS({ "FILE", f->path }), "%s: legacy mapping: %s",
+		    f->path, pr->warn);
 	pr->used = 1;
 	if (obs->kind != map_observation_kind(pr->bp) && obs->nplanes == 0)
 		obs->kind = map_observation_kind(pr->bp);

@@ -17,6 +17,8 @@
 
 #include "state.h"
 
+struct conf_legacy;
+
 struct conf;
 struct ev_loop;
 struct ingest;
@@ -54,6 +56,12 @@ void ingest_counts(const struct ingest *in, unsigned *queued, unsigned *running,
 
 /* The content type a file's name suggests (application/fits, image/png, ...). */
 const char *ingest_content_type(const char *path);
+/*
+ * A legacy fits2caom2 triple as the mapping recorded with each file (where a
+ * blueprint's path goes): "legacy:" CONFIG "\n" DEFAULT "\n" OVERRIDE, any
+ * of them empty when not given; NULL when the rule has none.
+ */
+char *ingest_legacy_spec(const struct conf_legacy *lg);
 /* "md5:<hex>" of a file's bytes; 0 or -1 with *cause. */
 int ingest_md5(const char *path, char out[37], char **cause);
 

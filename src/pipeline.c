@@ -377,21 +377,27 @@ pipeline_add_collection(struct pipeline *p, size_t idx, char **cause)
 {
 	const struct conf_collection *c = &p->cfg->collections.v[idx];
 	struct rules_spec *specs;
+	char *real, **legacy;
 	size_t i;
-	char *real;
 
 	specs = xcalloc(c->rules.n + 1, sizeof *specs);
+	legacy = xcalloc(c->rules.n + 1, sizeof *legacy);
 	for (i = 0; i < c->rules.n; i++) {
 		specs[i].match = c->rules.v[i].match;
 		specs[i].observation = c->rules.v[i].observation;
 		specs[i].product = c->rules.v[i].product;
 		specs[i].uri = c->rules.v[i].uri;
 		specs[i].blueprint = c->rules.v[i].blueprint;
+		if ((legacy[i] = ingest_legacy_spec(&c->rules.v[i].legacy)) != NULL)
+			specs[i].blueprint = legacy[i];
 		specs[i].expect = (const char *const *)c->rules.v[i].expect.v;
 		specs[i].wait_ms = c->rules.v[i].wait_ms;
 	}
 	p->rules[idx] = rules_new(c->name, (const char *const *)c->include.v,
 	    (const char *const *)c->exclude.v, specs, c->rules.n, cause);
+	for (i = 0; i < c->rules.n; i++)
+		free(legacy[i]);
+	free(legacy);
 	free(specs);
 	if (p->rules[idx] == NULL)
 		return -1;
