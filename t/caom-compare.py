@@ -64,10 +64,11 @@ def children(elem):
     return [c for c in elem if local(c.tag) not in IGNORED]
 
 
-def compare_subset(exp, act, path, out, extra):
+def compare_node(exp, act, path, out):
+    """Tag, attributes and (for leaves) text; the children to compare, or None."""
     if local(exp.tag) != local(act.tag):
         out.append(f"{path}: element {local(act.tag)}, expected {local(exp.tag)}")
-        return
+        return None
     ea, aa = attrs(exp), attrs(act)
     if ea != aa:
         out.append(f"{path}: attributes {aa}, expected {ea}")
@@ -78,6 +79,14 @@ def compare_subset(exp, act, path, out, extra):
     if not ec and not ac and not same_text(exp.text, act.text):
         out.append(f"{path}: '{(act.text or '').strip()}', expected "
                    f"'{(exp.text or '').strip()}'")
+    return ec, ac
+
+
+def compare_subset(exp, act, path, out, extra):
+    kids = compare_node(exp, act, path, out)
+    if kids is None:
+        return
+    ec, ac = kids
     by_name = {}
     for a in ac:
         by_name.setdefault(local(a.tag), []).append(a)
@@ -97,19 +106,10 @@ def compare_subset(exp, act, path, out, extra):
 
 
 def compare(exp, act, path, out):
-    if local(exp.tag) != local(act.tag):
-        out.append(f"{path}: element {local(act.tag)}, expected {local(exp.tag)}")
+    kids = compare_node(exp, act, path, out)
+    if kids is None:
         return
-    ea, aa = attrs(exp), attrs(act)
-    if ea != aa:
-        out.append(f"{path}: attributes {aa}, expected {ea}")
-    ec, ac = children(exp), children(act)
-    if local(exp.tag) in SETS:
-        ec = sorted(ec, key=lambda e: (e.text or "").strip())
-        ac = sorted(ac, key=lambda e: (e.text or "").strip())
-    if not ec and not ac and not same_text(exp.text, act.text):
-        out.append(f"{path}: '{(act.text or '').strip()}', expected "
-                   f"'{(exp.text or '').strip()}'")
+    ec, ac = kids
     names_e = [local(c.tag) for c in ec]
     names_a = [local(c.tag) for c in ac]
     if names_e != names_a:
