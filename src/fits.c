@@ -488,44 +488,54 @@ fits_read(const char *path, struct fits_file **out, char **cause)
 	return r;
 }
 
+/* Read up to len bytes (fewer only at the end of the file); -1 on error. */
+static ssize_t
+hdr_read_full(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < len) {
+		if ((r = read(fd, buf + got, len - got)) < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 int
 fits_header_complete(const char *path)
 {
 	char block[2880];
-	size_t n, i;
-	int fd, r = 0;
 	ssize_t got;
+	size_t i;
+	int fd, r = -1, first = 1;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
-	for (n = 0; r == 0; n++) {
-		for (got = 0; got < (ssize_t)sizeof block; got += r) {
-			if ((r = (int)read(fd, block + got, sizeof block - (size_t)got)) < 0 &&
-			    errno == EINTR)
-				r = 0;
-			else if (r <= 0)
-				break;
+	while ((got = hdr_read_full(fd, block, sizeof block)) >= 0) {
+		if (first && (got < 9 || memcmp(block, "SIMPLE  =", 9) != 0)) {
+			r = 1;	/* not (uncompressed) FITS: complete as far as we judge */
+			break;
 		}
-		r = 0;
-		if (got < 0) {
-			close(fd);
-			return -1;
+		first = 0;
+		for (i = 0; r < 0 && i + FITS_CARD <= (size_t)got; i += FITS_CARD) {
+			if (hdr_is_end(block + i, FITS_CARD))
+				r = 1;
 		}
-		if (n == 0 && (got < 9 || memcmp(block, "SIMPLE  =", 9) != 0))
-			break;		/* not (uncompressed) FITS: complete as far as we judge */
-		for (i = 0; i + FITS_CARD <= (size_t)got; i += FITS_CARD) {
-			if (hdr_is_end(block + i, FITS_CARD)) {
-				close(fd);
-				return 1;
-			}
-		}
+		if (r == 1)
+			break;
 		if (got < (ssize_t)sizeof block) {	/* end of file, no END card */
-			close(fd);
-			return 0;
+			r = 0;
+			break;
 		}
 	}
 	close(fd);
-	return 1;
+	return r;
 }
 
 int

@@ -283,14 +283,14 @@ static int
 pipeline_fits_complete(struct pipeline *p, const char *path, uint64_t seq)
 {
 	if (!fits_name_is_fits(path) || fits_header_complete(path) != 0) {
-		free(strmap_del(p->incomplete, path));
+		strmap_del(p->incomplete, path);
 		return 1;
 	}
 	if (strmap_get(p->incomplete, path) == NULL) {
 		log_at(LOG_WARNING, 0, LOG_FIELDS({ "FILE", path }, { "STAGE", "settle" }),
 		    "%s: FITS header without END card yet; waiting for the writer to finish",
 		    path);
-		strmap_put(p->incomplete, path, xstrdup(path));
+		strmap_put(p->incomplete, path, p);	/* a set: any non-NULL value */
 	}
 	settle_offer_again(p->settle, path, seq);
 	return 0;
@@ -616,14 +616,6 @@ pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
 	ingest_counts(p->ingest, queued, running, waiting);
 }
 
-static void
-pipeline_free_value(const char *key, void *value, void *arg)
-{
-	(void)key;
-	(void)arg;
-	free(value);
-}
-
 /* Collect the holds (strmap_each's callback must not change the map). */
 static void
 pipeline_hold_collect(const char *key, void *value, void *arg)
@@ -661,10 +653,7 @@ pipeline_free(struct pipeline *p)
 	settle_free(p->settle);
 	watch_free(p->watch);
 	pipeline_holds_free(p);
-	if (p->incomplete != NULL) {
-		strmap_each(p->incomplete, pipeline_free_value, NULL);
-		strmap_free(p->incomplete);
-	}
+	strmap_free(p->incomplete);
 	ingest_free(p->ingest);
 	state_close(p->state);
 	for (i = 0; i < p->cfg->collections.n; i++)
