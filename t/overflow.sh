@@ -4,9 +4,9 @@
 # then continued; the overflow rescan finds every file and each observation
 # is PUT to the test repository exactly once.
 . "$srcdir/t/tap.sh"
+. "$srcdir/t/repo.sh"
 
 daemon=$top_builddir/src/caom2ingestd
-server=$top_builddir/t/repo-server
 command -v curl >/dev/null || skip_all "curl not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 max=$(cat /proc/sys/fs/inotify/max_queued_events 2>/dev/null) || skip_all "no inotify limits in /proc"
@@ -16,12 +16,7 @@ plan 5
 
 land=$tmp/landing
 mkdir -p "$land" "$tmp/data"
-"$server" --listen 127.0.0.1:0 --port-file "$tmp/port" --data "$tmp/data" \
-	--xsd-dir "$srcdir/xsd" --no-fsync >/dev/null 2>"$tmp/server.log" & spid=$!
-stop_server() { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
-at_exit stop_server
-wait_for 10 test -s "$tmp/port" || bail "the test repository did not start"
-root=http://127.0.0.1:$(cat "$tmp/port")
+start_repo_server
 cat > "$tmp/c.yml" <<CONF
 log: stderr
 log_level: notice
@@ -44,7 +39,6 @@ sink:
 CONF
 log=$tmp/daemon.log
 db=$tmp/state/state.db
-stat_of() { curl -s "$root/_test/stats" | python3 -c "import json,sys; print(json.load(sys.stdin).get('$1', 0))"; }
 done_count() { sqlite3 "$db" "select count(*) from observations where status='done'" 2>/dev/null || echo 0; }
 "$daemon" -f -c "$tmp/c.yml" 2>>"$log" & dpid=$!
 stop() { kill -CONT "$dpid" 2>/dev/null; kill -TERM "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; }

@@ -5,10 +5,10 @@
 # reload, --timeout, progress only on a terminal, a client killed while
 # waiting, requests queued behind a wait, an old daemon, a daemon stopping.
 . "$srcdir/t/tap.sh"
+. "$srcdir/t/repo.sh"
 
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
-server=$top_builddir/t/repo-server
 command -v curl >/dev/null || skip_all "curl not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
@@ -17,12 +17,7 @@ plan 63
 land=$tmp/landing
 pland=$tmp/polled
 mkdir -p "$land" "$pland" "$tmp/data"
-"$server" --listen 127.0.0.1:0 --port-file "$tmp/port" --data "$tmp/data" \
-	--xsd-dir "$srcdir/xsd" --no-fsync >/dev/null 2>"$tmp/server.log" & spid=$!
-stop_server() { kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
-at_exit stop_server
-wait_for 10 test -s "$tmp/port" || bail "the test repository did not start"
-root=http://127.0.0.1:$(cat "$tmp/port")
+start_repo_server
 sock=$tmp/control.sock
 # POLL is watched by rescans only, and the periodic ones are an hour apart:
 # a file dropped there is found by an explicit rescan and nothing else.
