@@ -562,7 +562,9 @@ ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st, char 
 		ingest_free(in);
 		return NULL;
 	}
-	/* two workers: a file being checksummed does not hold up the next */
+	/* two workers: a file being checksummed does not hold up the next. They
+	 * read headers with cfitsio while the loop may too (BINTABLE columns):
+	 * cfitsio must be built reentrant, as Debian's is (t/fits checks it). */
 	if ((in->work = work_new(loop, 2, cause)) == NULL) {
 		ingest_free(in);
 		return NULL;

@@ -206,7 +206,9 @@ test_types(void)
 int
 main(void)
 {
-	plan(25 + 12 + 9);
+	plan(25 + 12 + 9 + 1);
+	/* the daemon reads headers on worker threads (src/ingest.c) */
+	ok(fits_is_reentrant(), "cfitsio is built reentrant (thread-safe)");
 	test_types();
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
