@@ -95,6 +95,16 @@ static const struct conf_key conf_legacy_keys[] = {
 #undef LG
 static const struct conf_table conf_legacy_table = { conf_legacy_keys, 0, NULL, NULL };
 
+#define B(f) offsetof(struct conf_bucket, f)
+static const struct conf_key conf_bucket_keys[] = {
+	{ "name", CONF_STRING, B(name), 1, NULL, NULL, "bucket name" },
+	{ "prefix", CONF_STRING, B(prefix), 0, NULL, NULL, "only keys under this prefix" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef B
+static const struct conf_table conf_bucket_table = { conf_bucket_keys,
+	sizeof(struct conf_bucket), NULL, NULL };
+
 #define R(f) offsetof(struct conf_rule, f)
 static const struct conf_key conf_rule_keys[] = {
 	{ "match", CONF_STRING, R(match), 1, NULL, NULL, "PCRE2 pattern on the file name" },
@@ -118,7 +128,10 @@ static const struct conf_table conf_rule_table = {
 #define C(f) offsetof(struct conf_collection, f)
 static const struct conf_key conf_collection_keys[] = {
 	{ "name", CONF_STRING, C(name), 1, NULL, NULL, "collection name" },
-	{ "landing", CONF_PATHLIST, C(landing), 1, NULL, NULL, "landing directories" },
+	{ "landing", CONF_PATHLIST, C(landing), 0, NULL, NULL, "landing directories" },
+	{ "buckets", CONF_LIST, C(buckets), 0, NULL, &conf_bucket_table,
+	  "object-store buckets (see s3)" },
+	{ "queues", CONF_STRLIST, C(queues), 0, NULL, NULL, "AMQP queues (see amqp)" },
 	{ "poll", CONF_BOOL, C(poll), 0, NULL, NULL, "rescan instead of inotify" },
 	{ "include", CONF_STRLIST, C(include), 0, NULL, NULL, "globs of names to take" },
 	{ "exclude", CONF_STRLIST, C(exclude), 0, NULL, NULL, "globs of names to leave" },
@@ -158,6 +171,44 @@ static const struct conf_key conf_repo_keys[] = {
 #undef RP
 static const struct conf_table conf_repo_table = { conf_repo_keys, 0, NULL, NULL };
 
+#define S3(f) offsetof(struct conf_s3, f)
+static const struct conf_key conf_s3_keys[] = {
+	{ "endpoint", CONF_STRING, S3(endpoint), 1, NULL, NULL, "http(s)://host[:port]" },
+	{ "region", CONF_STRING, S3(region), 0, NULL, NULL, "SigV4 region" },
+	{ "credentials", CONF_PATH, S3(credentials), 0, NULL, NULL,
+	  "AWS shared-credentials file" },
+	{ "profile", CONF_STRING, S3(profile), 0, NULL, NULL, "section of that file" },
+	{ "ca_path", CONF_PATH, S3(ca_path), 0, NULL, NULL, "CA directory or bundle" },
+	{ "timeout", CONF_DURATION, S3(timeout_ms), 0, NULL, NULL, "per request" },
+	{ "concurrency", CONF_COUNT, S3(concurrency), 0, NULL, NULL, "fetches at once" },
+	{ "reconcile_interval", CONF_DURATION, S3(reconcile_ms), 0, NULL, NULL,
+	  "bucket listings that find objects whose events were lost" },
+	{ "retry", CONF_SECTION, S3(retry), 0, NULL, &conf_retry_table, "failed fetches" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef S3
+static const struct conf_table conf_s3_table = { conf_s3_keys, 0, NULL, NULL };
+
+#define WH(f) offsetof(struct conf_webhook, f)
+static const struct conf_key conf_webhook_keys[] = {
+	{ "listen", CONF_STRING, WH(listen), 1, NULL, NULL, "ADDR:PORT" },
+	{ "token_file", CONF_PATH, WH(token_file), 0, NULL, NULL, "bearer token required" },
+	{ "max_body", CONF_COUNT, WH(max_body), 0, NULL, NULL, "largest body in bytes" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef WH
+static const struct conf_table conf_webhook_table = { conf_webhook_keys, 0, NULL, NULL };
+
+#define AM(f) offsetof(struct conf_amqp, f)
+static const struct conf_key conf_amqp_keys[] = {
+	{ "url", CONF_STRING, AM(url), 1, NULL, NULL, "amqp://[user@]host[:port][/vhost]" },
+	{ "password_file", CONF_PATH, AM(password_file), 0, NULL, NULL, "broker password" },
+	{ "prefetch", CONF_COUNT, AM(prefetch), 0, NULL, NULL, "unacknowledged messages" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef AM
+static const struct conf_table conf_amqp_table = { conf_amqp_keys, 0, NULL, NULL };
+
 #define SK(f) offsetof(struct conf_sink, f)
 static const struct conf_key conf_sink_keys[] = {
 	{ "directory", CONF_PATH, SK(directory), 0, NULL, NULL, "directory sink" },
@@ -189,6 +240,11 @@ static const struct conf_key conf_top_keys[] = {
 	{ "collections", CONF_LIST, T(collections), 0, NULL, &conf_collection_table,
 	  "collections and their landing directories" },
 	{ "sink", CONF_SECTION, T(sink), 0, NULL, &conf_sink_table, "where observations go" },
+	{ "spool_dir", CONF_PATH, T(spool_dir), 0, NULL, NULL, "where fetched objects land" },
+	{ "s3", CONF_SECTION, T(s3), 0, NULL, &conf_s3_table, "the S3-compatible store" },
+	{ "webhook", CONF_SECTION, T(webhook), 0, NULL, &conf_webhook_table,
+	  "HTTP endpoint for bucket notifications" },
+	{ "amqp", CONF_SECTION, T(amqp), 0, NULL, &conf_amqp_table, "the AMQP broker" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef T
@@ -255,6 +311,14 @@ conf_new(void)
 	cfg->sink.repo.retry.initial_ms = 30000;
 	cfg->sink.repo.retry.max_ms = 3600000;
 	cfg->sink.repo.retry.attempts = 10;
+	cfg->s3.timeout_ms = 60000;
+	cfg->s3.concurrency = 8;
+	cfg->s3.reconcile_ms = 3600000;
+	cfg->s3.retry.initial_ms = 10000;
+	cfg->s3.retry.max_ms = 3600000;
+	cfg->s3.retry.attempts = 10;
+	cfg->webhook.max_body = 65536;
+	cfg->amqp.prefetch = 100;
 	return cfg;
 }
 
@@ -688,8 +752,9 @@ conf_check_collection(struct conf_ctx *ctx, const yaml_node_t *node, const char 
 	struct conf_collection *c = item;
 
 	c->line = node->start_mark.line + 1;
-	if (c->landing.n == 0)
-		conf_error(ctx, node, "%s.landing: at least one directory is required", prefix);
+	if (c->landing.n == 0 && c->buckets.n == 0 && c->queues.n == 0)
+		conf_error(ctx, node, "%s: a landing directory, a bucket or a queue is required",
+		    prefix);
 	if (c->rules.n == 0)
 		conf_error(ctx, node, "%s.rules: at least one rule is required", prefix);
 }
@@ -741,6 +806,13 @@ conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 			conf_error(ctx, &at, "collections[%zu]: name '%s' is already used by "
 			    "collections[%zu] (line %d)", i + 1, a->name, j + 1, b->line);
 		}
+		at.start_mark.line = (size_t)(a->line > 0 ? a->line - 1 : 0);
+		if (a->buckets.n > 0 && cfg->s3.endpoint == NULL)
+			conf_error(ctx, &at, "collections[%zu].buckets: needs an s3 section with "
+			    "an endpoint", i + 1);
+		if (a->queues.n > 0 && cfg->amqp.url == NULL)
+			conf_error(ctx, &at, "collections[%zu].queues: needs an amqp section with "
+			    "a url", i + 1);
 	}
 }
 

@@ -53,9 +53,20 @@ struct conf_rule {
 	uint64_t	 wait_ms;	/* at most this long (0: the default) */
 };
 
+/* A bucket of an S3-compatible store whose objects belong to a collection. */
+struct conf_bucket {
+	char		*name;
+	char		*prefix;	/* keys under this prefix only; NULL: all */
+};
+
 struct conf_collection {
 	char			*name;
 	struct conf_strlist	 landing;	/* directories watched */
+	struct {
+		struct conf_bucket *v;
+		size_t		  n;
+	}			 buckets;	/* object-store sources */
+	struct conf_strlist	 queues;	/* AMQP queues announcing its files */
 	int			 poll;		/* rescan instead of inotify */
 	struct conf_strlist	 include;	/* globs on file names; empty: all */
 	struct conf_strlist	 exclude;
@@ -85,6 +96,33 @@ struct conf_repo {
 	struct conf_retry retry;
 };
 
+/* The S3-compatible store that bucket sources live in. */
+struct conf_s3 {
+	char		*endpoint;	/* http(s)://host[:port] */
+	char		*region;
+	char		*credentials;	/* AWS shared-credentials file */
+	char		*profile;
+	char		*ca_path;
+	uint64_t	 timeout_ms;
+	long		 concurrency;	/* fetches at once */
+	uint64_t	 reconcile_ms;	/* bucket listings, 0: only at start-up and on rescan */
+	struct conf_retry retry;	/* failed fetches */
+};
+
+/* The HTTP endpoint for bucket notifications. */
+struct conf_webhook {
+	char		*listen;	/* ADDR:PORT; NULL: no webhook */
+	char		*token_file;	/* bearer token required, or NULL */
+	long		 max_body;	/* bytes */
+};
+
+/* The AMQP broker that collections' queues live on. */
+struct conf_amqp {
+	char		*url;		/* amqp://[user@]host[:port][/vhost] */
+	char		*password_file;
+	long		 prefetch;
+};
+
 /* Where observations go: a repository when repo.url is set, else a directory. */
 struct conf_sink {
 	char		*directory;	/* default: STATE_DIR/observations */
@@ -108,6 +146,10 @@ struct conf {
 		size_t		  n;
 	}		 collections;
 	struct conf_sink sink;
+	char		*spool_dir;	/* fetched objects; default: STATE_DIR/spool */
+	struct conf_s3	 s3;
+	struct conf_webhook webhook;
+	struct conf_amqp amqp;
 };
 
 /* A configuration holding the built-in defaults. */

@@ -35,6 +35,22 @@ static const char *const state_migrations[] = {
 	"  updated INTEGER NOT NULL,"
 	"  PRIMARY KEY (collection, observation));"
 	"CREATE INDEX observations_by_status ON observations(status, updated);",
+	/* 1 -> 2: objects announced by storage notifications, until fetched */
+	"CREATE TABLE objects ("
+	"  collection TEXT NOT NULL,"
+	"  bucket TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  url TEXT NOT NULL,"
+	"  version TEXT, etag TEXT,"
+	"  size INTEGER NOT NULL DEFAULT -1,"
+	"  sequencer TEXT,"
+	"  status TEXT NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT,"
+	"  next_attempt INTEGER NOT NULL DEFAULT 0,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (collection, bucket, key));"
+	"CREATE INDEX objects_by_status ON objects(status, updated);",
 };
 
 enum state_stmt {
@@ -55,6 +71,11 @@ enum state_stmt {
 	ST_COUNT_FILES,
 	ST_COUNT_OBS,
 	ST_OBS_HOLD,
+	ST_OBJ_GET,
+	ST_OBJ_PUT,
+	ST_OBJ_SET,
+	ST_OBJ_EACH,
+	ST_COUNT_OBJ,
 	ST_NSTMT
 };
 
@@ -109,6 +130,22 @@ static const char *const state_sql[ST_NSTMT] = {
 	/* a pending observation waiting for its group: next_attempt is its deadline */
 	[ST_OBS_HOLD] = "UPDATE observations SET next_attempt = ?3, updated = ?4"
 	    " WHERE collection = ?1 AND observation = ?2 AND status = 'pending'",
+	[ST_OBJ_GET] = "SELECT collection, bucket, key, url, version, etag, size, sequencer,"
+	    " status, attempts, last_error, next_attempt FROM objects"
+	    " WHERE collection = ?1 AND bucket = ?2 AND key = ?3",
+	/* a new version to fetch: pending again, attempts and error forgotten */
+	[ST_OBJ_PUT] = "INSERT INTO objects (collection, bucket, key, url, version, etag, size,"
+	    " sequencer, status, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9)"
+	    " ON CONFLICT(collection, bucket, key) DO UPDATE SET url = ?4, version = ?5,"
+	    " etag = ?6, size = ?7, sequencer = ?8, status = 'pending', attempts = 0,"
+	    " last_error = NULL, next_attempt = 0, updated = ?9",
+	[ST_OBJ_SET] = "UPDATE objects SET status = ?4, attempts = attempts + ?5,"
+	    " last_error = ?6, next_attempt = ?7, updated = ?8"
+	    " WHERE collection = ?1 AND bucket = ?2 AND key = ?3",
+	[ST_OBJ_EACH] = "SELECT collection, bucket, key, url, version, etag, size, sequencer,"
+	    " status, attempts, last_error, next_attempt FROM objects WHERE status = ?1"
+	    " ORDER BY updated",
+	[ST_COUNT_OBJ] = "SELECT status, count(*) FROM objects GROUP BY status",
 };
 
 static const char *const state_status_names[] = {
@@ -246,8 +283,8 @@ state_open(const char *dir, char **cause)
 	if (state_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 	    " PRAGMA foreign_keys = ON", cause) != 0 || state_migrate(st, cause) != 0 ||
 	    state_prepare(st, cause) != 0 ||
-	    state_exec(st, "UPDATE observations SET status = 'pending' WHERE status = 'running'",
-	    cause) != 0) {
+	    state_exec(st, "UPDATE observations SET status = 'pending' WHERE status = 'running';"
+	    " UPDATE objects SET status = 'pending' WHERE status = 'running'", cause) != 0) {
 		state_close(st);
 		return NULL;
 	}
@@ -344,6 +381,15 @@ state_batch(struct state *st, int begin, char **cause)
 		return 0;
 	st->in_txn = 0;
 	return state_exec(st, "COMMIT", cause);
+}
+
+void
+state_batch_abort(struct state *st)
+{
+	if (st->batch == 0 || --st->batch > 0 || !st->in_txn)
+		return;
+	st->in_txn = 0;
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 int
@@ -607,4 +653,100 @@ state_get_counts(struct state *st, struct state_counts *c, char **cause)
 	if (state_count(st, ST_COUNT_FILES, c->files, cause) != 0)
 		return -1;
 	return state_count(st, ST_COUNT_OBS, c->obs, cause);
+}
+
+static void
+state_row_object(sqlite3_stmt *s, struct state_object *o)
+{
+	o->collection = state_col_text(s, 0);
+	o->bucket = state_col_text(s, 1);
+	o->key = state_col_text(s, 2);
+	o->url = state_col_text(s, 3);
+	o->version = state_col_text(s, 4);
+	o->etag = state_col_text(s, 5);
+	o->size = sqlite3_column_int64(s, 6);
+	o->sequencer = state_col_text(s, 7);
+	o->status = state_col_status(s, 8);
+	o->attempts = sqlite3_column_int(s, 9);
+	o->last_error = state_col_text(s, 10);
+	o->next_attempt_ms = sqlite3_column_int64(s, 11);
+}
+
+void
+state_object_clear(struct state_object *o)
+{
+	free(o->collection);
+	free(o->bucket);
+	free(o->key);
+	free(o->url);
+	free(o->version);
+	free(o->etag);
+	free(o->sequencer);
+	free(o->last_error);
+	memset(o, 0, sizeof *o);
+}
+
+int
+state_object_get(struct state *st, const char *collection, const char *bucket,
+    const char *key, struct state_object *out, char **cause)
+{
+	sqlite3_stmt *s = state_bind(st, ST_OBJ_GET, "sss", collection, bucket, key);
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW)
+		state_row_object(s, out);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return 1;
+	return state_fail(st, "looking up an object", cause);
+}
+
+int
+state_object_put(struct state *st, const struct state_object *o, char **cause)
+{
+	return state_run(st, state_bind(st, ST_OBJ_PUT, "ssssssisi", o->collection, o->bucket,
+	    o->key, o->url, o->version, o->etag, o->size, o->sequencer, state_now_ms()),
+	    "recording an object", cause);
+}
+
+int
+state_object_set(struct state *st, const char *collection, const char *bucket,
+    const char *key, enum state_status status, const char *error, int64_t next_attempt_ms,
+    char **cause)
+{
+	return state_run(st, state_bind(st, ST_OBJ_SET, "ssssisii", collection, bucket, key,
+	    state_status_name(status), (int64_t)(status == STATE_RUNNING), error,
+	    next_attempt_ms, state_now_ms()), "updating an object", cause);
+}
+
+int
+state_object_each(struct state *st, enum state_status status,
+    void (*fn)(void *arg, const struct state_object *o), void *arg, char **cause)
+{
+	sqlite3_stmt *s = state_bind(st, ST_OBJ_EACH, "s", state_status_name(status));
+	struct state_object *v = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	/* collected first: fn may write to the store */
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		v = xreallocarray(v, n + 1, sizeof *v);
+		state_row_object(s, &v[n++]);
+	}
+	sqlite3_reset(s);
+	for (i = 0; i < n; i++) {
+		if (rc == SQLITE_DONE)
+			fn(arg, &v[i]);
+		state_object_clear(&v[i]);
+	}
+	free(v);
+	return rc == SQLITE_DONE ? 0 : state_fail(st, "listing objects", cause);
+}
+
+int
+state_object_counts(struct state *st, long counts[STATE_UNMATCHED + 1], char **cause)
+{
+	return state_count(st, ST_COUNT_OBJ, counts, cause);
 }

@@ -60,7 +60,7 @@ struct state_counts {
 	long		obs[STATE_UNMATCHED + 1];
 };
 
-#define STATE_SCHEMA_VERSION	1
+#define STATE_SCHEMA_VERSION	2
 
 /* Open (creating or migrating) DIR/state.db; NULL with *cause. */
 struct state *state_open(const char *dir, char **cause);
@@ -120,11 +120,51 @@ int state_obs_list(struct state *st, const enum state_status *status, const char
 int state_get_counts(struct state *st, struct state_counts *c, char **cause);
 
 /*
+ * An object announced by a storage notification (bucket and key; for a
+ * direct announcement the bucket is "" and the key its URL), from the
+ * event until it is fetched into the spool: pending, running (fetching),
+ * retry, done (fetched), failed. The rest of its way is the landed file's.
+ */
+struct state_object {
+	char		*collection;
+	char		*bucket;
+	char		*key;
+	char		*url;		/* s3://, https://, http://, file:// */
+	char		*version;	/* versionId, or NULL */
+	char		*etag;		/* or NULL */
+	int64_t		 size;		/* -1: unknown */
+	char		*sequencer;	/* of the newest event, or NULL */
+	enum state_status status;
+	int		 attempts;
+	char		*last_error;
+	int64_t		 next_attempt_ms;
+};
+
+/* Look up an object: 0 found (state_object_clear *out), 1 unknown, -1 error. */
+int state_object_get(struct state *st, const char *collection, const char *bucket,
+    const char *key, struct state_object *out, char **cause);
+/* Record a version of an object to fetch (pending; attempts and error reset). 0 or -1. */
+int state_object_put(struct state *st, const struct state_object *o, char **cause);
+/* Set an object's status (running counts an attempt), error and next attempt. 0 or -1. */
+int state_object_set(struct state *st, const char *collection, const char *bucket,
+    const char *key, enum state_status status, const char *error, int64_t next_attempt_ms,
+    char **cause);
+/* Call fn for every object in status s, oldest first (fn may write). 0 or -1. */
+int state_object_each(struct state *st, enum state_status s,
+    void (*fn)(void *arg, const struct state_object *o), void *arg, char **cause);
+/* Objects by status. 0 or -1. */
+int state_object_counts(struct state *st, long counts[STATE_UNMATCHED + 1], char **cause);
+/* Free the strings of an object record. */
+void state_object_clear(struct state_object *o);
+
+/*
  * Group the statements that follow into one transaction until the matching
  * state_batch(st, 0) (begin != 0 opens, 0 commits; nests). For bursts such
  * as a scan's lookups: a crash before the commit loses only what a rescan
  * finds again. 0, or -1 with *cause (the statements then run in autocommit).
  */
 int state_batch(struct state *st, int begin, char **cause);
+/* End the outermost batch without committing it (inside another batch: as state_batch(st, 0)). */
+void state_batch_abort(struct state *st);
 
 #endif

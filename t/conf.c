@@ -83,6 +83,39 @@ test_good(void)
 }
 
 static void
+test_objects(void)
+{
+	const struct conf_collection *c;
+	struct conf *cfg = NULL;
+	char *path, *errors = NULL, *want;
+
+	path = test_data_path("conf/objects.yml");
+	ok(conf_load(path, &cfg, &errors) == 0, "objects.yml loads");
+	if (cfg == NULL)
+		bail("objects.yml: %s", errors);
+	want = test_data_path("conf/spool");
+	is_string(want, cfg->spool_dir, "spool_dir resolved against the file");
+	free(want);
+	is_string("https://s3.example.org", cfg->s3.endpoint, "s3.endpoint");
+	is_string("ca-central-1", cfg->s3.region, "s3.region");
+	ok(cfg->s3.concurrency == 4 && cfg->s3.reconcile_ms == 1800000 &&
+	    cfg->s3.retry.attempts == 3 && cfg->s3.retry.initial_ms == 5000,
+	    "s3 concurrency, reconcile_interval, retry");
+	is_string("127.0.0.1:8099", cfg->webhook.listen, "webhook.listen");
+	is_int(65536, cfg->webhook.max_body, "webhook.max_body defaults to 64 KiB");
+	is_string("amqp://caom@mq.example.org/archive", cfg->amqp.url, "amqp.url");
+	is_int(50, cfg->amqp.prefetch, "amqp.prefetch");
+	c = &cfg->collections.v[0];
+	ok(c->landing.n == 0, "a collection without a landing directory");
+	is_int(2, (long long)c->buckets.n, "two buckets");
+	ok(strcmp(c->buckets.v[0].prefix, "raw/") == 0 && c->buckets.v[1].prefix == NULL,
+	    "bucket prefixes");
+	ok(c->queues.n == 1 && strcmp(c->queues.v[0], "omm-files") == 0, "a queue");
+	free(path);
+	conf_free(cfg);
+}
+
+static void
 test_defaults(void)
 {
 	struct conf *cfg = conf_new();
@@ -161,7 +194,7 @@ test_collections(void)
 int
 main(void)
 {
-	plan(61);
+	plan(76);
 	test_collections();
 	check_file("conf/bad-collection.yml",
 	    "%s:4: unknown key 'collections[1].colour'\n"
@@ -174,12 +207,13 @@ main(void)
 	    "%s:16: collections[1].rules[3].product is required\n"
 	    "%s:16: collections[1].rules[3].uri is required\n"
 	    "%s:18: collections[2].name is required\n"
-	    "%s:18: collections[2].landing: at least one directory is required\n"
+	    "%s:18: collections[2]: a landing directory, a bucket or a queue is required\n"
 	    "%s:18: collections[2].rules: at least one rule is required\n"
 	    "%s:24: collections[4]: expected a mapping, got a scalar\n"
 	    "%s:20: collections[3]: name 'OMM' is already used by collections[1] (line 2)");
 	test_defaults();
 	test_good();
+	test_objects();
 	test_durations();
 	check_file("conf/empty.yml", NULL);
 	check_file("conf/comments.yml", NULL);
@@ -204,6 +238,11 @@ main(void)
 	    "%s:3: sink.repo.concurrency: '0' is not a whole number from 1 to 100000\n"
 	    "%s:4: sink.repo.retry.attempts: 'lots' is not a whole number from 1 to 100000\n"
 	    "%s:5: unknown key 'sink.elsewhere'");
+	check_file("conf/bad-objects.yml",
+	    "%s:2: webhook.listen is required\n"
+	    "%s:5: collections[1].buckets[1].name is required\n"
+	    "%s:4: collections[1].buckets: needs an s3 section with an endpoint\n"
+	    "%s:8: collections[2].queues: needs an amqp section with a url");
 	check_file("conf/does-not-exist.yml", "%s: cannot open: No such file or directory");
 	return 0;
 }

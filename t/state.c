@@ -231,13 +231,86 @@ test_bad_databases(void)
 	free(cause);
 }
 
+static void
+test_objects(void)
+{
+	struct state *st = reopen(NULL);
+	static char coll[] = "OMM", bucket[] = "raw", key[] = "a/b.fits",
+	    url[] = "s3://raw/a/b.fits", e1[] = "e1", e2[] = "e2", seq[] = "0A";
+	struct state_object o = { coll, bucket, key, url, NULL, e1, 10, seq, STATE_PENDING, 0,
+		NULL, 0 }, got;
+	long counts[STATE_UNMATCHED + 1];
+	char *cause = NULL;
+
+	ok(state_object_get(st, "OMM", "raw", "a/b.fits", &got, &cause) == 1,
+	    "an unknown object");
+	ok(state_object_put(st, &o, &cause) == 0, "an object is recorded");
+	ok(state_object_get(st, "OMM", "raw", "a/b.fits", &got, &cause) == 0 &&
+	    strcmp(got.etag, "e1") == 0 && got.size == 10 && strcmp(got.sequencer, "0A") == 0 &&
+	    got.version == NULL && got.status == STATE_PENDING, "read back, pending");
+	state_object_clear(&got);
+	ok(state_object_set(st, "OMM", "raw", "a/b.fits", STATE_RUNNING, NULL, 0, &cause) == 0 &&
+	    state_object_set(st, "OMM", "raw", "a/b.fits", STATE_RETRY, "503 SlowDown", 1234,
+	    &cause) == 0, "running, then retry");
+	ok(state_object_get(st, "OMM", "raw", "a/b.fits", &got, &cause) == 0 &&
+	    got.attempts == 1 && got.next_attempt_ms == 1234 &&
+	    strcmp(got.last_error, "503 SlowDown") == 0, "one attempt, its error, its time");
+	state_object_clear(&got);
+	o.etag = e2;
+	ok(state_object_put(st, &o, &cause) == 0 &&
+	    state_object_get(st, "OMM", "raw", "a/b.fits", &got, &cause) == 0 &&
+	    got.attempts == 0 && got.last_error == NULL && strcmp(got.etag, "e2") == 0 &&
+	    got.status == STATE_PENDING, "a new version: pending, attempts and error forgotten");
+	state_object_clear(&got);
+	state_object_set(st, "OMM", "raw", "a/b.fits", STATE_RUNNING, NULL, 0, &cause);
+	ok(state_object_counts(st, counts, &cause) == 0 && counts[STATE_RUNNING] == 1,
+	    "counted as running");
+	st = reopen(st);
+	ok(state_object_get(st, "OMM", "raw", "a/b.fits", &got, &cause) == 0 &&
+	    got.status == STATE_PENDING, "a fetch running at a crash is pending again");
+	state_object_clear(&got);
+	state_close(st);
+}
+
+/* A store made by schema 1 is migrated to 2 with its rows kept. */
+static void
+test_migration(void)
+{
+	char *d = xasprintf("%s/v1", dir), *cmd, *cause = NULL;
+	struct state *st;
+	enum state_change ch;
+	enum state_status status;
+	struct state_object got;
+
+	cmd = xasprintf("mkdir %s && sqlite3 %s/state.db \"CREATE TABLE files (path TEXT"
+	    " PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, collection TEXT,"
+	    " observation TEXT, product TEXT, uri TEXT, blueprint TEXT, status TEXT NOT NULL,"
+	    " updated INTEGER NOT NULL); CREATE TABLE observations (collection TEXT NOT NULL,"
+	    " observation TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL"
+	    " DEFAULT 0, last_error TEXT, next_attempt INTEGER NOT NULL DEFAULT 0,"
+	    " pushed_checksum TEXT, updated INTEGER NOT NULL, PRIMARY KEY (collection,"
+	    " observation)); INSERT INTO files VALUES ('/x', 5, 6, 'C', 'O', 'P', 'u', NULL,"
+	    " 'done', 1); PRAGMA user_version = 1;\"", d, d);
+	if (system(cmd) != 0)
+		bail("cannot make a version 1 store");
+	st = state_open(d, &cause);
+	ok(st != NULL, "a version 1 store opens (migrated)");
+	ok(st != NULL && state_file_seen(st, "/x", 5, 6, &ch, &status, &cause) == 0 &&
+	    ch == STATE_UNCHANGED && status == STATE_DONE, "its files are kept");
+	ok(st != NULL && state_object_get(st, "C", "b", "k", &got, &cause) == 1,
+	    "and it has an objects table");
+	state_close(st);
+	free(cmd);
+	free(d);
+}
+
 int
 main(void)
 {
 	struct state *st;
 	char *cause = NULL, *cmd;
 
-	plan(34);
+	plan(45);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	st = state_open(dir, &cause);
@@ -246,6 +319,8 @@ main(void)
 		bail("%s", cause);
 	test_files(st);
 	test_lifecycle(st);
+	test_objects();
+	test_migration();
 	test_counts();
 	test_killed();
 	test_bad_databases();
