@@ -21,6 +21,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "state.h"
+#include "stats.h"
 #include "systemd.h"
 #include "tickets.h"
 #include "xmalloc.h"
@@ -305,6 +306,45 @@ daemon_start_watchdog(struct daemon *d)
 	log_debug("watchdog ping every %.3f s", interval);
 }
 
+/* Time each loop iteration's work, from the end of its wait to the next wait:
+ * a long one means a callback held the loop (stats: loop_iteration). */
+static void
+daemon_on_woke(struct ev_loop *loop, ev_check *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	(void)revents;
+	ev_now_update(loop);
+	d->woke_at = ev_now(loop);
+}
+
+static void
+daemon_on_sleeps(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct daemon *d = w->data;
+
+	(void)revents;
+	if (d->woke_at > 0) {
+		ev_now_update(loop);
+		stats_time(STATS_LOOP, ev_now(loop) - d->woke_at);
+	}
+}
+
+static void
+daemon_time_loop(struct daemon *d)
+{
+	ev_check_init(&d->loop_woke, daemon_on_woke);
+	d->loop_woke.data = d;
+	ev_set_priority(&d->loop_woke, EV_MAXPRI);	/* before any other callback */
+	ev_check_start(d->loop, &d->loop_woke);
+	ev_unref(d->loop);
+	ev_prepare_init(&d->loop_sleeps, daemon_on_sleeps);
+	d->loop_sleeps.data = d;
+	ev_set_priority(&d->loop_sleeps, EV_MINPRI);	/* after every other one */
+	ev_prepare_start(d->loop, &d->loop_sleeps);
+	ev_unref(d->loop);
+}
+
 int
 daemon_start(struct daemon *d, char **cause)
 {
@@ -324,6 +364,7 @@ daemon_start(struct daemon *d, char **cause)
 	daemon_signal(d, &d->sigusr1, SIGUSR1);
 	daemon_signal(d, &d->sigusr2, SIGUSR2);
 	daemon_start_watchdog(d);
+	daemon_time_loop(d);
 	d->tickets = tickets_new(d->loop, &tops);
 	if ((d->pipeline = pipeline_new(d->loop, d->cfg, cause)) == NULL)
 		return -1;

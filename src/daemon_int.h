@@ -22,6 +22,9 @@ struct daemon {
 	ev_signal	 sigusr2;
 	ev_timer	 watchdog;
 	ev_timer	 status_timer;
+	ev_check	 loop_woke;	/* the work of each loop iteration is timed */
+	ev_prepare	 loop_sleeps;
+	double		 woke_at;
 	struct pipeline	*pipeline;
 	struct control	*control;
 	struct tickets	*tickets;	/* waits for queued work (commands.c) */

@@ -36,6 +36,7 @@ static const char *const stats_counter_names[STATS_NCOUNTERS] = {
 static const char *const stats_stage_names[STATS_NSTAGES] = {
 	[STATS_SETTLE] = "settle",
 	[STATS_JOB] = "job",
+	[STATS_LOOP] = "loop_iteration",
 };
 
 void

@@ -23,6 +23,7 @@ enum stats_counter {
 enum stats_stage {
 	STATS_SETTLE,			/* first look at a file -> complete */
 	STATS_JOB,			/* a job's attempt: start -> outcome */
+	STATS_LOOP,			/* one event-loop iteration's work (not its wait) */
 	STATS_NSTAGES
 };
 
