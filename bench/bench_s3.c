@@ -7,7 +7,7 @@
  *        bench_s3 ENDPOINT CREDENTIALS SERVER-PID list BUCKET PREFIX
  *
  * put stores N objects PREFIX00000.. of SIZE bytes (signed PUTs, one
- * connection). fetch gets them into DIR at each concurrency C (all N
+ * connection; the bucket is created when missing). fetch gets them into DIR at each concurrency C (all N
  * submitted at once, C transfers at a time) and reports objects/s; list
  * lists PREFIX. Each run also reports the CPU seconds of this process and
  * of the server (SERVER-PID, from /proc) over the run.
@@ -147,7 +147,7 @@ put(const char *bucket, const char *prefix, long n, size_t size)
 		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
 		if (curl_easy_perform(e) != CURLE_OK ||
 		    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK ||
-		    status != 200) {
+		    (status != 200 && !(i < 0 && status == 409))) {
 			fprintf(stderr, "bench_s3: PUT %s: HTTP %ld\n", url, status);
 			return 1;
 		}
