@@ -512,7 +512,7 @@ s3_transfer_failed(struct s3_req *q, CURLcode code)
 static int
 s3_commit(struct s3_req *q, char **cause)
 {
-	int fd, r;
+	int fd;
 
 	if (fsync(q->fd) == -1 || close(q->fd) == -1) {
 		*cause = xasprintf("%s: %s", q->part, strerror(errno));
@@ -526,7 +526,7 @@ s3_commit(struct s3_req *q, char **cause)
 	}
 	q->created = 0;
 	if ((fd = open(q->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    ((r = fsync(fd)) == -1 && errno != EINVAL)) {
+	    (fsync(fd) == -1 && errno != EINVAL)) {
 		*cause = xasprintf("%s: %s", q->dir, strerror(errno));
 		if (fd != -1)
 			close(fd);
