@@ -224,7 +224,8 @@ mq_open(struct mq *m, char **cause)
 	amqp_set_handshake_timeout(m->conn, &tv);
 	amqp_set_rpc_timeout(m->conn, &tv);
 	if ((st = amqp_socket_open_noblock(sock, m->host, m->port, &tv)) != AMQP_STATUS_OK) {
-		*cause = xasprintf("connect: %s", amqp_error_string2(st));
+		*cause = xasprintf("connect to %s port %d: %s", m->host, m->port,
+		    amqp_error_string2(st));
 		return -1;
 	}
 	return 0;
@@ -362,7 +363,7 @@ mq_deliver(struct mq *m, const amqp_envelope_t *env, char **cause)
 		st = amqp_basic_ack(m->conn, env->channel, env->delivery_tag, 0);
 		break;
 	case MQ_MALFORMED:
-		log_at(LOG_WARNING, 0, LOG_FIELDS({"MQ_QUEUE", m->queue},
+		log_at(LOG_WARNING, 0, LOG_FIELDS({"MQ_URL", m->where}, {"MQ_QUEUE", m->queue},
 		    {"MQ_DELIVERY_TAG", tag}), "mq: rejected a malformed message from %s: %s",
 		    m->queue, why != NULL ? why : "no reason");
 		st = amqp_basic_reject(m->conn, env->channel, env->delivery_tag, 0);
