@@ -59,6 +59,7 @@ struct mq {
 	ev_timer		 pause;		/* after a nack */
 	int			 paused;
 	uint64_t		 pause_ms;
+	uint64_t		 ack_tag;	/* recorded up to here, not acked yet (0: none) */
 
 	int			 ever;		/* has consumed at least once */
 	int			 outage;	/* not consuming since a failure or a loss */
@@ -163,6 +164,7 @@ mq_drop(struct mq *m)
 	ev_timer_stop(m->loop, &m->beat);
 	ev_timer_stop(m->loop, &m->pause);
 	m->paused = 0;
+	m->ack_tag = 0;
 	if (m->conn != NULL) {
 		amqp_destroy_connection(m->conn);
 		m->conn = NULL;
@@ -344,6 +346,27 @@ mq_on_pause(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_feed_event(loop, &m->io, EV_READ);
 }
 
+/*
+ * Acknowledge every delivery recorded so far with one basic.ack (multiple):
+ * deliveries are settled in order, so all those before the last recorded
+ * one are recorded, rejected or nacked already.
+ */
+static int
+mq_flush(struct mq *m, char **cause)
+{
+	int st;
+
+	if (m->ack_tag == 0 || m->conn == NULL)
+		return 0;
+	st = amqp_basic_ack(m->conn, MQ_CHANNEL, m->ack_tag, 1);
+	m->ack_tag = 0;
+	if (st != AMQP_STATUS_OK) {
+		*cause = xasprintf("acknowledging: %s", amqp_error_string2(st));
+		return -1;
+	}
+	return 0;
+}
+
 /* Hand one delivery to the callback and settle it; -1 when the connection broke. */
 static int
 mq_deliver(struct mq *m, const amqp_envelope_t *env, char **cause)
@@ -351,16 +374,20 @@ mq_deliver(struct mq *m, const amqp_envelope_t *env, char **cause)
 	amqp_bytes_t body = env->message.body;
 	enum mq_verdict v;
 	char *why = NULL, tag[32];
-	int st;
+	int st = AMQP_STATUS_OK;
 
 	v = m->fn(m->arg, body.bytes, body.len, &why);
 	snprintf(tag, sizeof tag, "%" PRIu64, env->delivery_tag);
+	if (v != MQ_RECORDED && mq_flush(m, cause) != 0) {
+		free(why);
+		return -1;
+	}
 	switch (v) {
 	case MQ_RECORDED:
 		if (m->pause_ms != 0)
 			log_at(LOG_INFO, 0, MQ_FIELDS(m), "mq: recording again");
 		m->pause_ms = 0;
-		st = amqp_basic_ack(m->conn, env->channel, env->delivery_tag, 0);
+		m->ack_tag = env->delivery_tag;
 		break;
 	case MQ_MALFORMED:
 		log_at(LOG_WARNING, 0, LOG_FIELDS({"MQ_URL", m->where}, {"MQ_QUEUE", m->queue},
@@ -452,20 +479,19 @@ static void
 mq_drain(struct mq *m)
 {
 	char *cause = NULL;
-	int n, rc;
+	int n, rc = 1;
 
-	for (n = 0; n < MQ_BUDGET; n++) {
-		if (m->conn == NULL || m->paused)
-			return;
-		if ((rc = mq_step(m, &cause)) == 0)
-			return;
-		if (rc < 0) {
-			mq_lost(m, cause);
-			return;
-		}
+	for (n = 0; n < MQ_BUDGET && rc > 0 && m->conn != NULL && !m->paused; n++)
+		rc = mq_step(m, &cause);
+	if (rc >= 0 && mq_flush(m, &cause) != 0)
+		rc = -1;
+	if (rc < 0) {
+		mq_lost(m, cause);
+		return;
 	}
 	/* More may be buffered where the socket cannot tell: come back next iteration. */
-	ev_feed_event(m->loop, &m->io, EV_READ);
+	if (n == MQ_BUDGET && rc > 0)
+		ev_feed_event(m->loop, &m->io, EV_READ);
 }
 
 static void
@@ -612,9 +638,14 @@ static void
 mq_close(struct mq *m)
 {
 	struct timeval tv = { 1, 0 };
+	char *cause = NULL;
 
 	if (m->conn == NULL)
 		return;
+	if (mq_flush(m, &cause) != 0) {
+		free(cause);
+		return;
+	}
 	amqp_set_rpc_timeout(m->conn, &tv);
 	amqp_channel_close(m->conn, MQ_CHANNEL, AMQP_REPLY_SUCCESS);
 	amqp_connection_close(m->conn, AMQP_REPLY_SUCCESS);
