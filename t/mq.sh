@@ -72,7 +72,7 @@ mq_publish order -n 500 -p o >/dev/null
 wait_for 30 has_lines order 500
 is "$(seq 1 500 | sed 's/^/recorded o-/')" "$(cat "$tmp/order.out")" \
 	"500 messages delivered once each, in order"
-ok "the queue empties, nothing left unacknowledged" wait_for 10 counts_are order "0 0"
+ok "the queue empties, nothing left unacknowledged" wait_secs 10 counts_are order "0 0"
 
 # --- malformed and unavailable verdicts --------------------------------------
 consume verdict verdict
@@ -88,7 +88,7 @@ is 1 "$(grep -c 'recorded busy-1' "$tmp/verdict.out")" "MQ_UNAVAILABLE: requeued
 ok "MQ_UNAVAILABLE: the pause is logged with the reason" \
 	logged verdict 'cannot be recorded now (the test store is busy); requeued, pausing'
 ok "the others are recorded" grep -q 'recorded ok-1' "$tmp/verdict.out"
-ok "MQ_MALFORMED/MQ_UNAVAILABLE: the queue empties" wait_for 10 counts_are verdict "0 0"
+ok "MQ_MALFORMED/MQ_UNAVAILABLE: the queue empties" wait_secs 10 counts_are verdict "0 0"
 ok "SIGTERM: a clean exit" finish verdict
 
 # --- prefetch, then kill -9 with deliveries unacknowledged ---------------------
@@ -103,7 +103,7 @@ kill -9 "$pid_slow"; wait "$pid_slow" 2>/dev/null
 seen=$(lines slow)
 diag "killed after $seen deliveries"
 consume slow2 slow
-ok "kill -9: the next consumer gets everything left" wait_for 20 counts_are slow "0 0"
+ok "kill -9: the next consumer gets everything left" wait_secs 20 counts_are slow "0 0"
 sleep 0.2
 is 40 "$(cat "$tmp/slow.out" "$tmp/slow2.out" | sort -u | wc -l)" "kill -9: nothing lost (40 of 40)"
 ok "kill -9: what was delivered but unacknowledged came again" \
@@ -118,7 +118,7 @@ wait_for 10 logged pb 'consuming pair'
 mq_publish pair -n 2000 -p p >/dev/null
 both() { [ "$(($(lines pa) + $(lines pb)))" -ge 2000 ]; }
 wait_for 30 both
-ok "two consumers: the queue empties" wait_for 10 counts_are pair "0 0"
+ok "two consumers: the queue empties" wait_secs 10 counts_are pair "0 0"
 sleep 0.2
 is 2000 "$(cat "$tmp/pa.out" "$tmp/pb.out" | wc -l)" "two consumers: 2000 deliveries in all"
 is 2000 "$(cat "$tmp/pa.out" "$tmp/pb.out" | sort -u | wc -l)" "two consumers: each message once"

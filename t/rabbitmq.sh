@@ -16,6 +16,9 @@
 # rabbitmq_ctl ARGS...     rabbitmqctl against the node
 # mq_publish QUEUE [mq-publish options]   publish (stdin lines, or -n N ...)
 # mq_counts QUEUE          "READY UNACKED" for QUEUE ("0 0" when absent)
+# wait_secs SECONDS COMMAND...  like wait_for, for commands that take a
+#                          while themselves (rabbitmqctl): a deadline, not
+#                          a number of tries
 
 rabbit_bin=
 rabbit_pid=
@@ -133,4 +136,13 @@ mq_publish() {
 mq_counts() {
 	rabbitmq_ctl -q list_queues --no-table-headers name messages_ready messages_unacknowledged |
 		awk -v q="$1" '$1 == q { print $2, $3; f = 1 } END { if (!f) print "0 0" }'
+}
+
+wait_secs() {
+	deadline=$(($(date +%s) + $1)); shift
+	while :; do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.2
+	done
 }
