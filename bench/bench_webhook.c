@@ -311,11 +311,14 @@ main(int argc, char **argv)
 	ev_prepare prep;
 	ev_check chk;
 	int i, n, conc;
+	size_t len;
 
 	if (argc < 4 || (n = atoi(argv[2])) <= 0) {
 		fprintf(stderr, "usage: bench_webhook DIR N CONCURRENCY...\n");
 		return 2;
 	}
+	free(event_body(0, &len));
+	printf("%d events of %zu bytes per concurrency\n", n, len);
 	loop = ev_default_loop(0);
 	ev_prepare_init(&prep, on_prepare);
 	ev_prepare_start(loop, &prep);
