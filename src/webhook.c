@@ -317,18 +317,37 @@ webhook_on_mhd_log(void *arg, const char *fmt, va_list ap)
 	free(msg);
 }
 
-/* Let MHD do what is ready, then wait for its next deadline. */
+static unsigned int
+webhook_connections(struct webhook *w)
+{
+	const union MHD_DaemonInfo *di;
+
+	di = MHD_get_daemon_info(w->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return di != NULL ? di->num_connections : 0;
+}
+
+/*
+ * Let MHD do what is ready, then wait for its next deadline. At the
+ * connection limit MHD takes its listening socket out of its epoll set and
+ * puts it back only at the start of a later MHD_run(), so when connections
+ * closed in this run, run again on the next loop iteration: else clients
+ * waiting in the backlog would never be accepted.
+ */
 static void
 webhook_run(struct webhook *w)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
+	unsigned int before = webhook_connections(w);
 
 	MHD_run(w->mhd);
 	ev_timer_stop(w->loop, &w->timer);
-	if (MHD_get_timeout(w->mhd, &ms) == MHD_YES) {
+	if (webhook_connections(w) < before)
+		ev_timer_set(&w->timer, 0., 0.);
+	else if (MHD_get_timeout(w->mhd, &ms) == MHD_YES)
 		ev_timer_set(&w->timer, (ev_tstamp)ms / 1000.0, 0.);
-		ev_timer_start(w->loop, &w->timer);
-	}
+	else
+		return;
+	ev_timer_start(w->loop, &w->timer);
 }
 
 static void

@@ -648,6 +648,159 @@ test_abuse(void)
 	is_int(before + 2, calls, "only the good requests reached the callback");
 }
 
+/* A valid request, then n deterministic mutations of it. */
+static char *
+mutate(unsigned *seed, size_t *len)
+{
+	static const char base[] = "POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 24\r\n\r\n"
+	    "{\"Records\":[{\"s3\":{}}]}";
+	size_t n = sizeof base - 1, i, k;
+	char *m = xmalloc(2 * n + 64);
+
+	memcpy(m, base, n);
+	for (k = 1 + (size_t)rand_r(seed) % 4; k > 0; k--) {
+		i = (size_t)rand_r(seed) % n;
+		switch (rand_r(seed) % 5) {
+		case 0:		/* a byte changed */
+			m[i] = (char)(rand_r(seed) % 256);
+			break;
+		case 1:		/* cut short */
+			n = i;
+			break;
+		case 2:		/* a byte inserted */
+			memmove(m + i + 1, m + i, n - i);
+			m[i] = (char)(rand_r(seed) % 256);
+			n++;
+			break;
+		case 3:		/* a byte dropped */
+			memmove(m + i, m + i + 1, n - i - 1);
+			n--;
+			break;
+		default:	/* a stretch repeated */
+			k = (size_t)rand_r(seed) % 16;
+			if (i + k <= n && n + k < 2 * sizeof base) {
+				memmove(m + i + k, m + i, n - i);
+				n += k;
+			}
+			k = 1;
+			break;
+		}
+		if (n == 0)
+			break;
+	}
+	*len = n;
+	return m;
+}
+
+/* Send each of n mutated requests on its own connection and read until an
+ * answer's header block, an EOF or a short deadline (a cut-short request
+ * is left waiting), then close them all; the number of 200s, or minus the
+ * number of answers that were not HTTP. */
+static int
+robust_batch(unsigned *seed, int n)
+{
+	int fd[32], i, pending, ok200 = 0, bad = 0;
+	char buf[32][2048];
+	size_t have[32], len;
+	ev_tstamp end = ev_time() + 0.3;
+	ssize_t k;
+	char *m;
+
+	for (i = 0; i < n; i++) {
+		fd[i] = raw_connect();
+		m = mutate(seed, &len);
+		raw_send(fd[i], m, len);
+		free(m);
+		have[i] = 0;
+		buf[i][0] = '\0';
+	}
+	for (pending = n; pending > 0 && ev_time() < end;) {
+		ev_run(loop, EVRUN_ONCE);
+		for (i = 0, pending = 0; i < n; i++) {
+			if (fd[i] < 0)
+				continue;
+			k = recv(fd[i], buf[i] + have[i], sizeof buf[i] - 1 - have[i], 0);
+			if (k > 0) {
+				have[i] += (size_t)k;
+				buf[i][have[i]] = '\0';
+			}
+			if (k == 0 || (k < 0 && errno != EAGAIN) || strstr(buf[i], "\r\n\r\n")) {
+				close(fd[i]);
+				fd[i] = -1;
+			} else
+				pending++;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (fd[i] >= 0)
+			close(fd[i]);
+		if (have[i] > 0 && strncmp(buf[i], "HTTP/1.1 ", 9) != 0)
+			bad++;
+		ok200 += strncmp(buf[i], "HTTP/1.1 200 ", 13) == 0;
+		refusals += strncmp(buf[i], "HTTP/1.1 405 ", 13) == 0 ||
+		    strncmp(buf[i], "HTTP/1.1 413 ", 13) == 0;
+	}
+	return bad > 0 ? -bad : ok200;
+}
+
+static void
+test_robust(void)
+{
+	static const char slow[] = "POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n"
+	    "Connection: close\r\n\r\n{\"slow\":1}";
+	unsigned seed = 20261123;
+	int before = calls, ok200 = 0, bad = 0, b, r, fd, fds[256], i;
+	char buf[1024];
+	struct reply rp;
+
+	for (b = 0; b < 20; b++) {
+		if ((r = robust_batch(&seed, 25)) < 0)
+			bad -= r;
+		else
+			ok200 += r;
+	}
+	is_int(0, bad, "500 mutated requests: every answer is HTTP");
+	is_int(calls - before, ok200, "each 200 among them followed a recorded callback (%d)",
+	    ok200);
+	rp = post("{\"after\":\"mutations\"}", NULL);
+	is_int(200, rp.status, "a good request after the mutations: 200");
+
+	/* One byte per loop iteration. */
+	before = calls;
+	fd = raw_connect();
+	for (i = 0; slow[i] != '\0'; i++) {
+		raw_send(fd, slow + i, 1);
+		ev_run(loop, EVRUN_NOWAIT);
+		usleep(500);
+	}
+	is_int(200, raw_status(fd, buf, sizeof buf), "a request sent a byte at a time: 200");
+	close(fd);
+	is_int(before + 1, calls, "its callback ran once");
+
+	/* At the connection limit (256), a client waits in the backlog until a
+	 * connection closes, and is then answered. */
+	for (i = 0; i < 256; i++) {
+		fds[i] = raw_connect();
+		ev_run(loop, EVRUN_NOWAIT);	/* accept, or the backlog fills */
+	}
+	spin(0.2);
+	fd = raw_connect();
+	raw_send_str(fd, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+	spin(0.3);
+	ok(recv(fd, buf, sizeof buf, 0) < 0 && errno == EAGAIN,
+	    "at the connection limit a new client waits");
+	close(fds[0]);
+	is_int(200, raw_status(fd, buf, sizeof buf),
+	    "once a connection closes, the waiting client is answered");
+	close(fd);
+	for (i = 1; i < 256; i++)
+		close(fds[i]);
+	spin(0.2);
+	rp = post("{\"after\":\"flood\"}", NULL);
+	is_int(200, rp.status, "a good request after the flood: 200");
+}
+
 static void
 test_concurrent(void)
 {
@@ -780,7 +933,7 @@ main(void)
 {
 	struct webhook *w;
 
-	plan(92);
+	plan(100);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	loop = ev_default_loop(0);
 	ev_timer_init(&tick, on_tick, 0.005, 0.005);
@@ -794,6 +947,7 @@ main(void)
 	test_limits(w);
 	test_abuse();
 	test_endless();
+	test_robust();
 	test_concurrent();
 	test_ipv6();
 	test_token();
