@@ -228,6 +228,13 @@ print_status(json_t *r)
 	print_counts("jobs", json_object_get(r, "jobs"));
 	print_counts("files", json_object_get(r, "files"));
 	print_counts("observations", json_object_get(r, "observations"));
+	if (json_object_get(r, "objects") != NULL) {
+		print_counts("objects", json_object_get(r, "objects"));
+		print_counts("fetches", json_object_get(r, "fetches"));
+	}
+	if (json_object_get(r, "webhook_port") != NULL)
+		printf("%-14s%lld\n", "webhook port",
+		    (long long)json_integer_value(json_object_get(r, "webhook_port")));
 }
 
 static int

@@ -49,6 +49,7 @@ cmd_status(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char 
 {
 	struct daemon *d = arg;
 	struct state_counts c;
+	struct pipeline_objects ob;
 	json_t *colls = json_array();
 	unsigned queued, running, waiting;
 	size_t i;
@@ -80,6 +81,14 @@ cmd_status(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char 
 	if (pipeline_counts(d->pipeline, &c) == 0) {
 		json_object_set_new(reply, "files", commands_counts(c.files, 1));
 		json_object_set_new(reply, "observations", commands_counts(c.obs, 0));
+	}
+	if (pipeline_objects(d->pipeline, &ob) == 0) {
+		json_object_set_new(reply, "objects", commands_counts(ob.counts, 0));
+		json_object_set_new(reply, "fetches", json_pack("{s:i, s:i, s:i, s:i}", "queued",
+		    ob.queued, "running", ob.running, "retry_wait", ob.waiting, "listings",
+		    ob.listing));
+		if (ob.webhook_port > 0)
+			json_object_set_new(reply, "webhook_port", json_integer(ob.webhook_port));
 	}
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "msgid.h"
+#include "objects.h"
 #include "pipeline.h"
 #include "rules.h"
 #include "settle.h"
@@ -56,6 +57,7 @@ struct pipeline {
 	struct ingest		 *ingest;
 	struct watch		 *watch;
 	struct settle		 *settle;
+	struct objects		 *objects;	/* storage notifications, or NULL */
 	struct rules		**rules;	/* per collection */
 	struct pipeline_root	 *roots;
 	size_t			  nroots;
@@ -373,11 +375,26 @@ pipeline_on_event(void *arg, enum watch_event ev, const char *path, const struct
 }
 
 static int
+pipeline_add_root(struct pipeline *p, const char *dir, int poll, size_t idx, char **cause)
+{
+	char *real;
+
+	if (watch_add_root(p->watch, dir, poll, cause) != 0)
+		return -1;
+	real = realpath(dir, NULL);
+	p->roots = xreallocarray(p->roots, p->nroots + 1, sizeof *p->roots);
+	p->roots[p->nroots].path = real != NULL ? real : xstrdup(dir);
+	p->roots[p->nroots++].collection = idx;
+	return 0;
+}
+
+static int
 pipeline_add_collection(struct pipeline *p, size_t idx, char **cause)
 {
 	const struct conf_collection *c = &p->cfg->collections.v[idx];
 	struct rules_spec *specs;
-	char *real, **legacy;
+	const char *spool;
+	char **legacy;
 	size_t i;
 
 	specs = xcalloc(c->rules.n + 1, sizeof *specs);
@@ -402,13 +419,12 @@ pipeline_add_collection(struct pipeline *p, size_t idx, char **cause)
 	if (p->rules[idx] == NULL)
 		return -1;
 	for (i = 0; i < c->landing.n; i++) {
-		if (watch_add_root(p->watch, c->landing.v[i], c->poll, cause) != 0)
+		if (pipeline_add_root(p, c->landing.v[i], c->poll, idx, cause) != 0)
 			return -1;
-		real = realpath(c->landing.v[i], NULL);
-		p->roots = xreallocarray(p->roots, p->nroots + 1, sizeof *p->roots);
-		p->roots[p->nroots].path = real != NULL ? real : xstrdup(c->landing.v[i]);
-		p->roots[p->nroots++].collection = idx;
 	}
+	/* fetched objects land in the collection's spool like any landed file */
+	if ((spool = objects_spool(p->objects, c->name)) != NULL)
+		return pipeline_add_root(p, spool, 0, idx, cause);
 	return 0;
 }
 
@@ -430,6 +446,10 @@ pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
 		pipeline_free(p);
 		return NULL;
 	}
+	if ((p->objects = objects_new(loop, cfg, p->state, cause)) == NULL && *cause != NULL) {
+		pipeline_free(p);
+		return NULL;
+	}
 	p->settle = settle_new(loop, cfg->settle_ms, pipeline_on_complete, p);
 	settle_set_ignored(p->settle, (const char *const *)cfg->ignore_suffixes.v);
 	for (i = 0; i < cfg->collections.n; i++) {
@@ -447,6 +467,7 @@ pipeline_start(struct pipeline *p)
 	ingest_resume(p->ingest);
 	watch_rescan(p->watch);
 	watch_set_intervals(p->watch, p->cfg->rescan_ms, p->cfg->poll_ms);
+	objects_start(p->objects);
 }
 
 void
@@ -468,6 +489,7 @@ uint64_t
 pipeline_rescan(struct pipeline *p)
 {
 	watch_rescan(p->watch);
+	objects_reconcile(p->objects);
 	return settle_mark(p->settle);
 }
 
@@ -617,6 +639,17 @@ pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
 }
 
 /* Collect the holds (strmap_each's callback must not change the map). */
+int
+pipeline_objects(struct pipeline *p, struct pipeline_objects *out)
+{
+	memset(out, 0, sizeof *out);
+	if (p->objects == NULL || objects_counts(p->objects, out->counts) != 0)
+		return -1;
+	objects_busy(p->objects, &out->queued, &out->running, &out->waiting, &out->listing);
+	out->webhook_port = objects_webhook_port(p->objects);
+	return 0;
+}
+
 static void
 pipeline_hold_collect(const char *key, void *value, void *arg)
 {
@@ -650,6 +683,7 @@ pipeline_free(struct pipeline *p)
 
 	if (p == NULL)
 		return;
+	objects_free(p->objects);
 	settle_free(p->settle);
 	watch_free(p->watch);
 	pipeline_holds_free(p);

@@ -82,6 +82,15 @@ int pipeline_paused(const struct pipeline *p, const char *collection);
 size_t pipeline_settling(const struct pipeline *p);
 void pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
     unsigned *waiting);
+/* Storage notifications: objects by status, fetches queued, running and waiting for a
+ * retry, bucket listings running, and the webhook's port (0: none). */
+struct pipeline_objects {
+	long		 counts[STATE_UNMATCHED + 1];
+	unsigned	 queued, running, waiting, listing;
+	int		 webhook_port;
+};
+/* Fill *out: 0, or -1 when no collection takes objects. */
+int pipeline_objects(struct pipeline *p, struct pipeline_objects *out);
 /* Stop and free; NULL is accepted. */
 void pipeline_free(struct pipeline *p);
 

@@ -396,7 +396,11 @@ bad:
 	return -1;
 }
 
-/* A listening socket on ai; its fd, or -1 with *cause. */
+/*
+ * A listening socket on ai; its fd, or -1 with *cause. SO_REUSEPORT: a
+ * configuration reload builds the new pipeline (and its webhook) before it
+ * frees the old one, so both listen on the port for a moment.
+ */
 static int
 webhook_bind(const struct addrinfo *ai, const char *addr, char **cause)
 {
@@ -405,6 +409,7 @@ webhook_bind(const struct addrinfo *ai, const char *addr, char **cause)
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
 	    listen(fd, WEBHOOK_BACKLOG) != 0) {
 		*cause = xasprintf("webhook listen %s: %s", addr, strerror(errno));
