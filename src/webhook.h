@@ -12,6 +12,13 @@
  * the callback finds the body malformed, 503 when it cannot record it now,
  * 200 only after the callback said it is recorded. Every refusal is logged
  * once with the peer address and the reason. No input crashes it.
+ *
+ * A declared Content-Length over max_body is refused on the headers alone;
+ * a chunked body is counted as it arrives, dropped once over max_body and
+ * answered 413 at its end, or the connection is closed once 1 MiB more
+ * arrived. At most 256 connections (more wait in the listen backlog); one
+ * idle for 30 s is closed. Requests that are not HTTP are answered (400) or
+ * closed by libmicrohttpd itself, logged at debug level only.
  */
 #ifndef CAOM2INGEST_WEBHOOK_H
 #define CAOM2INGEST_WEBHOOK_H
