@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -50,7 +51,18 @@ struct webhook {
 	int			 port;
 	int			 has_token;
 	unsigned char		 token_hash[WEBHOOK_HASH_LEN];
+	char			*listen;	/* as configured */
+	struct webhook		*next;		/* live webhooks of this process */
 };
+
+/*
+ * The webhooks listening in this process. A configuration reload builds the
+ * new pipeline (and its webhook) before it frees the old one: the new webhook
+ * shares the old one's listening socket (a dup) instead of binding the port
+ * again, so no connection waiting in the backlog is lost and no other process
+ * can ever share the port (no SO_REUSEPORT).
+ */
+static struct webhook *webhook_live;
 
 /* One POST being read. */
 struct webhook_req {
@@ -396,11 +408,7 @@ bad:
 	return -1;
 }
 
-/*
- * A listening socket on ai; its fd, or -1 with *cause. SO_REUSEPORT: a
- * configuration reload builds the new pipeline (and its webhook) before it
- * frees the old one, so both listen on the port for a moment.
- */
+/* A listening socket on ai; its fd, or -1 with *cause. */
 static int
 webhook_bind(const struct addrinfo *ai, const char *addr, char **cause)
 {
@@ -409,7 +417,6 @@ webhook_bind(const struct addrinfo *ai, const char *addr, char **cause)
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
 	    listen(fd, WEBHOOK_BACKLOG) != 0) {
 		*cause = xasprintf("webhook listen %s: %s", addr, strerror(errno));
@@ -450,6 +457,34 @@ webhook_listen(const char *addr, int *port, char **cause)
 		    ((struct sockaddr_in6 *)&ss)->sin6_port :
 		    ((struct sockaddr_in *)&ss)->sin_port);
 	return fd;
+}
+
+/*
+ * A dup of the listening socket of a live webhook configured with the same
+ * fixed address (a reload), with its port; -1 when there is none. Port 0
+ * asks for a new port each time and never shares.
+ */
+static int
+webhook_share(const char *addr, int *port)
+{
+	const union MHD_DaemonInfo *di;
+	struct webhook *o;
+	const char *colon = strrchr(addr, ':');
+	int fd;
+
+	if (colon == NULL || strcmp(colon, ":0") == 0)
+		return -1;
+	for (o = webhook_live; o != NULL; o = o->next) {
+		if (strcmp(o->listen, addr) != 0)
+			continue;
+		di = MHD_get_daemon_info(o->mhd, MHD_DAEMON_INFO_LISTEN_FD);
+		if (di == NULL || di->listen_fd < 0 ||
+		    (fd = fcntl(di->listen_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+			return -1;
+		*port = o->port;
+		return fd;
+	}
+	return -1;
 }
 
 /* Start MHD on the listening fd and its watchers on the loop; 0 or -1. */
@@ -507,12 +542,19 @@ webhook_new(struct ev_loop *loop, const struct webhook_config *cfg,
 			return NULL;
 		}
 	}
-	if ((fd = webhook_listen(cfg->listen, &w->port, cause)) < 0 ||
-	    webhook_start(w, fd, cfg->listen, cause) != 0) {
-		free(w);
-		return NULL;
-	}
+	if ((fd = webhook_share(cfg->listen, &w->port)) < 0 &&
+	    (fd = webhook_listen(cfg->listen, &w->port, cause)) < 0)
+		goto fail;
+	if (webhook_start(w, fd, cfg->listen, cause) != 0)
+		goto fail;
+	w->listen = xstrdup(cfg->listen);
+	w->next = webhook_live;
+	webhook_live = w;
 	return w;
+fail:
+	explicit_bzero(w->token_hash, sizeof w->token_hash);
+	free(w);
+	return NULL;
 }
 
 int
@@ -526,9 +568,17 @@ webhook_free(struct webhook *w)
 {
 	if (w == NULL)
 		return;
+	struct webhook **pp;
+
+	for (pp = &webhook_live; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
 	ev_io_stop(w->loop, &w->io);
 	ev_timer_stop(w->loop, &w->timer);
 	MHD_stop_daemon(w->mhd);
+	free(w->listen);
 	explicit_bzero(w->token_hash, sizeof w->token_hash);
 	free(w);
 }

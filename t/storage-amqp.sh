@@ -16,7 +16,7 @@ why=$(s3server_missing)
 rabbitmq_init
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
-plan 18
+plan 17
 
 start_s3_server
 start_repo_server

@@ -345,6 +345,87 @@ start(const char *token, size_t max_body)
 	return w;
 }
 
+/* A listening socket on 127.0.0.1 with any free port; its fd, *p its port. */
+static int
+listen_any(int *p)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	int fd;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 || listen(fd, 4) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0)
+		bail("listen: %s", strerror(errno));
+	*p = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Another process's (here: a plain) socket on the port: refused, never shared. */
+static void
+test_listen_foreign(void)
+{
+	struct webhook_config cfg = { NULL, NULL, 0 };
+	struct webhook *w;
+	char *cause = NULL, *addr;
+	int fd, p;
+
+	fd = listen_any(&p);
+	addr = xasprintf("127.0.0.1:%d", p);
+	cfg.listen = addr;
+	w = webhook_new(loop, &cfg, deliver, NULL, &cause);
+	ok(w == NULL && cause != NULL && strstr(cause, "Address already in use") != NULL,
+	    "a port held by another socket is refused: %s", cause != NULL ? cause : "(no cause)");
+	webhook_free(w);
+	free(cause);
+	free(addr);
+	close(fd);
+}
+
+/*
+ * A reload: a second webhook on the same fixed address shares the first
+ * one's socket; once the first is freed the second still answers.
+ */
+static void
+test_listen_shared(void)
+{
+	struct webhook_config cfg = { NULL, NULL, 0 };
+	struct webhook *w1, *w2;
+	struct reply r;
+	char *cause = NULL, *addr;
+	int fd, p, saved = port, before;
+
+	fd = listen_any(&p);
+	close(fd);
+	addr = xasprintf("127.0.0.1:%d", p);
+	cfg.listen = addr;
+	if ((w1 = webhook_new(loop, &cfg, deliver, NULL, &cause)) == NULL)
+		bail("webhook_new %s: %s", addr, cause);
+	w2 = webhook_new(loop, &cfg, deliver, NULL, &cause);
+	ok(w2 != NULL, "a second webhook on the same address shares its socket: %s",
+	    cause != NULL ? cause : "ok");
+	free(cause);
+	if (w2 == NULL) {
+		webhook_free(w1);
+		free(addr);
+		skip(3, "no shared webhook");
+		return;
+	}
+	is_int(p, webhook_port(w2), "the shared webhook reports the port");
+	webhook_free(w1);
+	port = p;
+	before = calls;
+	r = post("{\"after\":\"reload\"}", NULL);
+	is_int(200, r.status, "the second webhook answers after the first is freed");
+	is_int(before + 1, calls, "and delivers the event");
+	webhook_free(w2);
+	port = saved;
+	free(addr);
+}
+
 static void
 test_listen(void)
 {
@@ -393,6 +474,8 @@ test_listen(void)
 	webhook_free(w2);
 	webhook_free(w);
 	free(addr);
+	test_listen_foreign();
+	test_listen_shared();
 	webhook_free(NULL);
 	ok(1, "webhook_free(NULL) is harmless");
 }
@@ -933,7 +1016,7 @@ main(void)
 {
 	struct webhook *w;
 
-	plan(100);
+	plan(105);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	loop = ev_default_loop(0);
 	ev_timer_init(&tick, on_tick, 0.005, 0.005);
