@@ -11,6 +11,12 @@
  * process runs the endpoint on its libev loop (with a bearer token). Reports events/s, p50/p99
  * request latency seen by the client, the longest event-loop iteration, and
  * checks that the database holds N rows.
+ *
+ * usage: bench_webhook --post URL FILE CONCURRENCY
+ * Only the load generator: POST each line of FILE (one event document per
+ * line) to URL over CONCURRENCY keep-alive connections; prints "OK OTHER
+ * SECONDS P50 P99" (bench/bench_storage.sh drives the real daemon with it:
+ * curl's command line tool takes a second per few hundred requests here).
  */
 #include "config.h"
 
@@ -305,6 +311,41 @@ run(const char *dir, int n, int conc)
 	free(cause);
 }
 
+/* --post URL FILE CONC: the load generator alone, against any endpoint. */
+static int
+post_file(const char *url, const char *path, int conc)
+{
+	struct result res;
+	char **bodies = NULL, *line = NULL;
+	size_t cap = 0, nb = 0, alloc = 0;
+	ssize_t len;
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL || conc < 1 || conc > MAX_CONC) {
+		fprintf(stderr, "bench_webhook: %s: %s\n", path, f == NULL ? strerror(errno) :
+		    "bad concurrency");
+		return 2;
+	}
+	while ((len = getline(&line, &cap, f)) > 0) {
+		if (line[len - 1] == '\n')
+			line[len - 1] = '\0';
+		if (nb == alloc) {
+			alloc = alloc != 0 ? alloc * 2 : 1024;
+			bodies = xreallocarray(bodies, alloc, sizeof *bodies);
+		}
+		bodies[nb++] = xstrdup(line);
+	}
+	free(line);
+	fclose(f);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	res = gen_run(url, bodies, (int)nb, conc);
+	printf("%d %d %.6f %.6f %.6f\n", res.ok, res.other, res.seconds, res.p50, res.p99);
+	while (nb > 0)
+		free(bodies[--nb]);
+	free(bodies);
+	return res.other == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -313,6 +354,8 @@ main(int argc, char **argv)
 	int i, n, conc;
 	size_t len;
 
+	if (argc == 5 && strcmp(argv[1], "--post") == 0)
+		return post_file(argv[2], argv[3], atoi(argv[4]));
 	if (argc < 4 || (n = atoi(argv[2])) <= 0) {
 		fprintf(stderr, "usage: bench_webhook DIR N CONCURRENCY...\n");
 		return 2;
