@@ -19,7 +19,7 @@ hooks=
 at_exit() { hooks="$1 $hooks"; }
 cleanup() { for h in $hooks; do $h; done; rm -rf "$tmp"; }
 trap cleanup EXIT
-bail() { echo "bench_storage: $*" >&2; [ -f "$tmp/daemon.log" ] && tail -20 "$tmp/daemon.log" >&2; exit 1; }
+bail() { echo "bench_storage: $*" >&2; for l in "$tmp/daemon.log" "$tmp/qdaemon.log"; do [ -f "$l" ] && tail -20 "$l" >&2; done; exit 1; }
 wait_for() { s=$1; shift; t=$((s * 20)); while [ $t -gt 0 ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; t=$((t - 1)); done; return 1; }
 . "$srcdir/t/mkfits.sh"
 . "$srcdir/t/repo.sh"
@@ -93,3 +93,43 @@ echo "  new events accepted:         $(rate "$count" "$new_s") events/s ($new_ok
 echo "  event -> observation stored: $(rate "$count" "$(awk -v a="$t0" -v b="$t2" 'BEGIN { print b - a }')") objects/s end to end ($(puts) PUTs)"
 echo "  CPU used meanwhile: daemon $cpu_daemon, S3 server (node) $cpu_s3, repository server $cpu_repo; wall $(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.1f s", b - a }')"
 echo "  duplicate events accepted:   $(rate "$count" "$dup_s") events/s ($dup_ok answered 200, $dup_other other; p50 $(ms "$dup_p50"), p99 $(ms "$dup_p99"))"
+
+# --- the same objects announced on an AMQP queue (a private RabbitMQ node) ---
+# A second daemon with its own state and collection BENCHQ consumes N
+# announcements {"uri": "s3://raw/oN.fits"} published before it starts
+# (untimed); timed from its start: every announcement recorded in its state
+# store (and so acknowledged), and every BENCHQ observation stored.
+skip_all() { echo "AMQP: skipped: $*"; exit 0; }
+set +e	# t/rabbitmq.sh is written for the TAP tests, which do not use set -e
+. "$srcdir/t/rabbitmq.sh"
+rabbitmq_init
+rabbitmq_start
+i=0
+while [ "$i" -lt "$count" ]; do printf '{"uri":"s3://raw/o%d.fits"}\n' "$i"; i=$((i + 1)); done |
+	mq_publish bench-files >/dev/null || bail "cannot publish the announcements"
+sed -e "s|^state_dir: .*|state_dir: $tmp/qstate|" -e "s|^control_socket: .*|control_socket: $tmp/q.sock|" \
+	-e "s|^webhook: .*|amqp: {url: '$mq_url'}|" -e 's|name: BENCH$|name: BENCHQ|' \
+	-e 's|buckets: \[{name: raw}\]|queues: [bench-files]|' -e 's|cadc:BENCH/|cadc:BENCHQ/|' \
+	"$tmp/c.yml" > "$tmp/q.yml"
+# objects the daemon has recorded: the sum of its status "objects" counts (sed, not python)
+known() {
+	"$top/src/caom2ingest" -s "$tmp/q.sock" --json status 2>/dev/null |
+		tr -d ' \n' | sed -n 's/.*"objects":{\([^}]*\)}.*/\1/p' | tr ',' '\n' |
+		awk -F: '{ s += $2 } END { print s + 0 }'
+}
+all_known() { [ "$(known)" -ge "$count" ]; }
+all_stored_q() { [ "$(puts)" -ge $((count * 2)) ]; }
+c0_s3=$(cpu "$s3_pid") c0_repo=$(cpu "$repo_spid")
+t0=$(now)
+"$top/src/caom2ingestd" -f -c "$tmp/q.yml" 2>"$tmp/qdaemon.log" & qpid=$!
+stop_qdaemon() { kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null || true; }
+at_exit stop_qdaemon
+wait_for 120 all_known || bail "not every announcement was recorded: $(known) of $count"
+t1=$(now)
+wait_for 300 all_stored_q || bail "not every announced object was stored: $(puts) of $((count * 2))"
+t2=$(now)
+cpu_q=$(cpu "$qpid") cpu_s3=$(cpu_since "$s3_pid" "$c0_s3") cpu_repo=$(cpu_since "$repo_spid" "$c0_repo")
+echo "$count announcements on an AMQP queue (RabbitMQ, prefetch 100), the same objects, a second daemon"
+echo "  announcements recorded:      $(rate "$count" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')") messages/s (from the daemon's start, its start-up included)"
+echo "  start -> observation stored: $(rate "$count" "$(awk -v a="$t0" -v b="$t2" 'BEGIN { print b - a }')") objects/s end to end ($(($(puts) - count)) PUTs)"
+echo "  CPU meanwhile: daemon ${cpu_q} s, S3 server (node) $cpu_s3, repository server $cpu_repo; wall $(awk -v a="$t0" -v b="$t2" 'BEGIN { printf "%.1f s", b - a }')"
