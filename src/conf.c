@@ -132,6 +132,8 @@ static const struct conf_key conf_collection_keys[] = {
 	{ "buckets", CONF_LIST, C(buckets), 0, NULL, &conf_bucket_table,
 	  "object-store buckets (see s3)" },
 	{ "queues", CONF_STRLIST, C(queues), 0, NULL, NULL, "AMQP queues (see amqp)" },
+	{ "announce_from", CONF_STRLIST, C(announce_from), 0, NULL, NULL,
+	  "URL prefixes announced http(s):// and file:// objects may come from" },
 	{ "poll", CONF_BOOL, C(poll), 0, NULL, NULL, "rescan instead of inotify" },
 	{ "include", CONF_STRLIST, C(include), 0, NULL, NULL, "globs of names to take" },
 	{ "exclude", CONF_STRLIST, C(exclude), 0, NULL, NULL, "globs of names to leave" },
@@ -745,11 +747,44 @@ conf_init_collection(void *item)
 	c->on_failure.kind = CONF_KEEP;
 }
 
+/*
+ * Why p cannot be an announce_from prefix, or NULL: an http(s):// prefix
+ * names its host and ends with '/' after it; a file:// one is an absolute,
+ * plain directory (no '%', no "." or ".." segment) ending with '/'.
+ */
+static const char *
+conf_bad_announce_prefix(const char *p)
+{
+	const char *rest;
+	size_t len = strlen(p);
+
+	if (len == 0 || p[len - 1] != '/')
+		return "a prefix must end with '/'";
+	if (strncmp(p, "file:///", 8) == 0) {
+		rest = p + 7;
+		if (strchr(rest, '%') != NULL || strstr(rest, "/./") != NULL ||
+		    strstr(rest, "/../") != NULL || strstr(rest, "//") != NULL)
+			return "a file:// prefix must be a plain absolute directory";
+		return NULL;
+	}
+	if (strncmp(p, "https://", 8) == 0)
+		rest = p + 8;
+	else if (strncmp(p, "http://", 7) == 0)
+		rest = p + 7;
+	else
+		return "an http://, https:// or file:/// prefix expected";
+	if (*rest == '/' || strchr(rest, '/') == NULL)
+		return "an http(s):// prefix must name its host, then '/'";
+	return NULL;
+}
+
 static void
 conf_check_collection(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefix,
     void *item)
 {
 	struct conf_collection *c = item;
+	const char *why;
+	size_t i;
 
 	c->line = node->start_mark.line + 1;
 	if (c->landing.n == 0 && c->buckets.n == 0 && c->queues.n == 0)
@@ -757,6 +792,10 @@ conf_check_collection(struct conf_ctx *ctx, const yaml_node_t *node, const char 
 		    prefix);
 	if (c->rules.n == 0)
 		conf_error(ctx, node, "%s.rules: at least one rule is required", prefix);
+	for (i = 0; i < c->announce_from.n; i++)
+		if ((why = conf_bad_announce_prefix(c->announce_from.v[i])) != NULL)
+			conf_error(ctx, node, "%s.announce_from: '%s': %s", prefix,
+			    c->announce_from.v[i], why);
 }
 
 /* Free what the table's keys own inside base (not base itself). */

@@ -67,6 +67,7 @@ struct conf_collection {
 		size_t		  n;
 	}			 buckets;	/* object-store sources */
 	struct conf_strlist	 queues;	/* AMQP queues announcing its files */
+	struct conf_strlist	 announce_from;	/* URL prefixes http(s)/file announcements may name */
 	int			 poll;		/* rescan instead of inotify */
 	struct conf_strlist	 include;	/* globs on file names; empty: all */
 	struct conf_strlist	 exclude;

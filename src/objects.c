@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
 #include <ev.h>
 
 #include "conf.h"
@@ -183,12 +184,114 @@ objects_bucket_owner(const struct objects *o, const char *bucket, const char *ke
 	return NULL;
 }
 
+/* The configuration of collection name (NULL when it has gone). */
+static const struct conf_collection *
+objects_conf(const struct objects *o, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->cfg->collections.n; i++)
+		if (strcmp(o->cfg->collections.v[i].name, name) == 0)
+			return &o->cfg->collections.v[i];
+	return NULL;
+}
+
+/* The decoded local path of a file:// URL, or NULL (not one, %00, not absolute). */
+static char *
+objects_file_path(const char *url)
+{
+	char *dec, *path;
+	int len = 0;
+
+	if (strncmp(url, "file://", 7) != 0 || url[7] != '/')
+		return NULL;
+	/* libcurl decodes a file:// URL's path the same way when it opens it */
+	if ((dec = curl_easy_unescape(NULL, url + 7, 0, &len)) == NULL)
+		return NULL;
+	path = strlen(dec) == (size_t)len ? xstrdup(dec) : NULL;
+	curl_free(dec);
+	return path;
+}
+
+/*
+ * Why collection coll may not fetch the announced url, or NULL. An s3://
+ * URL goes through the configured endpoint and its credentials; an
+ * http(s):// or file:// one must start with one of the collection's
+ * announce_from prefixes, and a file:// one's decoded path must stay under
+ * the prefix's directory (no "." or ".." segment once decoded).
+ */
+static const char *
+objects_origin_refused(const struct objects *o, const char *coll, const char *url)
+{
+	const struct conf_collection *c = objects_conf(o, coll);
+	const char *p;
+	char *path;
+	size_t i;
+	int ok = 0;
+
+	if (strncmp(url, "s3://", 5) == 0)
+		return NULL;
+	if (c == NULL)
+		return "the collection is not configured";
+	if (strncmp(url, "file://", 7) != 0) {
+		for (i = 0; i < c->announce_from.n; i++)
+			if (strncmp(url, c->announce_from.v[i], strlen(c->announce_from.v[i])) == 0)
+				return NULL;
+		return "the URL is under none of the collection's announce_from prefixes";
+	}
+	if ((path = objects_file_path(url)) == NULL)
+		return "not an absolute file:// path";
+	if (objects_key_unsafe(path + 1) != NULL) {
+		free(path);
+		return "the decoded file:// path has an empty, \".\" or \"..\" segment, or a hidden name";
+	}
+	for (i = 0; i < c->announce_from.n && !ok; i++) {
+		p = c->announce_from.v[i];
+		ok = strncmp(p, "file://", 7) == 0 && strncmp(path, p + 7, strlen(p + 7)) == 0;
+	}
+	free(path);
+	return ok ? NULL : "the file is under none of the collection's announce_from directories";
+}
+
+/*
+ * At fetch time: does the file a file:// URL names, with its symbolic links
+ * resolved, still lie under the announce_from directory it was accepted by?
+ * NULL when it does, else why not. (A producer who can write inside the
+ * directory could still swap a link in between this check and the open.)
+ */
+static const char *
+objects_file_escapes(const struct objects *o, const char *coll, const char *url)
+{
+	const struct conf_collection *c = objects_conf(o, coll);
+	char *path = objects_file_path(url), *real = NULL, *root;
+	const char *p;
+	size_t i, n;
+	int ok = 0;
+
+	if (path == NULL || c == NULL || (real = realpath(path, NULL)) == NULL) {
+		free(path);
+		return NULL;	/* the fetch reports a missing file itself */
+	}
+	for (i = 0; i < c->announce_from.n && !ok; i++) {
+		p = c->announce_from.v[i];
+		if (strncmp(p, "file://", 7) != 0 || strncmp(path, p + 7, strlen(p + 7)) != 0 ||
+		    (root = realpath(p + 7, NULL)) == NULL)
+			continue;
+		n = strlen(root);
+		ok = strncmp(real, root, n) == 0 && (real[n] == '/' || n == 1);
+		free(root);
+	}
+	free(real);
+	free(path);
+	return ok ? NULL : "the file resolves outside the collection's announce_from directories";
+}
+
 /* Record an object whose key is refused, so that it shows in the state store. */
 static int
 objects_refuse(struct objects *o, const struct state_object *obj, const char *why,
     char **cause)
 {
-	char *err = xasprintf("refused: the key would leave the spool (%s)", why);
+	char *err = xasprintf("refused: %s", why);
 	int rc;
 
 	log_at(LOG_WARNING, 0, LOG_FIELDS({ "COLLECTION", obj->collection },
@@ -230,19 +333,26 @@ objects_record(struct objects *o, const struct state_object *ev, struct objects_
 {
 	struct state_object old, rec = *ev;
 	const char *why = NULL, *rel = ev->bucket[0] != '\0' ? ev->key : NULL;
-	char *path = NULL;
+	char *path = NULL, *msg;
 	int rc, known = 0;
 
 	if (rel == NULL)
 		rel = path = objects_url_path(ev->url);
 	if (rel == NULL || (why = objects_key_unsafe(rel)) != NULL) {
 		t->refused++;
-		rc = objects_refuse(o, ev, rel == NULL ? "not an s3, http(s) or file URL" : why,
-		    cause);
+		msg = rel == NULL ? xstrdup("not an s3, http(s) or file URL") :
+		    xasprintf("the key would leave the spool (%s)", why);
+		rc = objects_refuse(o, ev, msg, cause);
+		free(msg);
 		free(path);
 		return rc;
 	}
 	free(path);
+	if (ev->bucket[0] == '\0' && (why = objects_origin_refused(o, ev->collection,
+	    ev->url)) != NULL) {
+		t->refused++;
+		return objects_refuse(o, ev, why, cause);
+	}
 	memset(&old, 0, sizeof old);
 	if ((rc = state_object_get(o->state, ev->collection, ev->bucket, ev->key, &old,
 	    cause)) < 0)
@@ -398,11 +508,24 @@ static void
 objects_fetch(struct objects *o, struct jobs_job *job, const struct state_object *obj)
 {
 	struct objects_fetch *f;
-	char *rel, *parent;
-	const char *name, *spool = objects_spool(o, obj->collection);
+	char *rel, *parent, *msg;
+	const char *name, *why, *spool = objects_spool(o, obj->collection);
 
 	rel = obj->bucket[0] != '\0' ? xasprintf("%s/%s", obj->bucket, obj->key) :
 	    objects_url_path(obj->url);
+	why = obj->bucket[0] != '\0' ? NULL :
+	    objects_origin_refused(o, obj->collection, obj->url);
+	if (why == NULL && obj->bucket[0] == '\0')
+		why = objects_file_escapes(o, obj->collection, obj->url);
+	if (why != NULL) {
+		msg = xasprintf("refused: %s", why);
+		log_at(LOG_WARNING, 0, LOG_FIELDS({ "COLLECTION", obj->collection },
+		    { "OBJECT", obj->url }, { "STAGE", "fetch" }), "%s: %s", obj->url, msg);
+		jobs_finish(job, JOBS_PERMANENT, msg);
+		free(msg);
+		free(rel);
+		return;
+	}
 	if (spool == NULL || rel == NULL || objects_mkdirs(spool, rel, &parent, &name) != 0) {
 		free(rel);
 		jobs_finish(job, spool == NULL ? JOBS_PERMANENT : JOBS_TRANSIENT, spool == NULL ?

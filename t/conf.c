@@ -111,6 +111,9 @@ test_objects(void)
 	ok(strcmp(c->buckets.v[0].prefix, "raw/") == 0 && c->buckets.v[1].prefix == NULL,
 	    "bucket prefixes");
 	ok(c->queues.n == 1 && strcmp(c->queues.v[0], "omm-files") == 0, "a queue");
+	ok(c->announce_from.n == 2 && strcmp(c->announce_from.v[0], "file:///srv/outbox/omm/") == 0 &&
+	    strcmp(c->announce_from.v[1], "https://data.example.org/omm/") == 0,
+	    "announce_from prefixes");
 	free(path);
 	conf_free(cfg);
 }
@@ -194,7 +197,7 @@ test_collections(void)
 int
 main(void)
 {
-	plan(76);
+	plan(77);
 	test_collections();
 	check_file("conf/bad-collection.yml",
 	    "%s:4: unknown key 'collections[1].colour'\n"
@@ -241,6 +244,10 @@ main(void)
 	check_file("conf/bad-objects.yml",
 	    "%s:2: webhook.listen is required\n"
 	    "%s:5: collections[1].buckets[1].name is required\n"
+	    "%s:8: collections[2].announce_from: 'ftp://x/': an http://, https:// or file:/// prefix expected\n"
+	    "%s:8: collections[2].announce_from: 'file:///srv/../etc/': a file:// prefix must be a plain absolute directory\n"
+	    "%s:8: collections[2].announce_from: 'https://host': a prefix must end with '/'\n"
+	    "%s:8: collections[2].announce_from: 'https:///x/': an http(s):// prefix must name its host, then '/'\n"
 	    "%s:4: collections[1].buckets: needs an s3 section with an endpoint\n"
 	    "%s:8: collections[2].queues: needs an amqp section with a url");
 	check_file("conf/does-not-exist.yml", "%s: cannot open: No such file or directory");

@@ -2,11 +2,14 @@
  * t/objects.c - storage notifications recorded in a real state store:
  * deduplication by version, sequencer order, bucket and prefix matching,
  * unsafe keys refused and recorded, all-or-nothing notifications, an
- * announced file:// object fetched into the spool, and a fetch from an
- * endpoint that is down retried.
+ * announced file:// object fetched into the spool, announcements from
+ * outside the collection's announce_from prefixes refused (a file:// path
+ * elsewhere, a percent-encoded "..", a symbolic link out, an https:// host
+ * not listed), and a fetch from an endpoint that is down retried.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +225,77 @@ test_fetch(struct ev_loop *loop, struct objects *o, struct state *st)
 	free(cause);
 }
 
+/* Announce url for OMM: was it refused (recorded failed with a reason)? */
+static int
+refused(struct objects *o, struct state *st, const char *url, const char *reason)
+{
+	struct objects_tally t;
+	struct state_object so;
+	char *body = xasprintf("{\"uri\":\"%s\",\"collection\":\"OMM\"}", url);
+	char *cause = NULL;
+	int rc;
+
+	rc = notify(o, body, &t, &cause) == 0 && t.refused == 1 && t.queued == 0 &&
+	    state_object_get(st, "OMM", "", url, &so, &cause) == 0 &&
+	    so.status == STATE_FAILED && so.last_error != NULL &&
+	    strstr(so.last_error, reason) != NULL;
+	if (!rc)
+		diag("%s: %s", url, cause != NULL ? cause : "not refused as expected");
+	else
+		state_object_clear(&so);
+	free(body);
+	free(cause);
+	return rc;
+}
+
+static void
+test_origin(struct ev_loop *loop, struct objects *o, struct state *st)
+{
+	struct objects_tally t;
+	struct state_object so;
+	char *url, *secret, *link, *body, *cause = NULL;
+	FILE *fp;
+
+	url = xasprintf("file://%s/c.yml", dir);
+	ok(refused(o, st, url, "none of the collection's announce_from directories"),
+	    "a file:// path outside announce_from is refused and recorded");
+	free(url);
+	url = xasprintf("file://%s/src/%%2e%%2e/c.yml", dir);
+	ok(refused(o, st, url, "decoded file:// path"),
+	    "a percent-encoded .. under announce_from is refused");
+	free(url);
+	ok(refused(o, st, "https://evil.example.org/omm/x.fits", "announce_from prefixes"),
+	    "an https:// URL on a host not listed is refused");
+	ok(refused(o, st, "https://data.example.org/omx/x.fits", "announce_from prefixes"),
+	    "and one beside the listed prefix");
+	ok(refused(o, st, "file:///etc/passwd", "announce_from directories"),
+	    "file:///etc/passwd is refused");
+	secret = xasprintf("%s/secret.fits", dir);
+	fp = fopen(secret, "w");
+	fputs("SECRET", fp);
+	fclose(fp);
+	link = xasprintf("%s/src/L1_SCI.fits", dir);
+	if (symlink(secret, link) != 0)
+		bail("symlink: %s", strerror(errno));
+	body = xasprintf("{\"uri\":\"file://%s\",\"collection\":\"OMM\"}", link);
+	ok(notify(o, body, &t, &cause) == 0 && t.queued == 1,
+	    "a symbolic link under announce_from is accepted by name");
+	free(body);
+	url = xasprintf("file://%s", link);
+	ok(run_until(loop, st, "", url, STATE_FAILED), "but its fetch fails");
+	ok(state_object_get(st, "OMM", "", url, &so, &cause) == 0 && so.last_error != NULL &&
+	    strstr(so.last_error, "resolves outside") != NULL, "because it resolves outside: %s",
+	    so.last_error != NULL ? so.last_error : "(none)");
+	state_object_clear(&so);
+	body = xasprintf("%s/spool/OMM/local%s", dir, link);
+	ok(access(body, F_OK) != 0, "and nothing reached the spool");
+	free(body);
+	free(url);
+	free(link);
+	free(secret);
+	free(cause);
+}
+
 int
 main(void)
 {
@@ -243,7 +317,8 @@ main(void)
 	fp = fopen(path, "w");
 	fprintf(fp, "state_dir: %s\ns3:\n  endpoint: http://127.0.0.1:9\n  retry: {initial: 1h}\n"
 	    "collections:\n  - name: OMM\n    buckets: [{name: raw, prefix: raw/}]\n"
-	    "    rules: [{match: x, observation: o, product: p, uri: u}]\n", dir);
+	    "    announce_from: ['file://%s/src/', 'https://data.example.org/omm/']\n"
+	    "    rules: [{match: x, observation: o, product: p, uri: u}]\n", dir, dir);
 	fclose(fp);
 	if (conf_load(path, &cfg, &errors) != 0)
 		bail("%s", errors);
@@ -258,6 +333,7 @@ main(void)
 	test_unsafe(o, st);
 	test_whole(o, st);
 	test_fetch(loop, o, st);
+	test_origin(loop, o, st);
 	objects_free(o);
 	state_close(st);
 	conf_free(cfg);
