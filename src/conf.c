@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -783,6 +784,7 @@ conf_check_collection(struct conf_ctx *ctx, const yaml_node_t *node, const char 
     void *item)
 {
 	struct conf_collection *c = item;
+	const yaml_node_t *at;
 	const char *why;
 	size_t i;
 
@@ -792,10 +794,12 @@ conf_check_collection(struct conf_ctx *ctx, const yaml_node_t *node, const char 
 		    prefix);
 	if (c->rules.n == 0)
 		conf_error(ctx, node, "%s.rules: at least one rule is required", prefix);
+	at = c->announce_from.n > 0 ? conf_lookup(ctx, (yaml_node_t *)(uintptr_t)node,
+	    "announce_from") : NULL;
 	for (i = 0; i < c->announce_from.n; i++)
 		if ((why = conf_bad_announce_prefix(c->announce_from.v[i])) != NULL)
-			conf_error(ctx, node, "%s.announce_from: '%s': %s", prefix,
-			    c->announce_from.v[i], why);
+			conf_error(ctx, at != NULL ? at : node, "%s.announce_from: '%s': %s",
+			    prefix, c->announce_from.v[i], why);
 }
 
 /* Free what the table's keys own inside base (not base itself). */

@@ -244,10 +244,10 @@ main(void)
 	check_file("conf/bad-objects.yml",
 	    "%s:2: webhook.listen is required\n"
 	    "%s:5: collections[1].buckets[1].name is required\n"
-	    "%s:8: collections[2].announce_from: 'ftp://x/': an http://, https:// or file:/// prefix expected\n"
-	    "%s:8: collections[2].announce_from: 'file:///srv/../etc/': a file:// prefix must be a plain absolute directory\n"
-	    "%s:8: collections[2].announce_from: 'https://host': a prefix must end with '/'\n"
-	    "%s:8: collections[2].announce_from: 'https:///x/': an http(s):// prefix must name its host, then '/'\n"
+	    "%s:12: collections[2].announce_from: 'ftp://x/': an http://, https:// or file:/// prefix expected\n"
+	    "%s:12: collections[2].announce_from: 'file:///srv/../etc/': a file:// prefix must be a plain absolute directory\n"
+	    "%s:12: collections[2].announce_from: 'https://host': a prefix must end with '/'\n"
+	    "%s:12: collections[2].announce_from: 'https:///x/': an http(s):// prefix must name its host, then '/'\n"
 	    "%s:4: collections[1].buckets: needs an s3 section with an endpoint\n"
 	    "%s:8: collections[2].queues: needs an amqp section with a url");
 	check_file("conf/does-not-exist.yml", "%s: cannot open: No such file or directory");
