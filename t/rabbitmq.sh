@@ -102,7 +102,7 @@ rabbitmq_start() {
 		tail -20 "$rdir/server.out" "$rabbit_log" 2>/dev/null | sed 's/^/# /'
 		bail "the private RabbitMQ node did not start"
 	fi
-	rabbit_started_in=$(echo "$(date +%s.%N) - $t0" | bc)
+	rabbit_started_in=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 }
 
 rabbitmq_stop() {
