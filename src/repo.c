@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <ev.h>
 
+#include "curlev.h"
 #include "repo.h"
 #include "xmalloc.h"
 
@@ -30,8 +31,8 @@ enum repo_step {
 
 struct repo {
 	struct ev_loop		*loop;
-	CURLM			*multi;
-	ev_timer		 timer;
+	struct curlev		*ce;
+	CURLM			*multi;		/* ce's */
 	char			*base;
 	char			*cert;
 	char			*netrc;
@@ -42,12 +43,6 @@ struct repo {
 	long			 timeout_ms;
 	unsigned		 active;
 	LIST_HEAD(, repo_push)	 pushes;
-};
-
-struct repo_sock {
-	ev_io			 io;
-	struct repo		*repo;
-	curl_socket_t		 fd;
 };
 
 struct repo_push {
@@ -427,88 +422,14 @@ repo_start(struct repo_push *p, enum repo_step step)
 	curl_multi_add_handle(r->multi, e);
 }
 
+/* A transfer finished (curlev.c drives the multi handle on the loop). */
 static void
-repo_check_done(struct repo *r)
+repo_on_done(void *arg, CURL *easy, CURLcode result)
 {
 	struct repo_push *p;
-	CURLMsg *m;
-	int left;
 
-	while ((m = curl_multi_info_read(r->multi, &left)) != NULL) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&p);
-		repo_transfer_done(p, m->data.result);
-	}
-}
-
-static void
-repo_on_io(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct repo_sock *s = (struct repo_sock *)w;
-	struct repo *r = s->repo;	/* s may be freed by the socket action */
-	int running, flags = 0;
-
-	if (revents & EV_READ)
-		flags |= CURL_CSELECT_IN;
-	if (revents & EV_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(r->multi, s->fd, flags, &running);
-	repo_check_done(r);
-}
-
-static void
-repo_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct repo *r = w->data;
-	int running;
-
-	curl_multi_socket_action(r->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	repo_check_done(r);
-}
-
-static int
-repo_socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct repo *r = userp;
-	struct repo_sock *s = socketp;
-	int events = 0;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (s != NULL) {
-			ev_io_stop(r->loop, &s->io);
-			free(s);
-			curl_multi_assign(r->multi, fd, NULL);
-		}
-		return 0;
-	}
-	if (s == NULL) {
-		s = xcalloc(1, sizeof *s);
-		s->repo = r;
-		s->fd = fd;
-		curl_multi_assign(r->multi, fd, s);
-	} else
-		ev_io_stop(r->loop, &s->io);
-	if (what & CURL_POLL_IN)
-		events |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		events |= EV_WRITE;
-	ev_io_init(&s->io, repo_on_io, fd, events);
-	ev_io_start(r->loop, &s->io);
-	return 0;
-}
-
-static int
-repo_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct repo *r = userp;
-
-	ev_timer_stop(r->loop, &r->timer);
-	if (timeout_ms >= 0) {
-		ev_timer_set(&r->timer, (double)timeout_ms / 1e3, 0.);
-		ev_timer_start(r->loop, &r->timer);
-	}
-	return 0;
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&p);
+	repo_transfer_done(p, result);
 }
 
 /* ---- set-up --------------------------------------------------------------- */
@@ -606,15 +527,9 @@ repo_new(struct ev_loop *loop, const struct repo_config *cfg, char **cause)
 		repo_free(r);
 		return NULL;
 	}
-	r->multi = curl_multi_init();
-	curl_multi_setopt(r->multi, CURLMOPT_SOCKETFUNCTION, repo_socket_cb);
-	curl_multi_setopt(r->multi, CURLMOPT_SOCKETDATA, r);
-	curl_multi_setopt(r->multi, CURLMOPT_TIMERFUNCTION, repo_timer_cb);
-	curl_multi_setopt(r->multi, CURLMOPT_TIMERDATA, r);
-	curl_multi_setopt(r->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-	    (long)(cfg->concurrency > 0 ? cfg->concurrency : 8));
-	ev_init(&r->timer, repo_on_timer);
-	r->timer.data = r;
+	r->ce = curlev_new(loop, (long)(cfg->concurrency > 0 ? cfg->concurrency : 8),
+	    repo_on_done, NULL, r);
+	r->multi = curlev_multi(r->ce);
 	LIST_INIT(&r->pushes);
 	return r;
 }
@@ -626,9 +541,7 @@ repo_free(struct repo *r)
 		return;
 	while (!LIST_EMPTY(&r->pushes))
 		repo_push_free(LIST_FIRST(&r->pushes));
-	ev_timer_stop(r->loop, &r->timer);
-	if (r->multi != NULL)
-		curl_multi_cleanup(r->multi);
+	curlev_free(r->ce);
 	free(r->base);
 	free(r->cert);
 	free(r->netrc);

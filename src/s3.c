@@ -32,6 +32,7 @@
 #include <libxml/tree.h>
 #include <openssl/md5.h>
 
+#include "curlev.h"
 #include "log.h"
 #include "s3.h"
 #include "xmalloc.h"
@@ -57,8 +58,8 @@ enum s3_state {
 
 struct s3 {
 	struct ev_loop		*loop;
-	CURLM			*multi;
-	ev_timer		 timer;
+	struct curlev		*ce;
+	CURLM			*multi;		/* ce's */
 	char			*endpoint;	/* no trailing '/' */
 	char			*sigv4;		/* "aws:amz:REGION:s3" */
 	char			*access;
@@ -73,12 +74,6 @@ struct s3 {
 	int			 closing;
 	TAILQ_HEAD(, s3_req)	 queue;
 	LIST_HEAD(, s3_req)	 reqs;
-};
-
-struct s3_sock {
-	ev_io			 io;
-	struct s3		*s3;
-	curl_socket_t		 fd;
 };
 
 struct s3_req {
@@ -801,91 +796,21 @@ s3_start(struct s3_req *q)
 	curl_multi_add_handle(s->multi, e);
 }
 
-/* ---- libev glue (as in repo.c) -------------------------------------------- */
+/* ---- completions (curlev.c drives the multi handle on the loop) ----------- */
 
 static void
-s3_check_done(struct s3 *s)
+s3_on_done(void *arg, CURL *easy, CURLcode result)
 {
 	struct s3_req *q;
-	CURLMsg *m;
-	int left;
 
-	while ((m = curl_multi_info_read(s->multi, &left)) != NULL) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
-		s3_transfer_done(q, m->data.result);
-	}
-	s3_pump(s);
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&q);
+	s3_transfer_done(q, result);
 }
 
 static void
-s3_on_io(struct ev_loop *loop, ev_io *w, int revents)
+s3_after_done(void *arg)
 {
-	struct s3_sock *k = (struct s3_sock *)w;
-	struct s3 *s = k->s3;	/* k may be freed by the socket action */
-	int running, flags = 0;
-
-	if (revents & EV_READ)
-		flags |= CURL_CSELECT_IN;
-	if (revents & EV_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(s->multi, k->fd, flags, &running);
-	s3_check_done(s);
-}
-
-static void
-s3_on_timer(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct s3 *s = w->data;
-	int running;
-
-	curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	s3_check_done(s);
-}
-
-static int
-s3_socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct s3 *s = userp;
-	struct s3_sock *k = socketp;
-	int events = 0;
-
-	if (what == CURL_POLL_REMOVE) {
-		if (k != NULL) {
-			ev_io_stop(s->loop, &k->io);
-			free(k);
-			curl_multi_assign(s->multi, fd, NULL);
-		}
-		return 0;
-	}
-	if (k == NULL) {
-		k = xcalloc(1, sizeof *k);
-		k->s3 = s;
-		k->fd = fd;
-		curl_multi_assign(s->multi, fd, k);
-	} else
-		ev_io_stop(s->loop, &k->io);
-	if (what & CURL_POLL_IN)
-		events |= EV_READ;
-	if (what & CURL_POLL_OUT)
-		events |= EV_WRITE;
-	ev_io_init(&k->io, s3_on_io, fd, events);
-	ev_io_start(s->loop, &k->io);
-	return 0;
-}
-
-static int
-s3_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct s3 *s = userp;
-
-	ev_timer_stop(s->loop, &s->timer);
-	if (timeout_ms >= 0) {
-		ev_timer_set(&s->timer, (double)timeout_ms / 1e3, 0.);
-		ev_timer_start(s->loop, &s->timer);
-	}
-	return 0;
+	s3_pump(arg);
 }
 
 /* ---- set-up --------------------------------------------------------------- */
@@ -1047,8 +972,6 @@ s3_new(struct ev_loop *loop, const struct s3_config *cfg, char **cause)
 	LIST_INIT(&s->reqs);
 	s->timeout_ms = cfg->timeout_ms > 0 ? (long)cfg->timeout_ms : 60000;
 	s->concurrency = cfg->concurrency > 0 ? cfg->concurrency : 8;
-	ev_init(&s->timer, s3_on_timer);
-	s->timer.data = s;
 	if (s3_set_endpoint(s, cfg->endpoint, cause) != 0 ||
 	    s3_set_region(s, cfg->region, cause) != 0 || s3_set_ca(s, cfg->ca_path, cause) != 0 ||
 	    (cfg->credentials != NULL && s3_read_credentials(s, cfg->credentials,
@@ -1056,12 +979,8 @@ s3_new(struct ev_loop *loop, const struct s3_config *cfg, char **cause)
 		s3_free(s);
 		return NULL;
 	}
-	s->multi = curl_multi_init();
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, s3_socket_cb);
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, s3_timer_cb);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)s->concurrency);
+	s->ce = curlev_new(loop, (long)s->concurrency, s3_on_done, s3_after_done, s);
+	s->multi = curlev_multi(s->ce);
 	return s;
 }
 
@@ -1083,9 +1002,7 @@ s3_free(struct s3 *s)
 		}
 		s3_report(q);
 	}
-	ev_timer_stop(s->loop, &s->timer);
-	if (s->multi != NULL)
-		curl_multi_cleanup(s->multi);
+	curlev_free(s->ce);
 	free(s->endpoint);
 	free(s->sigv4);
 	s3_forget(&s->access);

@@ -157,6 +157,8 @@ mtls=https://127.0.0.1:$port
 push "$mtls/torkeep/observations" o1 --ca-path "$ca" --cert "$tmp/proxy.pem"
 is 0 "$?" "with --cert proxy.pem the push succeeds"
 ok "it is stored" test -s "$tmp/mtls.data/TEST/o1.xml"
+# the server logs a request once its response is sent: the client may be first
+wait_for 10 grep -q '^PUT /torkeep/observations/TEST/o1 ' "$tmp/mtls.log"
 like "$(grep '^PUT /torkeep/observations/TEST/o1 ' "$tmp/mtls.log")" \
 	' client="CN=test user,O=caom2ingest"$' "the server verified the client certificate it sent"
 push "$mtls/torkeep/observations" o2 --ca-path "$ca"
@@ -230,6 +232,8 @@ at_exit stop_daemon
 start_daemon d
 echo one >"$land/.C1"; mv "$land/.C1" "$land/C1.fits"
 ok "the daemon stores an observation over HTTPS" wait_for 20 test -s "$tmp/mtls.data/OMM/C1.xml"
+# the server writes the observation before its access-log line
+wait_for 10 grep -q '^PUT /torkeep/observations/OMM/C1 ' "$tmp/mtls.log"
 like "$(grep '^PUT /torkeep/observations/OMM/C1 ' "$tmp/mtls.log")" \
 	' 200 .* client="CN=test user,O=caom2ingest"$' "with the client certificate"
 stop_daemon

@@ -1,0 +1,31 @@
+/*
+ * curlev.h - a libcurl multi handle driven by a libev loop through the
+ * multi-socket API (one ev_io per socket libcurl asks for, one ev_timer for
+ * its timeouts), shared by the repository client (repo.c) and the object
+ * fetcher (s3.c).
+ */
+#ifndef CAOM2INGEST_CURLEV_H
+#define CAOM2INGEST_CURLEV_H
+
+#include <curl/curl.h>
+
+struct ev_loop;
+struct curlev;
+
+/* A transfer of the multi handle finished with result (the easy handle is
+ * still in the multi: the callback removes it). */
+typedef void curlev_done_fn(void *arg, CURL *easy, CURLcode result);
+/* Called once after the finished transfers of a wake-up were reported (may
+ * be NULL): the place to start queued transfers. */
+typedef void curlev_after_fn(void *arg);
+
+/* A new multi handle on loop, with at most max_connections connections. */
+struct curlev *curlev_new(struct ev_loop *loop, long max_connections, curlev_done_fn *done,
+    curlev_after_fn *after, void *arg);
+/* Its multi handle, for curl_multi_add_handle and curl_multi_remove_handle. */
+CURLM *curlev_multi(const struct curlev *ce);
+/* Stop the watchers and clean the multi handle up (its transfers must have
+ * been removed); NULL is accepted. */
+void curlev_free(struct curlev *ce);
+
+#endif
