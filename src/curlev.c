@@ -7,7 +7,11 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <ev.h>
 
@@ -150,4 +154,39 @@ curlev_free(struct curlev *ce)
 	ev_timer_stop(ce->loop, &ce->timer);
 	curl_multi_cleanup(ce->multi);
 	free(ce);
+}
+
+int
+curlev_ca_set(struct curlev_ca *ca, const char *path, char **cause)
+{
+	struct stat sb;
+
+	if (path == NULL)
+		return 0;
+	if (stat(path, &sb) == -1) {
+		*cause = xasprintf("CA path %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(sb.st_mode))
+		ca->dir = xstrdup(path);
+	else
+		ca->file = xstrdup(path);
+	return 0;
+}
+
+void
+curlev_ca_apply(const struct curlev_ca *ca, CURL *e)
+{
+	if (ca->file != NULL || ca->dir != NULL) {
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca->file);
+		curl_easy_setopt(e, CURLOPT_CAPATH, ca->dir);
+	}
+}
+
+void
+curlev_ca_clear(struct curlev_ca *ca)
+{
+	free(ca->file);
+	free(ca->dir);
+	ca->file = ca->dir = NULL;
 }

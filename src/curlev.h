@@ -2,7 +2,7 @@
  * curlev.h - a libcurl multi handle driven by a libev loop through the
  * multi-socket API (one ev_io per socket libcurl asks for, one ev_timer for
  * its timeouts), shared by the repository client (repo.c) and the object
- * fetcher (s3.c).
+ * fetcher (s3.c); and the CA set-up they share.
  */
 #ifndef CAOM2INGEST_CURLEV_H
 #define CAOM2INGEST_CURLEV_H
@@ -27,5 +27,18 @@ CURLM *curlev_multi(const struct curlev *ce);
 /* Stop the watchers and clean the multi handle up (its transfers must have
  * been removed); NULL is accepted. */
 void curlev_free(struct curlev *ce);
+
+/* Trusted CAs for TLS: a bundle file (CAINFO) or a hashed directory (CAPATH). */
+struct curlev_ca {
+	char		*file;		/* or NULL */
+	char		*dir;		/* or NULL */
+};
+
+/* Take path (NULL: the system's CAs) as a file or a directory; 0, or -1 with
+ * *cause when it cannot be stat'ed. */
+int curlev_ca_set(struct curlev_ca *ca, const char *path, char **cause);
+/* Give easy handle e the CAs, when set. */
+void curlev_ca_apply(const struct curlev_ca *ca, CURL *e);
+void curlev_ca_clear(struct curlev_ca *ca);
 
 #endif

@@ -513,6 +513,8 @@ objects_fetch(struct objects *o, struct jobs_job *job, const struct state_object
 
 	rel = obj->bucket[0] != '\0' ? xasprintf("%s/%s", obj->bucket, obj->key) :
 	    objects_url_path(obj->url);
+	/* checked again here: a reload may have narrowed announce_from since the
+	 * object was recorded, and only now can links be resolved */
 	why = obj->bucket[0] != '\0' ? NULL :
 	    objects_origin_refused(o, obj->collection, obj->url);
 	if (why == NULL && obj->bucket[0] == '\0')

@@ -36,8 +36,7 @@ struct repo {
 	char			*base;
 	char			*cert;
 	char			*netrc;
-	char			*ca_file;	/* CA bundle (CAINFO), or NULL */
-	char			*ca_dir;	/* hashed CA directory (CAPATH), or NULL */
+	struct curlev_ca	 ca;		/* trusted CAs, when configured */
 	char			*auth;		/* "Authorization: Bearer ..." or NULL */
 	int			 insecure;
 	long			 timeout_ms;
@@ -232,11 +231,11 @@ repo_after_write(struct repo_push *p)
 static char *
 repo_trust(const struct repo *r)
 {
-	if (r->ca_file != NULL)
-		return xasprintf("the CAs in %s", r->ca_file);
-	if (r->ca_dir != NULL)
+	if (r->ca.file != NULL)
+		return xasprintf("the CAs in %s", r->ca.file);
+	if (r->ca.dir != NULL)
 		return xasprintf("the CA directory %s, which must be prepared with "
-		    "`openssl rehash`", r->ca_dir);
+		    "`openssl rehash`", r->ca.dir);
 	return xstrdup("the system's CA store; ca_path or --ca-path names others");
 }
 
@@ -352,10 +351,7 @@ repo_setup_auth(struct repo *r, CURL *e)
 		curl_easy_setopt(e, CURLOPT_NETRC_FILE, r->netrc);
 	}
 	/* A configured CA file or directory replaces the built-in store. */
-	if (r->ca_file != NULL || r->ca_dir != NULL) {
-		curl_easy_setopt(e, CURLOPT_CAINFO, r->ca_file);
-		curl_easy_setopt(e, CURLOPT_CAPATH, r->ca_dir);
-	}
+	curlev_ca_apply(&r->ca, e);
 	if (r->insecure) {
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -460,25 +456,6 @@ repo_read_token(struct repo *r, const char *path, char **cause)
 	return 0;
 }
 
-/* A CA directory goes to CAPATH, a file (bundle) to CAINFO. */
-static int
-repo_set_ca(struct repo *r, const char *path, char **cause)
-{
-	struct stat sb;
-
-	if (path == NULL)
-		return 0;
-	if (stat(path, &sb) == -1) {
-		*cause = xasprintf("CA path %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (S_ISDIR(sb.st_mode))
-		r->ca_dir = xstrdup(path);
-	else
-		r->ca_file = xstrdup(path);
-	return 0;
-}
-
 /*
  * TLS settings make sense with https:// only (over plain HTTP they would be
  * silently unused); the client certificate must be readable. Its contents
@@ -522,7 +499,7 @@ repo_new(struct ev_loop *loop, const struct repo_config *cfg, char **cause)
 	r->netrc = xstrdup(cfg->netrc);
 	r->insecure = cfg->insecure;
 	r->timeout_ms = cfg->timeout_ms > 0 ? (long)cfg->timeout_ms : 120000;
-	if (repo_check_tls(cfg, cause) != 0 || repo_set_ca(r, cfg->ca_path, cause) != 0 ||
+	if (repo_check_tls(cfg, cause) != 0 || curlev_ca_set(&r->ca, cfg->ca_path, cause) != 0 ||
 	    (cfg->token_file != NULL && repo_read_token(r, cfg->token_file, cause) != 0)) {
 		repo_free(r);
 		return NULL;
@@ -545,8 +522,7 @@ repo_free(struct repo *r)
 	free(r->base);
 	free(r->cert);
 	free(r->netrc);
-	free(r->ca_file);
-	free(r->ca_dir);
+	curlev_ca_clear(&r->ca);
 	if (r->auth != NULL)
 		explicit_bzero(r->auth, strlen(r->auth));
 	free(r->auth);

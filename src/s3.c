@@ -65,8 +65,7 @@ struct s3 {
 	char			*access;
 	char			*secret;
 	char			*session;	/* "x-amz-security-token: ..." or NULL */
-	char			*ca_file;
-	char			*ca_dir;
+	struct curlev_ca	 ca;
 	long			 timeout_ms;
 	unsigned		 concurrency;
 	unsigned		 running;
@@ -729,10 +728,7 @@ s3_on_body(char *data, size_t size, size_t n, void *arg)
 static void
 s3_setup_tls(const struct s3 *s, CURL *e)
 {
-	if (s->ca_file != NULL || s->ca_dir != NULL) {
-		curl_easy_setopt(e, CURLOPT_CAINFO, s->ca_file);
-		curl_easy_setopt(e, CURLOPT_CAPATH, s->ca_dir);
-	}
+	curlev_ca_apply(&s->ca, e);
 }
 
 /* Requests to the endpoint: signed (when there are credentials), the path as it is. */
@@ -938,25 +934,6 @@ s3_set_region(struct s3 *s, const char *region, char **cause)
 	return 0;
 }
 
-/* A CA directory goes to CAPATH, a file (bundle) to CAINFO. */
-static int
-s3_set_ca(struct s3 *s, const char *path, char **cause)
-{
-	struct stat sb;
-
-	if (path == NULL)
-		return 0;
-	if (stat(path, &sb) == -1) {
-		*cause = xasprintf("CA path %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (S_ISDIR(sb.st_mode))
-		s->ca_dir = xstrdup(path);
-	else
-		s->ca_file = xstrdup(path);
-	return 0;
-}
-
 struct s3 *
 s3_new(struct ev_loop *loop, const struct s3_config *cfg, char **cause)
 {
@@ -973,7 +950,8 @@ s3_new(struct ev_loop *loop, const struct s3_config *cfg, char **cause)
 	s->timeout_ms = cfg->timeout_ms > 0 ? (long)cfg->timeout_ms : 60000;
 	s->concurrency = cfg->concurrency > 0 ? cfg->concurrency : 8;
 	if (s3_set_endpoint(s, cfg->endpoint, cause) != 0 ||
-	    s3_set_region(s, cfg->region, cause) != 0 || s3_set_ca(s, cfg->ca_path, cause) != 0 ||
+	    s3_set_region(s, cfg->region, cause) != 0 ||
+	    curlev_ca_set(&s->ca, cfg->ca_path, cause) != 0 ||
 	    (cfg->credentials != NULL && s3_read_credentials(s, cfg->credentials,
 	    cfg->profile != NULL ? cfg->profile : "default", cause) != 0)) {
 		s3_free(s);
@@ -1008,8 +986,7 @@ s3_free(struct s3 *s)
 	s3_forget(&s->access);
 	s3_forget(&s->secret);
 	s3_forget(&s->session);
-	free(s->ca_file);
-	free(s->ca_dir);
+	curlev_ca_clear(&s->ca);
 	free(s);
 }
 
