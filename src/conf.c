@@ -238,6 +238,8 @@ static const struct conf_key conf_top_keys[] = {
 	{ "settle", CONF_DURATION, T(settle_ms), 0, NULL, NULL, "quiet period of a file" },
 	{ "rescan_interval", CONF_DURATION, T(rescan_ms), 0, NULL, NULL, "full rescans" },
 	{ "poll_interval", CONF_DURATION, T(poll_ms), 0, NULL, NULL, "poll-mode rescans" },
+	{ "scan_threads", CONF_COUNT, T(scan_threads), 0, NULL, NULL,
+	  "threads stat'ing files in a scan (default: one per CPU, up to 8)" },
 	{ "ignore_suffixes", CONF_STRLIST, T(ignore_suffixes), 0, NULL, NULL,
 	  "names ignored while being written" },
 	{ "collections", CONF_LIST, T(collections), 0, NULL, &conf_collection_table,

@@ -141,6 +141,7 @@ struct conf {
 	uint64_t	 settle_ms;	/* quiet period of a landed file */
 	uint64_t	 rescan_ms;	/* full rescan interval, 0: none */
 	uint64_t	 poll_ms;	/* rescan interval of poll-mode trees */
+	long		 scan_threads;	/* threads of a scan; 0: one per CPU, up to 8 */
 	struct conf_strlist ignore_suffixes;	/* names ignored while written */
 	struct {
 		struct conf_collection *v;

@@ -43,10 +43,10 @@ daemon_status(struct daemon *d)
 }
 
 static void
-daemon_on_file(void *arg, uint64_t seq, enum pipeline_file what, const char *collection,
-    const char *observation)
+daemon_on_file(void *arg, uint64_t seq, enum pipeline_file what, unsigned long count,
+    const char *collection, const char *observation)
 {
-	tickets_file(((struct daemon *)arg)->tickets, seq, what, collection, observation);
+	tickets_file(((struct daemon *)arg)->tickets, seq, what, count, collection, observation);
 }
 
 static void

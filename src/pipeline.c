@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@ struct pipeline {
 	size_t			  nroots;
 	struct strmap		 *holds;	/* "collection/observation" -> pipeline_hold */
 	struct strmap		 *incomplete;	/* FITS files settled without an END card */
+	struct state_known	 *known;	/* during a scan: the files recorded */
 	double			  scan_started;	/* monotonic seconds */
 	unsigned long		  scan_found;	/* files reported by this scan */
 	unsigned long		  scans;
@@ -74,7 +76,7 @@ pipeline_tell(struct pipeline *p, uint64_t seq, enum pipeline_file what, const c
     const char *obs)
 {
 	if (p->observer.file != NULL)
-		p->observer.file(p->observer.arg, seq, what, coll, obs);
+		p->observer.file(p->observer.arg, seq, what, 1, coll, obs);
 }
 
 /* The landing root holding path, or NULL (paths outside every root are refused). */
@@ -335,31 +337,88 @@ pipeline_on_complete(void *arg, const char *path, const struct stat *st, int ren
 	}
 }
 
+/*
+ * On the scan's threads (the loop's thread waits meanwhile): a file recorded
+ * with this size and mtime is unchanged, and is left out of the scan's
+ * report; anything else goes the usual way (settle, then the lookup in
+ * pipeline_is_new). The snapshot is read-only while the scan runs.
+ */
+static int
+pipeline_known(void *arg, const char *path, int64_t size, int64_t mtime_ns)
+{
+	const struct pipeline *p = arg;
+
+	return p->known != NULL && state_known_has(p->known, path, size, mtime_ns);
+}
+
+/* While the scan's threads start: the snapshot of what is recorded under
+ * scope (NULL: everywhere) for pipeline_known. */
 static void
-pipeline_on_event(void *arg, enum watch_event ev, const char *path, const struct stat *st)
+pipeline_scan_prepare(void *arg, const char *scope)
 {
 	struct pipeline *p = arg;
 	char *cause = NULL;
 
+	state_known_free(p->known);
+	if ((p->known = state_known_load(p->state, scope, &cause)) == NULL) {
+		log_at(LOG_ERR, 0, LOG_FIELDS({ "STAGE", "state" }),
+		    "%s; the scan looks every file up instead", cause);
+		free(cause);
+	}
+}
+
+/* A scan starts: one transaction for its lookups. */
+static void
+pipeline_scan_begin(struct pipeline *p)
+{
+	char *cause = NULL;
+
+	p->scan_started = ev_time();
+	p->scan_found = 0;
+	if (state_batch(p->state, 1, &cause) != 0) {
+		log_at(LOG_ERR, 0, LOG_FIELDS({ "STAGE", "state" }), "%s", cause);
+		free(cause);
+	}
+}
+
+static void
+pipeline_scan_end(struct pipeline *p, const char *dir)
+{
+	unsigned long known = watch_scan_known(p->watch);
+	char *cause = NULL;
+
+	state_known_free(p->known);
+	p->known = NULL;
+	if (known > 0) {
+		stats_add(STATS_FILES_UNCHANGED, known);
+		if (p->observer.file != NULL)
+			p->observer.file(p->observer.arg, settle_take_seq(p->settle),
+			    PIPELINE_FILE_UNCHANGED, known, NULL, NULL);
+	}
+	if (state_batch(p->state, 0, &cause) != 0) {
+		log_at(LOG_ERR, 0, LOG_FIELDS({ "STAGE", "state" }), "%s", cause);
+		free(cause);
+	}
+	if (dir != NULL)
+		return;		/* a polled tree: every poll interval, not logged */
+	p->scans++;
+	log_at(p->scans == 1 ? LOG_INFO : LOG_DEBUG, 0, LOG_FIELDS({ "STAGE", "watch" }),
+	    "%s of the landing directories: %lu files in %.0f ms (%lu unchanged, %lu to look at)",
+	    p->scans == 1 ? "start-up scan" : "rescan", known + p->scan_found,
+	    (ev_time() - p->scan_started) * 1e3, known, p->scan_found);
+}
+
+static void
+pipeline_on_event(void *arg, enum watch_event ev, const char *path, const struct stat *st)
+{
+	struct pipeline *p = arg;
+
 	switch (ev) {
 	case WATCH_SCAN_BEGIN:
+		pipeline_scan_begin(p);
+		break;
 	case WATCH_SCAN_END:
-		/* one transaction for a scan's thousands of lookups */
-		if (state_batch(p->state, ev == WATCH_SCAN_BEGIN, &cause) != 0) {
-			log_at(LOG_ERR, 0, LOG_FIELDS({ "STAGE", "state" }), "%s", cause);
-			free(cause);
-		}
-		if (ev == WATCH_SCAN_BEGIN) {
-			p->scan_started = ev_time();
-			p->scan_found = 0;
-		} else {
-			p->scans++;
-			log_at(p->scans == 1 ? LOG_INFO : LOG_DEBUG, 0,
-			    LOG_FIELDS({ "STAGE", "watch" }),
-			    "%s of the landing directories: %lu files in %.0f ms",
-			    p->scans == 1 ? "start-up scan" : "rescan", p->scan_found,
-			    (ev_time() - p->scan_started) * 1e3);
-		}
+		pipeline_scan_end(p, path);
 		break;
 	case WATCH_MOVED_IN:
 		settle_offer(p->settle, path, SETTLE_RENAMED, NULL);
@@ -428,6 +487,20 @@ pipeline_add_collection(struct pipeline *p, size_t idx, char **cause)
 	return 0;
 }
 
+/* scan_threads, else the CPUs this process may run on, up to 8; at most 64. */
+static unsigned
+pipeline_scan_threads(const struct conf *cfg)
+{
+	cpu_set_t set;
+	int n;
+
+	if (cfg->scan_threads > 0)
+		return cfg->scan_threads > 64 ? 64 : (unsigned)cfg->scan_threads;
+	if (sched_getaffinity(0, sizeof set, &set) != 0 || (n = CPU_COUNT(&set)) < 1)
+		n = 1;
+	return n > 8 ? 8 : (unsigned)n;
+}
+
 struct pipeline *
 pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
 {
@@ -450,6 +523,8 @@ pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
 		pipeline_free(p);
 		return NULL;
 	}
+	watch_set_scan(p->watch, pipeline_scan_threads(cfg), pipeline_scan_prepare,
+	    pipeline_known);
 	p->settle = settle_new(loop, cfg->settle_ms, pipeline_on_complete, p);
 	settle_set_ignored(p->settle, (const char *const *)cfg->ignore_suffixes.v);
 	for (i = 0; i < cfg->collections.n; i++) {
@@ -686,6 +761,7 @@ pipeline_free(struct pipeline *p)
 	objects_free(p->objects);
 	settle_free(p->settle);
 	watch_free(p->watch);
+	state_known_free(p->known);
 	pipeline_holds_free(p);
 	strmap_free(p->incomplete);
 	ingest_free(p->ingest);

@@ -28,9 +28,11 @@ enum pipeline_file {
 
 /* Told what happens, for those who wait for work to be done (tickets.c). */
 struct pipeline_observer {
-	/* A complete file with its settle sequence number (see settle.h); the
-	 * collection, and for PIPELINE_FILE_NEW the observation queued. */
-	void	(*file)(void *arg, uint64_t seq, enum pipeline_file what,
+	/* count complete files (1, or a scan's known files, all
+	 * PIPELINE_FILE_UNCHANGED with collection NULL) with their settle
+	 * sequence number (see settle.h); the collection, and for
+	 * PIPELINE_FILE_NEW the observation queued. */
+	void	(*file)(void *arg, uint64_t seq, enum pipeline_file what, unsigned long count,
 		    const char *collection, const char *observation);
 	/* An attempt at an observation started. */
 	void	(*started)(void *arg, const char *collection, const char *observation);

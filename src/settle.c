@@ -301,6 +301,12 @@ settle_pending(const struct settle *s)
 }
 
 uint64_t
+settle_take_seq(struct settle *s)
+{
+	return s->next_seq++;
+}
+
+uint64_t
 settle_mark(const struct settle *s)
 {
 	return s->next_seq;

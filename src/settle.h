@@ -56,6 +56,9 @@ void settle_offer(struct settle *s, const char *path, enum settle_how how,
 void settle_offer_again(struct settle *s, const char *path, uint64_t seq);
 /* Number of files waiting. */
 size_t settle_pending(const struct settle *s);
+/* A sequence number for files that need no settling (a scan's known
+ * files), below every later mark. */
+uint64_t settle_take_seq(struct settle *s);
 /* The sequence number the next file will get: every file offered so far has a lower one. */
 uint64_t settle_mark(const struct settle *s);
 /* The lowest sequence number still waiting, or settle_mark when none waits. */

@@ -392,6 +392,176 @@ state_batch_abort(struct state *st)
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+struct state_known_slot {
+	uint64_t	 hash;		/* 0: empty */
+	int64_t		 size;
+	int64_t		 mtime_ns;
+};
+
+struct state_known {
+	struct state_known_slot	*slots;
+	size_t			 mask;	/* slots - 1, a power of two less one */
+	size_t			 n;
+};
+
+/*
+ * A path's hash, eight bytes at a time: each round is a bijection of the
+ * state (xor a word, multiply by an odd constant, xor-shift), so paths of
+ * one length that differ in one word cannot collide; the finaliser is
+ * MurmurHash3's. (Written here: a scan hashes every path twice, and the
+ * byte-at-a-time hashes cost a tenth of the scan.)
+ */
+static uint64_t
+state_known_hash(const char *path)
+{
+	size_t n = strlen(path);
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+
+	for (; n >= 8; n -= 8, path += 8) {
+		memcpy(&w, path, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, path, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h != 0 ? h : 1;
+}
+
+static void
+state_known_put(struct state_known *k, const char *path, int64_t size, int64_t mtime_ns)
+{
+	uint64_t h = state_known_hash(path);
+	size_t i;
+
+	if ((k->n + 1) * 2 > k->mask + 1) {	/* at most half full */
+		struct state_known old = *k;
+
+		k->mask = (old.mask + 1) * 2 - 1;
+		k->slots = xcalloc(k->mask + 1, sizeof *k->slots);
+		k->n = 0;
+		for (i = 0; i <= old.mask; i++) {
+			struct state_known_slot *o = &old.slots[i];
+			size_t j;
+
+			if (o->hash == 0)
+				continue;
+			for (j = o->hash & k->mask; k->slots[j].hash != 0; j = (j + 1) & k->mask)
+				;
+			k->slots[j] = *o;
+			k->n++;
+		}
+		free(old.slots);
+	}
+	/* (two paths with one hash both go in: a lookup compares every match) */
+	for (i = h & k->mask; k->slots[i].hash != 0; i = (i + 1) & k->mask)
+		;
+	k->slots[i].hash = h;
+	k->slots[i].size = size;
+	k->slots[i].mtime_ns = mtime_ns;
+	k->n++;
+}
+
+int
+state_known_has(const struct state_known *k, const char *path, int64_t size, int64_t mtime_ns)
+{
+	uint64_t h = state_known_hash(path);
+	size_t i;
+
+	for (i = h & k->mask; k->slots[i].hash != 0; i = (i + 1) & k->mask) {
+		if (k->slots[i].hash == h && k->slots[i].size == size &&
+		    k->slots[i].mtime_ns == mtime_ns)
+			return 1;
+	}
+	return 0;
+}
+
+size_t
+state_known_count(const struct state_known *k)
+{
+	return k->n;
+}
+
+void
+state_known_free(struct state_known *k)
+{
+	if (k == NULL)
+		return;
+	free(k->slots);
+	free(k);
+}
+
+/* Slots for about n files (no row of files is ever deleted, so max(rowid)
+ * is their number): a table sized once is not rebuilt while loading. */
+static void
+state_known_size(struct state *st, struct state_known *k, int all)
+{
+	sqlite3_stmt *s;
+	int64_t n = 0;
+
+	if (all && sqlite3_prepare_v2(st->db, "SELECT max(rowid) FROM files", -1, &s,
+	    NULL) == SQLITE_OK) {
+		if (sqlite3_step(s) == SQLITE_ROW)
+			n = sqlite3_column_int64(s, 0);
+		sqlite3_finalize(s);
+	}
+	if (n > (1 << 23))
+		n = 1 << 23;
+	for (k->mask = 1023; (size_t)n * 2 > k->mask + 1; k->mask = k->mask * 2 + 1)
+		;
+	k->slots = xcalloc(k->mask + 1, sizeof *k->slots);
+}
+
+/*
+ * Everything in one statement: a full table scan for all files (faster
+ * than walking the path index, which costs a row lookup per entry), the
+ * index for one prefix (a polled tree among many files).
+ */
+struct state_known *
+state_known_load(struct state *st, const char *dir, char **cause)
+{
+	struct state_known *k;
+	char *lo = NULL, *hi = NULL;
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db, dir == NULL ? "SELECT path, size, mtime_ns FROM files" :
+	    "SELECT path, size, mtime_ns FROM files WHERE path > ?1 AND path < ?2", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		state_fail(st, "reading the known files", cause);
+		return NULL;
+	}
+	if (dir != NULL) {		/* "dir/" < path < "dir0": '0' follows '/' */
+		lo = xasprintf("%s/", dir);
+		hi = xasprintf("%s0", dir);
+		sqlite3_bind_text(s, 1, lo, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, hi, -1, SQLITE_STATIC);
+	}
+	k = xcalloc(1, sizeof *k);
+	state_known_size(st, k, dir == NULL);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *path = (const char *)sqlite3_column_text(s, 0);
+
+		if (path != NULL)
+			state_known_put(k, path, sqlite3_column_int64(s, 1),
+			    sqlite3_column_int64(s, 2));
+	}
+	if (rc != SQLITE_DONE) {
+		state_fail(st, "reading the known files", cause);
+		state_known_free(k);
+		k = NULL;
+	}
+	sqlite3_finalize(s);
+	free(lo);
+	free(hi);
+	return k;
+}
+
 int
 state_file_seen(struct state *st, const char *path, int64_t size, int64_t mtime_ns,
     enum state_change *change, enum state_status *status, char **cause)

@@ -71,6 +71,24 @@ const char *state_status_name(enum state_status s);
 /* Parse a status name; 0 or -1. */
 int state_status_from_name(const char *name, enum state_status *s);
 
+/*
+ * Known files, for a scan: an immutable snapshot of (path, size, mtime) of
+ * the files recorded under directory dir (NULL: all), read in one pass. Lookups
+ * may run on several threads at once. Paths are kept as 64-bit hashes: a
+ * changed file would be taken as known only if its path's hash equalled
+ * another recorded path's and its size and mtime equalled that file's.
+ */
+struct state_known;
+/* NULL with *cause on failure. */
+struct state_known *state_known_load(struct state *st, const char *dir, char **cause);
+/* Nonzero when path is recorded with this size and mtime. */
+int state_known_has(const struct state_known *k, const char *path, int64_t size,
+    int64_t mtime_ns);
+/* How many files it holds. */
+size_t state_known_count(const struct state_known *k);
+/* NULL is accepted. */
+void state_known_free(struct state_known *k);
+
 /* A complete file was seen: is it new, changed or unchanged, and its status. 0 or -1. */
 int state_file_seen(struct state *st, const char *path, int64_t size, int64_t mtime_ns,
     enum state_change *change, enum state_status *status, char **cause);

@@ -46,6 +46,12 @@ stats_count(enum stats_counter c)
 }
 
 void
+stats_add(enum stats_counter c, uint64_t n)
+{
+	stats_counters[c] += n;
+}
+
+void
 stats_time(enum stats_stage s, double seconds)
 {
 	struct stats_hist *h = &stats_hists[s];

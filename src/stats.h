@@ -6,6 +6,8 @@
 #ifndef CAOM2INGEST_STATS_H
 #define CAOM2INGEST_STATS_H
 
+#include <stdint.h>
+
 #include <jansson.h>
 
 enum stats_counter {
@@ -29,6 +31,8 @@ enum stats_stage {
 
 /* Count one event. */
 void stats_count(enum stats_counter c);
+/* Add n to a counter. */
+void stats_add(enum stats_counter c, uint64_t n);
 /* Record one latency of a stage in seconds. */
 void stats_time(enum stats_stage s, double seconds);
 /* Counters and per-stage count, p50, p90, p99 and max (ms) as a JSON object. */

@@ -68,7 +68,7 @@ struct ticket {
 	ev_tstamp			 completed;
 	struct strmap			*obs;		/* "coll\nobs" -> tickets_obs */
 	unsigned			 n[TS_N];
-	unsigned			 files[TICKETS_NFILE];
+	unsigned long			 files[TICKETS_NFILE];
 	unsigned			 version;	/* bumped by every change */
 	TAILQ_HEAD(, tickets_waiter)	 waiters;
 	unsigned			 nwaiters;
@@ -197,7 +197,7 @@ tickets_numbers(const struct ticket *tk)
 	if (tk->kind == TICKETS_RESCAN) {
 		files = json_object();
 		for (i = 0; i < TICKETS_NFILE; i++)
-			json_object_set_new(files, tickets_file_names[i], json_integer(tk->files[i]));
+			json_object_set_new(files, tickets_file_names[i], json_integer((json_int_t)tk->files[i]));
 		json_object_set_new(o, "files", files);
 		json_object_set_new(o, "settling", json_boolean(tk->settling));
 	}
@@ -434,8 +434,8 @@ tickets_seal(struct tickets *t, unsigned id, uint64_t mark)
 }
 
 void
-tickets_file(struct tickets *t, uint64_t seq, enum pipeline_file what, const char *collection,
-    const char *observation)
+tickets_file(struct tickets *t, uint64_t seq, enum pipeline_file what, unsigned long count,
+    const char *collection, const char *observation)
 {
 	struct ticket *tk;
 
@@ -443,7 +443,7 @@ tickets_file(struct tickets *t, uint64_t seq, enum pipeline_file what, const cha
 		if (tk->complete || !tk->settling || seq >= tk->mark)
 			continue;
 		if ((size_t)what < TICKETS_NFILE)
-			tk->files[what]++;
+			tk->files[what] += count;
 		tk->version++;
 		if (what == PIPELINE_FILE_NEW && observation != NULL)
 			tickets_track_in(tk, collection, observation);

@@ -70,8 +70,8 @@ void tickets_track(struct tickets *t, unsigned id, const char *collection,
  * ticket waits for the files below mark (pipeline_rescan's). */
 void tickets_seal(struct tickets *t, unsigned id, uint64_t mark);
 
-/* A complete file (pipeline_observer.file). */
-void tickets_file(struct tickets *t, uint64_t seq, enum pipeline_file what,
+/* count complete files (pipeline_observer.file). */
+void tickets_file(struct tickets *t, uint64_t seq, enum pipeline_file what, unsigned long count,
     const char *collection, const char *observation);
 /* An attempt started (pipeline_observer.started). */
 void tickets_started(struct tickets *t, const char *collection, const char *observation);

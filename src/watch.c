@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "msgid.h"
+#include "walk.h"
 #include "watch.h"
 #include "xmalloc.h"
 
@@ -61,9 +62,11 @@ struct watch {
 	unsigned		 nroots;
 	struct watch_table	 dirs;
 	struct watch_stats	 stats;
+	unsigned		 threads;	/* for scans */
+	watch_prepare_fn	*prepare;
+	watch_known_fn		*known;
+	unsigned long		 scan_known;	/* files the last scan left out */
 };
-
-static void watch_scan_dir(struct watch *w, unsigned root, const char *path, int inotify);
 
 static size_t
 watch_hash(int wd, size_t cap)
@@ -131,23 +134,19 @@ watch_table_del(struct watch_table *t, struct watch_dir *d)
 	t->live--;
 }
 
-/* Add (or refresh) the watch on one directory; 0, or -1 with errno. */
-static int
-watch_add_dir(struct watch *w, unsigned root, const char *path)
+/* Record the watch wd on a directory (a known wd: the same directory renamed). */
+static void
+watch_table_note(struct watch *w, unsigned root, const char *path, int wd)
 {
 	struct watch_dir *d;
-	int wd;
 
-	if ((wd = inotify_add_watch(w->fd, path, WATCH_MASK)) < 0)
-		return -1;
 	if ((d = watch_table_find(&w->dirs, wd)) != NULL) {
 		free(d->path);		/* the same directory under a new name */
 		d->path = xstrdup(path);
-		return 0;
+		return;
 	}
 	watch_table_put(&w->dirs, wd, xstrdup(path), root);
 	w->stats.dirs++;
-	return 0;
 }
 
 static void
@@ -172,73 +171,92 @@ watch_report(struct watch *w, enum watch_event ev, const char *path, const struc
 	w->cb(w->arg, ev, path, st);
 }
 
-/*
- * The type of an entry: d_type when the filesystem gives it, else lstat.
- * A regular file is lstat'ed relative to its directory (*st) for the
- * report: a scan then costs one short lookup per file, not a path walk.
- */
+struct watch_walk {
+	struct watch	*w;
+	const unsigned	*root_of;	/* walk root -> index into w->roots */
+	const char	*scope;		/* a scan's: NULL (all) or the polled tree */
+};
+
+/* While the walk's threads start: the caller's prepare(). */
+static void
+watch_walk_prepare(void *arg)
+{
+	const struct watch_walk *ww = arg;
+
+	ww->w->prepare(ww->w->arg, ww->scope);
+}
+
+/* On the walk's threads: the caller's known(), which must allow that. */
 static int
-watch_entry_type(int dfd, const struct dirent *de, struct stat *st)
+watch_walk_known(void *arg, const char *path, int64_t size, int64_t mtime_ns)
 {
-	if (de->d_type == DT_DIR || de->d_type == DT_LNK)
-		return de->d_type;
-	if ((de->d_type != DT_UNKNOWN && de->d_type != DT_REG) ||
-	    fstatat(dfd, de->d_name, st, AT_SYMLINK_NOFOLLOW) != 0)
-		return DT_UNKNOWN;
-	return S_ISDIR(st->st_mode) ? DT_DIR : S_ISREG(st->st_mode) ? DT_REG : DT_UNKNOWN;
+	const struct watch *w = ((const struct watch_walk *)arg)->w;
+
+	return w->known(w->arg, path, size, mtime_ns);
 }
 
+/* On the loop's thread: directories go in the watch table, files to the callback. */
 static void
-watch_scan_entry(struct watch *w, unsigned root, const char *dir, int dfd,
-    const struct dirent *de, int inotify)
+watch_walked(void *arg, const struct walk_item *it)
 {
-	const char *name = de->d_name;
-	struct stat st;
-	int type;
-	char *path;
+	struct watch_walk *ww = arg;
+	struct watch *w = ww->w;
+	unsigned root = ww->root_of[it->root];
 
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return;
-	type = watch_entry_type(dfd, de, &st);
-	if (type == DT_DIR && name[0] == '.')
-		return;		/* hidden directories are not entered */
-	if (type != DT_DIR && type != DT_REG)
-		return;		/* links, devices, gone since readdir */
-	path = xasprintf("%s/%s", dir, name);
-	if (type == DT_DIR)
-		watch_scan_dir(w, root, path, inotify);
-	else
-		watch_report(w, WATCH_FOUND, path, &st);
-	free(path);
-}
-
-/* Watch (when inotify) then read one directory, recursively. */
-static void
-watch_scan_dir(struct watch *w, unsigned root, const char *path, int inotify)
-{
-	struct dirent *de;
-	DIR *dir;
-
-	if (inotify && !w->roots[root].poll && watch_add_dir(w, root, path) != 0) {
-		if (errno == ENOSPC)
-			watch_limit_reached(w, root, path);
-		else if (errno != ENOENT && errno != ENOTDIR)
-			log_at(LOG_WARNING, errno, LOG_FIELDS({ "FILE", path }),
-			    "cannot watch %s", path);
-	}
-	if ((dir = opendir(path)) == NULL) {
-		if (errno != ENOENT)
-			log_at(LOG_WARNING, errno, LOG_FIELDS({ "FILE", path }),
-			    "cannot read directory %s", path);
+	if (it->kind == WALK_FILE) {
+		watch_report(w, WATCH_FOUND, it->path, it->st);
 		return;
 	}
-	while ((de = readdir(dir)) != NULL)
-		watch_scan_entry(w, root, path, dirfd(dir), de, inotify);
-	closedir(dir);
+	if (it->wd >= 0)
+		watch_table_note(w, root, it->path, it->wd);
+	else if (it->watch_errno == ENOSPC)
+		watch_limit_reached(w, root, it->path);
+	else if (it->watch_errno != 0 && it->watch_errno != ENOENT && it->watch_errno != ENOTDIR)
+		log_at(LOG_WARNING, it->watch_errno, LOG_FIELDS({ "FILE", it->path }),
+		    "cannot watch %s", it->path);
+	if (it->read_errno != 0 && it->read_errno != ENOENT)
+		log_at(LOG_WARNING, it->read_errno, LOG_FIELDS({ "FILE", it->path }),
+		    "cannot read directory %s", it->path);
 }
 
-static void
-watch_scan_root(struct watch *w, unsigned root)
+/*
+ * Watch (unless polled) and read the trees at paths, root_of[i] being the
+ * root paths[i] lies in. A scan (scan set) runs on the scan threads, calls
+ * prepare(scope) meanwhile, and leaves out the files known() recognises;
+ * returns how many it left out.
+ */
+static unsigned long
+watch_walk(struct watch *w, const char *const *paths, const unsigned *root_of, size_t n,
+    int scan, const char *scope)
+{
+	struct watch_walk ww = { w, root_of, scope };
+	struct walk_root *roots = xcalloc(n + 1, sizeof *roots);
+	struct walk_spec spec;
+	unsigned long known;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		roots[i].path = paths[i];
+		roots[i].watch = !w->roots[root_of[i]].poll;
+	}
+	memset(&spec, 0, sizeof spec);
+	spec.roots = roots;
+	spec.nroots = n;
+	spec.inotify_fd = w->fd;
+	spec.mask = WATCH_MASK;
+	spec.threads = scan ? w->threads : 0;
+	spec.prepare = scan && w->prepare != NULL ? watch_walk_prepare : NULL;
+	spec.known = scan && w->known != NULL ? watch_walk_known : NULL;
+	spec.report = watch_walked;
+	spec.arg = &ww;
+	known = walk_run(&spec);
+	free(roots);
+	return known;
+}
+
+/* Is a root there to be scanned? Tells once when it went missing. */
+static int
+watch_root_present(struct watch *w, unsigned root)
 {
 	struct watch_root *r = &w->roots[root];
 	struct stat st;
@@ -248,22 +266,52 @@ watch_scan_root(struct watch *w, unsigned root)
 			log_at(LOG_WARNING, 0, LOG_FIELDS({ "FILE", r->path }),
 			    "landing directory %s is missing", r->path);
 		r->watched = 0;
-		return;
+		return 0;
 	}
 	r->watched = 1;
-	watch_scan_dir(w, root, r->path, 1);
+	return 1;
+}
+
+/*
+ * A full rescan walks every root at once, between SCAN_BEGIN and SCAN_END
+ * with a NULL path; the poll timer scans each polled tree (and each tree
+ * whose top directory went) on its own, between events naming it.
+ */
+static void
+watch_scan(struct watch *w, const unsigned *roots, size_t n, int all)
+{
+	const char **paths = xcalloc(n + 1, sizeof *paths);
+	unsigned *root_of = xcalloc(n + 1, sizeof *root_of);
+	const char *which;
+	size_t i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		if (watch_root_present(w, roots[i])) {
+			paths[m] = w->roots[roots[i]].path;
+			root_of[m++] = roots[i];
+		}
+	}
+	if (all || m > 0) {
+		which = all ? NULL : paths[0];
+		w->cb(w->arg, WATCH_SCAN_BEGIN, which, NULL);
+		w->scan_known = watch_walk(w, paths, root_of, m, 1, which);
+		w->cb(w->arg, WATCH_SCAN_END, which, NULL);
+	}
+	free(root_of);
+	free(paths);
 }
 
 void
 watch_rescan(struct watch *w)
 {
+	unsigned *all = xcalloc(w->nroots + 1, sizeof *all);
 	unsigned i;
 
-	w->stats.rescans++;
-	w->cb(w->arg, WATCH_SCAN_BEGIN, NULL, NULL);
 	for (i = 0; i < w->nroots; i++)
-		watch_scan_root(w, i);
-	w->cb(w->arg, WATCH_SCAN_END, NULL, NULL);
+		all[i] = i;
+	w->stats.rescans++;
+	watch_scan(w, all, w->nroots, 1);
+	free(all);
 }
 
 /* Forget the watches of a directory moved away and everything under it. */
@@ -293,8 +341,11 @@ watch_dir_event(struct watch *w, struct watch_dir *d, const struct inotify_event
 		return;		/* hidden directories are not entered */
 	if (ev->mask & IN_MOVED_FROM)
 		watch_drop_subtree(w, path);
-	else if (ev->mask & (IN_CREATE | IN_MOVED_TO))
-		watch_scan_dir(w, d->root, path, 1);
+	else if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+		const char *paths[1] = { path };
+
+		watch_walk(w, paths, &d->root, 1, 0, NULL);
+	}
 }
 
 static void
@@ -375,6 +426,7 @@ watch_on_rescan(struct ev_loop *loop, ev_timer *t, int revents)
 	watch_rescan(t->data);
 }
 
+/* Trees in poll mode, and trees whose watch went (to be watched again). */
 static void
 watch_on_poll(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -383,7 +435,7 @@ watch_on_poll(struct ev_loop *loop, ev_timer *t, int revents)
 
 	for (i = 0; i < w->nroots; i++) {
 		if (w->roots[i].poll || !w->roots[i].watched)
-			watch_scan_root(w, i);
+			watch_scan(w, &i, 1, 0);
 	}
 }
 
@@ -449,6 +501,21 @@ watch_add_root(struct watch *w, const char *path, int poll, char **cause)
 	r->poll = poll;
 	r->watched = 0;
 	return 0;
+}
+
+void
+watch_set_scan(struct watch *w, unsigned threads, watch_prepare_fn *prepare,
+    watch_known_fn *known)
+{
+	w->threads = threads;
+	w->prepare = prepare;
+	w->known = known;
+}
+
+unsigned long
+watch_scan_known(const struct watch *w)
+{
+	return w->scan_known;
 }
 
 void

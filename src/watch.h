@@ -10,6 +10,8 @@
  * roots that hit the inotify watch limit, are rescanned every poll interval
  * instead. Directories whose names start with '.' are not entered. Only
  * regular files are reported; what to make of a name is for the caller.
+ * Scans run on a few threads (walk.c) while the loop's thread waits, and
+ * leave out the files the caller says it has as they are.
  */
 #ifndef CAOM2INGEST_WATCH_H
 #define CAOM2INGEST_WATCH_H
@@ -24,7 +26,8 @@ enum watch_event {
 	WATCH_WRITTEN,		/* closed after writing (IN_CLOSE_WRITE) */
 	WATCH_MOVED_IN,		/* renamed into the tree (IN_MOVED_TO): complete */
 	WATCH_FOUND,		/* seen by a scan */
-	WATCH_SCAN_BEGIN,	/* a full scan starts (path: NULL)... */
+	WATCH_SCAN_BEGIN,	/* a scan starts (path: NULL for a full rescan, else the
+				 * polled tree)... */
 	WATCH_SCAN_END		/* ...and ends: its WATCH_FOUNDs are in between */
 };
 
@@ -39,6 +42,15 @@ struct watch_stats {
 	unsigned long	overflows;	/* IN_Q_OVERFLOW seen */
 };
 
+/* Called on the loop's thread after SCAN_BEGIN while the scan's threads
+ * start (scope: the event's path); known() is only called once it returned. */
+typedef void watch_prepare_fn(void *arg, const char *scope);
+/* Called during a scan, on the scan's threads (concurrently, while the loop's
+ * thread waits): nonzero when the caller already has the file at path with
+ * this size and mtime. Such a file is not reported; watch_scan_known counts
+ * them. */
+typedef int watch_known_fn(void *arg, const char *path, int64_t size, int64_t mtime_ns);
+
 /* A watcher on loop; cb gets every event. NULL with *cause on failure. */
 struct watch *watch_new(struct ev_loop *loop, watch_cb *cb, void *arg, char **cause);
 /* Stop watching and free; NULL is accepted. */
@@ -47,6 +59,13 @@ void watch_free(struct watch *w);
 int watch_add_root(struct watch *w, const char *path, int poll, char **cause);
 /* Scan every root now, reporting each file as WATCH_FOUND. */
 void watch_rescan(struct watch *w);
+/* Scan on threads threads (0: on the loop's thread), leaving out the files
+ * known() recognises (NULL: none). Rescans and polls; a new directory is
+ * read on the loop's thread and reported whole. */
+void watch_set_scan(struct watch *w, unsigned threads, watch_prepare_fn *prepare,
+    watch_known_fn *known);
+/* How many files the last scan left out as known. */
+unsigned long watch_scan_known(const struct watch *w);
 /* Rescan everything every ms milliseconds (0: never), and poll roots every poll_ms. */
 void watch_set_intervals(struct watch *w, uint64_t rescan_ms, uint64_t poll_ms);
 /* Counters. */

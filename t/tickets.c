@@ -141,14 +141,14 @@ test_rescan(struct tickets *t)
 
 	oldest = 5;
 	id = tickets_open(t, TICKETS_RESCAN);
-	tickets_file(t, 1, PIPELINE_FILE_EXCLUDED, "OMM", NULL);	/* during the scan */
+	tickets_file(t, 1, PIPELINE_FILE_EXCLUDED, 1, "OMM", NULL);	/* during the scan */
 	tickets_seal(t, id, 10);
 	tickets_wait(t, id, notify, &s, &w, &out);
-	tickets_file(t, 3, PIPELINE_FILE_NEW, "OMM", "X");
-	tickets_file(t, 6, PIPELINE_FILE_UNCHANGED, "OMM", NULL);
-	tickets_file(t, 12, PIPELINE_FILE_NEW, "OMM", "Y");	/* landed after the scan */
+	tickets_file(t, 3, PIPELINE_FILE_NEW, 1, "OMM", "X");
+	tickets_file(t, 6, PIPELINE_FILE_UNCHANGED, 1, "OMM", NULL);
+	tickets_file(t, 12, PIPELINE_FILE_NEW, 1, "OMM", "Y");	/* landed after the scan */
 	tickets_started(t, "OMM", "X");
-	tickets_file(t, 4, PIPELINE_FILE_NEW, "OMM", "X");	/* another file of X */
+	tickets_file(t, 4, PIPELINE_FILE_NEW, 1, "OMM", "X");	/* another file of X */
 	tickets_ended(t, "OMM", "X", STATE_DONE, NULL);		/* before that file */
 	run_for(0.15);
 	is_int(0, s.outcomes, "files below the mark still settle: not complete");
