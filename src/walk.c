@@ -27,7 +27,8 @@
 #include "xmalloc.h"
 
 #define WALK_BATCH	256	/* names stat'ed as one task */
-#define WALK_QUEUED	16384	/* results waiting for the caller before the threads wait */
+#define WALK_QUEUED	16384	/* results waiting for the caller before the threads wait
+				 * (unless the spec says) */
 
 struct walk_dir {			/* an open directory shared with its batches */
 	DIR			*dir;
@@ -177,7 +178,7 @@ walk_flush(struct walk_worker *k)
 		return;
 	}
 	pthread_mutex_lock(&w->lock);
-	while (w->queued >= WALK_QUEUED)
+	while (w->queued >= (w->spec->queue > 0 ? w->spec->queue : WALK_QUEUED))
 		pthread_cond_wait(&w->room_cv, &w->lock);
 	*w->out_tail = c;
 	w->out_tail = &c->next;

@@ -67,6 +67,8 @@ struct walk_spec {
 	walk_known_fn		*known;		/* NULL: every file is reported */
 	walk_report_fn		*report;
 	void			*arg;		/* for known and report */
+	size_t			 queue;		/* results held for report() before
+						 * the threads wait; 0: 16384 */
 };
 
 /* Walk every root (each an existing directory); returns how many regular

@@ -126,6 +126,7 @@ test_defaults(void)
 	is_int(LOG_TARGET_AUTO, cfg->log_target, "default log target is auto");
 	is_int(LOG_INFO, cfg->log_level, "default level is info");
 	is_string(LOCALSTATEDIR "/lib/caom2ingest", cfg->state_dir, "default state_dir");
+	is_int(0, cfg->scan_threads, "default scan_threads: 0 (one per CPU)");
 	conf_free(cfg);
 	conf_free(NULL);
 	ok(1, "conf_free(NULL) is harmless");
@@ -168,6 +169,7 @@ test_collections(void)
 		bail("collections.yml: %s", errors);
 	ok(cfg->settle_ms == 2000 && cfg->rescan_ms == 300000 && cfg->poll_ms == 30000,
 	    "settle, rescan_interval, poll_interval");
+	is_int(3, cfg->scan_threads, "scan_threads");
 	ok(cfg->ignore_suffixes.n == 3 && strcmp(cfg->ignore_suffixes.v[2], ".filepart") == 0,
 	    "ignore_suffixes replaces the defaults");
 	is_int(2, (long long)cfg->collections.n, "two collections");
@@ -197,7 +199,7 @@ test_collections(void)
 int
 main(void)
 {
-	plan(77);
+	plan(79);
 	test_collections();
 	check_file("conf/bad-collection.yml",
 	    "%s:4: unknown key 'collections[1].colour'\n"

@@ -159,6 +159,50 @@ test_counts(void)
 }
 
 /* A child records files as fast as it can and is killed with SIGKILL. */
+/* The scan's snapshot: what it holds, under a directory or everywhere, and
+ * that it is a snapshot (a file recorded later is not in it). */
+static void
+test_known(void)
+{
+	struct state *st = reopen(NULL);
+	struct state_known *k, *under;
+	struct state_file f;
+	char path[64], *cause = NULL;
+	int i, all = 1;
+
+	for (i = 0; i < 3000; i++) {	/* more than the table's first size */
+		snprintf(path, sizeof path, "/k/d%d/f%d.fits", i % 7, i);
+		f = file(path, "K", 1000 + i);
+		state_file_assign(st, &f, &cause);
+	}
+	state_file_unmatched(st, "/k0/other.txt", 7, 7, &cause);
+	ok((k = state_known_load(st, NULL, &cause)) != NULL, "the known files load");
+	if (k == NULL)
+		bail("%s", cause);
+	for (i = 0; i < 3000; i++) {
+		snprintf(path, sizeof path, "/k/d%d/f%d.fits", i % 7, i);
+		all &= state_known_has(k, path, 100, 1000 + i);
+	}
+	ok(all, "every recorded file is known with its size and mtime");
+	ok(state_known_has(k, "/k0/other.txt", 7, 7), "an unmatched file too");
+	ok(!state_known_has(k, "/k/d3/f3.fits", 100, 1004), "another mtime is not known");
+	ok(!state_known_has(k, "/k/d3/f3.fits", 101, 1003), "another size is not known");
+	ok(!state_known_has(k, "/k/d3/f4.fits", 100, 1003), "another path is not known");
+	f = file("/k/d1/new.fits", "K", 5);
+	state_file_assign(st, &f, &cause);
+	ok(!state_known_has(k, "/k/d1/new.fits", 100, 5), "a snapshot: later files are not in it");
+	ok(state_known_count(k) >= 3001 + 2 + 1, "it holds all files (%zu)", state_known_count(k));
+	state_known_free(k);
+	ok((under = state_known_load(st, "/k/d1", &cause)) != NULL, "the files under a directory load");
+	is_int((3000 + 5) / 7 + 1, (long long)state_known_count(under), "only those under it");
+	ok(state_known_has(under, "/k/d1/new.fits", 100, 5) &&
+	    !state_known_has(under, "/k/d2/f2.fits", 100, 1002) &&
+	    !state_known_has(under, "/k0/other.txt", 7, 7), "not those beside it");
+	state_known_free(under);
+	state_known_free(NULL);
+	state_close(st);
+}
+
 static void
 test_killed(void)
 {
@@ -310,7 +354,7 @@ main(void)
 	struct state *st;
 	char *cause = NULL, *cmd;
 
-	plan(45);
+	plan(56);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	st = state_open(dir, &cause);
@@ -322,6 +366,7 @@ main(void)
 	test_objects();
 	test_migration();
 	test_counts();
+	test_known();
 	test_killed();
 	test_bad_databases();
 	cmd = xasprintf("rm -rf %s", dir);

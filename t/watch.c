@@ -145,6 +145,47 @@ test_scan(struct watch *w)
 	ok(seen_find("link.fits", -1) < 0, "symbolic links are not followed");
 }
 
+static int prepared;
+static char *prepared_scope;
+
+static void
+t_prepare(void *arg, const char *scope)
+{
+	prepared++;
+	free(prepared_scope);
+	prepared_scope = scope != NULL ? xstrdup(scope) : NULL;
+}
+
+/* Called on the scan's threads: only reads its arguments. */
+static int
+t_known(void *arg, const char *path, int64_t size, int64_t mtime_ns)
+{
+	size_t n = strlen(path);
+
+	return n >= 8 && strcmp(path + n - 8, "old.fits") == 0 && size == 0 && mtime_ns > 0;
+}
+
+/* Scans on threads leave out what the caller says it has as it is. */
+static void
+test_known(struct watch *w)
+{
+	seen_reset();
+	prepared = 0;
+	watch_set_scan(w, 2, t_prepare, t_known);
+	watch_rescan(w);
+	ok(seen_find("pre/deep/old.fits", WATCH_FOUND) < 0, "a known file is left out of a rescan");
+	ok(seen_find(".dotfile.fits", WATCH_FOUND) >= 0, "the others are reported");
+	is_int(1, (long long)watch_scan_known(w), "and counted as known");
+	ok(prepared == 1 && prepared_scope == NULL, "prepare() once, for every tree");
+	ok(scan_depth == 0 && scan_found_outside == 0, "between SCAN_BEGIN and SCAN_END");
+	sh("echo more > @/pre/deep/old.fits");
+	seen_reset();
+	watch_rescan(w);
+	ok(seen_find("pre/deep/old.fits", WATCH_FOUND) >= 0, "once it changes it is reported");
+	is_int(0, (long long)watch_scan_known(w), "and no longer known");
+	seen_reset();
+}
+
 static void
 test_events(void)
 {
@@ -211,6 +252,11 @@ test_poll_mode(void)
 	seen_reset();
 	write_file("polled/p.fits", "x");
 	ok(wait_seen("polled/p.fits", WATCH_FOUND), "poll mode finds a new file by scanning");
+	watch_set_scan(w, 2, t_prepare, t_known);
+	prepared = 0;
+	drain(0.25);
+	ok(prepared >= 1 && prepared_scope != NULL && strcmp(prepared_scope, dir) == 0,
+	    "a poll scans its tree: prepare() is told which");
 	watch_free(w);
 	free(dir);
 }
@@ -272,7 +318,7 @@ main(void)
 	struct watch *w;
 	char *cause = NULL;
 
-	plan(25);
+	plan(33);
 	log_init("t-watch", LOG_ERR, LOG_TARGET_STDERR);
 	loop = ev_default_loop(0);
 	if (mkdtemp(root) == NULL)
@@ -285,6 +331,8 @@ main(void)
 	free(cause);
 	ok(watch_add_root(w, root, 0, &cause) == 0, "a root is added");
 	test_scan(w);
+	test_known(w);
+	watch_set_scan(w, 0, NULL, NULL);
 	test_events();
 	test_moved_out(w);
 	test_root_deleted(w);
@@ -292,6 +340,7 @@ main(void)
 	test_overflow();
 	watch_free(w);
 	seen_reset();
+	free(prepared_scope);
 	sh("rm -rf @");
 	return 0;
 }
