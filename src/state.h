@@ -74,9 +74,9 @@ int state_status_from_name(const char *name, enum state_status *s);
 /*
  * Known files, for a scan: an immutable snapshot of (path, size, mtime) of
  * the files recorded under directory dir (NULL: all), read in one pass. Lookups
- * may run on several threads at once. Paths are kept as 64-bit hashes: a
- * changed file would be taken as known only if its path's hash equalled
- * another recorded path's and its size and mtime equalled that file's.
+ * may run on several threads at once. Paths are kept as 64-bit hashes, and
+ * size and mtime as a 64-bit mix of both: a changed file would be taken as
+ * known only if two such 64-bit values collided.
  */
 struct state_known;
 /* NULL with *cause on failure. */
