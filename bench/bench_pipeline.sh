@@ -50,6 +50,11 @@ rss=$(awk '/VmHWM/ {print $2}' /proc/$dpid/status)
 echo "files renamed in:        $n in $(echo "$t1 - $t0" | bc) s (one process renaming)"
 echo "classified into state:   $(echo "scale=0; $n / ($t2 - $t0)" | bc) files/s from the first rename"
 echo "peak RSS:                $((rss / 1024)) MB tracking $n files"
+# the restart below is over files whose observations are all stored (else
+# it would resume their jobs, and time those)
+while [ "$(sqlite3 "$base/state/state.db" "select count(*) from observations where status='done'" 2>/dev/null || echo 0)" -lt "$n" ]; do
+	sleep 0.2
+done
 kill -TERM $dpid; wait $dpid || true
 
 # 2. restart over the N known files: READY (sd_notify), the control socket
