@@ -6,7 +6,7 @@
 
 daemon=$top_builddir/src/caom2ingestd
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
-plan 25
+plan 30
 
 land=$tmp/landing
 polled=$tmp/polled
@@ -116,6 +116,28 @@ is "1" "$(grep -c 'matches no naming rule' "$log")" "an unmatched file is report
 echo changed >> "$land/C170101_0001_SCI.fits"
 ok "a modified file is classified again" \
 	wait_for 5 sh -c "test \$(grep -c 'product C170101_0001_SCI' '$log') -eq 2"
+
+# Changed while the daemon was down: the start-up scan (threads stat'ing
+# every file against a snapshot of the state store) takes what changed, and
+# only that. In the trees: 4 recorded files left as they are, a file grown,
+# a file whose mtime alone changed, a new file, and 4 never recorded
+# (hidden, .tmp, excluded, not included).
+wait_for 5 sh -c "test \"\$(sqlite3 '$db' \"select count(*) from observations where status != 'done'\")\" = 0"
+stop
+echo again >> "$land/C170101_0001_SCI.fits"
+touch -d '2001-01-01 00:00' "$land/C170324_0028_CAL.fits"
+echo x > "$land/C170324_0041_SCI.fits"
+start
+ok "a file grown while the daemon was down is classified again" \
+	wait_for 5 sh -c "test \$(grep -c 'product C170101_0001_SCI' '$log') -eq 3"
+ok "so is one whose mtime alone changed" \
+	wait_for 5 sh -c "test \$(grep -c 'product C170324_0028_CAL' '$log') -eq 2"
+ok "and a new one" wait_for 5 grep -q "product C170324_0041_SCI" "$log"
+like "$(grep 'start-up scan' "$log" | tail -1)" \
+	'start-up scan of the landing directories: 11 files in [0-9]+ ms \(4 unchanged, 7 to look at\)' \
+	"the scan's log line counts the files it found unchanged"
+is "1" "$(grep -c 'product C170324_0028_SCI' "$log")" \
+	"an unchanged file is not classified again"
 
 # Reload: a bad landing directory is refused, a good change applies.
 cp "$tmp/c.yml" "$tmp/c.yml.good"
