@@ -4,7 +4,8 @@
 # SigV4 (t/s3server.sh) and the test repository. Announcements and S3 events
 # by queue; a malformed message; the daemon killed in the middle of a queue
 # (redelivered, each observation pushed once); the broker restarted (the
-# consumer reconnects); two daemons on one queue (each observation once).
+# consumer reconnects); two daemons on one queue (each observation once); a
+# broker password rotated, taken from the password file on reload.
 . "$srcdir/t/tap.sh"
 . "$srcdir/t/mkfits.sh"
 . "$srcdir/t/repo.sh"
@@ -16,7 +17,7 @@ why=$(s3server_missing)
 rabbitmq_init
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
-plan 17
+plan 20
 
 start_s3_server
 start_repo_server
@@ -127,3 +128,28 @@ ok "every observation is stored" wait_for 60 all_stored 100301 100340
 sleep 1
 is $((puts + 40)) "$(stat_of PUT)" "each once: 40 PUTs"
 is "$posts" "$(stat_of POST)" "and no update"
+
+# 7. a broker password rotated: the password file is read again on reload
+stop_all
+rabbitmq_ctl add_user caom one >/dev/null 2>&1 &&
+	rabbitmq_ctl set_permissions -p / caom '.*' '.*' '.*' >/dev/null 2>&1 ||
+	bail "cannot add a broker user"
+printf 'one\n' > "$tmp/pw"
+sed -e "s|  url: amqp://guest@|  url: amqp://caom@|" \
+    -e "s|^  prefetch: 5\$|  prefetch: 5\n  password_file: $tmp/pw|" \
+    -e "s|$tmp/a|$tmp/c|g" "$tmp/a.yml" > "$tmp/c.yml"
+pc=
+stop_c() { kill -TERM $pc 2>/dev/null; wait $pc 2>/dev/null; }
+at_exit stop_c
+"$daemon" -f -c "$tmp/c.yml" 2>"$tmp/c.log" & pc=$!
+ok "a consumer logs in with the password from its file" \
+	wait_for 30 grep -q 'consuming omm-files' "$tmp/c.log"
+rabbitmq_ctl change_password caom two >/dev/null 2>&1 || bail "cannot change the password"
+printf 'two\n' > "$tmp/pw"
+kill -HUP "$pc"
+wait_for 20 grep -q 'configuration reloaded' "$tmp/c.log"
+upload 100401 100401
+announce 100401 100401
+ok "after the password is rotated and the daemon reloaded, it logs in with the new one" \
+	wait_for 30 all_stored 100401 100401
+ok_not "and no login was refused" grep -q 'login:' "$tmp/c.log"
