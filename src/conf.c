@@ -204,8 +204,10 @@ static const struct conf_table conf_webhook_table = { conf_webhook_keys, 0, NULL
 
 #define AM(f) offsetof(struct conf_amqp, f)
 static const struct conf_key conf_amqp_keys[] = {
-	{ "url", CONF_STRING, AM(url), 1, NULL, NULL, "amqp://[user@]host[:port][/vhost]" },
+	{ "url", CONF_STRING, AM(url), 1, NULL, NULL, "amqp[s]://[user@]host[:port][/vhost]" },
 	{ "password_file", CONF_PATH, AM(password_file), 0, NULL, NULL, "broker password" },
+	{ "ca_path", CONF_PATH, AM(ca_path), 0, NULL, NULL,
+	  "CA file or directory that signs the broker's certificate (amqps)" },
 	{ "prefetch", CONF_COUNT, AM(prefetch), 0, NULL, NULL, "unacknowledged messages" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };

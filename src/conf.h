@@ -119,8 +119,9 @@ struct conf_webhook {
 
 /* The AMQP broker that collections' queues live on. */
 struct conf_amqp {
-	char		*url;		/* amqp://[user@]host[:port][/vhost] */
+	char		*url;		/* amqp[s]://[user@]host[:port][/vhost] */
 	char		*password_file;
+	char		*ca_path;	/* amqps: CA file or directory; NULL: the system's */
 	long		 prefetch;
 };
 

@@ -23,8 +23,9 @@ struct ev_loop;
 struct mq;
 
 struct mq_config {
-	const char	*url;		/* amqp://[user@]host[:port][/vhost] (no password) */
+	const char	*url;		/* amqp[s]://[user@]host[:port][/vhost] (no password) */
 	const char	*password_file;	/* NULL: "guest" */
+	const char	*ca_path;	/* amqps: CA file or directory; NULL: the system's */
 	const char	*queue;		/* durable queue to consume */
 	unsigned	 prefetch;	/* unacknowledged messages at once (0: 100) */
 	uint64_t	 reconnect_min_ms;	/* 0: 500 */

@@ -854,8 +854,8 @@ objects_start_sources(struct objects *o, char **cause)
 {
 	const struct conf *cfg = o->cfg;
 	struct webhook_config wc = { cfg->webhook.listen, NULL, (size_t)cfg->webhook.max_body };
-	struct mq_config mc = { cfg->amqp.url, cfg->amqp.password_file, NULL,
-		(unsigned)cfg->amqp.prefetch, 0, 0 };
+	struct mq_config mc = { cfg->amqp.url, cfg->amqp.password_file, cfg->amqp.ca_path,
+		NULL, (unsigned)cfg->amqp.prefetch, 0, 0 };
 	char *token = NULL;
 	size_t i, j;
 

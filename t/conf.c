@@ -103,7 +103,10 @@ test_objects(void)
 	    "s3 concurrency, reconcile_interval, retry");
 	is_string("127.0.0.1:8099", cfg->webhook.listen, "webhook.listen");
 	is_int(65536, cfg->webhook.max_body, "webhook.max_body defaults to 64 KiB");
-	is_string("amqp://caom@mq.example.org/archive", cfg->amqp.url, "amqp.url");
+	is_string("amqps://caom@mq.example.org/archive", cfg->amqp.url, "amqp.url");
+	want = test_data_path("conf/ca.pem");
+	is_string(want, cfg->amqp.ca_path, "amqp.ca_path resolved against the file");
+	free(want);
 	is_int(50, cfg->amqp.prefetch, "amqp.prefetch");
 	c = &cfg->collections.v[0];
 	ok(c->landing.n == 0, "a collection without a landing directory");
@@ -199,7 +202,7 @@ test_collections(void)
 int
 main(void)
 {
-	plan(79);
+	plan(80);
 	test_collections();
 	check_file("conf/bad-collection.yml",
 	    "%s:4: unknown key 'collections[1].colour'\n"

@@ -1,8 +1,8 @@
 /*
  * t/mq-consume.c - drive src/mq.c against a real broker (t/mq.sh).
  *
- * usage: mq-consume [-v] [-k PASSWORD_FILE] [-P PREFETCH] [-d DELAY_MS]
- *                   [-m MIN_MS] [-M MAX_MS] [-x COUNT] URL QUEUE
+ * usage: mq-consume [-v] [-c CA_PATH] [-k PASSWORD_FILE] [-P PREFETCH]
+ *                   [-d DELAY_MS] [-m MIN_MS] [-M MAX_MS] [-x COUNT] URL QUEUE
  * Prints "VERDICT BODY" on stdout for every delivery, before it is settled:
  * a body starting with "bad" is malformed; one starting with "busy" cannot
  * be recorded the first time it is seen and is recorded the next; anything
@@ -96,8 +96,9 @@ main(int argc, char **argv)
 	memset(&cfg, 0, sizeof cfg);
 	memset(&d, 0, sizeof d);
 	d.left = -1;
-	while ((ch = getopt(argc, argv, "d:k:m:M:P:vx:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:k:m:M:P:vx:")) != -1) {
 		switch (ch) {
+		case 'c': cfg.ca_path = optarg; break;
 		case 'd': d.delay_ms = atol(optarg); break;
 		case 'k': cfg.password_file = optarg; break;
 		case 'm': cfg.reconnect_min_ms = strtoull(optarg, NULL, 10); break;
@@ -134,7 +135,7 @@ main(int argc, char **argv)
 	ev_loop_destroy(d.loop);
 	return 0;
 usage:
-	fprintf(stderr, "usage: mq-consume [-v] [-k PASSWORD_FILE] [-P PREFETCH] [-d DELAY_MS]"
+	fprintf(stderr, "usage: mq-consume [-v] [-c CA_PATH] [-k PASSWORD_FILE] [-P PREFETCH] [-d DELAY_MS]"
 	    " [-m MIN_MS] [-M MAX_MS] [-x COUNT] URL QUEUE\n");
 	return 2;
 }

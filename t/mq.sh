@@ -42,7 +42,7 @@ out=$("$top_builddir/t/mq-consume" -k "$tmp/nonexistent" "$mq_url" q 2>&1)
 is "mq-consume: mq: $tmp/nonexistent: No such file or directory" "$out" \
 	"an unreadable password file is a configuration error"
 out=$("$top_builddir/t/mq-consume" http://127.0.0.1/ q 2>&1)
-is "mq-consume: mq: the URL is not amqp://[user@]host[:port][/vhost]" "$out" \
+is "mq-consume: mq: the URL is not amqp[s]://[user@]host[:port][/vhost]" "$out" \
 	"a URL that is not amqp:// is a configuration error"
 
 # --- the broker is down at start: back off, then connect -----------------------

@@ -8,6 +8,9 @@
 # rabbitmq_init            skip_all unless rabbitmq-server is installed; pick
 #                          ports and write the node's files; sets $mq_url
 #                          (amqp://guest@127.0.0.1:PORT) and $mq_node
+# rabbitmq_tls CERT KEY   (after rabbitmq_init) also listen for amqps on
+#                          127.0.0.1 with this certificate; sets $mqs_port
+#                          and $mqs_url (amqps://guest@localhost:PORT)
 # rabbitmq_start           start the node and wait until it accepts AMQP
 #                          (stopped at exit); $rabbit_started_in: seconds
 # rabbitmq_stop            stop the node (gracefully: persistent messages
@@ -77,6 +80,18 @@ rabbitmq_init() {
 	EOF
 	rabbit_log=$rdir/log/$mq_node.log
 	at_exit rabbitmq_cleanup
+}
+
+rabbitmq_tls() {
+	mqs_port=$(free_port)
+	mqs_url=amqps://guest@localhost:$mqs_port
+	cat >>"$rdir/rabbitmq.conf" <<-EOF
+	listeners.ssl.1 = 127.0.0.1:$mqs_port
+	ssl_options.certfile = $1
+	ssl_options.keyfile = $2
+	ssl_options.verify = verify_none
+	ssl_options.fail_if_no_peer_cert = false
+	EOF
 }
 
 rabbitmq_ctl() {
