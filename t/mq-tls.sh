@@ -11,23 +11,7 @@ command -v openssl >/dev/null 2>&1 || skip_all "openssl is not installed"
 rabbitmq_init
 plan 10
 
-# --- a throwaway PKI ------------------------------------------------------
-pki=$tmp/pki
-mkdir -p "$pki/dir"
-newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/$1.key" 2>/dev/null; }
-newkey ca && openssl req -x509 -new -key "$pki/ca.key" -out "$pki/ca.pem" -days 2 \
-	-subj "/CN=caom2ingest test CA" -addext 'basicConstraints=critical,CA:TRUE' \
-	-addext 'keyUsage=critical,keyCertSign,cRLSign' 2>/dev/null &&
-newkey broker && openssl req -new -key "$pki/broker.key" -out "$pki/broker.csr" \
-	-subj /CN=localhost 2>/dev/null &&
-printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$pki/broker.ext" &&
-openssl x509 -req -in "$pki/broker.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
-	-CAcreateserial -out "$pki/broker.pem" -days 2 -extfile "$pki/broker.ext" 2>/dev/null &&
-cp "$pki/ca.pem" "$pki/dir/" && openssl rehash "$pki/dir" 2>/dev/null ||
-	bail "cannot make the test PKI"
-chmod 644 "$pki/broker.key"	# read by the broker's own process
-
-rabbitmq_tls "$pki/broker.pem" "$pki/broker.key"
+rabbitmq_tls_pki
 rabbitmq_start
 
 pids=
@@ -45,7 +29,7 @@ finish() { eval "p=\$pid_$1"; kill "$p" && wait "$p"; }
 got() { grep -q "^recorded $2\$" "$tmp/$1.out" 2>/dev/null; }
 
 # A CA file: connected over TLS, messages delivered.
-consume file "$mqs_url" tlsq -c "$pki/ca.pem"
+consume file "$mqs_url" tlsq -c "$mqs_ca"
 ok "amqps with the broker's CA as a file: consuming" \
 	wait_for 30 grep -q 'consuming tlsq' "$tmp/file.err"
 like "$(grep 'consuming tlsq' "$tmp/file.err")" "amqps://guest@localhost:$mqs_port" \
@@ -61,7 +45,7 @@ finish file
 is 0 "$?" "the consumer closes cleanly"
 
 # A CA directory (hashed, as for OpenSSL's CApath).
-consume dir "$mqs_url" tlsq -c "$pki/dir"
+consume dir "$mqs_url" tlsq -c "$mqs_ca_dir"
 ok "amqps with a CA directory: consuming" wait_for 30 grep -q 'consuming tlsq' "$tmp/dir.err"
 finish dir
 
@@ -74,7 +58,7 @@ ok_not "and nothing is consumed" grep -q 'consuming tlsq' "$tmp/sys.err"
 finish sys
 
 # The URL's host is not the certificate's.
-consume host "amqps://guest@127.0.0.1:$mqs_port" tlsq -c "$pki/ca.pem"
+consume host "amqps://guest@127.0.0.1:$mqs_port" tlsq -c "$mqs_ca"
 ok "a certificate for another host name is refused" \
 	wait_for 30 grep -qi 'verif' "$tmp/host.err"
 diag "$(grep -i -m1 'verif' "$tmp/host.err")"

@@ -11,6 +11,11 @@
 # rabbitmq_tls CERT KEY   (after rabbitmq_init) also listen for amqps on
 #                          127.0.0.1 with this certificate; sets $mqs_port
 #                          and $mqs_url (amqps://guest@localhost:PORT)
+# rabbitmq_tls_pki         (after rabbitmq_init) a throwaway CA in
+#                          $rdir/pki ($mqs_ca: its certificate; $mqs_ca_dir:
+#                          a hashed directory holding it), a certificate for
+#                          DNS:localhost signed by it, and rabbitmq_tls with
+#                          that; bails without openssl
 # rabbitmq_start           start the node and wait until it accepts AMQP
 #                          (stopped at exit); $rabbit_started_in: seconds
 # rabbitmq_stop            stop the node (gracefully: persistent messages
@@ -92,6 +97,27 @@ rabbitmq_tls() {
 	ssl_options.verify = verify_none
 	ssl_options.fail_if_no_peer_cert = false
 	EOF
+}
+
+rabbitmq_tls_pki() {
+	pki=$rdir/pki
+	mqs_ca=$pki/ca.pem
+	mqs_ca_dir=$pki/dir
+	mkdir -p "$mqs_ca_dir"
+	command -v openssl >/dev/null 2>&1 || bail "openssl is not installed"
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/ca.key" 2>/dev/null &&
+	openssl req -x509 -new -key "$pki/ca.key" -out "$mqs_ca" -days 2 \
+		-subj "/CN=caom2ingest test CA" -addext 'basicConstraints=critical,CA:TRUE' \
+		-addext 'keyUsage=critical,keyCertSign,cRLSign' 2>/dev/null &&
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/broker.key" 2>/dev/null &&
+	openssl req -new -key "$pki/broker.key" -out "$pki/broker.csr" -subj /CN=localhost 2>/dev/null &&
+	printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$pki/broker.ext" &&
+	openssl x509 -req -in "$pki/broker.csr" -CA "$mqs_ca" -CAkey "$pki/ca.key" \
+		-CAcreateserial -out "$pki/broker.pem" -days 2 -extfile "$pki/broker.ext" 2>/dev/null &&
+	cp "$mqs_ca" "$mqs_ca_dir/" && openssl rehash "$mqs_ca_dir" 2>/dev/null ||
+		bail "cannot make the test PKI"
+	chmod 644 "$pki/broker.key"	# read by the broker's own process
+	rabbitmq_tls "$pki/broker.pem" "$pki/broker.key"
 }
 
 rabbitmq_ctl() {

@@ -5,7 +5,8 @@
 # by queue; a malformed message; the daemon killed in the middle of a queue
 # (redelivered, each observation pushed once); the broker restarted (the
 # consumer reconnects); two daemons on one queue (each observation once); a
-# broker password rotated, taken from the password file on reload.
+# daemon over amqps:// whose broker password is rotated, taken from the
+# password file on reload.
 . "$srcdir/t/tap.sh"
 . "$srcdir/t/mkfits.sh"
 . "$srcdir/t/repo.sh"
@@ -15,6 +16,7 @@
 why=$(s3server_missing)
 [ -z "$why" ] || skip_all "$why"
 rabbitmq_init
+rabbitmq_tls_pki
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
 plan 20
@@ -129,21 +131,22 @@ sleep 1
 is $((puts + 40)) "$(stat_of PUT)" "each once: 40 PUTs"
 is "$posts" "$(stat_of POST)" "and no update"
 
-# 7. a broker password rotated: the password file is read again on reload
+# 7. over TLS (amqps://, ca_path), a broker password rotated: the password
+# file is read again on reload
 stop_all
 rabbitmq_ctl add_user caom one >/dev/null 2>&1 &&
 	rabbitmq_ctl set_permissions -p / caom '.*' '.*' '.*' >/dev/null 2>&1 ||
 	bail "cannot add a broker user"
 printf 'one\n' > "$tmp/pw"
-sed -e "s|  url: amqp://guest@|  url: amqp://caom@|" \
-    -e "s|^  prefetch: 5\$|  prefetch: 5\n  password_file: $tmp/pw|" \
+sed -e "s|  url: $mq_url|  url: amqps://caom@localhost:$mqs_port|" \
+    -e "s|^  prefetch: 5\$|  prefetch: 5\n  password_file: $tmp/pw\n  ca_path: $mqs_ca|" \
     -e "s|$tmp/a|$tmp/c|g" "$tmp/a.yml" > "$tmp/c.yml"
 pc=
 stop_c() { kill -TERM $pc 2>/dev/null; wait $pc 2>/dev/null; }
 at_exit stop_c
 "$daemon" -f -c "$tmp/c.yml" 2>"$tmp/c.log" & pc=$!
-ok "a consumer logs in with the password from its file" \
-	wait_for 30 grep -q 'consuming omm-files' "$tmp/c.log"
+ok "a daemon consumes over amqps, logged in with the password from its file" \
+	wait_for 30 grep -q "consuming omm-files from amqps://caom@localhost:$mqs_port" "$tmp/c.log"
 rabbitmq_ctl change_password caom two >/dev/null 2>&1 || bail "cannot change the password"
 printf 'two\n' > "$tmp/pw"
 kill -HUP "$pc"
