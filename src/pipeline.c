@@ -367,25 +367,31 @@ pipeline_scan_prepare(void *arg, const char *scope)
 	}
 }
 
-/* A scan starts: one transaction for its lookups. */
+/* Begin or end the one transaction of a scan's lookups. */
 static void
-pipeline_scan_begin(struct pipeline *p)
+pipeline_scan_batch(struct pipeline *p, int begin)
 {
 	char *cause = NULL;
 
-	p->scan_started = ev_time();
-	p->scan_found = 0;
-	if (state_batch(p->state, 1, &cause) != 0) {
+	if (state_batch(p->state, begin, &cause) != 0) {
 		log_at(LOG_ERR, 0, LOG_FIELDS({ "STAGE", "state" }), "%s", cause);
 		free(cause);
 	}
 }
 
 static void
-pipeline_scan_end(struct pipeline *p, const char *dir)
+pipeline_scan_begin(struct pipeline *p)
+{
+	p->scan_started = ev_time();
+	p->scan_found = 0;
+	pipeline_scan_batch(p, 1);
+}
+
+/* A scan of scope (NULL: every tree; else a polled one) ends. */
+static void
+pipeline_scan_end(struct pipeline *p, const char *scope)
 {
 	unsigned long known = watch_scan_known(p->watch);
-	char *cause = NULL;
 
 	state_known_free(p->known);
 	p->known = NULL;
@@ -395,11 +401,8 @@ pipeline_scan_end(struct pipeline *p, const char *dir)
 			p->observer.file(p->observer.arg, settle_take_seq(p->settle),
 			    PIPELINE_FILE_UNCHANGED, known, NULL, NULL);
 	}
-	if (state_batch(p->state, 0, &cause) != 0) {
-		log_at(LOG_ERR, 0, LOG_FIELDS({ "STAGE", "state" }), "%s", cause);
-		free(cause);
-	}
-	if (dir != NULL)
+	pipeline_scan_batch(p, 0);
+	if (scope != NULL)
 		return;		/* a polled tree: every poll interval, not logged */
 	p->scans++;
 	log_at(p->scans == 1 ? LOG_INFO : LOG_DEBUG, 0, LOG_FIELDS({ "STAGE", "watch" }),
