@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "caom.h"
-#include "caom_xml.h"
-#include "checksum.h"
+#include "caom/caom.h"
+#include "caom/caom_xml.h"
+#include "caom/checksum.h"
 
 static double
 now(void)

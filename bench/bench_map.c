@@ -50,12 +50,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "blueprint.h"
-#include "caom.h"
-#include "caom_xml.h"
-#include "checksum.h"
-#include "fits.h"
-#include "map.h"
+#include "caom/blueprint.h"
+#include "caom/caom.h"
+#include "caom/caom_xml.h"
+#include "caom/checksum.h"
+#include "caom/fits.h"
+#include "caom/map.h"
 
 #ifndef BENCH_REFERENCE_DIR
 #define BENCH_REFERENCE_DIR ""

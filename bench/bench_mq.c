@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mq.h"
-#include "xmalloc.h"
+#include "lib/log.h"
+#include "sources/mq.h"
+#include "lib/xmalloc.h"
 
 struct bench {
 	struct ev_loop	*loop;

@@ -16,11 +16,11 @@
 
 #include <ev.h>
 
-#include "caom.h"
-#include "caom_xml.h"
-#include "checksum.h"
-#include "repo.h"
-#include "xmalloc.h"
+#include "caom/caom.h"
+#include "caom/caom_xml.h"
+#include "caom/checksum.h"
+#include "sinks/repo.h"
+#include "lib/xmalloc.h"
 
 struct item {
 	char		 obs[32];

@@ -23,8 +23,8 @@
 #include <curl/curl.h>
 #include <ev.h>
 
-#include "s3.h"
-#include "xmalloc.h"
+#include "sources/s3.h"
+#include "lib/xmalloc.h"
 
 static struct ev_loop *loop;
 static const char *endpoint, *credentials;

@@ -33,8 +33,8 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "webhook.h"
-#include "xmalloc.h"
+#include "sources/webhook.h"
+#include "lib/xmalloc.h"
 
 #define MAX_CONC	64
 #define TOKEN		"bench-token-0123456789abcdef"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blueprint.h"
+#include "caom/blueprint.h"
 #include "tap.h"
 
 #define KEY(name) bp_key_must_exist(name)

@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "caom.h"
-#include "caom_xml.h"
-#include "checksum.h"
+#include "caom/caom.h"
+#include "caom/caom_xml.h"
+#include "caom/checksum.h"
 #include "tap.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 static const struct {
 	double		 v;

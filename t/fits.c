@@ -14,9 +14,9 @@
 
 #include <fitsio.h>
 
-#include "fits.h"
+#include "caom/fits.h"
 #include "tap.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 static char dir[] = "/tmp/caom2ingest-fits.XXXXXX";
 

@@ -13,9 +13,9 @@
 
 #include <ev.h>
 
-#include "jobs.h"
+#include "store/jobs.h"
 #include "tap.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 #define MAXREC 256
 

@@ -62,7 +62,7 @@ is 0 "$rc" "and stops with 0"
 wait_for 5 sh -c 'journalctl --no-pager -t caom2ingestd | grep -q stopped'
 rec=$(j -t caom2ingestd | grep '"caom2ingestd stopped"')
 is "5" "$(echo "$rec" | field PRIORITY)" "the stop record has PRIORITY 5"
-is "src/daemon.c" "$(echo "$rec" | field CODE_FILE)" "and CODE_FILE"
+is "src/daemon/daemon.c" "$(echo "$rec" | field CODE_FILE)" "and CODE_FILE"
 is "" "$(cat "$tmp/stderr")" "nothing went to stderr"
 
 # --- auto: stderr connected to the journal (JOURNAL_STREAM) -----------------------

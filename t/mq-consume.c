@@ -20,9 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mq.h"
-#include "xmalloc.h"
+#include "lib/log.h"
+#include "sources/mq.h"
+#include "lib/xmalloc.h"
 
 struct driver {
 	struct ev_loop	*loop;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t/mq-tls.sh - src/mq.c over amqps:// against a private RabbitMQ node with a
+# t/mq-tls.sh - src/sources/mq.c over amqps:// against a private RabbitMQ node with a
 # TLS listener and a throwaway CA (t/rabbitmq.sh: rabbitmq_tls_pki): the
 # broker's certificate is verified against ca_path (a file or a rehashed
 # directory), against the system's CAs when none is given (refused: the CA

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t/mq.sh - src/mq.c against a private RabbitMQ node (t/rabbitmq.sh), through
+# t/mq.sh - src/sources/mq.c against a private RabbitMQ node (t/rabbitmq.sh), through
 # t/mq-consume (prints "VERDICT BODY" per delivery: "bad*" bodies are
 # malformed, "busy*" ones unavailable the first time) and t/mq-publish.
 . "$srcdir/t/tap.sh"

@@ -18,12 +18,12 @@
 
 #include <ev.h>
 
-#include "conf.h"
-#include "log.h"
-#include "objects.h"
-#include "state.h"
+#include "conf/conf.h"
+#include "lib/log.h"
+#include "sources/objects.h"
+#include "store/state.h"
 #include "tap.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 static char dir[] = "/tmp/caom2ingest-objects.XXXXXX";
 

@@ -101,7 +101,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 #if LIBXML_VERSION >= 21200
 typedef const xmlError *xml_error_t;

@@ -18,12 +18,12 @@
 #include <curl/curl.h>
 #include <ev.h>
 
-#include "caom.h"
-#include "caom_xml.h"
-#include "checksum.h"
-#include "repo.h"
+#include "caom/caom.h"
+#include "caom/caom_xml.h"
+#include "caom/checksum.h"
+#include "sinks/repo.h"
 #include "tap.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 static struct ev_loop *loop;
 static char dir[] = "/tmp/caom2ingest-repo.XXXXXX";

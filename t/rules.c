@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-#include "rules.h"
+#include "conf/rules.h"
 #include "tap.h"
 
 static const char *const include[] = { "*.fits", "*.fits.fz", "*.fits.gz", NULL };

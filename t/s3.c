@@ -27,10 +27,10 @@
 #include <ev.h>
 #include <openssl/md5.h>
 
-#include "log.h"
-#include "s3.h"
+#include "lib/log.h"
+#include "sources/s3.h"
 #include "tap.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 #define BUCKET		"caom-test"
 #define NMANY		1500

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "s3event.h"
+#include "sources/s3event.h"
 #include "tap.h"
 
 /* An AWS S3 notification (version 2.1, as the documentation shows it). */

@@ -15,10 +15,10 @@
 
 #include <ev.h>
 
-#include "log.h"
-#include "settle.h"
+#include "lib/log.h"
+#include "sources/settle.h"
 #include "tap.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 static struct ev_loop *loop;
 static char dir[] = "/tmp/caom2ingest-settle.XXXXXX";

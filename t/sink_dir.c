@@ -13,9 +13,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "sink_dir.h"
+#include "sinks/sink_dir.h"
 #include "tap.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 static char dir[] = "/tmp/caom2ingest-sink.XXXXXX";
 

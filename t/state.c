@@ -15,9 +15,9 @@
 
 #include <sqlite3.h>
 
-#include "state.h"
+#include "store/state.h"
 #include "tap.h"
-#include "xmalloc.h"
+#include "lib/xmalloc.h"
 
 static char dir[] = "/tmp/caom2ingest-state.XXXXXX";
 

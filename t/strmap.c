@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "strmap.h"
+#include "lib/strmap.h"
 #include "tap.h"
 
 static void

@@ -13,10 +13,10 @@
 
 #include <ev.h>
 
-#include "log.h"
+#include "lib/log.h"
 #include "tap.h"
-#include "tickets.h"
-#include "xmalloc.h"
+#include "daemon/tickets.h"
+#include "lib/xmalloc.h"
 
 static struct ev_loop *loop;
 static uint64_t oldest;		/* what the "settler" says */

@@ -18,10 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "strmap.h"
+#include "lib/strmap.h"
 #include "tap.h"
-#include "walk.h"
-#include "xmalloc.h"
+#include "sources/walk.h"
+#include "lib/xmalloc.h"
 
 #define FLAT	3000		/* files in the flat directory: many batches */
 #define DIRS	40		/* subdirectories of the tree... */

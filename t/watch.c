@@ -15,10 +15,10 @@
 
 #include <ev.h>
 
-#include "log.h"
+#include "lib/log.h"
 #include "tap.h"
-#include "watch.h"
-#include "xmalloc.h"
+#include "sources/watch.h"
+#include "lib/xmalloc.h"
 
 #define MAX_SEEN 4096
 

@@ -24,10 +24,10 @@
 #include <curl/curl.h>
 #include <ev.h>
 
-#include "log.h"
+#include "lib/log.h"
 #include "tap.h"
-#include "webhook.h"
-#include "xmalloc.h"
+#include "sources/webhook.h"
+#include "lib/xmalloc.h"
 
 #define TOKEN		"s3cr3t-T0ken-for-the-webhook"
 #define MAX_CLIENTS	16

@@ -13,7 +13,7 @@
 #include <ev.h>
 
 #include "tap.h"
-#include "work.h"
+#include "store/work.h"
 
 #define NTASKS 200
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "blueprint.h"
+#include "caom/blueprint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -21,9 +21,9 @@
 
 #include <libxml/parser.h>
 
-#include "caom.h"
-#include "caom_xml.h"
-#include "checksum.h"
+#include "caom/caom.h"
+#include "caom/caom_xml.h"
+#include "caom/checksum.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "fits.h"
+#include "caom/fits.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "s3event.h"
+#include "sources/s3event.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

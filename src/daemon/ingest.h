@@ -1,0 +1,68 @@
+/*
+ * ingest.h - the back half of the pipeline: for each observation, one job
+ * (jobs.c) builds the CAOM-2 observation from its files and stores it in the
+ * sink (the repository through repo.c, else the directory sink), then
+ * records the outcome in the state store and disposes of the files
+ * (on_success / on_failure).
+ *
+ * The observation is built from the naming rules' results and the files'
+ * bytes: one plane per product, one artifact per file with its URI, content
+ * length, MD5 checksum and content type, merged into what the sink already
+ * holds (other planes and artifacts are kept). FITS header mapping through
+ * blueprints is not applied yet. An observation whose accMetaChecksum did
+ * not change is not written again.
+ */
+#ifndef CAOM2INGEST_INGEST_H
+#define CAOM2INGEST_INGEST_H
+
+#include "store/state.h"
+
+struct conf_legacy;
+
+struct conf;
+struct ev_loop;
+struct ingest;
+
+/* Told when an attempt at an observation starts and how it ended
+ * (STATE_DONE, STATE_RETRY, or STATE_FAILED for good, with the error). */
+struct ingest_observer {
+	void	(*started)(void *arg, const char *collection, const char *observation);
+	void	(*ended)(void *arg, const char *collection, const char *observation,
+		    enum state_status status, const char *error);
+	void	 *arg;
+};
+
+/* The stage for cfg on loop, recording into st; NULL with *cause. */
+struct ingest *ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st,
+    char **cause);
+/* Free; NULL is accepted. */
+void ingest_free(struct ingest *in);
+/* Report the start and end of every attempt to o (copied; NULL: nobody). */
+void ingest_observe(struct ingest *in, const struct ingest_observer *o);
+/* Queue one observation (again). */
+void ingest_submit(struct ingest *in, const char *collection, const char *observation);
+/* Queue an observation to start at a wall-clock time in ms (no-op if queued or running). */
+void ingest_submit_at(struct ingest *in, const char *collection, const char *observation,
+    int64_t at_ms);
+/* Queue what the state store holds as pending or waiting for a retry (start-up). */
+void ingest_resume(struct ingest *in);
+/* Pause or resume a collection (NULL: all): no new jobs start; running ones finish. */
+void ingest_pause(struct ingest *in, const char *collection, int paused);
+/* True when the collection (NULL: everything) is paused. */
+int ingest_paused(const struct ingest *in, const char *collection);
+/* Jobs queued, running and waiting for a retry. */
+void ingest_counts(const struct ingest *in, unsigned *queued, unsigned *running,
+    unsigned *waiting);
+
+/* The content type a file's name suggests (application/fits, image/png, ...). */
+const char *ingest_content_type(const char *path);
+/*
+ * A legacy fits2caom2 triple as the mapping recorded with each file (where a
+ * blueprint's path goes): "legacy:" CONFIG "\n" DEFAULT "\n" OVERRIDE, any
+ * of them empty when not given; NULL when the rule has none.
+ */
+char *ingest_legacy_spec(const struct conf_legacy *lg);
+/* "md5:<hex>" of a file's bytes; 0 or -1 with *cause. */
+int ingest_md5(const char *path, char out[37], char **cause);
+
+#endif

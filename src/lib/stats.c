@@ -1,0 +1,110 @@
+/*
+ * stats.c - process-wide counters and latency histograms.
+ *
+ * Global on purpose: these are the process's own metrics, touched from every
+ * stage of the one event loop, and read only by the stats command.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "lib/stats.h"
+
+#define STATS_BUCKETS	40	/* bucket i holds latencies < 2^i us */
+
+struct stats_hist {
+	uint64_t	 n;
+	uint64_t	 bucket[STATS_BUCKETS];
+	double		 max;		/* seconds */
+};
+
+static uint64_t		 stats_counters[STATS_NCOUNTERS];
+static struct stats_hist stats_hists[STATS_NSTAGES];
+
+static const char *const stats_counter_names[STATS_NCOUNTERS] = {
+	[STATS_FILES_SETTLED] = "files_settled",
+	[STATS_FILES_CLASSIFIED] = "files_classified",
+	[STATS_FILES_UNMATCHED] = "files_unmatched",
+	[STATS_FILES_UNCHANGED] = "files_unchanged",
+	[STATS_JOBS_STARTED] = "jobs_started",
+	[STATS_OBS_STORED] = "observations_stored",
+	[STATS_OBS_RETRIED] = "observations_retried",
+	[STATS_OBS_FAILED] = "observations_failed",
+};
+
+static const char *const stats_stage_names[STATS_NSTAGES] = {
+	[STATS_SETTLE] = "settle",
+	[STATS_JOB] = "job",
+	[STATS_LOOP] = "loop_iteration",
+};
+
+void
+stats_count(enum stats_counter c)
+{
+	stats_counters[c]++;
+}
+
+void
+stats_add(enum stats_counter c, uint64_t n)
+{
+	stats_counters[c] += n;
+}
+
+void
+stats_time(enum stats_stage s, double seconds)
+{
+	struct stats_hist *h = &stats_hists[s];
+	double us = seconds * 1e6;
+	int i = 0;
+
+	while (i < STATS_BUCKETS - 1 && us >= (double)((uint64_t)1 << i))
+		i++;
+	h->bucket[i]++;
+	h->n++;
+	if (seconds > h->max)
+		h->max = seconds;
+}
+
+/* Upper bound (ms) of the q-quantile. */
+static double
+stats_quantile(const struct stats_hist *h, double q)
+{
+	uint64_t want = (uint64_t)((double)h->n * q), seen = 0;
+	int i;
+
+	for (i = 0; i < STATS_BUCKETS; i++) {
+		seen += h->bucket[i];
+		if (seen > want)
+			return (double)((uint64_t)1 << i) / 1e3;
+	}
+	return h->max * 1e3;
+}
+
+json_t *
+stats_json(void)
+{
+	json_t *o = json_object(), *c = json_object(), *l = json_object();
+	const struct stats_hist *h;
+	int i;
+
+	for (i = 0; i < STATS_NCOUNTERS; i++)
+		json_object_set_new(c, stats_counter_names[i], json_integer((json_int_t)stats_counters[i]));
+	for (i = 0; i < STATS_NSTAGES; i++) {
+		h = &stats_hists[i];
+		json_object_set_new(l, stats_stage_names[i], json_pack("{s:I, s:f, s:f, s:f, s:f}",
+		    "count", (json_int_t)h->n, "p50_ms", h->n ? stats_quantile(h, 0.5) : 0.,
+		    "p90_ms", h->n ? stats_quantile(h, 0.9) : 0., "p99_ms",
+		    h->n ? stats_quantile(h, 0.99) : 0., "max_ms", h->max * 1e3));
+	}
+	json_object_set_new(o, "counters", c);
+	json_object_set_new(o, "latency", l);
+	return o;
+}
+
+void
+stats_reset(void)
+{
+	memset(stats_counters, 0, sizeof stats_counters);
+	memset(stats_hists, 0, sizeof stats_hists);
+}

@@ -1,0 +1,137 @@
+/*
+ * sink_dir.c - the directory sink: atomic XML files per observation.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sinks/sink_dir.h"
+#include "lib/xmalloc.h"
+
+static int
+sink_dir_safe(const char *id)
+{
+	return id[0] != '\0' && strcmp(id, ".") != 0 && strcmp(id, "..") != 0 &&
+	    strchr(id, '/') == NULL;
+}
+
+char *
+sink_dir_path(const char *dir, const char *collection, const char *observation,
+    char **cause)
+{
+	if (!sink_dir_safe(collection) || !sink_dir_safe(observation)) {
+		*cause = xasprintf("unsafe collection or observation ID '%s/%s' for a file name",
+		    collection, observation);
+		return NULL;
+	}
+	return xasprintf("%s/%s/%s.xml", dir, collection, observation);
+}
+
+int
+sink_dir_read(const char *dir, const char *collection, const char *observation,
+    char **buf, size_t *len, char **cause)
+{
+	char *path;
+	FILE *fp;
+	long n;
+
+	if ((path = sink_dir_path(dir, collection, observation, cause)) == NULL)
+		return -1;
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT) {
+			free(path);
+			return 1;
+		}
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	*buf = xmalloc((size_t)(n > 0 ? n : 0) + 1);
+	*len = fread(*buf, 1, (size_t)(n > 0 ? n : 0), fp);
+	(*buf)[*len] = '\0';
+	if (ferror(fp) || (long)*len != n) {
+		*cause = xasprintf("%s: read error", path);
+		free(*buf);
+		fclose(fp);
+		free(path);
+		return -1;
+	}
+	fclose(fp);
+	free(path);
+	return 0;
+}
+
+static int
+sink_dir_fsync_dir(const char *dir)
+{
+	int fd, r;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
+/* Write all of buf to fd; 0 or -1 with errno. */
+static int
+sink_dir_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+sink_dir_mkdir(const char *path)
+{
+	if (mkdir(path, 0750) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int
+sink_dir_write(const char *dir, const char *collection, const char *observation,
+    const char *buf, size_t len, char **cause)
+{
+	char *path, *tmp, *cdir;
+	int fd = -1, r = -1;
+
+	if ((path = sink_dir_path(dir, collection, observation, cause)) == NULL)
+		return -1;
+	cdir = xasprintf("%s/%s", dir, collection);
+	tmp = xasprintf("%s/.%s.xml.XXXXXX", cdir, observation);
+	if (sink_dir_mkdir(dir) != 0 || sink_dir_mkdir(cdir) != 0 ||
+	    (fd = mkostemp(tmp, O_CLOEXEC)) < 0 || fchmod(fd, 0640) != 0 ||
+	    sink_dir_write_all(fd, buf, len) != 0 || fsync(fd) != 0 || close(fd) != 0 ||
+	    (fd = -1, rename(tmp, path)) != 0 || sink_dir_fsync_dir(cdir) != 0) {
+		*cause = xasprintf("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+	} else
+		r = 0;
+	free(tmp);
+	free(cdir);
+	free(path);
+	return r;
+}
