@@ -13,12 +13,12 @@
 
 #include <ev.h>
 
+#include "caom/artifact.h"
 #include "caom/blueprint.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
 #include "client/client.h"
 #include "caom/fits.h"
-#include "daemon/ingest.h"
 #include "caom/map.h"
 #include "sinks/repo.h"
 #include "lib/xmalloc.h"
@@ -244,22 +244,17 @@ static int
 content_meta(struct caom_artifact *art, const char *local, int own_bytes,
     const struct artifact_info *info, size_t ninfo)
 {
-	char md5[37], *cause = NULL, *end;
-	struct stat st;
+	struct artifact_facts facts;
+	char *cause = NULL, *end;
 	size_t i;
 
 	if (own_bytes) {
-		if (stat(local, &st) != 0 || ingest_md5(local, md5, &cause) != 0) {
-			fprintf(stderr, "caom2ingest map: %s\n", cause ? cause : strerror(errno));
+		if (artifact_facts_read(local, &facts, &cause) != 0) {
+			fprintf(stderr, "caom2ingest map: %s\n", cause);
 			free(cause);
 			return -1;
 		}
-		art->content_length = (int64_t)st.st_size;
-		art->has_content_length = 1;
-		free(art->content_checksum);
-		art->content_checksum = xstrdup(md5);
-		free(art->content_type);
-		art->content_type = xstrdup(ingest_content_type(local));
+		artifact_facts_apply(art, &facts);
 	}
 	for (i = 0; i < ninfo; i++) {
 		if (strcmp(info[i].uri, art->uri) != 0)

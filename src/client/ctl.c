@@ -12,7 +12,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "daemon/control.h"
+#include "lib/control_proto.h"
 #include "client/ctl.h"
 #include "lib/xmalloc.h"
 

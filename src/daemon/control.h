@@ -1,7 +1,8 @@
 /*
  * control.h - the control socket server.
  *
- * A Unix stream socket speaking a versioned line protocol: the server
+ * A Unix stream socket speaking the versioned line protocol of
+ * lib/control_proto.h: the server
  * greets each connection with one JSON line
  *   {"protocol": "caom2ingest-control", "version": 1, "revision": 2,
  *    "daemon": "X.Y.Z"}
@@ -24,10 +25,8 @@
 
 #include <jansson.h>
 
-#define CONTROL_PROTOCOL	"caom2ingest-control"
-#define CONTROL_VERSION		1
-#define CONTROL_REVISION	2
-#define CONTROL_MAX_LINE	65536	/* bytes in one request line */
+#include "lib/control_proto.h"
+
 #define CONTROL_MAX_CLIENTS	32
 
 struct ev_loop;

@@ -14,6 +14,7 @@
 
 #include <ev.h>
 
+#include "caom/artifact.h"
 #include "caom/caom.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
@@ -48,8 +49,7 @@ struct ingest {
 
 /* What a worker learnt of one file: its stat, MD5, headers and blueprint. */
 struct ingest_prep {
-	struct stat		 st;
-	char			 md5[37];
+	struct artifact_facts	 facts;
 	struct fits_file	*ff;		/* NULL: no blueprint, or not FITS */
 	struct blueprint	*bp;		/* NULL: no blueprint */
 	int			 used;		/* map_augment changed ff: read again */
@@ -68,114 +68,14 @@ struct ingest_run {
 	LIST_ENTRY(ingest_run)	 entry;
 };
 
-static const struct {
-	const char	*suffix;
-	const char	*type;
-} ingest_types[] = {
-	{ ".fits", "application/fits" }, { ".fits.fz", "application/fits" },
-	{ ".fits.gz", "application/fits" }, { ".fit", "application/fits" },
-	{ ".png", "image/png" }, { ".jpg", "image/jpeg" }, { ".txt", "text/plain" },
-	{ ".xml", "text/xml" }, { ".gz", "application/gzip" },
-};
-
-const char *
-ingest_content_type(const char *path)
-{
-	size_t i, len = strlen(path), slen;
-
-	for (i = 0; i < sizeof ingest_types / sizeof ingest_types[0]; i++) {
-		slen = strlen(ingest_types[i].suffix);
-		if (len > slen && strcmp(path + len - slen, ingest_types[i].suffix) == 0)
-			return ingest_types[i].type;
-	}
-	return "application/octet-stream";
-}
-
-/* "md5:<hex>" of a file's bytes; 0 or -1 with *cause. */
-int
-ingest_md5(const char *path, char out[37], char **cause)
-{
-	uint8_t md[16];
-	int fd, r, e;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	r = checksum_fd_md5(fd, md);
-	e = errno;
-	close(fd);
-	if (r != 0) {
-		*cause = xasprintf("%s: %s", path, strerror(e));
-		return -1;
-	}
-	checksum_format(md, out);
-	return 0;
-}
-
-/* Map one file's headers into obs with its rule's blueprint (map.c). */
-#define INGEST_LEGACY	"legacy:"
-
-char *
-ingest_legacy_spec(const struct conf_legacy *lg)
-{
-	if (lg->config == NULL && lg->defaults == NULL && lg->override == NULL)
-		return NULL;
-	return xasprintf(INGEST_LEGACY "%s\n%s\n%s", lg->config ? lg->config : "",
-	    lg->defaults ? lg->defaults : "", lg->override ? lg->override : "");
-}
-
-/* The blueprint for one file from a legacy spec (see ingest_legacy_spec). */
-static int
-ingest_legacy_blueprint(const struct state_file *f, struct ingest_prep *pr, char **cause)
-{
-	char *spec = xstrdup(f->blueprint + strlen(INGEST_LEGACY)), *part[3], *p = spec, *msg = NULL;
-	struct legacy *lg = NULL;
-	int i, r = -1;
-
-	for (i = 0; i < 3; i++) {
-		part[i] = p;
-		if ((p = strchr(p, '\n')) != NULL)
-			*p++ = '\0';
-		else
-			p = part[i] + strlen(part[i]);
-		if (*part[i] == '\0')
-			part[i] = NULL;
-	}
-	if (legacy_load(part[0], part[1], part[2], &lg, &msg) != 0 ||
-	    legacy_blueprint(lg, f->uri, &pr->bp, &pr->warn, &msg) != 0) {
-		*cause = xasprintf("legacy mapping for %s: %s", f->path, msg);
-		goto out;
-	}
-	r = 0;
-out:
-	free(msg);
-	legacy_free(lg);
-	free(spec);
-	return r;
-}
-
 /* Read a file's blueprint and, for a FITS file, its headers (on a worker). */
 static int
 ingest_read_mapping(const struct state_file *f, struct ingest_prep *pr, char **cause)
 {
-	char *msg = NULL;
-
-	if (strncmp(f->blueprint, INGEST_LEGACY, strlen(INGEST_LEGACY)) == 0) {
-		if (ingest_legacy_blueprint(f, pr, cause) != 0)
-			return -1;
-	} else {
-		pr->bp = blueprint_new();
-		if (blueprint_load(pr->bp, f->blueprint, &msg) != 0) {
-			*cause = xasprintf("blueprint for %s: %s", f->path, msg);
-			free(msg);
-			return -1;
-		}
-	}
-	if (fits_name_is_fits(f->path) && fits_read(f->path, &pr->ff, &msg) != 0) {
-		*cause = msg;
+	if (artifact_blueprint(f->blueprint, f->path, f->uri, &pr->bp, &pr->warn, cause) != 0)
 		return -1;
-	}
+	if (fits_name_is_fits(f->path) && fits_read(f->path, &pr->ff, cause) != 0)
+		return -1;
 	return 0;
 }
 
@@ -193,11 +93,7 @@ ingest_prep_clear(struct ingest_prep *pr)
 static void
 ingest_prepare_file(const struct state_file *f, struct ingest_prep *pr)
 {
-	if (stat(f->path, &pr->st) != 0) {
-		pr->cause = xasprintf("%s: %s", f->path, strerror(errno));
-		return;
-	}
-	if (ingest_md5(f->path, pr->md5, &pr->cause) != 0)
+	if (artifact_facts_read(f->path, &pr->facts, &pr->cause) != 0)
 		return;
 	if (f->blueprint != NULL && f->blueprint[0] != '\0')
 		ingest_read_mapping(f, pr, &pr->cause);
@@ -271,12 +167,7 @@ ingest_add_file(struct caom_observation *obs, const struct state_file *f,
 		a->product_type = xstrdup("science");
 	if (a->release_type == NULL)
 		a->release_type = xstrdup("data");
-	free(a->content_type);
-	a->content_type = xstrdup(ingest_content_type(f->path));
-	a->content_length = pr->st.st_size;
-	a->has_content_length = 1;
-	free(a->content_checksum);
-	a->content_checksum = xstrdup(pr->md5);
+	artifact_facts_apply(a, &pr->facts);
 	return 0;
 }
 

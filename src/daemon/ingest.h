@@ -54,15 +54,4 @@ int ingest_paused(const struct ingest *in, const char *collection);
 void ingest_counts(const struct ingest *in, unsigned *queued, unsigned *running,
     unsigned *waiting);
 
-/* The content type a file's name suggests (application/fits, image/png, ...). */
-const char *ingest_content_type(const char *path);
-/*
- * A legacy fits2caom2 triple as the mapping recorded with each file (where a
- * blueprint's path goes): "legacy:" CONFIG "\n" DEFAULT "\n" OVERRIDE, any
- * of them empty when not given; NULL when the rule has none.
- */
-char *ingest_legacy_spec(const struct conf_legacy *lg);
-/* "md5:<hex>" of a file's bytes; 0 or -1 with *cause. */
-int ingest_md5(const char *path, char out[37], char **cause);
-
 #endif

@@ -18,6 +18,7 @@
 
 #include <ev.h>
 
+#include "caom/artifact.h"
 #include "conf/conf.h"
 #include "caom/fits.h"
 #include "daemon/ingest.h"
@@ -467,7 +468,8 @@ pipeline_add_collection(struct pipeline *p, size_t idx, char **cause)
 		specs[i].product = c->rules.v[i].product;
 		specs[i].uri = c->rules.v[i].uri;
 		specs[i].blueprint = c->rules.v[i].blueprint;
-		if ((legacy[i] = ingest_legacy_spec(&c->rules.v[i].legacy)) != NULL)
+		if ((legacy[i] = artifact_legacy_spec(c->rules.v[i].legacy.config,
+		    c->rules.v[i].legacy.defaults, c->rules.v[i].legacy.override)) != NULL)
 			specs[i].blueprint = legacy[i];
 		specs[i].expect = (const char *const *)c->rules.v[i].expect.v;
 		specs[i].wait_ms = c->rules.v[i].wait_ms;
