@@ -13,7 +13,7 @@
 #include <ev.h>
 
 #include "tap.h"
-#include "store/work.h"
+#include "lib/work.h"
 
 #define NTASKS 200
 

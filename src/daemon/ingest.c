@@ -31,7 +31,7 @@
 #include "store/state.h"
 #include "lib/stats.h"
 #include "lib/strmap.h"
-#include "store/work.h"
+#include "lib/work.h"
 #include "lib/xmalloc.h"
 
 struct ingest {

@@ -16,7 +16,7 @@
 #include <curl/curl.h>
 #include <ev.h>
 
-#include "sinks/curlev.h"
+#include "lib/curlev.h"
 #include "sinks/repo.h"
 #include "lib/xmalloc.h"
 

@@ -32,7 +32,7 @@
 #include <libxml/tree.h>
 #include <openssl/md5.h>
 
-#include "sinks/curlev.h"
+#include "lib/curlev.h"
 #include "lib/log.h"
 #include "sources/s3.h"
 #include "lib/xmalloc.h"

@@ -15,7 +15,7 @@
 
 #include <ev.h>
 
-#include "sinks/curlev.h"
+#include "lib/curlev.h"
 #include "lib/xmalloc.h"
 
 struct curlev {

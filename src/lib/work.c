@@ -16,7 +16,7 @@
 
 #include <ev.h>
 
-#include "store/work.h"
+#include "lib/work.h"
 #include "lib/xmalloc.h"
 
 struct work_task {
