@@ -5,7 +5,7 @@
 . "$srcdir/t/tap.sh"
 
 command -v nm >/dev/null || skip_all "nm not installed (binutils)"
-plan 10
+plan 12
 client=$top_builddir/src/caom2ingest
 daemon=$top_builddir/src/caom2ingestd
 maplib=$top_builddir/src/libcaom2map.a
@@ -71,3 +71,16 @@ out=$(tsort "$tmp/edges" 2>&1 >/dev/null)
 is "" "$out" "no folder-level include cycle"
 bad=$(awk '$1 != "lib" && ($2 == "lib" || ($2 == "caom" && $1 != "caom"))' "$tmp/edges")
 is "" "$bad" "src/lib includes nothing of ours, src/caom only src/lib"
+
+# doc/ARCHITECTURE.md lists every module (a header or a lone .c) of src/, and
+# nothing that is not there.
+doc=$srcdir/doc/ARCHITECTURE.md
+for f in "$srcdir"/src/*/*.[ch]; do
+	d=$(basename "$(dirname "$f")")
+	echo "$d/$(basename "$f" | sed 's/\.[ch]$//')"
+done | sort -u > "$tmp/modules"
+sed -n 's/^| `\([a-z]*\/[a-z_0-9]*\)` |.*/\1/p' "$doc" | sort -u > "$tmp/documented"
+missing=$(comm -23 "$tmp/modules" "$tmp/documented" | tr '\n' ' ')
+is "" "$missing" "doc/ARCHITECTURE.md lists every module of src/"
+extra=$(comm -13 "$tmp/modules" "$tmp/documented" | tr '\n' ' ')
+is "" "$extra" "and no module that is not there"
