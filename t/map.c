@@ -26,6 +26,8 @@
  *                                                            test_members_simple
  *   URI: KEY comes from a table, but the file's bytes are not here
  *                                                            test_members_table
+ *   CAUSE (KEY), CAUSE from fits_read_column:
+ *       FILE: HDU N: cfitsio's text (file gone)              test_members_table
  *   mapping failed                                           not reachable:
  *       map_augment fails only when augment_plane, augment_parts or
  *       augment_members does, and they fail only through fail(), which
@@ -466,6 +468,16 @@ read_fits(const char *path)
 	return f;
 }
 
+/* Does s start with prefix and end with suffix? */
+static int
+frames(const char *s, const char *prefix, const char *suffix)
+{
+	size_t n = s != NULL ? strlen(s) : 0, p = strlen(prefix), q = strlen(suffix);
+
+	return s != NULL && n >= p + q && strncmp(s, prefix, p) == 0 &&
+	    strcmp(s + n - q, suffix) == 0;
+}
+
 static void
 test_members_table(void)
 {
@@ -473,7 +485,7 @@ test_members_table(void)
 	struct blueprint *bp = bp_text("DerivedObservation.members = ('BINTABLE', 'MEMBER', 1)\n");
 	struct caom_observation *obs;
 	struct fits_file *f;
-	char *path, *warn, *cause;
+	char *path, *want, *warn, *cause;
 
 	/* the table read */
 	path = write_fits("members.fits", rows, 2);
@@ -493,6 +505,23 @@ test_members_table(void)
 	is_string(URI ": DerivedObservation.members comes from a table, but the file's bytes "
 	    "are not here", cause, "members from a table, no path: message");
 	ok(obs->members.n == 0, "members from a table, no path: no members");
+	free(cause);
+	caom_observation_free(obs);
+	fits_file_free(f);
+	free(path);
+
+	/* the file gone once its header is read: cfitsio's text inside map.c's */
+	path = write_fits("gone.fits", rows, 2);
+	f = read_fits(path);
+	if (unlink(path) != 0)
+		bail("unlink %s: %s", path, strerror(errno));
+	want = xasprintf("%s: HDU 1: could not open the named file", path);
+	obs = obs_new(CAOM_OBS_DERIVED);
+	is_int(-1, map(obs, f, path, bp, &warn, &cause), "members, file gone: refused");
+	ok(frames(cause, want, " (DerivedObservation.members)"),
+	    "members, file gone: '%s...' + ' (DerivedObservation.members)'", want);
+	diag("members, file gone: %s", cause != NULL ? cause : "(null)");
+	free(want);
 	free(cause);
 	caom_observation_free(obs);
 	fits_file_free(f);
@@ -775,7 +804,7 @@ test_axis_length(void)
 int
 main(void)
 {
-	plan(115);
+	plan(117);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	test_success();
