@@ -27,7 +27,9 @@
  *   URI: KEY comes from a table, but the file's bytes are not here
  *                                                            test_members_table
  *   CAUSE (KEY), CAUSE from fits_read_column:
- *       FILE: HDU N: cfitsio's text (file gone)              test_members_table
+ *       FILE: HDU N: not a table (column C wanted)           test_members_table
+ *       FILE: HDU N: cfitsio's text (file gone, table cut short)
+ *                                                            test_members_table
  *   mapping failed                                           not reachable:
  *       map_augment fails only when augment_plane, augment_parts or
  *       augment_members does, and they fail only through fail(), which
@@ -478,6 +480,25 @@ frames(const char *s, const char *prefix, const char *suffix)
 	    strcmp(s + n - q, suffix) == 0;
 }
 
+/* fits_read_column must fail with want as its cause, handing back no values. */
+static void
+column_fails(const char *path, const char *want, int exact, const char *what)
+{
+	static char *sentinel[1];
+	char **values = sentinel, *cause = NULL;
+	size_t n = 99;
+
+	is_int(-1, fits_read_column(path, 1, "MEMBER", &values, &n, &cause),
+	    "%s: fits_read_column fails", what);
+	ok(values == NULL && n == 0, "%s: fits_read_column hands back no values", what);
+	if (exact)
+		is_string(want, cause, "%s: fits_read_column's message", what);
+	else
+		ok(frames(cause, want, ""), "%s: fits_read_column's message starts '%s'", what,
+		    want);
+	free(cause);
+}
+
 static void
 test_members_table(void)
 {
@@ -485,7 +506,9 @@ test_members_table(void)
 	struct blueprint *bp = bp_text("DerivedObservation.members = ('BINTABLE', 'MEMBER', 1)\n");
 	struct caom_observation *obs;
 	struct fits_file *f;
+	const char **many;
 	char *path, *want, *warn, *cause;
+	long i;
 
 	/* the table read */
 	path = write_fits("members.fits", rows, 2);
@@ -510,6 +533,23 @@ test_members_table(void)
 	fits_file_free(f);
 	free(path);
 
+	/* HDU 1 an image */
+	path = write_fits("image.fits", NULL, 0);
+	want = xasprintf("%s: HDU 1: not a table (column MEMBER wanted)", path);
+	column_fails(path, want, 1, "an image HDU");
+	free(want);
+	f = read_fits(path);
+	obs = obs_new(CAOM_OBS_DERIVED);
+	is_int(-1, map(obs, f, path, bp, &warn, &cause), "members from an image HDU: refused");
+	want = xasprintf("%s: HDU 1: not a table (column MEMBER wanted) "
+	    "(DerivedObservation.members)", path);
+	is_string(want, cause, "members from an image HDU: message");
+	free(want);
+	free(cause);
+	caom_observation_free(obs);
+	fits_file_free(f);
+	free(path);
+
 	/* the file gone once its header is read: cfitsio's text inside map.c's */
 	path = write_fits("gone.fits", rows, 2);
 	f = read_fits(path);
@@ -527,6 +567,28 @@ test_members_table(void)
 	fits_file_free(f);
 	free(path);
 
+	/* a table cut short after 180 of its 400 rows (one 2880-byte block) */
+	many = xcalloc(400, sizeof *many);
+	for (i = 0; i < 400; i++)
+		many[i] = "row";
+	path = write_fits("short.fits", many, 400);
+	f = read_fits(path);
+	if (truncate(path, 2880 * 3) != 0)
+		bail("truncate %s: %s", path, strerror(errno));
+	want = xasprintf("%s: HDU 1: tried to move past end of file", path);
+	column_fails(path, want, 0, "a table cut short");
+	obs = obs_new(CAOM_OBS_DERIVED);
+	is_int(-1, map(obs, f, path, bp, &warn, &cause), "members, table cut short: refused");
+	ok(frames(cause, want, " (DerivedObservation.members)"),
+	    "members, table cut short: '%s...' + ' (DerivedObservation.members)'", want);
+	diag("members, table cut short: %s", cause != NULL ? cause : "(null)");
+	ok(obs->members.n == 0, "members, table cut short: no members");
+	free(want);
+	free(cause);
+	caom_observation_free(obs);
+	fits_file_free(f);
+	free(path);
+	free(many);
 	blueprint_free(bp);
 }
 
@@ -804,7 +866,7 @@ test_axis_length(void)
 int
 main(void)
 {
-	plan(117);
+	plan(128);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	test_success();
