@@ -44,6 +44,7 @@
  *       Observation.sequenceNumber                           test_warn_integer
  *       one_long: Chunk.observable.dependent.bin             test_warn_chunk
  *   FILE: HDU N: KEY: 'VALUE' is not a date (ignored)        test_warn_date
+ *       (once for Observation.metaRelease)
  *   FILE: the blueprint configures extension N, the file has M HDUs
  *                                                            test_warn_extension
  *   FILE: HDU N: only one position axis (ra/dec) in the WCS; no position
@@ -679,6 +680,19 @@ test_warn_date(void)
 	caom_observation_free(obs);
 	blueprint_free(bp);
 	fits_file_free(f);
+
+	f = dump("SIMPLE=T", "BITPIX=16", "NAXIS=2", "NAXIS1=4", "NAXIS2=4",
+	    "DATE-OBS='yesterday'", "END", NULL);
+	bp = bp_text("");
+	obs = obs_new(CAOM_OBS_SIMPLE);
+	is_int(0, map(obs, f, NULL, bp, &warn, &cause), "DATE-OBS yesterday: maps");
+	is_string(FILE_ ": HDU 0: Observation.metaRelease: 'yesterday' is not a date (ignored)",
+	    warn, "DATE-OBS yesterday: one warning");
+	ok(!obs->has_meta_release, "DATE-OBS yesterday: no metaRelease");
+	free(warn);
+	caom_observation_free(obs);
+	blueprint_free(bp);
+	fits_file_free(f);
 }
 
 /* Two HDUs: no data in 0, an RA---TAN/DEC--TAN image in 1. */
@@ -866,7 +880,7 @@ test_axis_length(void)
 int
 main(void)
 {
-	plan(128);
+	plan(131);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	test_success();

@@ -2009,8 +2009,7 @@ augment_observation_fields(struct mctx *m)
 		o->intent = xstrdup("science");
 	set_str(m, &o->intent, "Observation.intent", 0);
 	set_str(m, &o->type, "Observation.type", 0);
-	set_date(m, &o->meta_release, &o->has_meta_release, "Observation.metaRelease", 0);
-	set_str(m, &o->ent.meta_producer, "Observation.metaProducer", 0);
+	/* metaRelease and metaProducer were read by map_augment (once: one warning) */
 	s = o->requirements != NULL ? xstrdup(o->requirements->flag) : NULL;
 	set_str(m, &s, "Observation.requirements.flag", 0);
 	caom_requirements_free(o->requirements);
