@@ -750,10 +750,11 @@ fits_read_column(const char *path, int hdu, const char *column, char ***values,
 	snprintf(name, sizeof name, "%s", column);
 	if (fits_open_file(&fp, path, READONLY, &status) != 0 ||
 	    fits_movabs_hdu(fp, hdu + 1, &type, &status) != 0 ||
-	    fits_get_colnum(fp, CASEINSEN, name, &col, &status) != 0 ||
+	    ((type == BINARY_TBL || type == ASCII_TBL) &&
+	    (fits_get_colnum(fp, CASEINSEN, name, &col, &status) != 0 ||
 	    fits_get_num_rows(fp, &nrows, &status) != 0 ||
 	    fits_get_coltype(fp, col, &typecode, &repeat, &width, &status) != 0 ||
-	    fits_get_col_display_width(fp, col, &dispw, &status) != 0) {
+	    fits_get_col_display_width(fp, col, &dispw, &status) != 0))) {
 		*cause = hdr_cfitsio_error(path, hdu, status);
 		status = 0;
 		if (fp != NULL)
@@ -781,9 +782,16 @@ fits_read_column(const char *path, int hdu, const char *column, char ***values,
 		cell[width] = '\0';
 		v[r] = cell;
 	}
-	*nvalues = (size_t)r;
-	*values = v;
 	status = 0;
 	fits_close_file(fp, &status);
-	return r == nrows ? 0 : -1;
+	if (r < nrows) {
+		/* nothing half read is handed back */
+		while (r-- > 0)
+			free(v[r]);
+		free(v);
+		return -1;
+	}
+	*nvalues = (size_t)nrows;
+	*values = v;
+	return 0;
 }

@@ -84,7 +84,10 @@ void fits_hdu_set(struct fits_hdu *hdu, const char *key, enum fits_vtype type, c
  * parsed values. *ncards receives the record count. Free the result.
  */
 char *fits_hdu_records(const struct fits_hdu *hdu, int *ncards);
-/* The string values of column of the BINTABLE in HDU hdu (0-based) of a FITS file. */
+/*
+ * The string values of column of the BINTABLE in HDU hdu (0-based) of a
+ * FITS file: 0, or -1 with *cause and nothing in *values.
+ */
 int fits_read_column(const char *path, int hdu, const char *column, char ***values,
     size_t *nvalues, char **cause);
 

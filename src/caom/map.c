@@ -1800,8 +1800,11 @@ augment_members(struct mctx *m)
 		if (m->in->path == NULL || m->f == NULL)
 			return fail(m, "%s: %s comes from a table, but the file's bytes are not here",
 			    m->in->uri, which);
-		if (fits_read_column(m->in->path, b->table_ext, b->kw[0], &values, &n, &cause) != 0)
-			return fail(m, "%s (%s)", cause, which);
+		if (fits_read_column(m->in->path, b->table_ext, b->kw[0], &values, &n, &cause) != 0) {
+			fail(m, "%s (%s)", cause, which);
+			free(cause);
+			return -1;
+		}
 		/* the reference prepends each row: the set is built last row first */
 		for (i = n; i-- > 0;) {
 			uri = strncmp(values[i], "caom:", 5) == 0 ? xstrdup(values[i]) :
@@ -2006,8 +2009,7 @@ augment_observation_fields(struct mctx *m)
 		o->intent = xstrdup("science");
 	set_str(m, &o->intent, "Observation.intent", 0);
 	set_str(m, &o->type, "Observation.type", 0);
-	set_date(m, &o->meta_release, &o->has_meta_release, "Observation.metaRelease", 0);
-	set_str(m, &o->ent.meta_producer, "Observation.metaProducer", 0);
+	/* metaRelease and metaProducer were read by map_augment (once: one warning) */
 	s = o->requirements != NULL ? xstrdup(o->requirements->flag) : NULL;
 	set_str(m, &s, "Observation.requirements.flag", 0);
 	caom_requirements_free(o->requirements);
