@@ -8,7 +8,7 @@
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
 xsd=${CAOM2INGEST_XSD_DIR:-$srcdir/xsd}
-plan 13
+plan 15
 
 land=$tmp/landing
 out=$tmp/out
@@ -21,6 +21,8 @@ Chunk.position.axis.axis1.ctype = ['CTYPE1']
 Chunk.position.axis.axis2.ctype = ['CTYPE2']
 BP
 printf 'Observation.type = OBJECT\nObservation.bogus = 1\n' > "$tmp/bad.blueprint"
+printf "Plane.dataProductType = image\nPlane.calibrationLevel = ['CALLEVEL']\n" > "$tmp/warn.blueprint"
+mkdir -p "$land/warn"
 cat > "$tmp/c.yml" <<CONF
 log: stderr
 state_dir: $tmp/state
@@ -43,6 +45,14 @@ collections:
         product: '\${o}'
         uri: 'cadc:BAD/\${file}'
         blueprint: $tmp/bad.blueprint
+  - name: WARN
+    landing: $land/warn
+    rules:
+      - match: '^(?<o>[a-z0-9]+)\\.fits\$'
+        observation: '\${o}'
+        product: '\${o}'
+        uri: 'cadc:WARN/\${file}'
+        blueprint: $tmp/warn.blueprint
 sink:
   directory: $out
 CONF
@@ -64,6 +74,14 @@ mv "$tmp/m2.fits" "$land/bad/m2.fits"
 ok "a bad blueprint fails the observation, naming the line" \
 	wait_for 10 grep -q "observation BAD/m2 failed.*bad.blueprint:2: unknown key 'Observation.bogus'" "$log"
 ok_not "and nothing is stored for it" test -e "$out/BAD/m2.xml"
+
+# a mapping that fails after a warning: the warning that says why is logged too
+mkfits "$tmp/w1.fits" "CALLEVEL= 'raw'"
+mv "$tmp/w1.fits" "$land/warn/w1.fits"
+ok "a mapping that fails is logged with its reason" \
+	wait_for 10 grep -q "observation WARN/w1 failed.*no value for Plane.calibrationLevel" "$log"
+ok "and with the warning that explains it" \
+	grep -q "w1.fits: mapping: .*HDU 0: Plane.calibrationLevel: .raw. is not an integer (ignored)" "$log" || { grep w1 "$log" | sed "s/^/# /"; false; }
 
 mkfits "$tmp/m3.fits"
 head -c 3000 "$tmp/m3.fits" > "$tmp/m3.cut"

@@ -132,16 +132,15 @@ ingest_map_file(struct caom_observation *obs, const struct state_file *f,
 	in.fits = pr->ff;
 	in.path = f->path;
 	in.bp = pr->bp;
-	if (map_augment(obs, &in, &warn, &msg) != 0) {
-		*cause = msg;
-		msg = NULL;
-		goto out;
-	}
+	r = map_augment(obs, &in, &warn, &msg);
+	/* logged whether or not the mapping failed: a warning may say why it did */
 	if (warn != NULL)
 		log_at(LOG_WARNING, 0, LOG_FIELDS({ "FILE", f->path }), "%s: mapping: %s", f->path,
 		    warn);
-	r = 0;
-out:
+	if (r != 0) {
+		*cause = msg;
+		msg = NULL;
+	}
 	free(warn);
 	free(msg);
 	return r;
