@@ -87,13 +87,13 @@ kind_of(const struct blueprint *bp, const char *key, int ext)
 	return v != NULL ? (int)v->kind : BP_UNSET;
 }
 
-/* The literal (or function call) of key in ext, or NULL. */
+/* The literal of key in ext, or NULL. */
 static const char *
 lit_of(const struct blueprint *bp, const char *key, int ext)
 {
 	const struct bp_value *v = bp_get(bp, KEY(key), ext);
 
-	return v != NULL && (v->kind == BP_LITERAL || v->kind == BP_FUNCTION) ? v->lit : NULL;
+	return v != NULL && v->kind == BP_LITERAL ? v->lit : NULL;
 }
 
 /* The keyword list of key in ext as "A,B" ("" for an empty list, NULL when not a list). */
@@ -150,13 +150,6 @@ has_line(const char *s, const char *line)
 	return 0;
 }
 
-static char *
-fn_echo(const char *uri, void *hdu)
-{
-	(void)hdu;
-	return strdup(uri);
-}
-
 static void
 test_keys(void)
 {
@@ -189,7 +182,7 @@ static const char good_text[] =
     "Observation.target.name = ['OBJECT', 'TARGNAME'], default = M31   # trailing comment\n"
     "Observation.type = OBJECT\n"
     "Plane.provenance.name = None\n"
-    "Plane.productID = echo(uri)\n"
+    "Plane.productID = ad:X/f(1).fits\n"
     "Observation.algorithm.name = [\"PROCNAME\"], default=None\n"
     "Observation.instrument.name = ['INSTRUME'], default\n"
     "DerivedObservation.members = ('BINTABLE', 'Filename', 1)\n"
@@ -224,9 +217,8 @@ test_good(void)
 	is_int(BP_LITERAL, kind_of(bp, "Observation.type", 0), "a literal");
 	is_string("OBJECT", lit_of(bp, "Observation.type", 0), "its value");
 	is_int(BP_NONE, kind_of(bp, "Plane.provenance.name", 0), "None");
-	is_int(BP_FUNCTION, kind_of(bp, "Plane.productID", 0), "a registered function");
-	is_string("echo(uri)", lit_of(bp, "Plane.productID", 0), "its call text");
-	ok(bp_find_function("echo(uri)") == fn_echo, "the call finds the function");
+	is_string("ad:X/f(1).fits", lit_of(bp, "Plane.productID", 0),
+	    "a value with '/' and parentheses is a literal, not a function call");
 	is_kw("PROCNAME", bp, "Observation.algorithm.name", 0, "a double-quoted keyword");
 	ok(def_of(bp, "Observation.algorithm.name", 0) == NULL,
 	    "default=None replaces the built-in default with none");
@@ -641,7 +633,6 @@ int
 main(void)
 {
 	plan_lazy();
-	bp_register_function("echo", fn_echo);
 	test_keys();
 	test_good();
 	test_errors();

@@ -785,36 +785,6 @@ guess_axes(struct blueprint *bp, const char *file, struct errbuf *e)
 		configure_simple(bp, BP_AXIS_CUSTOM, g.index[G_CUSTOM], 0);
 }
 
-/* ---- Collection functions ---- */
-
-struct bp_fn {
-	char		*name;
-	bp_function	 fn;
-};
-
-static struct bp_fn *bp_fns;
-static size_t bp_nfns;
-
-void
-bp_register_function(const char *name, bp_function fn)
-{
-	bp_fns = xreallocarray(bp_fns, bp_nfns + 1, sizeof *bp_fns);
-	bp_fns[bp_nfns].name = xstrdup(name);
-	bp_fns[bp_nfns++].fn = fn;
-}
-
-bp_function
-bp_find_function(const char *call)
-{
-	size_t n = strcspn(call, "("), i;
-
-	for (i = 0; i < bp_nfns; i++) {
-		if (strlen(bp_fns[i].name) == n && strncmp(bp_fns[i].name, call, n) == 0)
-			return bp_fns[i].fn;
-	}
-	return NULL;
-}
-
 /* ---- The blueprint text format (ObsBlueprint.load_from_file) ---- */
 
 static char *
@@ -919,13 +889,10 @@ parse_value(const char *raw, struct bp_value *v, char **msg)
 	} else if (strcmp(val, "None") == 0) {
 		v->kind = BP_NONE;
 	} else if (is_function(val)) {
-		v->kind = BP_FUNCTION;
-		v->lit = xstrdup(val);
-		if (bp_find_function(val) == NULL) {
-			*msg = xasprintf("unknown function %.*s (no collection function of that "
-			    "name is registered)", (int)strcspn(val, "("), val);
-			r = -1;
-		}
+		/* no collection function is compiled in: every call is unknown */
+		*msg = xasprintf("unknown function %.*s (no collection function of that "
+		    "name is registered)", (int)strcspn(val, "("), val);
+		r = -1;
 	} else {
 		v->kind = BP_LITERAL;
 		v->lit = xstrdup(val);

@@ -3,7 +3,8 @@
  *
  * A blueprint holds, for each of the 195 keys of blueprint_keys.h, where the
  * value comes from: a list of header keywords with an optional default, a
- * literal, None, a collection function "name(uri)", or a BINTABLE column.
+ * literal, None, or a BINTABLE column (a collection function "name(uri)"
+ * is recognised but refused: none is compiled in).
  * The plan applies to every HDU; "extension N" plans override Chunk keys for
  * HDU N. Which WCS axis is which (position, energy, time, ...) is configured
  * from the keys used, as the reference tools (caom2utils ObsBlueprint) do.
@@ -22,7 +23,8 @@ enum bp_kind {
 	BP_LIST,	/* header keywords, first truthy wins, then the default */
 	BP_LITERAL,	/* a value */
 	BP_NONE,	/* explicitly no value */
-	BP_FUNCTION,	/* a registered collection function, name in lit */
+	BP_FUNCTION,	/* a collection function "name(args)" in lit; none is compiled in,
+			   so the text format refuses every call and no plan holds one */
 	BP_TABLE	/* a BINTABLE column: kw[0] in extension table_ext */
 };
 
@@ -85,15 +87,6 @@ size_t bp_extensions(const struct blueprint *bp, const int **exts);
 size_t bp_plan_keys(const struct blueprint *bp, int ext, int **keys);
 /* The blueprint in the text format (keys in reference order). Free the result. */
 char *blueprint_dump(const struct blueprint *bp);
-
-/* ---- Collection functions ---- */
-
-/* A function returns a newly allocated value or NULL (no value). */
-typedef char *(*bp_function)(const char *uri, void *hdu);
-/* Register a collection function under name (without parentheses). */
-void bp_register_function(const char *name, bp_function fn);
-/* The function for "name(args)" or "name", or NULL. */
-bp_function bp_find_function(const char *call);
 
 /* ---- Legacy fits2caom2 configuration ---- */
 
