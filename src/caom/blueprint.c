@@ -94,12 +94,6 @@ bp_index_build(void)
 		strmap_put(bp_index, bp_names[i], (void *)(uintptr_t)(i + 1));
 }
 
-const char *
-bp_key_name(int key)
-{
-	return key >= 0 && (size_t)key < NKEYS ? bp_names[key] : NULL;
-}
-
 int
 bp_key(const char *name)
 {
@@ -130,19 +124,6 @@ bp_value_clear(struct bp_value *v)
 	free(v->def);
 	free(v->lit);
 	memset(v, 0, sizeof *v);
-}
-
-static void
-bp_value_copy(struct bp_value *dst, const struct bp_value *src)
-{
-	size_t i;
-
-	*dst = *src;
-	dst->kw = src->nkw > 0 ? xcalloc(src->nkw, sizeof *dst->kw) : NULL;
-	for (i = 0; i < src->nkw; i++)
-		dst->kw[i] = xstrdup(src->kw[i]);
-	dst->def = src->def != NULL ? xstrdup(src->def) : NULL;
-	dst->lit = src->lit != NULL ? xstrdup(src->lit) : NULL;
 }
 
 static void
@@ -271,37 +252,6 @@ blueprint_free(struct blueprint *bp)
 	for (i = 0; i < NKEYS; i++)
 		free(bp->wcs_std[i]);
 	free(bp);
-}
-
-static void
-plan_copy(struct bp_plan *dst, const struct bp_plan *src)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		bp_value_copy(&dst->v[i], &src->v[i]);
-	dst->next_seq = src->next_seq;
-}
-
-struct blueprint *
-blueprint_copy(const struct blueprint *bp)
-{
-	struct blueprint *c = xcalloc(1, sizeof *c);
-	size_t i;
-
-	plan_copy(&c->plan, &bp->plan);
-	c->nexts = bp->nexts;
-	c->exts = bp->nexts > 0 ? xcalloc(bp->nexts, sizeof *c->exts) : NULL;
-	for (i = 0; i < bp->nexts; i++) {
-		c->exts[i].ext = bp->exts[i].ext;
-		c->exts[i].plan = xcalloc(1, sizeof *c->exts[i].plan);
-		plan_copy(c->exts[i].plan, bp->exts[i].plan);
-	}
-	for (i = 0; i < NKEYS; i++)
-		c->wcs_std[i] = bp->wcs_std[i] != NULL ? xstrdup(bp->wcs_std[i]) : NULL;
-	memcpy(c->configured, bp->configured, sizeof c->configured);
-	memcpy(c->index, bp->index, sizeof c->index);
-	return c;
 }
 
 /* The plan for HDU ext (0: the plan), created when create is set. */

@@ -52,9 +52,8 @@ enum bp_axis {
 
 struct blueprint;
 
-/* The number of keys and the name of key i (0 <= i < bp_nkeys). */
+/* The number of keys. */
 extern const size_t bp_nkeys;
-const char *bp_key_name(int key);
 /* The index of a key name, or -1 when it is not a blueprint key. */
 int bp_key(const char *name);
 
@@ -62,8 +61,6 @@ int bp_key(const char *name);
 struct blueprint *blueprint_new(void);
 /* Free a blueprint; NULL is accepted. */
 void blueprint_free(struct blueprint *bp);
-/* A deep copy. */
-struct blueprint *blueprint_copy(const struct blueprint *bp);
 
 /* Load a blueprint text file over bp (normally blueprint_new()); 0 or -1, *cause lists every error. */
 int blueprint_load(struct blueprint *bp, const char *path, char **cause);
