@@ -10,16 +10,16 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "caom/blueprint.h"
+#include "lib/fileio.h"
+#include "lib/msgbuf.h"
 #include "lib/strmap.h"
 #include "lib/xmalloc.h"
 
@@ -50,34 +50,6 @@ struct blueprint {
 	int		 configured[BP_NAXES];
 	int		 index[BP_NAXES][2];
 };
-
-/* ---- Errors: a growing list of "FILE:LINE: message" lines ---- */
-
-struct errbuf {
-	char		*s;
-	size_t		 len;
-	int		 n;
-};
-
-static void __attribute__((format(printf, 4, 5)))
-err_add(struct errbuf *e, const char *file, unsigned line, const char *fmt, ...)
-{
-	char *msg, *l;
-	va_list ap;
-
-	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	l = line > 0 ? xasprintf("%s:%u: %s", file, line, msg) : xasprintf("%s: %s", file, msg);
-	free(msg);
-	e->s = xreallocarray(e->s, e->len + strlen(l) + 2, 1);
-	if (e->len > 0)
-		e->s[e->len++] = '\n';
-	strcpy(e->s + e->len, l);
-	e->len += strlen(l);
-	e->n++;
-	free(l);
-}
 
 /* ---- Keys ---- */
 
@@ -673,7 +645,7 @@ guess_next_index(const struct guess *g, int axis)
 }
 
 static void
-guess_axes(struct blueprint *bp, const char *file, struct errbuf *e)
+guess_axes(struct blueprint *bp, const char *file, struct msgbuf *e)
 {
 	struct guess g;
 	const struct bp_value *v;
@@ -690,7 +662,7 @@ guess_axes(struct blueprint *bp, const char *file, struct errbuf *e)
 			if (n == 0)
 				continue;
 			if ((a = guess_axis_of(bp_names[keys[i]])) < 0) {
-				err_add(e, file, v->line, "%s: a CTYPEn keyword names a WCS axis, "
+				msgbuf_at(e, file, v->line, "%s: a CTYPEn keyword names a WCS axis, "
 				    "but %s is not a Chunk axis key", bp_names[keys[i]],
 				    bp_names[keys[i]]);
 				continue;
@@ -710,12 +682,12 @@ guess_axes(struct blueprint *bp, const char *file, struct errbuf *e)
 	if (g.set[G_RA] && g.set[G_DEC])
 		configure_position(bp, g.index[G_RA], g.index[G_DEC], 0);
 	else if (g.set[G_RA] || g.set[G_DEC])
-		err_add(e, file, 0, "only one position axis found (ra/dec): %d/%d",
+		msgbuf_at(e, file, 0, "only one position axis found (ra/dec): %d/%d",
 		    g.index[G_RA], g.index[G_DEC]);
 	else {
 		for (a = G_ENERGY; a < G_N; a++) {
 			if (g.index[a] == 1 || g.index[a] == 2) {
-				err_add(e, file, 0, "cannot determine the position axes: WCS axis "
+				msgbuf_at(e, file, 0, "cannot determine the position axes: WCS axis "
 				    "%d is taken by another axis", g.index[a]);
 				break;
 			}
@@ -880,7 +852,7 @@ parse_extension(const char *line)
 
 static void
 blueprint_line(struct blueprint *bp, const char *name, unsigned lineno, char *line, int *ext,
-    struct errbuf *e)
+    struct msgbuf *e)
 {
 	struct bp_value v;
 	char *hash, *eq, *key, *msg = NULL, *s;
@@ -894,18 +866,18 @@ blueprint_line(struct blueprint *bp, const char *name, unsigned lineno, char *li
 		if (*s == '\0')
 			return;
 		if ((n = parse_extension(line)) < 0)
-			err_add(e, name, lineno, "syntax error: expected KEY = VALUE or 'extension N:'");
+			msgbuf_at(e, name, lineno, "syntax error: expected KEY = VALUE or 'extension N:'");
 		else
 			*ext = n;
 		return;
 	}
 	key = strip_dup(line, (size_t)(eq - line));
 	if ((k = bp_key(key)) < 0)
-		err_add(e, name, lineno, "unknown key '%s'", key);
+		msgbuf_at(e, name, lineno, "unknown key '%s'", key);
 	else if (*ext > 0 && strncmp(key, "Chunk", 5) != 0)
-		err_add(e, name, lineno, "%s: only Chunk keys can follow 'extension %d:'", key, *ext);
+		msgbuf_at(e, name, lineno, "%s: only Chunk keys can follow 'extension %d:'", key, *ext);
 	else if (parse_value(eq + 1, &v, &msg) != 0) {
-		err_add(e, name, lineno, "%s: %s", key, msg);
+		msgbuf_at(e, name, lineno, "%s: %s", key, msg);
 		free(msg);
 	} else {
 		v.line = lineno;
@@ -918,7 +890,7 @@ int
 blueprint_load_text(struct blueprint *bp, const char *name, const char *text, size_t len,
     char **cause)
 {
-	struct errbuf e = { NULL, 0, 0 };
+	struct msgbuf e = { 0 };
 	const char *p = text, *end = text + len, *nl;
 	unsigned lineno = 0;
 	char *line;
@@ -931,7 +903,7 @@ blueprint_load_text(struct blueprint *bp, const char *name, const char *text, si
 		line = xstrndup(p, (size_t)(nl - p));
 		lineno++;
 		if (memchr(p, '\0', (size_t)(nl - p)) != NULL)
-			err_add(&e, name, lineno, "NUL byte: not a text file");
+			msgbuf_at(&e, name, lineno, "NUL byte: not a text file");
 		else
 			blueprint_line(bp, name, lineno, line, &ext, &e);
 		free(line);
@@ -940,36 +912,10 @@ blueprint_load_text(struct blueprint *bp, const char *name, const char *text, si
 	if (e.n == 0)
 		guess_axes(bp, name, &e);
 	if (e.n > 0) {
-		*cause = e.s;
+		*cause = msgbuf_take(&e);
 		return -1;
 	}
 	return 0;
-}
-
-/* Read a whole text file; NULL with *cause. */
-static char *
-slurp(const char *path, size_t *len, char **cause)
-{
-	struct stat st;
-	FILE *fp;
-	char *buf;
-
-	if ((fp = fopen(path, "r")) == NULL || fstat(fileno(fp), &st) != 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		if (fp != NULL)
-			fclose(fp);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		*cause = xasprintf("%s: not a regular file", path);
-		fclose(fp);
-		return NULL;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	*len = fread(buf, 1, (size_t)st.st_size, fp);
-	buf[*len] = '\0';
-	fclose(fp);
-	return buf;
 }
 
 int
@@ -979,7 +925,7 @@ blueprint_load(struct blueprint *bp, const char *path, char **cause)
 	char *text;
 	int r;
 
-	if ((text = slurp(path, &len, cause)) == NULL)
+	if (file_slurp(path, &text, &len, cause) != 0)
 		return -1;
 	r = blueprint_load_text(bp, path, text, len, cause);
 	free(text);
@@ -1098,14 +1044,14 @@ lg_section(struct lg_file *f, const char *uri, int ext)
 
 /* load_config: name = value lines, ?uri and ?uri#[n] sections. */
 static int
-lg_parse(struct lg_file *f, const char *name, const char *text, size_t len, struct errbuf *e)
+lg_parse(struct lg_file *f, const char *name, const char *text, size_t len, struct msgbuf *e)
 {
 	const char *p = text, *end = text + len, *nl;
 	struct lg_dict *cur = &f->top;
 	char *line, *eq, *key, *val, *uri, *h;
 	unsigned lineno = 0;
 	long ext;
-	int n0 = e->n;
+	unsigned n0 = e->n;
 
 	free(f->name);
 	f->name = xstrdup(name);
@@ -1115,7 +1061,7 @@ lg_parse(struct lg_file *f, const char *name, const char *text, size_t len, stru
 			nl = end;
 		lineno++;
 		if (memchr(p, '\0', (size_t)(nl - p)) != NULL) {
-			err_add(e, name, lineno, "NUL byte: not a text file");
+			msgbuf_at(e, name, lineno, "NUL byte: not a text file");
 			p = nl + 1;
 			continue;
 		}
@@ -1131,7 +1077,7 @@ lg_parse(struct lg_file *f, const char *name, const char *text, size_t len, stru
 				while (*val == ' ')
 					val++;
 				if (val == h + 2 || *val != ']' || ext < 0 || ext > 100000) {
-					err_add(e, name, lineno, "malformed section '%s' (expected "
+					msgbuf_at(e, name, lineno, "malformed section '%s' (expected "
 					    "?URI or ?URI#[N])", line);
 					free(uri);
 					free(line);
@@ -1144,7 +1090,7 @@ lg_parse(struct lg_file *f, const char *name, const char *text, size_t len, stru
 			key = strip_dup(line, (size_t)(eq - line));
 			val = strip_dup(eq + 1, strlen(eq + 1));
 			if (key[0] == '\0')
-				err_add(e, name, lineno, "syntax error: '= VALUE' without a name");
+				msgbuf_at(e, name, lineno, "syntax error: '= VALUE' without a name");
 			else
 				dict_put(cur, key, val, lineno);
 			free(key);
@@ -1172,7 +1118,7 @@ legacy_load_text(const char *config, size_t config_len, const char *defaults,
     char **cause)
 {
 	struct legacy *lg = xcalloc(1, sizeof *lg);
-	struct errbuf e = { NULL, 0, 0 };
+	struct msgbuf e = { 0 };
 	size_t i;
 
 	for (i = 0; i < sizeof lg_builtin / sizeof lg_builtin[0]; i++)
@@ -1190,7 +1136,7 @@ legacy_load_text(const char *config, size_t config_len, const char *defaults,
 		lg->overrides.name = xstrdup("override");
 	if (e.n > 0) {
 		legacy_free(lg);
-		*cause = e.s;
+		*cause = msgbuf_take(&e);
 		return -1;
 	}
 	*out = lg;
@@ -1207,7 +1153,7 @@ legacy_load(const char *config, const char *defaults, const char *overrides,
 	int i, r = -1;
 
 	for (i = 0; i < 3; i++) {
-		if (paths[i] != NULL && (text[i] = slurp(paths[i], &len[i], cause)) == NULL)
+		if (paths[i] != NULL && file_slurp(paths[i], &text[i], &len[i], cause) != 0)
 			goto out;
 	}
 	if ((r = legacy_load_text(text[0], len[0], text[1], len[1], text[2], len[2], out,
@@ -1337,7 +1283,7 @@ convert_keys(const struct lg_convert *c, const char *name, size_t *n, int *one)
 
 /* _update_axis_info: CTYPEn entries of the defaults and overrides say which axis is which. */
 static int
-lg_axes(struct blueprint *bp, const struct legacy *lg, struct errbuf *e)
+lg_axes(struct blueprint *bp, const struct legacy *lg, struct msgbuf *e)
 {
 	static const char *const energy[] = { "FREQ", "ENER", "WAVN", "VRAD", "WAVE", "VOPT",
 		"ZOPT", "AWAV", "VELO", "BETA", NULL };
@@ -1350,7 +1296,8 @@ lg_axes(struct blueprint *bp, const struct legacy *lg, struct errbuf *e)
 	static const char *const *const kinds[] = { energy, pol, timek, ra, dec, obs };
 	const struct lg_file *files[2] = { &lg->defaults, &lg->overrides };
 	const struct lg_entry *en, *ig;
-	int axis[6] = { 0, 0, 0, 0, 0, 0 }, f, a, found, n0 = e->n;
+	int axis[6] = { 0, 0, 0, 0, 0, 0 }, f, a, found;
+	unsigned n0 = e->n;
 	size_t i, j, len;
 	char *head;
 
@@ -1371,7 +1318,7 @@ lg_axes(struct blueprint *bp, const struct legacy *lg, struct errbuf *e)
 				}
 			}
 			if (!found)
-				err_add(e, files[f]->name, en->line, "%s: unrecognised CTYPE '%s'",
+				msgbuf_at(e, files[f]->name, en->line, "%s: unrecognised CTYPE '%s'",
 				    en->key, en->value);
 			free(head);
 		}
@@ -1384,12 +1331,12 @@ lg_axes(struct blueprint *bp, const struct legacy *lg, struct errbuf *e)
 		if (axis[3] && axis[4])
 			configure_position(bp, axis[3], axis[4], 1);
 		else if (axis[3] || axis[4]) {
-			err_add(e, "override", 0, "only one position axis found (ra/dec): %d/%d",
+			msgbuf_at(e, "override", 0, "only one position axis found (ra/dec): %d/%d",
 			    axis[3], axis[4]);
 			return -1;
 		} else if (axis[0] == 1 || axis[0] == 2 || axis[1] == 1 || axis[1] == 2 ||
 		    axis[2] == 1 || axis[2] == 2 || axis[5] == 1 || axis[5] == 2) {
-			err_add(e, files[1]->name, 0, "cannot determine the position axes: WCS axis "
+			msgbuf_at(e, files[1]->name, 0, "cannot determine the position axes: WCS axis "
 			    "1 or 2 is taken by another axis");
 			return -1;
 		} else
@@ -1419,15 +1366,15 @@ lg_set_literal(struct bp_plan *p, int key, const char *value, unsigned line)
 }
 
 static void
-lg_warn(struct errbuf *w, const struct lg_file *f, const struct lg_entry *en, const char *what)
+lg_warn(struct msgbuf *w, const struct lg_file *f, const struct lg_entry *en, const char *what)
 {
-	err_add(w, f->name, en->line, "%s: %s", en->key, what);
+	msgbuf_at(w, f->name, en->line, "%s: %s", en->key, what);
 }
 
 /* Config: upper-case keyword values go in front of the attribute's keyword list. */
 static void
 lg_apply_config(struct blueprint *bp, const struct legacy *lg, const struct lg_convert *c,
-    struct errbuf *w)
+    struct msgbuf *w)
 {
 	const struct lg_entry *en;
 	struct bp_value *v;
@@ -1461,7 +1408,7 @@ lg_apply_config(struct blueprint *bp, const struct legacy *lg, const struct lg_c
 
 static void
 lg_apply_defaults(struct blueprint *bp, const struct legacy *lg, const struct lg_convert *c,
-    struct errbuf *w)
+    struct msgbuf *w)
 {
 	const struct lg_entry *en;
 	struct bp_value *v;
@@ -1489,7 +1436,7 @@ lg_apply_defaults(struct blueprint *bp, const struct legacy *lg, const struct lg
 
 static void
 lg_override_dict(struct blueprint *bp, const struct lg_file *f, const struct lg_dict *d,
-    int ext, const struct lg_convert *c, struct errbuf *w)
+    int ext, const struct lg_convert *c, struct msgbuf *w)
 {
 	const struct lg_entry *en;
 	const int *keys;
@@ -1519,13 +1466,13 @@ legacy_blueprint(const struct legacy *lg, const char *uri, struct blueprint **ou
     char **warnings, char **cause)
 {
 	struct blueprint *bp = blueprint_new();
-	struct errbuf e = { NULL, 0, 0 }, w = { NULL, 0, 0 };
+	struct msgbuf e = { 0 }, w = { 0 };
 	struct lg_convert c;
 	size_t i;
 
 	if (lg_axes(bp, lg, &e) != 0) {
 		blueprint_free(bp);
-		*cause = e.s;
+		*cause = msgbuf_take(&e);
 		return -1;
 	}
 	convert_init(&c, bp, lg);
@@ -1539,9 +1486,9 @@ legacy_blueprint(const struct legacy *lg, const char *uri, struct blueprint **ou
 	}
 	convert_free(&c);
 	if (warnings != NULL)
-		*warnings = w.s;
+		*warnings = msgbuf_take(&w);
 	else
-		free(w.s);
+		msgbuf_clear(&w);
 	*out = bp;
 	return 0;
 }
