@@ -23,16 +23,15 @@
 #include "lib/strmap.h"
 #include "lib/xmalloc.h"
 
-#define BPK(s) s,
+#define BPK(id, name) name,
 static const char *const bp_names[] = {
 #include "caom/blueprint_keys.h"
 };
 #undef BPK
-#define NKEYS (sizeof bp_names / sizeof bp_names[0])
-const size_t bp_nkeys = NKEYS;
+_Static_assert(sizeof bp_names / sizeof bp_names[0] == BP_NKEYS, "one name per key");
 
 struct bp_plan {
-	struct bp_value	 v[NKEYS];
+	struct bp_value	 v[BP_NKEYS];
 	unsigned	 next_seq;
 };
 
@@ -46,7 +45,7 @@ struct blueprint {
 	struct bp_ext	*exts;		/* sorted by ext */
 	size_t		 nexts;
 	int		*ext_numbers;	/* for bp_extensions */
-	char		*wcs_std[NKEYS];
+	char		*wcs_std[BP_NKEYS];
 	int		 configured[BP_NAXES];
 	int		 index[BP_NAXES][2];
 };
@@ -61,8 +60,8 @@ bp_index_build(void)
 {
 	size_t i;
 
-	bp_index = strmap_new();
-	for (i = 0; i < NKEYS; i++)
+	bp_index = strmap_new_borrowed();
+	for (i = 0; i < BP_NKEYS; i++)
 		strmap_put(bp_index, bp_names[i], (void *)(uintptr_t)(i + 1));
 }
 
@@ -71,16 +70,6 @@ bp_key(const char *name)
 {
 	pthread_once(&bp_index_once, bp_index_build);
 	return (int)(uintptr_t)strmap_get(bp_index, name) - 1;
-}
-
-static int
-bp_key_must(const char *name)
-{
-	int k = bp_key(name);
-
-	if (k < 0)
-		abort();	/* a key spelled wrong in this file */
-	return k;
 }
 
 /* ---- Values ---- */
@@ -124,7 +113,7 @@ bp_value_has_kw(const struct bp_value *v, const char *kw)
 
 /* Put v (ownership taken) into plan p at key, keeping the key's place when set. */
 static void
-plan_put(struct bp_plan *p, int key, struct bp_value *v)
+plan_put(struct bp_plan *p, enum bp_key_id key, struct bp_value *v)
 {
 	unsigned seq = p->v[key].kind != BP_UNSET ? p->v[key].seq : p->next_seq++;
 
@@ -135,7 +124,7 @@ plan_put(struct bp_plan *p, int key, struct bp_value *v)
 }
 
 static void
-plan_list(struct bp_plan *p, int key, const char *def, ...)
+plan_list(struct bp_plan *p, enum bp_key_id key, const char *def, ...)
 {
 	struct bp_value v = { .kind = BP_LIST };
 	const char *kw;
@@ -150,7 +139,7 @@ plan_list(struct bp_plan *p, int key, const char *def, ...)
 }
 
 static void
-plan_literal(struct bp_plan *p, int key, const char *lit, unsigned line)
+plan_literal(struct bp_plan *p, enum bp_key_id key, const char *lit, unsigned line)
 {
 	struct bp_value v = { .kind = BP_LITERAL, .lit = xstrdup(lit), .line = line };
 
@@ -164,7 +153,7 @@ plan_free(struct bp_plan *p)
 
 	if (p == NULL)
 		return;
-	for (i = 0; i < NKEYS; i++)
+	for (i = 0; i < BP_NKEYS; i++)
 		bp_value_clear(&p->v[i]);
 }
 
@@ -177,33 +166,33 @@ blueprint_new(void)
 	struct bp_plan *p = &bp->plan;
 
 	/* caom2utils ObsBlueprint's defaults, in its order */
-	plan_list(p, bp_key_must("Observation.metaRelease"), NULL, "DATE", "DATE-OBS", "UTCOBS",
+	plan_list(p, BPK_Observation_metaRelease, NULL, "DATE", "DATE-OBS", "UTCOBS",
 	    "UTCDATE", "UTC-DATE", "MJDOBS", "MJD_OBS", NULL);
-	plan_list(p, bp_key_must("Observation.instrument.name"), NULL, "INSTRUME", NULL);
-	plan_list(p, bp_key_must("Observation.type"), NULL, "OBSTYPE", NULL);
-	plan_list(p, bp_key_must("Observation.environment.ambientTemp"), NULL, "TEMPERAT", NULL);
-	plan_list(p, bp_key_must("Observation.algorithm.name"), "exposure", "PROCNAME", NULL);
-	plan_list(p, bp_key_must("Observation.instrument.keywords"), NULL, "INSTMODE", NULL);
-	plan_list(p, bp_key_must("Observation.proposal.id"), NULL, "RUNID", NULL);
-	plan_list(p, bp_key_must("Observation.target.name"), NULL, "OBJECT", NULL);
-	plan_list(p, bp_key_must("Observation.telescope.name"), NULL, "TELESCOP", NULL);
-	plan_list(p, bp_key_must("Observation.telescope.geoLocationX"), NULL, "OBSGEO-X", NULL);
-	plan_list(p, bp_key_must("Observation.telescope.geoLocationY"), NULL, "OBSGEO-Y", NULL);
-	plan_list(p, bp_key_must("Observation.telescope.geoLocationZ"), NULL, "OBSGEO-Z", NULL);
-	plan_list(p, bp_key_must("Observation.observationID"), NULL, "OBSID", NULL);
-	plan_list(p, bp_key_must("Plane.calibrationLevel"), "1", NULL);
-	plan_list(p, bp_key_must("Plane.dataProductType"), "image", NULL);
-	plan_list(p, bp_key_must("Plane.metaRelease"), NULL, "RELEASE", "REL_DATE", NULL);
-	plan_list(p, bp_key_must("Plane.dataRelease"), NULL, "RELEASE", "REL_DATE", NULL);
-	plan_list(p, bp_key_must("Plane.productID"), NULL, "RUNID", NULL);
-	plan_list(p, bp_key_must("Plane.provenance.name"), NULL, "XPRVNAME", NULL);
-	plan_list(p, bp_key_must("Plane.provenance.project"), NULL, "ADC_ARCH", NULL);
-	plan_list(p, bp_key_must("Plane.provenance.producer"), NULL, "ORIGIN", NULL);
-	plan_list(p, bp_key_must("Plane.provenance.reference"), NULL, "XREFER", NULL);
-	plan_list(p, bp_key_must("Plane.provenance.lastExecuted"), NULL, "DATE-FTS", NULL);
-	plan_list(p, bp_key_must("Artifact.releaseType"), "data", NULL);
-	plan_literal(p, bp_key_must("Chunk"), "include", 0);
-	bp->wcs_std[bp_key_must("Chunk.naxis")] = xstrdup("ZNAXIS,NAXIS");
+	plan_list(p, BPK_Observation_instrument_name, NULL, "INSTRUME", NULL);
+	plan_list(p, BPK_Observation_type, NULL, "OBSTYPE", NULL);
+	plan_list(p, BPK_Observation_environment_ambientTemp, NULL, "TEMPERAT", NULL);
+	plan_list(p, BPK_Observation_algorithm_name, "exposure", "PROCNAME", NULL);
+	plan_list(p, BPK_Observation_instrument_keywords, NULL, "INSTMODE", NULL);
+	plan_list(p, BPK_Observation_proposal_id, NULL, "RUNID", NULL);
+	plan_list(p, BPK_Observation_target_name, NULL, "OBJECT", NULL);
+	plan_list(p, BPK_Observation_telescope_name, NULL, "TELESCOP", NULL);
+	plan_list(p, BPK_Observation_telescope_geoLocationX, NULL, "OBSGEO-X", NULL);
+	plan_list(p, BPK_Observation_telescope_geoLocationY, NULL, "OBSGEO-Y", NULL);
+	plan_list(p, BPK_Observation_telescope_geoLocationZ, NULL, "OBSGEO-Z", NULL);
+	plan_list(p, BPK_Observation_observationID, NULL, "OBSID", NULL);
+	plan_list(p, BPK_Plane_calibrationLevel, "1", NULL);
+	plan_list(p, BPK_Plane_dataProductType, "image", NULL);
+	plan_list(p, BPK_Plane_metaRelease, NULL, "RELEASE", "REL_DATE", NULL);
+	plan_list(p, BPK_Plane_dataRelease, NULL, "RELEASE", "REL_DATE", NULL);
+	plan_list(p, BPK_Plane_productID, NULL, "RUNID", NULL);
+	plan_list(p, BPK_Plane_provenance_name, NULL, "XPRVNAME", NULL);
+	plan_list(p, BPK_Plane_provenance_project, NULL, "ADC_ARCH", NULL);
+	plan_list(p, BPK_Plane_provenance_producer, NULL, "ORIGIN", NULL);
+	plan_list(p, BPK_Plane_provenance_reference, NULL, "XREFER", NULL);
+	plan_list(p, BPK_Plane_provenance_lastExecuted, NULL, "DATE-FTS", NULL);
+	plan_list(p, BPK_Artifact_releaseType, "data", NULL);
+	plan_literal(p, BPK_Chunk, "include", 0);
+	bp->wcs_std[BPK_Chunk_naxis] = xstrdup("ZNAXIS,NAXIS");
 	return bp;
 }
 
@@ -221,7 +210,7 @@ blueprint_free(struct blueprint *bp)
 	}
 	free(bp->exts);
 	free(bp->ext_numbers);
-	for (i = 0; i < NKEYS; i++)
+	for (i = 0; i < BP_NKEYS; i++)
 		free(bp->wcs_std[i]);
 	free(bp);
 }
@@ -251,11 +240,11 @@ bp_plan_for(struct blueprint *bp, int ext, int create)
 }
 
 const struct bp_value *
-bp_get(const struct blueprint *bp, int key, int ext)
+bp_get(const struct blueprint *bp, enum bp_key_id key, int ext)
 {
 	const struct bp_plan *p;
 
-	if (key < 0 || (size_t)key >= NKEYS)
+	if ((unsigned)key >= BP_NKEYS)
 		return NULL;
 	if (ext > 0 && (p = bp_plan_for((struct blueprint *)(uintptr_t)bp, ext, 0)) != NULL &&
 	    p->v[key].kind != BP_UNSET)
@@ -264,9 +253,9 @@ bp_get(const struct blueprint *bp, int key, int ext)
 }
 
 const char *
-bp_wcs_std(const struct blueprint *bp, int key)
+bp_wcs_std(const struct blueprint *bp, enum bp_key_id key)
 {
-	return key >= 0 && (size_t)key < NKEYS ? bp->wcs_std[key] : NULL;
+	return (unsigned)key < BP_NKEYS ? bp->wcs_std[key] : NULL;
 }
 
 int
@@ -289,7 +278,7 @@ int
 bp_has_chunk(const struct blueprint *bp, int ext)
 {
 	const struct bp_plan *p;
-	int k = bp_key_must("Chunk");
+	enum bp_key_id k = BPK_Chunk;
 
 	p = bp_plan_for((struct blueprint *)(uintptr_t)bp, ext, 0);
 	if (ext > 0 && p != NULL)
@@ -330,10 +319,10 @@ bp_plan_keys(const struct blueprint *bp, int ext, int **keys)
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	size_t i, n = 0;
 
-	*keys = xcalloc(NKEYS, sizeof **keys);
+	*keys = xcalloc(BP_NKEYS, sizeof **keys);
 	if (p == NULL)
 		return 0;
-	for (i = 0; i < NKEYS; i++) {
+	for (i = 0; i < BP_NKEYS; i++) {
 		if (p->v[i].kind != BP_UNSET)
 			(*keys)[n++] = (int)i;
 	}
@@ -378,13 +367,13 @@ blueprint_dump(const struct blueprint *bp)
 
 	if (fp == NULL)
 		abort();
-	for (i = 0; i < NKEYS; i++) {
+	for (i = 0; i < BP_NKEYS; i++) {
 		if (bp->plan.v[i].kind != BP_UNSET)
 			dump_value(fp, bp_names[i], &bp->plan.v[i]);
 	}
 	for (j = 0; j < bp->nexts; j++) {
 		fprintf(fp, "\nextension %d:\n", bp->exts[j].ext);
-		for (i = 0; i < NKEYS; i++) {
+		for (i = 0; i < BP_NKEYS; i++) {
 			if (bp->exts[j].plan->v[i].kind != BP_UNSET)
 				dump_value(fp, bp_names[i], &bp->exts[j].plan->v[i]);
 		}
@@ -395,129 +384,155 @@ blueprint_dump(const struct blueprint *bp)
 
 /* ---- Axis configuration (ObsBlueprint.configure_*) ---- */
 
+/* A key and its WCS keyword: a prefix followed by the axis number, or whole. */
+struct axis_kw {
+	enum bp_key_id	 key;
+	const char	*kw;
+};
+
+/* The keys of a 1-D axis a: its axis, its errors, its function. */
+#define AXIS_1D_AXIS(a) \
+	{ BPK_Chunk_##a##_axis_axis_ctype, "CTYPE" }, { BPK_Chunk_##a##_axis_axis_cunit, "CUNIT" }
+#define AXIS_1D_ERROR(a) \
+	{ BPK_Chunk_##a##_axis_error_syser, "CSYER" }, { BPK_Chunk_##a##_axis_error_rnder, "CRDER" }
+#define AXIS_1D_FUNCTION(a) \
+	{ BPK_Chunk_##a##_axis_function_naxis, "NAXIS" }, \
+	{ BPK_Chunk_##a##_axis_function_delta, "CDELT" }, \
+	{ BPK_Chunk_##a##_axis_function_refCoord_pix, "CRPIX" }, \
+	{ BPK_Chunk_##a##_axis_function_refCoord_val, "CRVAL" }
+
+static const struct axis_kw energy_kw[] = {
+	AXIS_1D_AXIS(energy), AXIS_1D_ERROR(energy), AXIS_1D_FUNCTION(energy)
+};
+static const struct axis_kw time_kw[] = {
+	AXIS_1D_AXIS(time), AXIS_1D_ERROR(time), AXIS_1D_FUNCTION(time)
+};
+static const struct axis_kw polarization_kw[] = {
+	AXIS_1D_AXIS(polarization), AXIS_1D_FUNCTION(polarization)
+};
+static const struct axis_kw custom_kw[] = { AXIS_1D_AXIS(custom), AXIS_1D_FUNCTION(custom) };
+static const struct axis_kw observable_kw[] = {
+	{ BPK_Chunk_observable_axis_axis_ctype, "CTYPE" },
+	{ BPK_Chunk_observable_axis_axis_cunit, "CUNIT" },
+	{ BPK_Chunk_observable_axis_function_refCoord_pix, "CRPIX" },
+};
+
+#define NITEMS(a) (sizeof (a) / sizeof (a)[0])
+
 /* wcs_std[key] = prefix followed by a (when a > 0). */
 static void
-std_set(struct blueprint *bp, const char *key, const char *prefix, int a)
+std_set(struct blueprint *bp, enum bp_key_id key, const char *prefix, int a)
 {
-	int k = bp_key_must(key);
-
-	free(bp->wcs_std[k]);
-	bp->wcs_std[k] = a > 0 ? xasprintf("%s%d", prefix, a) : xstrdup(prefix);
+	free(bp->wcs_std[key]);
+	bp->wcs_std[key] = a > 0 ? xasprintf("%s%d", prefix, a) : xstrdup(prefix);
 }
 
 /* Key with keyword prefix+a into the plan (override) and wcs_std. */
 static void
-axis_key(struct blueprint *bp, int override, const char *key, const char *prefix, int a)
+axis_key(struct blueprint *bp, int override, enum bp_key_id key, const char *prefix, int a)
 {
 	char *kw = xasprintf("%s%d", prefix, a);
 
 	if (override)
-		plan_list(&bp->plan, bp_key_must(key), NULL, kw, NULL);
+		plan_list(&bp->plan, key, NULL, kw, NULL);
 	std_set(bp, key, prefix, a);
 	free(kw);
+}
+
+/* The n keys of k on axis a. */
+static void
+axis_keys(struct blueprint *bp, int override, const struct axis_kw *k, size_t n, int a)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		axis_key(bp, override, k[i].key, k[i].kw, a);
+}
+
+/* Key with the keyword kw (no axis number) into the plan (override) and wcs_std. */
+static void
+fixed_key(struct blueprint *bp, int override, enum bp_key_id key, const char *kw)
+{
+	if (override)
+		plan_list(&bp->plan, key, NULL, kw, NULL);
+	std_set(bp, key, kw, 0);
 }
 
 static void
 configure_position(struct blueprint *bp, int x, int y, int override)
 {
-	static const struct { const char *key, *fmt; int which; } k[] = {
-		{ "axis.axis1.ctype", "CTYPE", 0 }, { "axis.axis1.cunit", "CUNIT", 0 },
-		{ "axis.axis2.ctype", "CTYPE", 1 }, { "axis.axis2.cunit", "CUNIT", 1 },
-		{ "axis.error1.syser", "CSYER", 0 }, { "axis.error1.rnder", "CRDER", 0 },
-		{ "axis.error2.syser", "CSYER", 1 }, { "axis.error2.rnder", "CRDER", 1 },
-		{ "axis.function.refCoord.coord1.pix", "CRPIX", 0 },
-		{ "axis.function.refCoord.coord1.val", "CRVAL", 0 },
-		{ "axis.function.refCoord.coord2.pix", "CRPIX", 1 },
-		{ "axis.function.refCoord.coord2.val", "CRVAL", 1 },
+	static const struct { enum bp_key_id key; const char *fmt; int which; } k[] = {
+		{ BPK_Chunk_position_axis_axis1_ctype, "CTYPE", 0 },
+		{ BPK_Chunk_position_axis_axis1_cunit, "CUNIT", 0 },
+		{ BPK_Chunk_position_axis_axis2_ctype, "CTYPE", 1 },
+		{ BPK_Chunk_position_axis_axis2_cunit, "CUNIT", 1 },
+		{ BPK_Chunk_position_axis_error1_syser, "CSYER", 0 },
+		{ BPK_Chunk_position_axis_error1_rnder, "CRDER", 0 },
+		{ BPK_Chunk_position_axis_error2_syser, "CSYER", 1 },
+		{ BPK_Chunk_position_axis_error2_rnder, "CRDER", 1 },
+		{ BPK_Chunk_position_axis_function_refCoord_coord1_pix, "CRPIX", 0 },
+		{ BPK_Chunk_position_axis_function_refCoord_coord1_val, "CRVAL", 0 },
+		{ BPK_Chunk_position_axis_function_refCoord_coord2_pix, "CRPIX", 1 },
+		{ BPK_Chunk_position_axis_function_refCoord_coord2_val, "CRVAL", 1 },
 	};
-	char key[96], kw[32], kw2[32];
+	static const enum bp_key_id cd[4] = {
+		BPK_Chunk_position_axis_function_cd11, BPK_Chunk_position_axis_function_cd12,
+		BPK_Chunk_position_axis_function_cd21, BPK_Chunk_position_axis_function_cd22,
+	};
+	static const enum bp_key_id naxis[2] = {
+		BPK_Chunk_position_axis_function_dimension_naxis1,
+		BPK_Chunk_position_axis_function_dimension_naxis2,
+	};
+	char kw[32], kw2[32];
 	int a[2] = { x, y };
 	size_t i;
 
 	if (bp->configured[BP_AXIS_POSITION])
 		return;
 	if (override) {
-		plan_list(&bp->plan, bp_key_must("Chunk.position.coordsys"), NULL, "RADESYS", NULL);
-		plan_list(&bp->plan, bp_key_must("Chunk.position.equinox"), NULL, "EQUINOX", "EPOCH",
-		    NULL);
+		plan_list(&bp->plan, BPK_Chunk_position_coordsys, NULL, "RADESYS", NULL);
+		plan_list(&bp->plan, BPK_Chunk_position_equinox, NULL, "EQUINOX", "EPOCH", NULL);
 	}
-	std_set(bp, "Chunk.position.coordsys", "RADESYS", 0);
-	std_set(bp, "Chunk.position.equinox", "EQUINOX", 0);
-	for (i = 0; i < sizeof k / sizeof k[0]; i++) {
-		snprintf(key, sizeof key, "Chunk.position.%s", k[i].key);
-		axis_key(bp, override, key, k[i].fmt, a[k[i].which]);
-	}
+	std_set(bp, BPK_Chunk_position_coordsys, "RADESYS", 0);
+	std_set(bp, BPK_Chunk_position_equinox, "EQUINOX", 0);
+	for (i = 0; i < NITEMS(k); i++)
+		axis_key(bp, override, k[i].key, k[i].fmt, a[k[i].which]);
 	for (i = 0; i < 4; i++) {
-		int r = a[i / 2], c = a[i % 2];
-
-		snprintf(key, sizeof key, "Chunk.position.axis.function.cd%zu%zu", i / 2 + 1,
-		    i % 2 + 1);
-		snprintf(kw, sizeof kw, "CD%d_%d", r, c);
-		if (override)
-			plan_list(&bp->plan, bp_key_must(key), NULL, kw, NULL);
-		free(bp->wcs_std[bp_key_must(key)]);
-		bp->wcs_std[bp_key_must(key)] = xstrdup(kw);
+		snprintf(kw, sizeof kw, "CD%d_%d", a[i / 2], a[i % 2]);
+		fixed_key(bp, override, cd[i], kw);
 	}
 	for (i = 0; i < 2; i++) {
-		snprintf(key, sizeof key, "Chunk.position.axis.function.dimension.naxis%zu", i + 1);
 		snprintf(kw, sizeof kw, "ZNAXIS%d", a[i]);
 		snprintf(kw2, sizeof kw2, "NAXIS%d", a[i]);
 		if (override)
-			plan_list(&bp->plan, bp_key_must(key), NULL, kw, kw2, NULL);
-		std_set(bp, key, "NAXIS", a[i]);
+			plan_list(&bp->plan, naxis[i], NULL, kw, kw2, NULL);
+		std_set(bp, naxis[i], "NAXIS", a[i]);
 	}
 	bp->configured[BP_AXIS_POSITION] = 1;
 	bp->index[BP_AXIS_POSITION][0] = x;
 	bp->index[BP_AXIS_POSITION][1] = y;
 }
 
-/* The 1-D axis keys shared by energy, time, polarization and custom. */
-static void
-configure_1d(struct blueprint *bp, const char *name, int a, int override, int errors)
-{
-	static const struct { const char *key, *fmt; } k[] = {
-		{ "axis.axis.ctype", "CTYPE" }, { "axis.axis.cunit", "CUNIT" },
-		{ "axis.error.syser", "CSYER" }, { "axis.error.rnder", "CRDER" },
-		{ "axis.function.naxis", "NAXIS" }, { "axis.function.delta", "CDELT" },
-		{ "axis.function.refCoord.pix", "CRPIX" },
-		{ "axis.function.refCoord.val", "CRVAL" },
-	};
-	char key[96];
-	size_t i;
-
-	for (i = 0; i < sizeof k / sizeof k[0]; i++) {
-		if (!errors && strstr(k[i].key, "error") != NULL)
-			continue;
-		snprintf(key, sizeof key, "Chunk.%s.%s", name, k[i].key);
-		axis_key(bp, override, key, k[i].fmt, a);
-	}
-}
-
 static void
 configure_energy(struct blueprint *bp, int a, int override)
 {
-	static const char *const sys[][2] = {
-		{ "specsys", "SPECSYS" }, { "ssysobs", "SSYSOBS" }, { "restfrq", "RESTFRQ" },
-		{ "restwav", "RESTWAV" }, { "velosys", "VELOSYS" }, { "zsource", "ZSOURCE" },
-		{ "ssyssrc", "SSYSSRC" }, { "velang", "VELANG" },
+	static const struct axis_kw sys[] = {
+		{ BPK_Chunk_energy_specsys, "SPECSYS" }, { BPK_Chunk_energy_ssysobs, "SSYSOBS" },
+		{ BPK_Chunk_energy_restfrq, "RESTFRQ" }, { BPK_Chunk_energy_restwav, "RESTWAV" },
+		{ BPK_Chunk_energy_velosys, "VELOSYS" }, { BPK_Chunk_energy_zsource, "ZSOURCE" },
+		{ BPK_Chunk_energy_ssyssrc, "SSYSSRC" }, { BPK_Chunk_energy_velang, "VELANG" },
 	};
-	char key[64];
 	size_t i;
 
 	if (bp->configured[BP_AXIS_ENERGY])
 		return;
-	for (i = 0; i < sizeof sys / sizeof sys[0]; i++) {
-		snprintf(key, sizeof key, "Chunk.energy.%s", sys[i][0]);
-		if (override)
-			plan_list(&bp->plan, bp_key_must(key), NULL, sys[i][1], NULL);
-		free(bp->wcs_std[bp_key_must(key)]);
-		bp->wcs_std[bp_key_must(key)] = xstrdup(sys[i][1]);
-	}
+	for (i = 0; i < NITEMS(sys); i++)
+		fixed_key(bp, override, sys[i].key, sys[i].kw);
 	if (override) {
-		plan_list(&bp->plan, bp_key_must("Chunk.energy.bandpassName"), NULL, NULL);
-		plan_list(&bp->plan, bp_key_must("Chunk.energy.resolvingPower"), NULL, NULL);
+		plan_list(&bp->plan, BPK_Chunk_energy_bandpassName, NULL, NULL);
+		plan_list(&bp->plan, BPK_Chunk_energy_resolvingPower, NULL, NULL);
 	}
-	configure_1d(bp, "energy", a, override, 1);
+	axis_keys(bp, override, energy_kw, NITEMS(energy_kw), a);
 	bp->configured[BP_AXIS_ENERGY] = 1;
 	bp->index[BP_AXIS_ENERGY][0] = a;
 }
@@ -525,25 +540,20 @@ configure_energy(struct blueprint *bp, int a, int override)
 static void
 configure_time(struct blueprint *bp, int a, int override)
 {
-	static const char *const sys[][2] = {
-		{ "exposure", "EXPTIME" }, { "timesys", "TIMESYS" }, { "trefpos", "TREFPOS" },
-		{ "mjdref", "MJDREF" }, { "resolution", "TIMEDEL" },
+	static const struct axis_kw sys[] = {
+		{ BPK_Chunk_time_timesys, "TIMESYS" }, { BPK_Chunk_time_trefpos, "TREFPOS" },
+		{ BPK_Chunk_time_mjdref, "MJDREF" }, { BPK_Chunk_time_resolution, "TIMEDEL" },
 	};
-	char key[64];
 	size_t i;
 
 	if (bp->configured[BP_AXIS_TIME])
 		return;
-	for (i = 0; i < sizeof sys / sizeof sys[0]; i++) {
-		snprintf(key, sizeof key, "Chunk.time.%s", sys[i][0]);
-		if (override && i == 0)
-			plan_list(&bp->plan, bp_key_must(key), NULL, "EXPTIME", "INTTIME", NULL);
-		else if (override)
-			plan_list(&bp->plan, bp_key_must(key), NULL, sys[i][1], NULL);
-		free(bp->wcs_std[bp_key_must(key)]);
-		bp->wcs_std[bp_key_must(key)] = xstrdup(sys[i][1]);
-	}
-	configure_1d(bp, "time", a, override, 1);
+	if (override)
+		plan_list(&bp->plan, BPK_Chunk_time_exposure, NULL, "EXPTIME", "INTTIME", NULL);
+	std_set(bp, BPK_Chunk_time_exposure, "EXPTIME", 0);
+	for (i = 0; i < NITEMS(sys); i++)
+		fixed_key(bp, override, sys[i].key, sys[i].kw);
+	axis_keys(bp, override, time_kw, NITEMS(time_kw), a);
 	bp->configured[BP_AXIS_TIME] = 1;
 	bp->index[BP_AXIS_TIME][0] = a;
 }
@@ -553,13 +563,12 @@ configure_simple(struct blueprint *bp, enum bp_axis axis, int a, int override)
 {
 	if (bp->configured[axis])
 		return;
-	if (axis == BP_AXIS_OBSERVABLE) {
-		axis_key(bp, override, "Chunk.observable.axis.axis.ctype", "CTYPE", a);
-		axis_key(bp, override, "Chunk.observable.axis.axis.cunit", "CUNIT", a);
-		axis_key(bp, override, "Chunk.observable.axis.function.refCoord.pix", "CRPIX", a);
-	} else
-		configure_1d(bp, axis == BP_AXIS_POLARIZATION ? "polarization" : "custom", a,
-		    override, 0);
+	if (axis == BP_AXIS_OBSERVABLE)
+		axis_keys(bp, override, observable_kw, NITEMS(observable_kw), a);
+	else if (axis == BP_AXIS_POLARIZATION)
+		axis_keys(bp, override, polarization_kw, NITEMS(polarization_kw), a);
+	else
+		axis_keys(bp, override, custom_kw, NITEMS(custom_kw), a);
 	bp->configured[axis] = 1;
 	bp->index[axis][0] = a;
 }

@@ -50,11 +50,23 @@ enum bp_axis {
 	BP_NAXES
 };
 
+/*
+ * The keys by name at compile time, one per line of blueprint_keys.h: the
+ * name with each '.' as '_' after BPK_ ("Plane.dataProductType" is
+ * BPK_Plane_dataProductType), in the table's (the reference's) order.
+ */
+enum bp_key_id {
+#define BPK(id, name) BPK_##id,
+#include "caom/blueprint_keys.h"
+#undef BPK
+	BP_NKEYS
+};
+_Static_assert(BP_NKEYS == 195, "the reference tools accept 195 blueprint keys");
+
 struct blueprint;
 
-/* The number of keys. */
-extern const size_t bp_nkeys;
-/* The index of a key name, or -1 when it is not a blueprint key. */
+/* The key of a name read from a file (an enum bp_key_id), or -1 when it is
+ * not a blueprint key. */
 int bp_key(const char *name);
 
 /* The reference's default blueprint (OBSID, OBSTYPE, DATE-OBS, RELEASE...). */
@@ -68,10 +80,11 @@ int blueprint_load(struct blueprint *bp, const char *path, char **cause);
 int blueprint_load_text(struct blueprint *bp, const char *name, const char *text, size_t len,
     char **cause);
 
-/* The value for key in HDU ext (extension plan first, then the plan); NULL when unset. */
-const struct bp_value *bp_get(const struct blueprint *bp, int key, int ext);
+/* The value for key in HDU ext (extension plan first, then the plan); NULL when
+ * unset or when key is not a key (bp_key's -1). */
+const struct bp_value *bp_get(const struct blueprint *bp, enum bp_key_id key, int ext);
 /* The standard WCS keyword(s) of key ("CTYPE3", "ZNAXIS,NAXIS"), or NULL. */
-const char *bp_wcs_std(const struct blueprint *bp, int key);
+const char *bp_wcs_std(const struct blueprint *bp, enum bp_key_id key);
 /* Whether an axis is configured, and its 1-based WCS index (position: first of two). */
 int bp_axis_configured(const struct blueprint *bp, enum bp_axis axis);
 /* The number of WCS axes configured (position counts two). */
@@ -80,7 +93,8 @@ int bp_configured_axes(const struct blueprint *bp);
 int bp_has_chunk(const struct blueprint *bp, int ext);
 /* The extension numbers with their own plan, ascending; returns the count. */
 size_t bp_extensions(const struct blueprint *bp, const int **exts);
-/* Plan keys in insertion order (ext 0 = the plan); returns the count. Free *keys. */
+/* Plan keys (enum bp_key_id values) in insertion order (ext 0 = the plan);
+ * returns the count. Free *keys. */
 size_t bp_plan_keys(const struct blueprint *bp, int ext, int **keys);
 /* The blueprint in the text format (keys in reference order). Free the result. */
 char *blueprint_dump(const struct blueprint *bp);
