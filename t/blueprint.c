@@ -1,8 +1,9 @@
 /*
- * t/blueprint.c - the blueprint model: the text format (values, extension
- * plans, every kind of bad line with its FILE:LINE message), the axis
- * configuration guessed from the keys used, Chunk = {ignore}, dumps that
- * load back, and the legacy fits2caom2 .config/.default/.override triple.
+ * t/blueprint.c - the blueprint (blueprint.c: the key table and its
+ * identifiers, the axis configuration guessed from the keys used, Chunk =
+ * {ignore}, dumps that load back), its text format (blueprint_load.c: values,
+ * extension plans, every kind of bad line with its FILE:LINE message) and
+ * the legacy fits2caom2 .config/.default/.override triple (legacy.c).
  */
 #include "config.h"
 
@@ -11,6 +12,8 @@
 #include <string.h>
 
 #include "caom/blueprint.h"
+#include "caom/blueprint_load.h"
+#include "caom/legacy.h"
 #include "tap.h"
 
 /* blueprint_new() with len bytes of text loaded; NULL and *cause on failure. */

@@ -6,7 +6,7 @@
 . "$srcdir/t/tap.sh"
 
 command -v nm >/dev/null || skip_all "nm not installed (binutils)"
-plan 12
+plan 13
 client=$top_builddir/src/caom2ingest
 daemon=$top_builddir/src/caom2ingestd
 maplib=$top_builddir/src/libcaom2map.a
@@ -71,6 +71,11 @@ out=$(tsort "$tmp/edges" 2>&1 >/dev/null)
 is "" "$out" "no folder-level include cycle"
 bad=$(awk '$1 != "lib" && ($2 == "lib" || ($2 == "caom" && $1 != "caom"))' "$tmp/edges")
 is "" "$bad" "src/lib includes nothing of ours, src/caom only src/lib"
+
+# Internal headers stay with the modules they are written for.
+bad=$(cd "$srcdir" && grep -l '#include "caom/blueprint_int.h"' src/*/*.[ch] t/*.c t/fuzz/*.c bench/*.c 2>/dev/null |
+    grep -vxE 'src/caom/(blueprint|blueprint_load|legacy)\.c' | tr '\n' ' ')
+is "" "$bad" "only blueprint.c, blueprint_load.c and legacy.c include blueprint_int.h"
 
 # A global name of ours that a linked shared library also exports replaces
 # the library's own (the executable comes first in symbol lookup): a

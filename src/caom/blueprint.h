@@ -9,9 +9,10 @@
  * HDU N. Which WCS axis is which (position, energy, time, ...) is configured
  * from the keys used, as the reference tools (caom2utils ObsBlueprint) do.
  *
- * Two file formats produce one: the blueprint text format (blueprint_load)
- * and the legacy fits2caom2 .config/.default/.override triple (legacy_*).
- * Both report errors as "FILE:LINE: message".
+ * Two file formats fill one, each its own module: the blueprint text format
+ * (blueprint_load.h) and the legacy fits2caom2 .config/.default/.override
+ * triple (legacy.h). Both report errors as "FILE:LINE: message". What the
+ * three share beyond this contract is in blueprint_int.h.
  */
 #ifndef CAOM2INGEST_BLUEPRINT_H
 #define CAOM2INGEST_BLUEPRINT_H
@@ -74,12 +75,6 @@ struct blueprint *blueprint_new(void);
 /* Free a blueprint; NULL is accepted. */
 void blueprint_free(struct blueprint *bp);
 
-/* Load a blueprint text file over bp (normally blueprint_new()); 0 or -1, *cause lists every error. */
-int blueprint_load(struct blueprint *bp, const char *path, char **cause);
-/* The same from memory; name is used in messages. */
-int blueprint_load_text(struct blueprint *bp, const char *name, const char *text, size_t len,
-    char **cause);
-
 /* The value for key in HDU ext (extension plan first, then the plan); NULL when
  * unset or when key is not a key (bp_key's -1). */
 const struct bp_value *bp_get(const struct blueprint *bp, enum bp_key_id key, int ext);
@@ -96,28 +91,8 @@ size_t bp_extensions(const struct blueprint *bp, const int **exts);
 /* Plan keys (enum bp_key_id values) in insertion order (ext 0 = the plan);
  * returns the count. Free *keys. */
 size_t bp_plan_keys(const struct blueprint *bp, int ext, int **keys);
-/* The blueprint in the text format (keys in reference order). Free the result. */
+/* The blueprint in the text format (keys in reference order, then the extension
+ * plans), which blueprint_load reads back to the same blueprint. Free the result. */
 char *blueprint_dump(const struct blueprint *bp);
-
-/* ---- Legacy fits2caom2 configuration ---- */
-
-struct legacy;
-
-/* Read the three files (any may be NULL: config then means the built-in one). */
-int legacy_load(const char *config, const char *defaults, const char *overrides,
-    struct legacy **out, char **cause);
-/* The same from memory (for tests and fuzzing); names are used in messages. */
-int legacy_load_text(const char *config, size_t config_len, const char *defaults,
-    size_t defaults_len, const char *overrides, size_t overrides_len, struct legacy **out,
-    char **cause);
-/* Free; NULL is accepted. */
-void legacy_free(struct legacy *lg);
-/*
- * The blueprint for one artifact URI: the default blueprint updated by the
- * configuration as the reference's update_blueprint does. Names that resolve
- * to nothing are appended to *warnings (FILE:LINE: ... lines, may be NULL).
- */
-int legacy_blueprint(const struct legacy *lg, const char *uri, struct blueprint **out,
-    char **warnings, char **cause);
 
 #endif
