@@ -12,7 +12,8 @@
 
 struct blueprint;
 
-/* Load a blueprint text file over bp (normally blueprint_new()); 0 or -1, *cause lists every error. */
+/* Load a blueprint text file over bp (normally blueprint_new()); 0, or -1 with
+ * *cause listing every error. */
 int blueprint_load(struct blueprint *bp, const char *path, char **cause);
 /* The same from memory; name is used in messages. */
 int blueprint_load_text(struct blueprint *bp, const char *name, const char *text, size_t len,
