@@ -51,10 +51,12 @@
 #include <unistd.h>
 
 #include "caom/blueprint.h"
+#include "caom/blueprint_load.h"
 #include "caom/caom.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
 #include "caom/fits.h"
+#include "caom/legacy.h"
 #include "caom/map.h"
 
 #ifndef BENCH_REFERENCE_DIR

@@ -1,8 +1,9 @@
 /*
- * t/blueprint.c - the blueprint model: the text format (values, extension
- * plans, every kind of bad line with its FILE:LINE message), the axis
- * configuration guessed from the keys used, Chunk = {ignore}, dumps and
- * copies, and the legacy fits2caom2 .config/.default/.override triple.
+ * t/blueprint.c - the blueprint (blueprint.c: the key table and its
+ * identifiers, the axis configuration guessed from the keys used, Chunk =
+ * {ignore}, dumps that load back), its text format (blueprint_load.c: values,
+ * extension plans, every kind of bad line with its FILE:LINE message) and
+ * the legacy fits2caom2 .config/.default/.override triple (legacy.c).
  */
 #include "config.h"
 
@@ -11,20 +12,9 @@
 #include <string.h>
 
 #include "caom/blueprint.h"
+#include "caom/blueprint_load.h"
+#include "caom/legacy.h"
 #include "tap.h"
-
-#define KEY(name) bp_key_must_exist(name)
-
-/* The index of a key the tests use; bail when it is not a blueprint key. */
-static int
-bp_key_must_exist(const char *name)
-{
-	int k = bp_key(name);
-
-	if (k < 0)
-		bail("'%s' is not a blueprint key", name);
-	return k;
-}
 
 /* blueprint_new() with len bytes of text loaded; NULL and *cause on failure. */
 static struct blueprint *
@@ -80,27 +70,27 @@ check_errors(const char *what, const char *text, const char *want)
 
 /* The kind of key in ext, BP_UNSET when bp_get says NULL. */
 static int
-kind_of(const struct blueprint *bp, const char *key, int ext)
+kind_of(const struct blueprint *bp, enum bp_key_id key, int ext)
 {
-	const struct bp_value *v = bp_get(bp, KEY(key), ext);
+	const struct bp_value *v = bp_get(bp, key, ext);
 
 	return v != NULL ? (int)v->kind : BP_UNSET;
 }
 
-/* The literal (or function call) of key in ext, or NULL. */
+/* The literal of key in ext, or NULL. */
 static const char *
-lit_of(const struct blueprint *bp, const char *key, int ext)
+lit_of(const struct blueprint *bp, enum bp_key_id key, int ext)
 {
-	const struct bp_value *v = bp_get(bp, KEY(key), ext);
+	const struct bp_value *v = bp_get(bp, key, ext);
 
-	return v != NULL && (v->kind == BP_LITERAL || v->kind == BP_FUNCTION) ? v->lit : NULL;
+	return v != NULL && v->kind == BP_LITERAL ? v->lit : NULL;
 }
 
 /* The keyword list of key in ext as "A,B" ("" for an empty list, NULL when not a list). */
 static char *
-kw_of(const struct blueprint *bp, const char *key, int ext)
+kw_of(const struct blueprint *bp, enum bp_key_id key, int ext)
 {
-	const struct bp_value *v = bp_get(bp, KEY(key), ext);
+	const struct bp_value *v = bp_get(bp, key, ext);
 	size_t i, n = 1;
 	char *s;
 
@@ -119,7 +109,8 @@ kw_of(const struct blueprint *bp, const char *key, int ext)
 }
 
 static void
-is_kw(const char *want, const struct blueprint *bp, const char *key, int ext, const char *what)
+is_kw(const char *want, const struct blueprint *bp, enum bp_key_id key, int ext,
+    const char *what)
 {
 	char *s = kw_of(bp, key, ext);
 
@@ -129,9 +120,9 @@ is_kw(const char *want, const struct blueprint *bp, const char *key, int ext, co
 
 /* The default of key's list in ext, or NULL. */
 static const char *
-def_of(const struct blueprint *bp, const char *key, int ext)
+def_of(const struct blueprint *bp, enum bp_key_id key, int ext)
 {
-	const struct bp_value *v = bp_get(bp, KEY(key), ext);
+	const struct bp_value *v = bp_get(bp, key, ext);
 
 	return v != NULL && v->kind == BP_LIST ? v->def : NULL;
 }
@@ -150,11 +141,33 @@ has_line(const char *s, const char *line)
 	return 0;
 }
 
-static char *
-fn_echo(const char *uri, void *hdu)
+/* Whether id is name with each '.' as '_'. */
+static int
+key_id_rule(const char *id, const char *name)
 {
-	(void)hdu;
-	return strdup(uri);
+	for (; *id != '\0' && *name != '\0'; id++, name++) {
+		if (*id != (*name == '.' ? '_' : *name))
+			return 0;
+	}
+	return *id == '\0' && *name == '\0';
+}
+
+/* Every line of the table: its identifier follows the rule and bp_key agrees. */
+static void
+test_key_table(void)
+{
+	int bad_rule = 0, bad_key = 0, n = 0;
+
+#define BPK(id, name) do { \
+	bad_rule += !key_id_rule(#id, name); \
+	bad_key += bp_key(name) != BPK_##id; \
+	n++; \
+} while (0);
+#include "caom/blueprint_keys.h"
+#undef BPK
+	is_int(BP_NKEYS, n, "the table has BP_NKEYS lines");
+	is_int(0, bad_rule, "every identifier is its name with '.' as '_'");
+	is_int(0, bad_key, "bp_key gives every name its identifier");
 }
 
 static void
@@ -162,24 +175,24 @@ test_keys(void)
 {
 	struct blueprint *bp = blueprint_new();
 
-	is_int(195, (long long)bp_nkeys, "195 blueprint keys, as the reference");
-	is_string("Chunk", bp_key_name(bp_key("Chunk")), "bp_key and bp_key_name agree");
+	is_int(195, BP_NKEYS, "195 blueprint keys, as the reference");
+	is_int(BPK_Plane_dataProductType, bp_key("Plane.dataProductType"),
+	    "bp_key gives a name's identifier");
 	is_int(-1, bp_key("Chunk.nosuch"), "an unknown key name is -1");
-	ok(bp_key_name(-1) == NULL && bp_key_name((int)bp_nkeys) == NULL,
-	    "bp_key_name out of range is NULL");
-	ok(bp_get(bp, -1, 0) == NULL && bp_get(bp, (int)bp_nkeys, 0) == NULL,
+	ok(bp_get(bp, bp_key("Chunk.nosuch"), 0) == NULL && bp_get(bp, BP_NKEYS, 0) == NULL,
 	    "bp_get out of range is NULL");
+	test_key_table();
 	/* the reference's defaults */
-	is_kw("OBSID", bp, "Observation.observationID", 0, "default: observationID from OBSID");
+	is_kw("OBSID", bp, BPK_Observation_observationID, 0, "default: observationID from OBSID");
 	is_kw("DATE,DATE-OBS,UTCOBS,UTCDATE,UTC-DATE,MJDOBS,MJD_OBS", bp,
-	    "Observation.metaRelease", 0, "default: metaRelease keywords in order");
-	is_string("exposure", def_of(bp, "Observation.algorithm.name", 0),
+	    BPK_Observation_metaRelease, 0, "default: metaRelease keywords in order");
+	is_string("exposure", def_of(bp, BPK_Observation_algorithm_name, 0),
 	    "default: algorithm.name defaults to exposure");
-	is_string("include", lit_of(bp, "Chunk", 0), "default: Chunk = include");
-	is_string("ZNAXIS,NAXIS", bp_wcs_std(bp, KEY("Chunk.naxis")), "Chunk.naxis std keywords");
-	ok(bp_wcs_std(bp, KEY("Chunk.energy.axis.axis.ctype")) == NULL,
+	is_string("include", lit_of(bp, BPK_Chunk, 0), "default: Chunk = include");
+	is_string("ZNAXIS,NAXIS", bp_wcs_std(bp, BPK_Chunk_naxis), "Chunk.naxis std keywords");
+	ok(bp_wcs_std(bp, BPK_Chunk_energy_axis_axis_ctype) == NULL,
 	    "no energy std keyword before any axis is configured");
-	is_int(BP_UNSET, kind_of(bp, "Observation.intent", 0), "an unset key is NULL");
+	is_int(BP_UNSET, kind_of(bp, BPK_Observation_intent, 0), "an unset key is NULL");
 	ok(bp_has_chunk(bp, 0) && bp_has_chunk(bp, 1), "every HDU has a chunk by default");
 	blueprint_free(bp);
 }
@@ -189,7 +202,7 @@ static const char good_text[] =
     "Observation.target.name = ['OBJECT', 'TARGNAME'], default = M31   # trailing comment\n"
     "Observation.type = OBJECT\n"
     "Plane.provenance.name = None\n"
-    "Plane.productID = echo(uri)\n"
+    "Plane.productID = ad:X/f(1).fits\n"
     "Observation.algorithm.name = [\"PROCNAME\"], default=None\n"
     "Observation.instrument.name = ['INSTRUME'], default\n"
     "DerivedObservation.members = ('BINTABLE', 'Filename', 1)\n"
@@ -207,7 +220,7 @@ static const char good_text[] =
 static void
 test_good(void)
 {
-	struct blueprint *bp = load_ok("good.bp", good_text), *again, *copy;
+	struct blueprint *bp = load_ok("good.bp", good_text), *again;
 	const struct bp_value *v;
 	const int *exts;
 	char *dump, *dump2, *cause = NULL;
@@ -215,53 +228,52 @@ test_good(void)
 	size_t n;
 
 	/* (a) kinds, keywords, defaults, literals */
-	is_int(BP_LIST, kind_of(bp, "Observation.target.name", 0), "a keyword list");
-	is_kw("OBJECT,TARGNAME", bp, "Observation.target.name", 0, "its keywords, in order");
-	is_string("M31", def_of(bp, "Observation.target.name", 0),
+	is_int(BP_LIST, kind_of(bp, BPK_Observation_target_name, 0), "a keyword list");
+	is_kw("OBJECT,TARGNAME", bp, BPK_Observation_target_name, 0, "its keywords, in order");
+	is_string("M31", def_of(bp, BPK_Observation_target_name, 0),
 	    "its default (trailing comment dropped)");
-	v = bp_get(bp, KEY("Observation.target.name"), 0);
+	v = bp_get(bp, BPK_Observation_target_name, 0);
 	is_int(2, v != NULL ? v->line : 0, "the line it was set on");
-	is_int(BP_LITERAL, kind_of(bp, "Observation.type", 0), "a literal");
-	is_string("OBJECT", lit_of(bp, "Observation.type", 0), "its value");
-	is_int(BP_NONE, kind_of(bp, "Plane.provenance.name", 0), "None");
-	is_int(BP_FUNCTION, kind_of(bp, "Plane.productID", 0), "a registered function");
-	is_string("echo(uri)", lit_of(bp, "Plane.productID", 0), "its call text");
-	ok(bp_find_function("echo(uri)") == fn_echo, "the call finds the function");
-	is_kw("PROCNAME", bp, "Observation.algorithm.name", 0, "a double-quoted keyword");
-	ok(def_of(bp, "Observation.algorithm.name", 0) == NULL,
+	is_int(BP_LITERAL, kind_of(bp, BPK_Observation_type, 0), "a literal");
+	is_string("OBJECT", lit_of(bp, BPK_Observation_type, 0), "its value");
+	is_int(BP_NONE, kind_of(bp, BPK_Plane_provenance_name, 0), "None");
+	is_string("ad:X/f(1).fits", lit_of(bp, BPK_Plane_productID, 0),
+	    "a value with '/' and parentheses is a literal, not a function call");
+	is_kw("PROCNAME", bp, BPK_Observation_algorithm_name, 0, "a double-quoted keyword");
+	ok(def_of(bp, BPK_Observation_algorithm_name, 0) == NULL,
 	    "default=None replaces the built-in default with none");
-	is_kw("INSTRUME", bp, "Observation.instrument.name", 0, "', default' with no value");
-	ok(def_of(bp, "Observation.instrument.name", 0) == NULL, "gives no default");
-	v = bp_get(bp, KEY("DerivedObservation.members"), 0);
+	is_kw("INSTRUME", bp, BPK_Observation_instrument_name, 0, "', default' with no value");
+	ok(def_of(bp, BPK_Observation_instrument_name, 0) == NULL, "gives no default");
+	v = bp_get(bp, BPK_DerivedObservation_members, 0);
 	ok(v != NULL && v->kind == BP_TABLE && v->nkw == 1 && strcmp(v->kw[0], "Filename") == 0 &&
 	    v->table_ext == 1, "a BINTABLE column reference");
 
 	/* per-extension lookup: the extension plan first, then the plan */
-	is_kw("FILTER", bp, "Chunk.energy.bandpassName", 0, "HDU 0: the plan's list");
-	ok(def_of(bp, "Chunk.energy.bandpassName", 0) == NULL, "HDU 0: no default");
-	is_kw("FILTER1", bp, "Chunk.energy.bandpassName", 1, "HDU 1: the extension's list");
-	is_string("r", def_of(bp, "Chunk.energy.bandpassName", 1), "HDU 1: its default");
-	is_kw("FILTER", bp, "Chunk.energy.bandpassName", 2, "HDU 2 (no plan): the plan's list");
-	is_kw("FILTER", bp, "Chunk.energy.bandpassName", 3,
+	is_kw("FILTER", bp, BPK_Chunk_energy_bandpassName, 0, "HDU 0: the plan's list");
+	ok(def_of(bp, BPK_Chunk_energy_bandpassName, 0) == NULL, "HDU 0: no default");
+	is_kw("FILTER1", bp, BPK_Chunk_energy_bandpassName, 1, "HDU 1: the extension's list");
+	is_string("r", def_of(bp, BPK_Chunk_energy_bandpassName, 1), "HDU 1: its default");
+	is_kw("FILTER", bp, BPK_Chunk_energy_bandpassName, 2, "HDU 2 (no plan): the plan's list");
+	is_kw("FILTER", bp, BPK_Chunk_energy_bandpassName, 3,
 	    "HDU 3 (a plan without the key): the plan's list");
-	is_string("30.5", lit_of(bp, "Chunk.time.exposure", 1), "HDU 1: a literal");
-	is_kw("EXPTIM3", bp, "Chunk.time.exposure", 3, "HDU 3: 'extension 3 :' is accepted");
-	is_kw("EXPTIME", bp, "Chunk.time.exposure", 0, "HDU 0: the plan");
-	is_int(BP_NONE, kind_of(bp, "Chunk.position.coordsys", 1), "HDU 1: None");
-	is_kw("OBJECT,TARGNAME", bp, "Observation.target.name", 1,
+	is_string("30.5", lit_of(bp, BPK_Chunk_time_exposure, 1), "HDU 1: a literal");
+	is_kw("EXPTIM3", bp, BPK_Chunk_time_exposure, 3, "HDU 3: 'extension 3 :' is accepted");
+	is_kw("EXPTIME", bp, BPK_Chunk_time_exposure, 0, "HDU 0: the plan");
+	is_int(BP_NONE, kind_of(bp, BPK_Chunk_position_coordsys, 1), "HDU 1: None");
+	is_kw("OBJECT,TARGNAME", bp, BPK_Observation_target_name, 1,
 	    "a non-Chunk key asked for HDU 1 comes from the plan");
 	n = bp_extensions(bp, &exts);
 	ok(n == 2 && exts[0] == 1 && exts[1] == 3, "extensions 1 and 3, ascending");
 
 	/* plan keys keep the built-in place of a key set again, new keys go last */
 	n = bp_plan_keys(bp, 0, &keys);
-	ok(n > 3 && keys[1] == KEY("Observation.instrument.name") &&
-	    keys[2] == KEY("Observation.type") && keys[n - 1] == KEY("Chunk.time.exposure"),
+	ok(n > 3 && keys[1] == BPK_Observation_instrument_name &&
+	    keys[2] == BPK_Observation_type && keys[n - 1] == BPK_Chunk_time_exposure,
 	    "plan keys in insertion order");
 	free(keys);
 	n = bp_plan_keys(bp, 1, &keys);
-	ok(n == 3 && keys[0] == KEY("Chunk.energy.bandpassName") &&
-	    keys[2] == KEY("Chunk.position.coordsys"), "extension 1 keys in insertion order");
+	ok(n == 3 && keys[0] == BPK_Chunk_energy_bandpassName &&
+	    keys[2] == BPK_Chunk_position_coordsys, "extension 1 keys in insertion order");
 	free(keys);
 	n = bp_plan_keys(bp, 2, &keys);
 	is_int(0, (long long)n, "no keys for an HDU without a plan");
@@ -289,19 +301,14 @@ test_good(void)
 	free(dump2);
 	blueprint_free(again);
 
-	/* a copy is deep and independent */
-	copy = blueprint_copy(bp);
-	blueprint_free(bp);
-	dump2 = blueprint_dump(copy);
-	is_string(dump, dump2, "a copy dumps the same after the original is freed");
-	ok(bp_axis_configured(copy, BP_AXIS_POSITION) == 1 &&
-	    bp_axis_configured(copy, BP_AXIS_ENERGY) == 3 &&
-	    bp_axis_configured(copy, BP_AXIS_TIME) == 4, "a copy keeps the axes");
-	is_string("CRVAL3", bp_wcs_std(copy, KEY("Chunk.energy.axis.function.refCoord.val")),
-	    "a copy keeps the standard keywords");
-	free(dump2);
+	/* the axes guessed from the keys used */
+	ok(bp_axis_configured(bp, BP_AXIS_POSITION) == 1 &&
+	    bp_axis_configured(bp, BP_AXIS_ENERGY) == 3 &&
+	    bp_axis_configured(bp, BP_AXIS_TIME) == 4, "axes: position 1, energy 3, time 4");
+	is_string("CRVAL3", bp_wcs_std(bp, BPK_Chunk_energy_axis_function_refCoord_val),
+	    "and their standard keywords");
 	free(dump);
-	blueprint_free(copy);
+	blueprint_free(bp);
 	free(cause);
 }
 
@@ -407,36 +414,36 @@ test_axes(void)
 	    "Chunk.energy.axis.function.naxis = 4200\n"
 	    "Chunk.time.axis.axis.ctype = ['CTYPE5']\n");
 	is_int(3, bp_axis_configured(bp, BP_AXIS_POSITION), "position on axes 3...");
-	is_string("CTYPE4", bp_wcs_std(bp, KEY("Chunk.position.axis.axis2.ctype")), "...and 4");
+	is_string("CTYPE4", bp_wcs_std(bp, BPK_Chunk_position_axis_axis2_ctype), "...and 4");
 	is_int(5, bp_axis_configured(bp, BP_AXIS_TIME), "time on axis 5 (CTYPE5)");
 	is_int(1, bp_axis_configured(bp, BP_AXIS_ENERGY),
 	    "energy: its default 3 is taken and the lowest used index is not 1: axis 1");
 	is_int(0, bp_axis_configured(bp, BP_AXIS_POLARIZATION), "no polarization");
 	is_int(0, bp_axis_configured(bp, BP_AXIS_OBSERVABLE), "no observable");
 	is_int(4, bp_configured_axes(bp), "4 WCS axes");
-	is_string("CRVAL1", bp_wcs_std(bp, KEY("Chunk.energy.axis.function.refCoord.val")),
+	is_string("CRVAL1", bp_wcs_std(bp, BPK_Chunk_energy_axis_function_refCoord_val),
 	    "energy refCoord.val std keyword CRVAL1");
-	is_string("CTYPE5", bp_wcs_std(bp, KEY("Chunk.time.axis.axis.ctype")),
+	is_string("CTYPE5", bp_wcs_std(bp, BPK_Chunk_time_axis_axis_ctype),
 	    "time ctype std keyword CTYPE5");
-	is_string("CD3_4", bp_wcs_std(bp, KEY("Chunk.position.axis.function.cd12")),
+	is_string("CD3_4", bp_wcs_std(bp, BPK_Chunk_position_axis_function_cd12),
 	    "position cd12 std keyword CD3_4");
 	is_string("NAXIS4", bp_wcs_std(bp,
-	    KEY("Chunk.position.axis.function.dimension.naxis2")), "naxis2 std keyword NAXIS4");
-	is_string("SPECSYS", bp_wcs_std(bp, KEY("Chunk.energy.specsys")), "specsys std keyword");
-	is_string("EXPTIME", bp_wcs_std(bp, KEY("Chunk.time.exposure")), "exposure std keyword");
-	is_int(BP_UNSET, kind_of(bp, "Chunk.energy.axis.function.refCoord.val", 0),
+	    BPK_Chunk_position_axis_function_dimension_naxis2), "naxis2 std keyword NAXIS4");
+	is_string("SPECSYS", bp_wcs_std(bp, BPK_Chunk_energy_specsys), "specsys std keyword");
+	is_string("EXPTIME", bp_wcs_std(bp, BPK_Chunk_time_exposure), "exposure std keyword");
+	is_int(BP_UNSET, kind_of(bp, BPK_Chunk_energy_axis_function_refCoord_val, 0),
 	    "guessing axes does not put keys in the plan");
-	is_string("WAVE", lit_of(bp, "Chunk.energy.axis.axis.ctype", 0),
+	is_string("WAVE", lit_of(bp, BPK_Chunk_energy_axis_axis_ctype, 0),
 	    "a literal CTYPE value stays a literal");
 	blueprint_free(bp);
 
 	bp = load_ok("energy.bp", "Chunk.energy.axis.function.refCoord.val = ['CRVAL']\n");
 	is_int(1, bp_axis_configured(bp, BP_AXIS_POSITION), "energy only: position on 1...");
-	is_string("CTYPE2", bp_wcs_std(bp, KEY("Chunk.position.axis.axis2.ctype")), "...and 2");
+	is_string("CTYPE2", bp_wcs_std(bp, BPK_Chunk_position_axis_axis2_ctype), "...and 2");
 	is_int(3, bp_axis_configured(bp, BP_AXIS_ENERGY), "energy only: energy on 3");
 	is_int(0, bp_axis_configured(bp, BP_AXIS_TIME), "energy only: no time");
 	is_int(3, bp_configured_axes(bp), "3 WCS axes");
-	is_string("CRVAL3", bp_wcs_std(bp, KEY("Chunk.energy.axis.function.refCoord.val")),
+	is_string("CRVAL3", bp_wcs_std(bp, BPK_Chunk_energy_axis_function_refCoord_val),
 	    "energy refCoord.val std keyword CRVAL3");
 	blueprint_free(bp);
 
@@ -542,17 +549,17 @@ test_legacy(void)
 	is_int(1, bp_axis_configured(bp, BP_AXIS_POSITION), "CTYPE1/2: position on 1/2");
 	is_int(3, bp_axis_configured(bp, BP_AXIS_ENERGY), "CTYPE3 = WAVE: energy on 3");
 	is_int(0, bp_axis_configured(bp, BP_AXIS_TIME), "no time");
-	is_kw("CTYPE3", bp, "Chunk.energy.axis.axis.ctype", 0, "energy ctype from CTYPE3");
-	is_string("WAVE", def_of(bp, "Chunk.energy.axis.axis.ctype", 0), "default WAVE");
-	is_string("RA---TAN", def_of(bp, "Chunk.position.axis.axis1.ctype", 0),
+	is_kw("CTYPE3", bp, BPK_Chunk_energy_axis_axis_ctype, 0, "energy ctype from CTYPE3");
+	is_string("WAVE", def_of(bp, BPK_Chunk_energy_axis_axis_ctype, 0), "default WAVE");
+	is_string("RA---TAN", def_of(bp, BPK_Chunk_position_axis_axis1_ctype, 0),
 	    "default RA---TAN");
-	is_kw("CRVAL3", bp, "Chunk.energy.axis.function.refCoord.val", 0,
+	is_kw("CRVAL3", bp, BPK_Chunk_energy_axis_function_refCoord_val, 0,
 	    "legacy axes put their keywords in the plan");
-	is_int(BP_LITERAL, kind_of(bp, "Plane.provenance.name", 0),
+	is_int(BP_LITERAL, kind_of(bp, BPK_Plane_provenance_name, 0),
 	    "provenance.name (a config name) overridden...");
-	is_string("OVERRIDDEN", lit_of(bp, "Plane.provenance.name", 0), "...to OVERRIDDEN");
-	is_string("OBJECT", lit_of(bp, "Observation.type", 0), "a CAOM key overridden by name");
-	is_kw("OBJECT", bp, "Observation.target.name", 0, "config: OBJECT kept once");
+	is_string("OVERRIDDEN", lit_of(bp, BPK_Plane_provenance_name, 0), "...to OVERRIDDEN");
+	is_string("OBJECT", lit_of(bp, BPK_Observation_type, 0), "a CAOM key overridden by name");
+	is_kw("OBJECT", bp, BPK_Observation_target_name, 0, "config: OBJECT kept once");
 	ok(warnings != NULL && has_line(warnings,
 	    "override:3: nosuchname: names no CAOM attribute or header keyword (ignored)"),
 	    "a warning names override:3 for nosuchname");
@@ -560,9 +567,9 @@ test_legacy(void)
 		diag("warnings: %s", warnings);
 	is_int(1, (long long)bp_extensions(bp, &exts), "one extension plan...");
 	is_int(1, exts[0], "...for HDU 1");
-	is_string("5", lit_of(bp, "Chunk.energy.axis.function.refCoord.val", 1),
+	is_string("5", lit_of(bp, BPK_Chunk_energy_axis_function_refCoord_val, 1),
 	    "?uri#[1] CRVAL3 = 5: an extension-1 literal");
-	is_kw("CRVAL3", bp, "Chunk.energy.axis.function.refCoord.val", 2,
+	is_kw("CRVAL3", bp, BPK_Chunk_energy_axis_function_refCoord_val, 2,
 	    "HDU 2 keeps the plan's list");
 	dump = blueprint_dump(bp);
 	ok(strstr(dump, "\nextension 1:\nChunk.energy.axis.function.refCoord.val = 5\n") != NULL,
@@ -575,7 +582,7 @@ test_legacy(void)
 
 	ok(legacy_blueprint(lg, "ad:X/other.fits", &bp, NULL, &cause) == 0, "another URI");
 	is_int(0, (long long)bp_extensions(bp, &exts), "has no extension plan");
-	is_string("OVERRIDDEN", lit_of(bp, "Plane.provenance.name", 0),
+	is_string("OVERRIDDEN", lit_of(bp, BPK_Plane_provenance_name, 0),
 	    "but the top-level overrides");
 	blueprint_free(bp);
 	bp = NULL;
@@ -590,9 +597,9 @@ test_legacy(void)
 	    lg_default, NULL);
 	bp = NULL;
 	ok(legacy_blueprint(lg, "ad:X/f.fits", &bp, NULL, &cause) == 0, "no override file");
-	is_kw("XPRVNAME", bp, "Plane.provenance.name", 0, "provenance.name keeps its keyword");
-	is_string("PIPE", def_of(bp, "Plane.provenance.name", 0), "and gets the default PIPE");
-	is_kw("TARGNAME,OBJECT", bp, "Observation.target.name", 0,
+	is_kw("XPRVNAME", bp, BPK_Plane_provenance_name, 0, "provenance.name keeps its keyword");
+	is_string("PIPE", def_of(bp, BPK_Plane_provenance_name, 0), "and gets the default PIPE");
+	is_kw("TARGNAME,OBJECT", bp, BPK_Observation_target_name, 0,
 	    "a config keyword goes in front of the list");
 	blueprint_free(bp);
 	legacy_free(lg);
@@ -641,7 +648,6 @@ int
 main(void)
 {
 	plan_lazy();
-	bp_register_function("echo", fn_echo);
 	test_keys();
 	test_good();
 	test_errors();

@@ -1,11 +1,12 @@
 #!/bin/sh
 # t/layers.sh - the layers hold: the mapping library (src/lib, src/caom)
 # needs nothing of ours above it, caom2ingest links no daemon module and no
-# SQLite, and no folder of src/ includes a folder that includes it back.
+# SQLite, no folder of src/ includes a folder that includes it back, and no
+# name of ours is one a shared library we link exports.
 . "$srcdir/t/tap.sh"
 
 command -v nm >/dev/null || skip_all "nm not installed (binutils)"
-plan 12
+plan 15
 client=$top_builddir/src/caom2ingest
 daemon=$top_builddir/src/caom2ingestd
 maplib=$top_builddir/src/libcaom2map.a
@@ -71,6 +72,30 @@ out=$(tsort "$tmp/edges" 2>&1 >/dev/null)
 is "" "$out" "no folder-level include cycle"
 bad=$(awk '$1 != "lib" && ($2 == "lib" || ($2 == "caom" && $1 != "caom"))' "$tmp/edges")
 is "" "$bad" "src/lib includes nothing of ours, src/caom only src/lib"
+
+# Internal headers stay with the modules they are written for.
+bad=$(cd "$srcdir" && grep -l '#include "caom/blueprint_int.h"' src/*/*.[ch] t/*.c t/fuzz/*.c bench/*.c 2>/dev/null |
+    grep -vxE 'src/caom/(blueprint|blueprint_load|legacy)\.c' | tr '\n' ' ')
+is "" "$bad" "only blueprint.c, blueprint_load.c and legacy.c include blueprint_int.h"
+
+# A global name of ours that a linked shared library also exports replaces
+# the library's own (the executable comes first in symbol lookup): a
+# file_read in src/lib made cfitsio read every FITS file with it.
+if command -v ldd >/dev/null; then
+	for a in "$top_builddir"/src/*.a; do
+		nm -g --defined-only "$a" 2>/dev/null | awk 'NF == 3 && $2 ~ /[TDBR]/ {print $3}'
+	done | sort -u > "$tmp/ours"
+	for b in "$client" "$daemon"; do ldd "$b"; done | awk '$2 == "=>" && $3 ~ /^\// {print $3}' |
+	    sort -u | while read -r l; do
+		nm -D --defined-only "$l" 2>/dev/null | awk '{sub(/@.*/, "", $NF); print $NF}'
+	done | sort -u > "$tmp/theirs"
+	is "" "$(comm -12 "$tmp/ours" "$tmp/theirs" | tr '\n' ' ')" \
+	    "no function or variable of ours has a name a linked shared library exports"
+	ok "the check sees the libraries' names (cfitsio's ffopen, file_read)" \
+	    sh -c "grep -qx ffopen '$tmp/theirs' && grep -qx file_read '$tmp/theirs'"
+else
+	skip 2 "ldd not installed"
+fi
 
 # doc/ARCHITECTURE.md lists every module (a header or a lone .c) of src/, and
 # nothing that is not there.

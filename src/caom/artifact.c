@@ -12,8 +12,10 @@
 
 #include "caom/artifact.h"
 #include "caom/blueprint.h"
+#include "caom/blueprint_load.h"
 #include "caom/caom.h"
 #include "caom/checksum.h"
+#include "caom/legacy.h"
 #include "lib/xmalloc.h"
 
 #define ARTIFACT_LEGACY	"legacy:"

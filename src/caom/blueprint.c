@@ -1,40 +1,31 @@
 /*
- * blueprint.c - the blueprint model, the blueprint text format and the
- * legacy fits2caom2 .config/.default/.override format.
- *
- * The behaviour follows the reference tools (caom2utils ObsBlueprint,
- * load_from_file, _guess_axis_info, legacy update_blueprint) so that
- * existing mapping files give the same observations; where the reference
- * crashes or silently ignores a line, we report FILE:LINE instead.
+ * blueprint.c - the blueprint itself: its keys, its values, its plans and
+ * how its WCS axes are configured, given or guessed from the keys used
+ * (caom2utils ObsBlueprint, configure_*, _guess_axis_info). The two file
+ * formats that fill it are blueprint_load.c and legacy.c.
  */
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "caom/blueprint.h"
+#include "caom/blueprint_int.h"
+#include "lib/msgbuf.h"
 #include "lib/strmap.h"
 #include "lib/xmalloc.h"
 
-#define BPK(s) s,
+#define BPK(id, name) name,
 static const char *const bp_names[] = {
 #include "caom/blueprint_keys.h"
 };
 #undef BPK
-#define NKEYS (sizeof bp_names / sizeof bp_names[0])
-const size_t bp_nkeys = NKEYS;
-
-struct bp_plan {
-	struct bp_value	 v[NKEYS];
-	unsigned	 next_seq;
-};
+_Static_assert(sizeof bp_names / sizeof bp_names[0] == BP_NKEYS, "one name per key");
 
 struct bp_ext {
 	int		 ext;
@@ -46,38 +37,10 @@ struct blueprint {
 	struct bp_ext	*exts;		/* sorted by ext */
 	size_t		 nexts;
 	int		*ext_numbers;	/* for bp_extensions */
-	char		*wcs_std[NKEYS];
+	char		*wcs_std[BP_NKEYS];
 	int		 configured[BP_NAXES];
 	int		 index[BP_NAXES][2];
 };
-
-/* ---- Errors: a growing list of "FILE:LINE: message" lines ---- */
-
-struct errbuf {
-	char		*s;
-	size_t		 len;
-	int		 n;
-};
-
-static void __attribute__((format(printf, 4, 5)))
-err_add(struct errbuf *e, const char *file, unsigned line, const char *fmt, ...)
-{
-	char *msg, *l;
-	va_list ap;
-
-	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	l = line > 0 ? xasprintf("%s:%u: %s", file, line, msg) : xasprintf("%s: %s", file, msg);
-	free(msg);
-	e->s = xreallocarray(e->s, e->len + strlen(l) + 2, 1);
-	if (e->len > 0)
-		e->s[e->len++] = '\n';
-	strcpy(e->s + e->len, l);
-	e->len += strlen(l);
-	e->n++;
-	free(l);
-}
 
 /* ---- Keys ---- */
 
@@ -89,15 +52,9 @@ bp_index_build(void)
 {
 	size_t i;
 
-	bp_index = strmap_new();
-	for (i = 0; i < NKEYS; i++)
+	bp_index = strmap_new_borrowed();
+	for (i = 0; i < BP_NKEYS; i++)
 		strmap_put(bp_index, bp_names[i], (void *)(uintptr_t)(i + 1));
-}
-
-const char *
-bp_key_name(int key)
-{
-	return key >= 0 && (size_t)key < NKEYS ? bp_names[key] : NULL;
 }
 
 int
@@ -107,19 +64,15 @@ bp_key(const char *name)
 	return (int)(uintptr_t)strmap_get(bp_index, name) - 1;
 }
 
-static int
-bp_key_must(const char *name)
+const char *
+bp_key_name(enum bp_key_id key)
 {
-	int k = bp_key(name);
-
-	if (k < 0)
-		abort();	/* a key spelled wrong in this file */
-	return k;
+	return bp_names[key];
 }
 
 /* ---- Values ---- */
 
-static void
+void
 bp_value_clear(struct bp_value *v)
 {
 	size_t i;
@@ -132,20 +85,7 @@ bp_value_clear(struct bp_value *v)
 	memset(v, 0, sizeof *v);
 }
 
-static void
-bp_value_copy(struct bp_value *dst, const struct bp_value *src)
-{
-	size_t i;
-
-	*dst = *src;
-	dst->kw = src->nkw > 0 ? xcalloc(src->nkw, sizeof *dst->kw) : NULL;
-	for (i = 0; i < src->nkw; i++)
-		dst->kw[i] = xstrdup(src->kw[i]);
-	dst->def = src->def != NULL ? xstrdup(src->def) : NULL;
-	dst->lit = src->lit != NULL ? xstrdup(src->lit) : NULL;
-}
-
-static void
+void
 bp_value_add_kw(struct bp_value *v, const char *kw, int front)
 {
 	v->kw = xreallocarray(v->kw, v->nkw + 1, sizeof *v->kw);
@@ -157,7 +97,7 @@ bp_value_add_kw(struct bp_value *v, const char *kw, int front)
 	v->nkw++;
 }
 
-static int
+int
 bp_value_has_kw(const struct bp_value *v, const char *kw)
 {
 	size_t i;
@@ -169,9 +109,8 @@ bp_value_has_kw(const struct bp_value *v, const char *kw)
 	return 0;
 }
 
-/* Put v (ownership taken) into plan p at key, keeping the key's place when set. */
-static void
-plan_put(struct bp_plan *p, int key, struct bp_value *v)
+void
+bp_plan_put(struct bp_plan *p, enum bp_key_id key, struct bp_value *v)
 {
 	unsigned seq = p->v[key].kind != BP_UNSET ? p->v[key].seq : p->next_seq++;
 
@@ -182,7 +121,7 @@ plan_put(struct bp_plan *p, int key, struct bp_value *v)
 }
 
 static void
-plan_list(struct bp_plan *p, int key, const char *def, ...)
+plan_list(struct bp_plan *p, enum bp_key_id key, const char *def, ...)
 {
 	struct bp_value v = { .kind = BP_LIST };
 	const char *kw;
@@ -193,15 +132,15 @@ plan_list(struct bp_plan *p, int key, const char *def, ...)
 		bp_value_add_kw(&v, kw, 0);
 	va_end(ap);
 	v.def = def != NULL ? xstrdup(def) : NULL;
-	plan_put(p, key, &v);
+	bp_plan_put(p, key, &v);
 }
 
 static void
-plan_literal(struct bp_plan *p, int key, const char *lit, unsigned line)
+plan_literal(struct bp_plan *p, enum bp_key_id key, const char *lit, unsigned line)
 {
 	struct bp_value v = { .kind = BP_LITERAL, .lit = xstrdup(lit), .line = line };
 
-	plan_put(p, key, &v);
+	bp_plan_put(p, key, &v);
 }
 
 static void
@@ -211,7 +150,7 @@ plan_free(struct bp_plan *p)
 
 	if (p == NULL)
 		return;
-	for (i = 0; i < NKEYS; i++)
+	for (i = 0; i < BP_NKEYS; i++)
 		bp_value_clear(&p->v[i]);
 }
 
@@ -224,33 +163,33 @@ blueprint_new(void)
 	struct bp_plan *p = &bp->plan;
 
 	/* caom2utils ObsBlueprint's defaults, in its order */
-	plan_list(p, bp_key_must("Observation.metaRelease"), NULL, "DATE", "DATE-OBS", "UTCOBS",
+	plan_list(p, BPK_Observation_metaRelease, NULL, "DATE", "DATE-OBS", "UTCOBS",
 	    "UTCDATE", "UTC-DATE", "MJDOBS", "MJD_OBS", NULL);
-	plan_list(p, bp_key_must("Observation.instrument.name"), NULL, "INSTRUME", NULL);
-	plan_list(p, bp_key_must("Observation.type"), NULL, "OBSTYPE", NULL);
-	plan_list(p, bp_key_must("Observation.environment.ambientTemp"), NULL, "TEMPERAT", NULL);
-	plan_list(p, bp_key_must("Observation.algorithm.name"), "exposure", "PROCNAME", NULL);
-	plan_list(p, bp_key_must("Observation.instrument.keywords"), NULL, "INSTMODE", NULL);
-	plan_list(p, bp_key_must("Observation.proposal.id"), NULL, "RUNID", NULL);
-	plan_list(p, bp_key_must("Observation.target.name"), NULL, "OBJECT", NULL);
-	plan_list(p, bp_key_must("Observation.telescope.name"), NULL, "TELESCOP", NULL);
-	plan_list(p, bp_key_must("Observation.telescope.geoLocationX"), NULL, "OBSGEO-X", NULL);
-	plan_list(p, bp_key_must("Observation.telescope.geoLocationY"), NULL, "OBSGEO-Y", NULL);
-	plan_list(p, bp_key_must("Observation.telescope.geoLocationZ"), NULL, "OBSGEO-Z", NULL);
-	plan_list(p, bp_key_must("Observation.observationID"), NULL, "OBSID", NULL);
-	plan_list(p, bp_key_must("Plane.calibrationLevel"), "1", NULL);
-	plan_list(p, bp_key_must("Plane.dataProductType"), "image", NULL);
-	plan_list(p, bp_key_must("Plane.metaRelease"), NULL, "RELEASE", "REL_DATE", NULL);
-	plan_list(p, bp_key_must("Plane.dataRelease"), NULL, "RELEASE", "REL_DATE", NULL);
-	plan_list(p, bp_key_must("Plane.productID"), NULL, "RUNID", NULL);
-	plan_list(p, bp_key_must("Plane.provenance.name"), NULL, "XPRVNAME", NULL);
-	plan_list(p, bp_key_must("Plane.provenance.project"), NULL, "ADC_ARCH", NULL);
-	plan_list(p, bp_key_must("Plane.provenance.producer"), NULL, "ORIGIN", NULL);
-	plan_list(p, bp_key_must("Plane.provenance.reference"), NULL, "XREFER", NULL);
-	plan_list(p, bp_key_must("Plane.provenance.lastExecuted"), NULL, "DATE-FTS", NULL);
-	plan_list(p, bp_key_must("Artifact.releaseType"), "data", NULL);
-	plan_literal(p, bp_key_must("Chunk"), "include", 0);
-	bp->wcs_std[bp_key_must("Chunk.naxis")] = xstrdup("ZNAXIS,NAXIS");
+	plan_list(p, BPK_Observation_instrument_name, NULL, "INSTRUME", NULL);
+	plan_list(p, BPK_Observation_type, NULL, "OBSTYPE", NULL);
+	plan_list(p, BPK_Observation_environment_ambientTemp, NULL, "TEMPERAT", NULL);
+	plan_list(p, BPK_Observation_algorithm_name, "exposure", "PROCNAME", NULL);
+	plan_list(p, BPK_Observation_instrument_keywords, NULL, "INSTMODE", NULL);
+	plan_list(p, BPK_Observation_proposal_id, NULL, "RUNID", NULL);
+	plan_list(p, BPK_Observation_target_name, NULL, "OBJECT", NULL);
+	plan_list(p, BPK_Observation_telescope_name, NULL, "TELESCOP", NULL);
+	plan_list(p, BPK_Observation_telescope_geoLocationX, NULL, "OBSGEO-X", NULL);
+	plan_list(p, BPK_Observation_telescope_geoLocationY, NULL, "OBSGEO-Y", NULL);
+	plan_list(p, BPK_Observation_telescope_geoLocationZ, NULL, "OBSGEO-Z", NULL);
+	plan_list(p, BPK_Observation_observationID, NULL, "OBSID", NULL);
+	plan_list(p, BPK_Plane_calibrationLevel, "1", NULL);
+	plan_list(p, BPK_Plane_dataProductType, "image", NULL);
+	plan_list(p, BPK_Plane_metaRelease, NULL, "RELEASE", "REL_DATE", NULL);
+	plan_list(p, BPK_Plane_dataRelease, NULL, "RELEASE", "REL_DATE", NULL);
+	plan_list(p, BPK_Plane_productID, NULL, "RUNID", NULL);
+	plan_list(p, BPK_Plane_provenance_name, NULL, "XPRVNAME", NULL);
+	plan_list(p, BPK_Plane_provenance_project, NULL, "ADC_ARCH", NULL);
+	plan_list(p, BPK_Plane_provenance_producer, NULL, "ORIGIN", NULL);
+	plan_list(p, BPK_Plane_provenance_reference, NULL, "XREFER", NULL);
+	plan_list(p, BPK_Plane_provenance_lastExecuted, NULL, "DATE-FTS", NULL);
+	plan_list(p, BPK_Artifact_releaseType, "data", NULL);
+	plan_literal(p, BPK_Chunk, "include", 0);
+	bp->wcs_std[BPK_Chunk_naxis] = xstrdup("ZNAXIS,NAXIS");
 	return bp;
 }
 
@@ -268,44 +207,12 @@ blueprint_free(struct blueprint *bp)
 	}
 	free(bp->exts);
 	free(bp->ext_numbers);
-	for (i = 0; i < NKEYS; i++)
+	for (i = 0; i < BP_NKEYS; i++)
 		free(bp->wcs_std[i]);
 	free(bp);
 }
 
-static void
-plan_copy(struct bp_plan *dst, const struct bp_plan *src)
-{
-	size_t i;
-
-	for (i = 0; i < NKEYS; i++)
-		bp_value_copy(&dst->v[i], &src->v[i]);
-	dst->next_seq = src->next_seq;
-}
-
-struct blueprint *
-blueprint_copy(const struct blueprint *bp)
-{
-	struct blueprint *c = xcalloc(1, sizeof *c);
-	size_t i;
-
-	plan_copy(&c->plan, &bp->plan);
-	c->nexts = bp->nexts;
-	c->exts = bp->nexts > 0 ? xcalloc(bp->nexts, sizeof *c->exts) : NULL;
-	for (i = 0; i < bp->nexts; i++) {
-		c->exts[i].ext = bp->exts[i].ext;
-		c->exts[i].plan = xcalloc(1, sizeof *c->exts[i].plan);
-		plan_copy(c->exts[i].plan, bp->exts[i].plan);
-	}
-	for (i = 0; i < NKEYS; i++)
-		c->wcs_std[i] = bp->wcs_std[i] != NULL ? xstrdup(bp->wcs_std[i]) : NULL;
-	memcpy(c->configured, bp->configured, sizeof c->configured);
-	memcpy(c->index, bp->index, sizeof c->index);
-	return c;
-}
-
-/* The plan for HDU ext (0: the plan), created when create is set. */
-static struct bp_plan *
+struct bp_plan *
 bp_plan_for(struct blueprint *bp, int ext, int create)
 {
 	size_t i;
@@ -329,11 +236,11 @@ bp_plan_for(struct blueprint *bp, int ext, int create)
 }
 
 const struct bp_value *
-bp_get(const struct blueprint *bp, int key, int ext)
+bp_get(const struct blueprint *bp, enum bp_key_id key, int ext)
 {
 	const struct bp_plan *p;
 
-	if (key < 0 || (size_t)key >= NKEYS)
+	if ((unsigned)key >= BP_NKEYS)
 		return NULL;
 	if (ext > 0 && (p = bp_plan_for((struct blueprint *)(uintptr_t)bp, ext, 0)) != NULL &&
 	    p->v[key].kind != BP_UNSET)
@@ -342,9 +249,9 @@ bp_get(const struct blueprint *bp, int key, int ext)
 }
 
 const char *
-bp_wcs_std(const struct blueprint *bp, int key)
+bp_wcs_std(const struct blueprint *bp, enum bp_key_id key)
 {
-	return key >= 0 && (size_t)key < NKEYS ? bp->wcs_std[key] : NULL;
+	return (unsigned)key < BP_NKEYS ? bp->wcs_std[key] : NULL;
 }
 
 int
@@ -367,7 +274,7 @@ int
 bp_has_chunk(const struct blueprint *bp, int ext)
 {
 	const struct bp_plan *p;
-	int k = bp_key_must("Chunk");
+	enum bp_key_id k = BPK_Chunk;
 
 	p = bp_plan_for((struct blueprint *)(uintptr_t)bp, ext, 0);
 	if (ext > 0 && p != NULL)
@@ -408,10 +315,10 @@ bp_plan_keys(const struct blueprint *bp, int ext, int **keys)
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	size_t i, n = 0;
 
-	*keys = xcalloc(NKEYS, sizeof **keys);
+	*keys = xcalloc(BP_NKEYS, sizeof **keys);
 	if (p == NULL)
 		return 0;
-	for (i = 0; i < NKEYS; i++) {
+	for (i = 0; i < BP_NKEYS; i++) {
 		if (p->v[i].kind != BP_UNSET)
 			(*keys)[n++] = (int)i;
 	}
@@ -456,13 +363,13 @@ blueprint_dump(const struct blueprint *bp)
 
 	if (fp == NULL)
 		abort();
-	for (i = 0; i < NKEYS; i++) {
+	for (i = 0; i < BP_NKEYS; i++) {
 		if (bp->plan.v[i].kind != BP_UNSET)
 			dump_value(fp, bp_names[i], &bp->plan.v[i]);
 	}
 	for (j = 0; j < bp->nexts; j++) {
 		fprintf(fp, "\nextension %d:\n", bp->exts[j].ext);
-		for (i = 0; i < NKEYS; i++) {
+		for (i = 0; i < BP_NKEYS; i++) {
 			if (bp->exts[j].plan->v[i].kind != BP_UNSET)
 				dump_value(fp, bp_names[i], &bp->exts[j].plan->v[i]);
 		}
@@ -473,171 +380,191 @@ blueprint_dump(const struct blueprint *bp)
 
 /* ---- Axis configuration (ObsBlueprint.configure_*) ---- */
 
+/* A key and its WCS keyword: a prefix followed by the axis number, or whole. */
+struct axis_kw {
+	enum bp_key_id	 key;
+	const char	*kw;
+};
+
+/* The keys of a 1-D axis a: its axis, its errors, its function. */
+#define AXIS_1D_AXIS(a) \
+	{ BPK_Chunk_##a##_axis_axis_ctype, "CTYPE" }, { BPK_Chunk_##a##_axis_axis_cunit, "CUNIT" }
+#define AXIS_1D_ERROR(a) \
+	{ BPK_Chunk_##a##_axis_error_syser, "CSYER" }, { BPK_Chunk_##a##_axis_error_rnder, "CRDER" }
+#define AXIS_1D_FUNCTION(a) \
+	{ BPK_Chunk_##a##_axis_function_naxis, "NAXIS" }, \
+	{ BPK_Chunk_##a##_axis_function_delta, "CDELT" }, \
+	{ BPK_Chunk_##a##_axis_function_refCoord_pix, "CRPIX" }, \
+	{ BPK_Chunk_##a##_axis_function_refCoord_val, "CRVAL" }
+
+static const struct axis_kw energy_kw[] = {
+	AXIS_1D_AXIS(energy), AXIS_1D_ERROR(energy), AXIS_1D_FUNCTION(energy)
+};
+static const struct axis_kw time_kw[] = {
+	AXIS_1D_AXIS(time), AXIS_1D_ERROR(time), AXIS_1D_FUNCTION(time)
+};
+static const struct axis_kw polarization_kw[] = {
+	AXIS_1D_AXIS(polarization), AXIS_1D_FUNCTION(polarization)
+};
+static const struct axis_kw custom_kw[] = { AXIS_1D_AXIS(custom), AXIS_1D_FUNCTION(custom) };
+static const struct axis_kw observable_kw[] = {
+	{ BPK_Chunk_observable_axis_axis_ctype, "CTYPE" },
+	{ BPK_Chunk_observable_axis_axis_cunit, "CUNIT" },
+	{ BPK_Chunk_observable_axis_function_refCoord_pix, "CRPIX" },
+};
+
+#define NITEMS(a) (sizeof (a) / sizeof (a)[0])
+
 /* wcs_std[key] = prefix followed by a (when a > 0). */
 static void
-std_set(struct blueprint *bp, const char *key, const char *prefix, int a)
+std_set(struct blueprint *bp, enum bp_key_id key, const char *prefix, int a)
 {
-	int k = bp_key_must(key);
-
-	free(bp->wcs_std[k]);
-	bp->wcs_std[k] = a > 0 ? xasprintf("%s%d", prefix, a) : xstrdup(prefix);
+	free(bp->wcs_std[key]);
+	bp->wcs_std[key] = a > 0 ? xasprintf("%s%d", prefix, a) : xstrdup(prefix);
 }
 
 /* Key with keyword prefix+a into the plan (override) and wcs_std. */
 static void
-axis_key(struct blueprint *bp, int override, const char *key, const char *prefix, int a)
+axis_key(struct blueprint *bp, int override, enum bp_key_id key, const char *prefix, int a)
 {
 	char *kw = xasprintf("%s%d", prefix, a);
 
 	if (override)
-		plan_list(&bp->plan, bp_key_must(key), NULL, kw, NULL);
+		plan_list(&bp->plan, key, NULL, kw, NULL);
 	std_set(bp, key, prefix, a);
 	free(kw);
 }
 
+/* The n keys of k on axis a. */
 static void
-configure_position(struct blueprint *bp, int x, int y, int override)
+axis_keys(struct blueprint *bp, int override, const struct axis_kw *k, size_t n, int a)
 {
-	static const struct { const char *key, *fmt; int which; } k[] = {
-		{ "axis.axis1.ctype", "CTYPE", 0 }, { "axis.axis1.cunit", "CUNIT", 0 },
-		{ "axis.axis2.ctype", "CTYPE", 1 }, { "axis.axis2.cunit", "CUNIT", 1 },
-		{ "axis.error1.syser", "CSYER", 0 }, { "axis.error1.rnder", "CRDER", 0 },
-		{ "axis.error2.syser", "CSYER", 1 }, { "axis.error2.rnder", "CRDER", 1 },
-		{ "axis.function.refCoord.coord1.pix", "CRPIX", 0 },
-		{ "axis.function.refCoord.coord1.val", "CRVAL", 0 },
-		{ "axis.function.refCoord.coord2.pix", "CRPIX", 1 },
-		{ "axis.function.refCoord.coord2.val", "CRVAL", 1 },
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		axis_key(bp, override, k[i].key, k[i].kw, a);
+}
+
+/* Key with the keyword kw (no axis number) into the plan (override) and wcs_std. */
+static void
+fixed_key(struct blueprint *bp, int override, enum bp_key_id key, const char *kw)
+{
+	if (override)
+		plan_list(&bp->plan, key, NULL, kw, NULL);
+	std_set(bp, key, kw, 0);
+}
+
+void
+bp_configure_position(struct blueprint *bp, int x, int y, int override)
+{
+	static const struct { enum bp_key_id key; const char *fmt; int which; } k[] = {
+		{ BPK_Chunk_position_axis_axis1_ctype, "CTYPE", 0 },
+		{ BPK_Chunk_position_axis_axis1_cunit, "CUNIT", 0 },
+		{ BPK_Chunk_position_axis_axis2_ctype, "CTYPE", 1 },
+		{ BPK_Chunk_position_axis_axis2_cunit, "CUNIT", 1 },
+		{ BPK_Chunk_position_axis_error1_syser, "CSYER", 0 },
+		{ BPK_Chunk_position_axis_error1_rnder, "CRDER", 0 },
+		{ BPK_Chunk_position_axis_error2_syser, "CSYER", 1 },
+		{ BPK_Chunk_position_axis_error2_rnder, "CRDER", 1 },
+		{ BPK_Chunk_position_axis_function_refCoord_coord1_pix, "CRPIX", 0 },
+		{ BPK_Chunk_position_axis_function_refCoord_coord1_val, "CRVAL", 0 },
+		{ BPK_Chunk_position_axis_function_refCoord_coord2_pix, "CRPIX", 1 },
+		{ BPK_Chunk_position_axis_function_refCoord_coord2_val, "CRVAL", 1 },
 	};
-	char key[96], kw[32], kw2[32];
+	static const enum bp_key_id cd[4] = {
+		BPK_Chunk_position_axis_function_cd11, BPK_Chunk_position_axis_function_cd12,
+		BPK_Chunk_position_axis_function_cd21, BPK_Chunk_position_axis_function_cd22,
+	};
+	static const enum bp_key_id naxis[2] = {
+		BPK_Chunk_position_axis_function_dimension_naxis1,
+		BPK_Chunk_position_axis_function_dimension_naxis2,
+	};
+	char kw[32], kw2[32];
 	int a[2] = { x, y };
 	size_t i;
 
 	if (bp->configured[BP_AXIS_POSITION])
 		return;
 	if (override) {
-		plan_list(&bp->plan, bp_key_must("Chunk.position.coordsys"), NULL, "RADESYS", NULL);
-		plan_list(&bp->plan, bp_key_must("Chunk.position.equinox"), NULL, "EQUINOX", "EPOCH",
-		    NULL);
+		plan_list(&bp->plan, BPK_Chunk_position_coordsys, NULL, "RADESYS", NULL);
+		plan_list(&bp->plan, BPK_Chunk_position_equinox, NULL, "EQUINOX", "EPOCH", NULL);
 	}
-	std_set(bp, "Chunk.position.coordsys", "RADESYS", 0);
-	std_set(bp, "Chunk.position.equinox", "EQUINOX", 0);
-	for (i = 0; i < sizeof k / sizeof k[0]; i++) {
-		snprintf(key, sizeof key, "Chunk.position.%s", k[i].key);
-		axis_key(bp, override, key, k[i].fmt, a[k[i].which]);
-	}
+	std_set(bp, BPK_Chunk_position_coordsys, "RADESYS", 0);
+	std_set(bp, BPK_Chunk_position_equinox, "EQUINOX", 0);
+	for (i = 0; i < NITEMS(k); i++)
+		axis_key(bp, override, k[i].key, k[i].fmt, a[k[i].which]);
 	for (i = 0; i < 4; i++) {
-		int r = a[i / 2], c = a[i % 2];
-
-		snprintf(key, sizeof key, "Chunk.position.axis.function.cd%zu%zu", i / 2 + 1,
-		    i % 2 + 1);
-		snprintf(kw, sizeof kw, "CD%d_%d", r, c);
-		if (override)
-			plan_list(&bp->plan, bp_key_must(key), NULL, kw, NULL);
-		free(bp->wcs_std[bp_key_must(key)]);
-		bp->wcs_std[bp_key_must(key)] = xstrdup(kw);
+		snprintf(kw, sizeof kw, "CD%d_%d", a[i / 2], a[i % 2]);
+		fixed_key(bp, override, cd[i], kw);
 	}
 	for (i = 0; i < 2; i++) {
-		snprintf(key, sizeof key, "Chunk.position.axis.function.dimension.naxis%zu", i + 1);
 		snprintf(kw, sizeof kw, "ZNAXIS%d", a[i]);
 		snprintf(kw2, sizeof kw2, "NAXIS%d", a[i]);
 		if (override)
-			plan_list(&bp->plan, bp_key_must(key), NULL, kw, kw2, NULL);
-		std_set(bp, key, "NAXIS", a[i]);
+			plan_list(&bp->plan, naxis[i], NULL, kw, kw2, NULL);
+		std_set(bp, naxis[i], "NAXIS", a[i]);
 	}
 	bp->configured[BP_AXIS_POSITION] = 1;
 	bp->index[BP_AXIS_POSITION][0] = x;
 	bp->index[BP_AXIS_POSITION][1] = y;
 }
 
-/* The 1-D axis keys shared by energy, time, polarization and custom. */
-static void
-configure_1d(struct blueprint *bp, const char *name, int a, int override, int errors)
+void
+bp_configure_energy(struct blueprint *bp, int a, int override)
 {
-	static const struct { const char *key, *fmt; } k[] = {
-		{ "axis.axis.ctype", "CTYPE" }, { "axis.axis.cunit", "CUNIT" },
-		{ "axis.error.syser", "CSYER" }, { "axis.error.rnder", "CRDER" },
-		{ "axis.function.naxis", "NAXIS" }, { "axis.function.delta", "CDELT" },
-		{ "axis.function.refCoord.pix", "CRPIX" },
-		{ "axis.function.refCoord.val", "CRVAL" },
+	static const struct axis_kw sys[] = {
+		{ BPK_Chunk_energy_specsys, "SPECSYS" }, { BPK_Chunk_energy_ssysobs, "SSYSOBS" },
+		{ BPK_Chunk_energy_restfrq, "RESTFRQ" }, { BPK_Chunk_energy_restwav, "RESTWAV" },
+		{ BPK_Chunk_energy_velosys, "VELOSYS" }, { BPK_Chunk_energy_zsource, "ZSOURCE" },
+		{ BPK_Chunk_energy_ssyssrc, "SSYSSRC" }, { BPK_Chunk_energy_velang, "VELANG" },
 	};
-	char key[96];
-	size_t i;
-
-	for (i = 0; i < sizeof k / sizeof k[0]; i++) {
-		if (!errors && strstr(k[i].key, "error") != NULL)
-			continue;
-		snprintf(key, sizeof key, "Chunk.%s.%s", name, k[i].key);
-		axis_key(bp, override, key, k[i].fmt, a);
-	}
-}
-
-static void
-configure_energy(struct blueprint *bp, int a, int override)
-{
-	static const char *const sys[][2] = {
-		{ "specsys", "SPECSYS" }, { "ssysobs", "SSYSOBS" }, { "restfrq", "RESTFRQ" },
-		{ "restwav", "RESTWAV" }, { "velosys", "VELOSYS" }, { "zsource", "ZSOURCE" },
-		{ "ssyssrc", "SSYSSRC" }, { "velang", "VELANG" },
-	};
-	char key[64];
 	size_t i;
 
 	if (bp->configured[BP_AXIS_ENERGY])
 		return;
-	for (i = 0; i < sizeof sys / sizeof sys[0]; i++) {
-		snprintf(key, sizeof key, "Chunk.energy.%s", sys[i][0]);
-		if (override)
-			plan_list(&bp->plan, bp_key_must(key), NULL, sys[i][1], NULL);
-		free(bp->wcs_std[bp_key_must(key)]);
-		bp->wcs_std[bp_key_must(key)] = xstrdup(sys[i][1]);
-	}
+	for (i = 0; i < NITEMS(sys); i++)
+		fixed_key(bp, override, sys[i].key, sys[i].kw);
 	if (override) {
-		plan_list(&bp->plan, bp_key_must("Chunk.energy.bandpassName"), NULL, NULL);
-		plan_list(&bp->plan, bp_key_must("Chunk.energy.resolvingPower"), NULL, NULL);
+		plan_list(&bp->plan, BPK_Chunk_energy_bandpassName, NULL, NULL);
+		plan_list(&bp->plan, BPK_Chunk_energy_resolvingPower, NULL, NULL);
 	}
-	configure_1d(bp, "energy", a, override, 1);
+	axis_keys(bp, override, energy_kw, NITEMS(energy_kw), a);
 	bp->configured[BP_AXIS_ENERGY] = 1;
 	bp->index[BP_AXIS_ENERGY][0] = a;
 }
 
-static void
-configure_time(struct blueprint *bp, int a, int override)
+void
+bp_configure_time(struct blueprint *bp, int a, int override)
 {
-	static const char *const sys[][2] = {
-		{ "exposure", "EXPTIME" }, { "timesys", "TIMESYS" }, { "trefpos", "TREFPOS" },
-		{ "mjdref", "MJDREF" }, { "resolution", "TIMEDEL" },
+	static const struct axis_kw sys[] = {
+		{ BPK_Chunk_time_timesys, "TIMESYS" }, { BPK_Chunk_time_trefpos, "TREFPOS" },
+		{ BPK_Chunk_time_mjdref, "MJDREF" }, { BPK_Chunk_time_resolution, "TIMEDEL" },
 	};
-	char key[64];
 	size_t i;
 
 	if (bp->configured[BP_AXIS_TIME])
 		return;
-	for (i = 0; i < sizeof sys / sizeof sys[0]; i++) {
-		snprintf(key, sizeof key, "Chunk.time.%s", sys[i][0]);
-		if (override && i == 0)
-			plan_list(&bp->plan, bp_key_must(key), NULL, "EXPTIME", "INTTIME", NULL);
-		else if (override)
-			plan_list(&bp->plan, bp_key_must(key), NULL, sys[i][1], NULL);
-		free(bp->wcs_std[bp_key_must(key)]);
-		bp->wcs_std[bp_key_must(key)] = xstrdup(sys[i][1]);
-	}
-	configure_1d(bp, "time", a, override, 1);
+	if (override)
+		plan_list(&bp->plan, BPK_Chunk_time_exposure, NULL, "EXPTIME", "INTTIME", NULL);
+	std_set(bp, BPK_Chunk_time_exposure, "EXPTIME", 0);
+	for (i = 0; i < NITEMS(sys); i++)
+		fixed_key(bp, override, sys[i].key, sys[i].kw);
+	axis_keys(bp, override, time_kw, NITEMS(time_kw), a);
 	bp->configured[BP_AXIS_TIME] = 1;
 	bp->index[BP_AXIS_TIME][0] = a;
 }
 
-static void
-configure_simple(struct blueprint *bp, enum bp_axis axis, int a, int override)
+void
+bp_configure_simple(struct blueprint *bp, enum bp_axis axis, int a, int override)
 {
 	if (bp->configured[axis])
 		return;
-	if (axis == BP_AXIS_OBSERVABLE) {
-		axis_key(bp, override, "Chunk.observable.axis.axis.ctype", "CTYPE", a);
-		axis_key(bp, override, "Chunk.observable.axis.axis.cunit", "CUNIT", a);
-		axis_key(bp, override, "Chunk.observable.axis.function.refCoord.pix", "CRPIX", a);
-	} else
-		configure_1d(bp, axis == BP_AXIS_POLARIZATION ? "polarization" : "custom", a,
-		    override, 0);
+	if (axis == BP_AXIS_OBSERVABLE)
+		axis_keys(bp, override, observable_kw, NITEMS(observable_kw), a);
+	else if (axis == BP_AXIS_POLARIZATION)
+		axis_keys(bp, override, polarization_kw, NITEMS(polarization_kw), a);
+	else
+		axis_keys(bp, override, custom_kw, NITEMS(custom_kw), a);
 	bp->configured[axis] = 1;
 	bp->index[axis][0] = a;
 }
@@ -722,8 +649,8 @@ guess_next_index(const struct guess *g, int axis)
 	return min == 1 ? max + 1 : (min < 1 ? min : 1);
 }
 
-static void
-guess_axes(struct blueprint *bp, const char *file, struct errbuf *e)
+void
+bp_guess_axes(struct blueprint *bp, const char *file, struct msgbuf *e)
 {
 	struct guess g;
 	const struct bp_value *v;
@@ -739,10 +666,10 @@ guess_axes(struct blueprint *bp, const char *file, struct errbuf *e)
 			n = ctype_index(v->kind == BP_LIST ? v->kw[j] : v->lit);
 			if (n == 0)
 				continue;
-			if ((a = guess_axis_of(bp_names[keys[i]])) < 0) {
-				err_add(e, file, v->line, "%s: a CTYPEn keyword names a WCS axis, "
-				    "but %s is not a Chunk axis key", bp_names[keys[i]],
-				    bp_names[keys[i]]);
+			if ((a = guess_axis_of(bp_key_name(keys[i]))) < 0) {
+				msgbuf_at(e, file, v->line, "%s: a CTYPEn keyword names a WCS axis, "
+				    "but %s is not a Chunk axis key", bp_key_name(keys[i]),
+				    bp_key_name(keys[i]));
 				continue;
 			}
 			g.index[a] = n;
@@ -750,7 +677,7 @@ guess_axes(struct blueprint *bp, const char *file, struct errbuf *e)
 		}
 	}
 	for (i = 0; i < count; i++) {
-		a = guess_axis_of(bp_names[keys[i]]);
+		a = guess_axis_of(bp_key_name(keys[i]));
 		if (a < 0 || g.set[a])
 			continue;
 		g.index[a] = guess_next_index(&g, a);
@@ -758,67 +685,37 @@ guess_axes(struct blueprint *bp, const char *file, struct errbuf *e)
 	}
 	free(keys);
 	if (g.set[G_RA] && g.set[G_DEC])
-		configure_position(bp, g.index[G_RA], g.index[G_DEC], 0);
+		bp_configure_position(bp, g.index[G_RA], g.index[G_DEC], 0);
 	else if (g.set[G_RA] || g.set[G_DEC])
-		err_add(e, file, 0, "only one position axis found (ra/dec): %d/%d",
+		msgbuf_at(e, file, 0, "only one position axis found (ra/dec): %d/%d",
 		    g.index[G_RA], g.index[G_DEC]);
 	else {
 		for (a = G_ENERGY; a < G_N; a++) {
 			if (g.index[a] == 1 || g.index[a] == 2) {
-				err_add(e, file, 0, "cannot determine the position axes: WCS axis "
+				msgbuf_at(e, file, 0, "cannot determine the position axes: WCS axis "
 				    "%d is taken by another axis", g.index[a]);
 				break;
 			}
 		}
 		if (a == G_N)
-			configure_position(bp, 1, 2, 0);
+			bp_configure_position(bp, 1, 2, 0);
 	}
 	if (g.set[G_TIME])
-		configure_time(bp, g.index[G_TIME], 0);
+		bp_configure_time(bp, g.index[G_TIME], 0);
 	if (g.set[G_ENERGY])
-		configure_energy(bp, g.index[G_ENERGY], 0);
+		bp_configure_energy(bp, g.index[G_ENERGY], 0);
 	if (g.set[G_POL])
-		configure_simple(bp, BP_AXIS_POLARIZATION, g.index[G_POL], 0);
+		bp_configure_simple(bp, BP_AXIS_POLARIZATION, g.index[G_POL], 0);
 	if (g.set[G_OBS])
-		configure_simple(bp, BP_AXIS_OBSERVABLE, g.index[G_OBS], 0);
+		bp_configure_simple(bp, BP_AXIS_OBSERVABLE, g.index[G_OBS], 0);
 	if (g.set[G_CUSTOM])
-		configure_simple(bp, BP_AXIS_CUSTOM, g.index[G_CUSTOM], 0);
+		bp_configure_simple(bp, BP_AXIS_CUSTOM, g.index[G_CUSTOM], 0);
 }
 
-/* ---- Collection functions ---- */
+/* ---- Shared by the two file formats ---- */
 
-struct bp_fn {
-	char		*name;
-	bp_function	 fn;
-};
-
-static struct bp_fn *bp_fns;
-static size_t bp_nfns;
-
-void
-bp_register_function(const char *name, bp_function fn)
-{
-	bp_fns = xreallocarray(bp_fns, bp_nfns + 1, sizeof *bp_fns);
-	bp_fns[bp_nfns].name = xstrdup(name);
-	bp_fns[bp_nfns++].fn = fn;
-}
-
-bp_function
-bp_find_function(const char *call)
-{
-	size_t n = strcspn(call, "("), i;
-
-	for (i = 0; i < bp_nfns; i++) {
-		if (strlen(bp_fns[i].name) == n && strncmp(bp_fns[i].name, call, n) == 0)
-			return bp_fns[i].fn;
-	}
-	return NULL;
-}
-
-/* ---- The blueprint text format (ObsBlueprint.load_from_file) ---- */
-
-static char *
-strip_dup(const char *s, size_t n)
+char *
+bp_strip_dup(const char *s, size_t n)
 {
 	while (n > 0 && isspace((unsigned char)*s)) {
 		s++;
@@ -827,804 +724,4 @@ strip_dup(const char *s, size_t n)
 	while (n > 0 && isspace((unsigned char)s[n - 1]))
 		n--;
 	return xstrndup(s, n);
-}
-
-/* "['A', 'B']" (brackets and quotes dropped, empty items skipped) into v. */
-static void
-parse_list(struct bp_value *v, const char *s, size_t n)
-{
-	const char *end = s + n, *comma;
-	char *item, *r, *w;
-
-	while (s <= end) {
-		comma = memchr(s, ',', (size_t)(end - s));
-		if (comma == NULL)
-			comma = end;
-		item = strip_dup(s, (size_t)(comma - s));
-		for (r = w = item; *r != '\0'; r++) {
-			if (*r != '[' && *r != ']' && *r != '\'' && *r != '"')
-				*w++ = *r;
-		}
-		*w = '\0';
-		r = strip_dup(item, strlen(item));
-		free(item);
-		if (r[0] != '\0')
-			bp_value_add_kw(v, r, 0);
-		free(r);
-		s = comma + 1;
-	}
-}
-
-static int
-is_function(const char *s)
-{
-	return strchr(s, '(') != NULL && strchr(s, ')') != NULL && strchr(s, '/') == NULL;
-}
-
-/* One VALUE into v; 0, or -1 with a message in *msg. */
-static int
-parse_value(const char *raw, struct bp_value *v, char **msg)
-{
-	char *val = strip_dup(raw, strlen(raw)), *d, *def, *p;
-	char *parts[4];
-	size_t n = 0;
-	int r = 0;
-
-	memset(v, 0, sizeof *v);
-	if (strstr(val, "default") != NULL) {
-		if ((d = strstr(val, ", default")) == NULL) {
-			*msg = xasprintf("malformed default in '%s' (expected ['KEYWORD'], default = "
-			    "VALUE)", val);
-			free(val);
-			return -1;
-		}
-		v->kind = BP_LIST;
-		parse_list(v, val, (size_t)(d - val));
-		def = d + strlen(", default");
-		for (p = def; *p != '\0'; p++) {
-			if (*p == '=')
-				*p = ' ';
-		}
-		def = strip_dup(def, strlen(def));
-		if (strstr(def, "None") == NULL && def[0] != '\0')
-			v->def = def;
-		else
-			free(def);
-	} else if (val[0] == '(') {
-		for (p = strtok(val + 1, ",)"); p != NULL && n < 4; p = strtok(NULL, ",)")) {
-			parts[n] = strip_dup(p, strlen(p));
-			for (d = parts[n]; (d = strpbrk(d, "'\"")) != NULL;)
-				memmove(d, d + 1, strlen(d));
-			n++;
-		}
-		if (n != 3 || strcmp(parts[0], "BINTABLE") != 0 || atoi(parts[2]) <= 0) {
-			*msg = xasprintf("malformed table reference (expected ('BINTABLE', "
-			    "'COLUMN', EXTENSION))");
-			r = -1;
-		} else {
-			v->kind = BP_TABLE;
-			bp_value_add_kw(v, parts[1], 0);
-			v->table_ext = atoi(parts[2]);
-		}
-		while (n > 0)
-			free(parts[--n]);
-	} else if (strchr(val, '[') != NULL) {
-		if (strchr(val, ']') == NULL) {
-			*msg = xasprintf("unterminated keyword list '%s'", val);
-			r = -1;
-		} else {
-			v->kind = BP_LIST;
-			parse_list(v, val, strlen(val));
-		}
-	} else if (strcmp(val, "None") == 0) {
-		v->kind = BP_NONE;
-	} else if (is_function(val)) {
-		v->kind = BP_FUNCTION;
-		v->lit = xstrdup(val);
-		if (bp_find_function(val) == NULL) {
-			*msg = xasprintf("unknown function %.*s (no collection function of that "
-			    "name is registered)", (int)strcspn(val, "("), val);
-			r = -1;
-		}
-	} else {
-		v->kind = BP_LITERAL;
-		v->lit = xstrdup(val);
-	}
-	free(val);
-	if (r != 0)
-		bp_value_clear(v);
-	return r;
-}
-
-/* "extension N:"; N or -1. */
-static int
-parse_extension(const char *line)
-{
-	const char *s = line;
-	char *end;
-	long n;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	if (strncmp(s, "extension", 9) != 0)
-		return -1;
-	s += 9;
-	n = strtol(s, &end, 10);
-	if (end == s || n < 0 || n > 100000)
-		return -1;
-	while (isspace((unsigned char)*end))
-		end++;
-	if (*end == ':')
-		end++;
-	while (isspace((unsigned char)*end))
-		end++;
-	return *end == '\0' ? (int)n : -1;
-}
-
-static void
-blueprint_line(struct blueprint *bp, const char *name, unsigned lineno, char *line, int *ext,
-    struct errbuf *e)
-{
-	struct bp_value v;
-	char *hash, *eq, *key, *msg = NULL, *s;
-	int k, n;
-
-	if ((hash = strchr(line, '#')) != NULL)
-		*hash = '\0';
-	if ((eq = strchr(line, '=')) == NULL) {
-		for (s = line; isspace((unsigned char)*s); s++)
-			;
-		if (*s == '\0')
-			return;
-		if ((n = parse_extension(line)) < 0)
-			err_add(e, name, lineno, "syntax error: expected KEY = VALUE or 'extension N:'");
-		else
-			*ext = n;
-		return;
-	}
-	key = strip_dup(line, (size_t)(eq - line));
-	if ((k = bp_key(key)) < 0)
-		err_add(e, name, lineno, "unknown key '%s'", key);
-	else if (*ext > 0 && strncmp(key, "Chunk", 5) != 0)
-		err_add(e, name, lineno, "%s: only Chunk keys can follow 'extension %d:'", key, *ext);
-	else if (parse_value(eq + 1, &v, &msg) != 0) {
-		err_add(e, name, lineno, "%s: %s", key, msg);
-		free(msg);
-	} else {
-		v.line = lineno;
-		plan_put(bp_plan_for(bp, *ext, 1), k, &v);
-	}
-	free(key);
-}
-
-int
-blueprint_load_text(struct blueprint *bp, const char *name, const char *text, size_t len,
-    char **cause)
-{
-	struct errbuf e = { NULL, 0, 0 };
-	const char *p = text, *end = text + len, *nl;
-	unsigned lineno = 0;
-	char *line;
-	int ext = 0;
-
-	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL)
-			nl = end;
-		line = xstrndup(p, (size_t)(nl - p));
-		lineno++;
-		if (memchr(p, '\0', (size_t)(nl - p)) != NULL)
-			err_add(&e, name, lineno, "NUL byte: not a text file");
-		else
-			blueprint_line(bp, name, lineno, line, &ext, &e);
-		free(line);
-		p = nl + 1;
-	}
-	if (e.n == 0)
-		guess_axes(bp, name, &e);
-	if (e.n > 0) {
-		*cause = e.s;
-		return -1;
-	}
-	return 0;
-}
-
-/* Read a whole text file; NULL with *cause. */
-static char *
-slurp(const char *path, size_t *len, char **cause)
-{
-	struct stat st;
-	FILE *fp;
-	char *buf;
-
-	if ((fp = fopen(path, "r")) == NULL || fstat(fileno(fp), &st) != 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		if (fp != NULL)
-			fclose(fp);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		*cause = xasprintf("%s: not a regular file", path);
-		fclose(fp);
-		return NULL;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	*len = fread(buf, 1, (size_t)st.st_size, fp);
-	buf[*len] = '\0';
-	fclose(fp);
-	return buf;
-}
-
-int
-blueprint_load(struct blueprint *bp, const char *path, char **cause)
-{
-	size_t len;
-	char *text;
-	int r;
-
-	if ((text = slurp(path, &len, cause)) == NULL)
-		return -1;
-	r = blueprint_load_text(bp, path, text, len, cause);
-	free(text);
-	return r;
-}
-
-/* ---- Legacy fits2caom2 files ---- */
-
-struct lg_entry {
-	char		*key;
-	char		*value;
-	unsigned	 line;
-};
-
-struct lg_dict {
-	struct lg_entry	*e;
-	size_t		 n;
-};
-
-struct lg_section {
-	char		*uri;
-	int		 ext;
-	struct lg_dict	 d;
-};
-
-struct lg_file {
-	char		*name;
-	struct lg_dict	 top;
-	struct lg_section *sec;
-	size_t		 nsec;
-};
-
-struct legacy {
-	struct lg_file	 config;	/* the built-in config updated by the file */
-	struct lg_file	 defaults;
-	struct lg_file	 overrides;
-};
-
-static const char *const lg_builtin[][2] = {
-#include "caom/legacy_default.h"
-};
-
-/* Python dict assignment: replace the value in place, or append. */
-static void
-dict_put(struct lg_dict *d, const char *key, const char *value, unsigned line)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		if (strcmp(d->e[i].key, key) == 0) {
-			free(d->e[i].value);
-			d->e[i].value = xstrdup(value);
-			d->e[i].line = line;
-			return;
-		}
-	}
-	d->e = xreallocarray(d->e, d->n + 1, sizeof *d->e);
-	d->e[d->n].key = xstrdup(key);
-	d->e[d->n].value = xstrdup(value);
-	d->e[d->n++].line = line;
-}
-
-static const struct lg_entry *
-dict_get(const struct lg_dict *d, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		if (strcmp(d->e[i].key, key) == 0)
-			return &d->e[i];
-	}
-	return NULL;
-}
-
-static void
-dict_free(struct lg_dict *d)
-{
-	size_t i;
-
-	for (i = 0; i < d->n; i++) {
-		free(d->e[i].key);
-		free(d->e[i].value);
-	}
-	free(d->e);
-}
-
-static void
-lg_file_free(struct lg_file *f)
-{
-	size_t i;
-
-	dict_free(&f->top);
-	for (i = 0; i < f->nsec; i++) {
-		free(f->sec[i].uri);
-		dict_free(&f->sec[i].d);
-	}
-	free(f->sec);
-	free(f->name);
-}
-
-static struct lg_dict *
-lg_section(struct lg_file *f, const char *uri, int ext)
-{
-	size_t i;
-
-	for (i = 0; i < f->nsec; i++) {
-		if (strcmp(f->sec[i].uri, uri) == 0 && f->sec[i].ext == ext)
-			return &f->sec[i].d;
-	}
-	f->sec = xreallocarray(f->sec, f->nsec + 1, sizeof *f->sec);
-	memset(&f->sec[f->nsec], 0, sizeof f->sec[f->nsec]);
-	f->sec[f->nsec].uri = xstrdup(uri);
-	f->sec[f->nsec].ext = ext;
-	return &f->sec[f->nsec++].d;
-}
-
-/* load_config: name = value lines, ?uri and ?uri#[n] sections. */
-static int
-lg_parse(struct lg_file *f, const char *name, const char *text, size_t len, struct errbuf *e)
-{
-	const char *p = text, *end = text + len, *nl;
-	struct lg_dict *cur = &f->top;
-	char *line, *eq, *key, *val, *uri, *h;
-	unsigned lineno = 0;
-	long ext;
-	int n0 = e->n;
-
-	free(f->name);
-	f->name = xstrdup(name);
-	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL)
-			nl = end;
-		lineno++;
-		if (memchr(p, '\0', (size_t)(nl - p)) != NULL) {
-			err_add(e, name, lineno, "NUL byte: not a text file");
-			p = nl + 1;
-			continue;
-		}
-		line = xstrndup(p, (size_t)(nl - p));
-		p = nl + 1;
-		if (line[0] == '?') {
-			if ((h = strstr(line, "#[")) == NULL) {
-				uri = strip_dup(line + 1, strlen(line + 1));
-				ext = 0;
-			} else {
-				uri = strip_dup(line + 1, (size_t)(h - line - 1));
-				ext = strtol(h + 2, &val, 10);
-				while (*val == ' ')
-					val++;
-				if (val == h + 2 || *val != ']' || ext < 0 || ext > 100000) {
-					err_add(e, name, lineno, "malformed section '%s' (expected "
-					    "?URI or ?URI#[N])", line);
-					free(uri);
-					free(line);
-					continue;
-				}
-			}
-			cur = lg_section(f, uri, (int)ext);
-			free(uri);
-		} else if ((eq = strchr(line, '=')) != NULL && line[0] != '#') {
-			key = strip_dup(line, (size_t)(eq - line));
-			val = strip_dup(eq + 1, strlen(eq + 1));
-			if (key[0] == '\0')
-				err_add(e, name, lineno, "syntax error: '= VALUE' without a name");
-			else
-				dict_put(cur, key, val, lineno);
-			free(key);
-			free(val);
-		}
-		free(line);
-	}
-	return e->n > n0 ? -1 : 0;
-}
-
-void
-legacy_free(struct legacy *lg)
-{
-	if (lg == NULL)
-		return;
-	lg_file_free(&lg->config);
-	lg_file_free(&lg->defaults);
-	lg_file_free(&lg->overrides);
-	free(lg);
-}
-
-int
-legacy_load_text(const char *config, size_t config_len, const char *defaults,
-    size_t defaults_len, const char *overrides, size_t overrides_len, struct legacy **out,
-    char **cause)
-{
-	struct legacy *lg = xcalloc(1, sizeof *lg);
-	struct errbuf e = { NULL, 0, 0 };
-	size_t i;
-
-	for (i = 0; i < sizeof lg_builtin / sizeof lg_builtin[0]; i++)
-		dict_put(&lg->config.top, lg_builtin[i][0], lg_builtin[i][1], 0);
-	lg->config.name = xstrdup("(built-in config)");
-	if (config != NULL)
-		lg_parse(&lg->config, "config", config, config_len, &e);
-	if (defaults != NULL)
-		lg_parse(&lg->defaults, "default", defaults, defaults_len, &e);
-	else
-		lg->defaults.name = xstrdup("default");
-	if (overrides != NULL)
-		lg_parse(&lg->overrides, "override", overrides, overrides_len, &e);
-	else
-		lg->overrides.name = xstrdup("override");
-	if (e.n > 0) {
-		legacy_free(lg);
-		*cause = e.s;
-		return -1;
-	}
-	*out = lg;
-	return 0;
-}
-
-int
-legacy_load(const char *config, const char *defaults, const char *overrides,
-    struct legacy **out, char **cause)
-{
-	const char *paths[3] = { config, defaults, overrides };
-	char *text[3] = { NULL, NULL, NULL };
-	size_t len[3] = { 0, 0, 0 };
-	int i, r = -1;
-
-	for (i = 0; i < 3; i++) {
-		if (paths[i] != NULL && (text[i] = slurp(paths[i], &len[i], cause)) == NULL)
-			goto out;
-	}
-	if ((r = legacy_load_text(text[0], len[0], text[1], len[1], text[2], len[2], out,
-	    cause)) == 0) {
-		for (i = 0; i < 3; i++) {
-			struct lg_file *f = i == 0 ? &(*out)->config :
-			    (i == 1 ? &(*out)->defaults : &(*out)->overrides);
-
-			if (paths[i] != NULL) {
-				free(f->name);
-				f->name = xstrdup(paths[i]);
-			}
-		}
-	} else if (*cause != NULL) {
-		/* messages name "config"/"default"/"override": say which files */
-		char *c = xasprintf("%s\n(config %s, default %s, override %s)", *cause,
-		    config ? config : "built-in", defaults ? defaults : "none",
-		    overrides ? overrides : "none");
-		free(*cause);
-		*cause = c;
-	}
-out:
-	for (i = 0; i < 3; i++)
-		free(text[i]);
-	return r;
-}
-
-/* Python str.isupper(): at least one cased character and no lower-case one. */
-static int
-py_isupper(const char *s)
-{
-	int cased = 0;
-
-	for (; *s != '\0'; s++) {
-		if (islower((unsigned char)*s))
-			return 0;
-		if (isupper((unsigned char)*s))
-			cased = 1;
-	}
-	return cased;
-}
-
-/* The reference's ConvertFromJava: name -> CAOM keys. */
-struct lg_convert {
-	struct strmap	*inv_plan;	/* keyword -> struct keylist * */
-	struct strmap	*inv_config;	/* config value -> struct keylist * */
-};
-
-struct keylist {
-	int		*k;
-	size_t		 n;
-};
-
-static void
-keylist_add(struct strmap *m, const char *name, int key)
-{
-	struct keylist *l = strmap_get(m, name);
-
-	if (l == NULL) {
-		l = xcalloc(1, sizeof *l);
-		strmap_put(m, name, l);
-	}
-	l->k = xreallocarray(l->k, l->n + 1, sizeof *l->k);
-	l->k[l->n++] = key;
-}
-
-static void
-keylist_free(const char *name, void *v, void *arg)
-{
-	struct keylist *l = v;
-
-	(void)name;
-	(void)arg;
-	free(l->k);
-	free(l);
-}
-
-static void
-convert_init(struct lg_convert *c, const struct blueprint *bp, const struct legacy *lg)
-{
-	const struct bp_value *v;
-	int *keys, k;
-	size_t i, j, n;
-
-	c->inv_plan = strmap_new();
-	c->inv_config = strmap_new();
-	n = bp_plan_keys(bp, 0, &keys);
-	for (i = 0; i < n; i++) {
-		v = &bp->plan.v[keys[i]];
-		for (j = 0; v->kind == BP_LIST && j < v->nkw; j++)
-			keylist_add(c->inv_plan, v->kw[j], keys[i]);
-	}
-	free(keys);
-	for (i = 0; i < lg->config.top.n; i++) {
-		if ((k = bp_key(lg->config.top.e[i].key)) >= 0)
-			keylist_add(c->inv_config, lg->config.top.e[i].value, k);
-	}
-}
-
-static void
-convert_free(struct lg_convert *c)
-{
-	strmap_each(c->inv_plan, keylist_free, NULL);
-	strmap_each(c->inv_config, keylist_free, NULL);
-	strmap_free(c->inv_plan);
-	strmap_free(c->inv_config);
-}
-
-/* get_caom2_elements: the keys a name stands for (one key itself, or via the maps). */
-static const int *
-convert_keys(const struct lg_convert *c, const char *name, size_t *n, int *one)
-{
-	struct keylist *l;
-
-	if ((*one = bp_key(name)) >= 0) {
-		*n = 1;
-		return one;
-	}
-	if ((l = strmap_get(c->inv_config, name)) != NULL ||
-	    (l = strmap_get(c->inv_plan, name)) != NULL) {
-		*n = l->n;
-		return l->k;
-	}
-	*n = 0;
-	return NULL;
-}
-
-/* _update_axis_info: CTYPEn entries of the defaults and overrides say which axis is which. */
-static int
-lg_axes(struct blueprint *bp, const struct legacy *lg, struct errbuf *e)
-{
-	static const char *const energy[] = { "FREQ", "ENER", "WAVN", "VRAD", "WAVE", "VOPT",
-		"ZOPT", "AWAV", "VELO", "BETA", NULL };
-	static const char *const timek[] = { "TIME", "TAI", "TT", "TDT", "ET", "IAT", "UT1",
-		"UTC", "GMT", "GPS", "TCG", "TCB", "TDB", "LOCAL", NULL };
-	static const char *const ra[] = { "RA", "GLON", "ELON", "HLON", "SLON", NULL };
-	static const char *const dec[] = { "DEC", "GLAT", "ELAT", "HLAT", "SLAT", NULL };
-	static const char *const pol[] = { "STOKES", NULL };
-	static const char *const obs[] = { "observable", "FLUX", NULL };
-	static const char *const *const kinds[] = { energy, pol, timek, ra, dec, obs };
-	const struct lg_file *files[2] = { &lg->defaults, &lg->overrides };
-	const struct lg_entry *en, *ig;
-	int axis[6] = { 0, 0, 0, 0, 0, 0 }, f, a, found, n0 = e->n;
-	size_t i, j, len;
-	char *head;
-
-	for (f = 0; f < 2; f++) {
-		for (i = 0; i < files[f]->top.n; i++) {
-			en = &files[f]->top.e[i];
-			len = strlen(en->key);
-			if (strncmp(en->key, "CTYPE", 5) != 0 || !isdigit((unsigned char)en->key[len - 1]))
-				continue;
-			head = xstrndup(en->value, strcspn(en->value, "-"));
-			for (a = 0, found = 0; a < 6 && !found; a++) {
-				for (j = 0; kinds[a][j] != NULL; j++) {
-					if (strcmp(head, kinds[a][j]) == 0) {
-						axis[a] = en->key[len - 1] - '0';
-						found = 1;
-						break;
-					}
-				}
-			}
-			if (!found)
-				err_add(e, files[f]->name, en->line, "%s: unrecognised CTYPE '%s'",
-				    en->key, en->value);
-			free(head);
-		}
-	}
-	if (e->n > n0)
-		return -1;
-#define IGNORED(name) ((ig = dict_get(&lg->config.top, name)) != NULL && \
-	strcmp(ig->value, "{ignore}") == 0)
-	if (!IGNORED("Chunk.position")) {
-		if (axis[3] && axis[4])
-			configure_position(bp, axis[3], axis[4], 1);
-		else if (axis[3] || axis[4]) {
-			err_add(e, "override", 0, "only one position axis found (ra/dec): %d/%d",
-			    axis[3], axis[4]);
-			return -1;
-		} else if (axis[0] == 1 || axis[0] == 2 || axis[1] == 1 || axis[1] == 2 ||
-		    axis[2] == 1 || axis[2] == 2 || axis[5] == 1 || axis[5] == 2) {
-			err_add(e, files[1]->name, 0, "cannot determine the position axes: WCS axis "
-			    "1 or 2 is taken by another axis");
-			return -1;
-		} else
-			configure_position(bp, 1, 2, 1);
-	}
-	if (axis[2] && !IGNORED("Chunk.time"))
-		configure_time(bp, axis[2], 1);
-	if (axis[0] && !IGNORED("Chunk.energy"))
-		configure_energy(bp, axis[0], 1);
-	if (axis[1] && !IGNORED("Chunk.polarization"))
-		configure_simple(bp, BP_AXIS_POLARIZATION, axis[1], 1);
-	if (axis[5] && !IGNORED("Chunk.observable"))
-		configure_simple(bp, BP_AXIS_OBSERVABLE, axis[5], 1);
-#undef IGNORED
-	return 0;
-}
-
-static void
-lg_set_literal(struct bp_plan *p, int key, const char *value, unsigned line)
-{
-	struct bp_value v = { .kind = strcmp(value, "None") == 0 ? BP_NONE : BP_LITERAL,
-		.line = line };
-
-	if (v.kind == BP_LITERAL)
-		v.lit = xstrdup(value);
-	plan_put(p, key, &v);
-}
-
-static void
-lg_warn(struct errbuf *w, const struct lg_file *f, const struct lg_entry *en, const char *what)
-{
-	err_add(w, f->name, en->line, "%s: %s", en->key, what);
-}
-
-/* Config: upper-case keyword values go in front of the attribute's keyword list. */
-static void
-lg_apply_config(struct blueprint *bp, const struct legacy *lg, const struct lg_convert *c,
-    struct errbuf *w)
-{
-	const struct lg_entry *en;
-	struct bp_value *v;
-	const int *keys;
-	size_t i, j, n;
-	int one;
-
-	for (i = 0; i < lg->config.top.n; i++) {
-		en = &lg->config.top.e[i];
-		if (!py_isupper(en->value) || strchr(en->value, '.') != NULL)
-			continue;
-		if ((keys = convert_keys(c, en->key, &n, &one)) == NULL) {
-			lg_warn(w, &lg->config, en, "not a CAOM key (ignored)");
-			continue;
-		}
-		for (j = 0; j < n; j++) {
-			v = &bp->plan.v[keys[j]];
-			if (v->kind == BP_LIST) {
-				if (!bp_value_has_kw(v, en->value))
-					bp_value_add_kw(v, en->value, 1);
-			} else if (v->kind == BP_UNSET) {
-				struct bp_value nv = { .kind = BP_LIST, .line = en->line };
-
-				bp_value_add_kw(&nv, en->value, 0);
-				plan_put(&bp->plan, keys[j], &nv);
-			} else
-				lg_warn(w, &lg->config, en, "has a value already; keyword ignored");
-		}
-	}
-}
-
-static void
-lg_apply_defaults(struct blueprint *bp, const struct legacy *lg, const struct lg_convert *c,
-    struct errbuf *w)
-{
-	const struct lg_entry *en;
-	struct bp_value *v;
-	const int *keys;
-	size_t i, j, n;
-	int one;
-
-	for (i = 0; i < lg->defaults.top.n; i++) {
-		en = &lg->defaults.top.e[i];
-		if ((keys = convert_keys(c, en->key, &n, &one)) == NULL) {
-			lg_warn(w, &lg->defaults, en, "names no CAOM attribute or header keyword "
-			    "(ignored)");
-			continue;
-		}
-		for (j = 0; j < n; j++) {
-			v = &bp->plan.v[keys[j]];
-			if (v->kind == BP_LIST) {
-				free(v->def);
-				v->def = en->value[0] != '\0' ? xstrdup(en->value) : NULL;
-			} else
-				lg_set_literal(&bp->plan, keys[j], en->value, en->line);
-		}
-	}
-}
-
-static void
-lg_override_dict(struct blueprint *bp, const struct lg_file *f, const struct lg_dict *d,
-    int ext, const struct lg_convert *c, struct errbuf *w)
-{
-	const struct lg_entry *en;
-	const int *keys;
-	size_t i, j, n;
-	int one;
-
-	for (i = 0; i < d->n; i++) {
-		en = &d->e[i];
-		if (strcmp(en->key, "BITPIX") == 0)
-			continue;
-		if ((keys = convert_keys(c, en->key, &n, &one)) == NULL) {
-			lg_warn(w, f, en, "names no CAOM attribute or header keyword (ignored)");
-			continue;
-		}
-		for (j = 0; j < n; j++) {
-			if (ext > 0 && strncmp(bp_names[keys[j]], "Chunk", 5) != 0) {
-				lg_warn(w, f, en, "only Chunk attributes can be set per HDU (ignored)");
-				continue;
-			}
-			lg_set_literal(bp_plan_for(bp, ext, 1), keys[j], en->value, en->line);
-		}
-	}
-}
-
-int
-legacy_blueprint(const struct legacy *lg, const char *uri, struct blueprint **out,
-    char **warnings, char **cause)
-{
-	struct blueprint *bp = blueprint_new();
-	struct errbuf e = { NULL, 0, 0 }, w = { NULL, 0, 0 };
-	struct lg_convert c;
-	size_t i;
-
-	if (lg_axes(bp, lg, &e) != 0) {
-		blueprint_free(bp);
-		*cause = e.s;
-		return -1;
-	}
-	convert_init(&c, bp, lg);
-	lg_apply_config(bp, lg, &c, &w);
-	lg_apply_defaults(bp, lg, &c, &w);
-	lg_override_dict(bp, &lg->overrides, &lg->overrides.top, 0, &c, &w);
-	for (i = 0; uri != NULL && i < lg->overrides.nsec; i++) {
-		if (strcmp(lg->overrides.sec[i].uri, uri) == 0)
-			lg_override_dict(bp, &lg->overrides, &lg->overrides.sec[i].d,
-			    lg->overrides.sec[i].ext, &c, &w);
-	}
-	convert_free(&c);
-	if (warnings != NULL)
-		*warnings = w.s;
-	else
-		free(w.s);
-	*out = bp;
-	return 0;
 }

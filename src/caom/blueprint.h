@@ -3,14 +3,16 @@
  *
  * A blueprint holds, for each of the 195 keys of blueprint_keys.h, where the
  * value comes from: a list of header keywords with an optional default, a
- * literal, None, a collection function "name(uri)", or a BINTABLE column.
+ * literal, None, or a BINTABLE column (a collection function "name(uri)"
+ * is recognised but refused: none is compiled in).
  * The plan applies to every HDU; "extension N" plans override Chunk keys for
  * HDU N. Which WCS axis is which (position, energy, time, ...) is configured
  * from the keys used, as the reference tools (caom2utils ObsBlueprint) do.
  *
- * Two file formats produce one: the blueprint text format (blueprint_load)
- * and the legacy fits2caom2 .config/.default/.override triple (legacy_*).
- * Both report errors as "FILE:LINE: message".
+ * Two file formats fill one, each its own module: the blueprint text format
+ * (blueprint_load.h) and the legacy fits2caom2 .config/.default/.override
+ * triple (legacy.h). Both report errors as "FILE:LINE: message". What the
+ * three share beyond this contract is in blueprint_int.h.
  */
 #ifndef CAOM2INGEST_BLUEPRINT_H
 #define CAOM2INGEST_BLUEPRINT_H
@@ -22,7 +24,8 @@ enum bp_kind {
 	BP_LIST,	/* header keywords, first truthy wins, then the default */
 	BP_LITERAL,	/* a value */
 	BP_NONE,	/* explicitly no value */
-	BP_FUNCTION,	/* a registered collection function, name in lit */
+	BP_FUNCTION,	/* a collection function "name(args)" in lit; none is compiled in,
+			   so the text format refuses every call and no plan holds one */
 	BP_TABLE	/* a BINTABLE column: kw[0] in extension table_ext */
 };
 
@@ -48,31 +51,35 @@ enum bp_axis {
 	BP_NAXES
 };
 
+/*
+ * The keys by name at compile time, one per line of blueprint_keys.h: the
+ * name with each '.' as '_' after BPK_ ("Plane.dataProductType" is
+ * BPK_Plane_dataProductType), in the table's (the reference's) order.
+ */
+enum bp_key_id {
+#define BPK(id, name) BPK_##id,
+#include "caom/blueprint_keys.h"
+#undef BPK
+	BP_NKEYS
+};
+_Static_assert(BP_NKEYS == 195, "the reference tools accept 195 blueprint keys");
+
 struct blueprint;
 
-/* The number of keys and the name of key i (0 <= i < bp_nkeys). */
-extern const size_t bp_nkeys;
-const char *bp_key_name(int key);
-/* The index of a key name, or -1 when it is not a blueprint key. */
+/* The key of a name read from a file (an enum bp_key_id), or -1 when it is
+ * not a blueprint key. */
 int bp_key(const char *name);
 
 /* The reference's default blueprint (OBSID, OBSTYPE, DATE-OBS, RELEASE...). */
 struct blueprint *blueprint_new(void);
 /* Free a blueprint; NULL is accepted. */
 void blueprint_free(struct blueprint *bp);
-/* A deep copy. */
-struct blueprint *blueprint_copy(const struct blueprint *bp);
 
-/* Load a blueprint text file over bp (normally blueprint_new()); 0 or -1, *cause lists every error. */
-int blueprint_load(struct blueprint *bp, const char *path, char **cause);
-/* The same from memory; name is used in messages. */
-int blueprint_load_text(struct blueprint *bp, const char *name, const char *text, size_t len,
-    char **cause);
-
-/* The value for key in HDU ext (extension plan first, then the plan); NULL when unset. */
-const struct bp_value *bp_get(const struct blueprint *bp, int key, int ext);
+/* The value for key in HDU ext (extension plan first, then the plan); NULL when
+ * unset or when key is not a key (bp_key's -1). */
+const struct bp_value *bp_get(const struct blueprint *bp, enum bp_key_id key, int ext);
 /* The standard WCS keyword(s) of key ("CTYPE3", "ZNAXIS,NAXIS"), or NULL. */
-const char *bp_wcs_std(const struct blueprint *bp, int key);
+const char *bp_wcs_std(const struct blueprint *bp, enum bp_key_id key);
 /* Whether an axis is configured, and its 1-based WCS index (position: first of two). */
 int bp_axis_configured(const struct blueprint *bp, enum bp_axis axis);
 /* The number of WCS axes configured (position counts two). */
@@ -81,39 +88,11 @@ int bp_configured_axes(const struct blueprint *bp);
 int bp_has_chunk(const struct blueprint *bp, int ext);
 /* The extension numbers with their own plan, ascending; returns the count. */
 size_t bp_extensions(const struct blueprint *bp, const int **exts);
-/* Plan keys in insertion order (ext 0 = the plan); returns the count. Free *keys. */
+/* Plan keys (enum bp_key_id values) in insertion order (ext 0 = the plan);
+ * returns the count. Free *keys. */
 size_t bp_plan_keys(const struct blueprint *bp, int ext, int **keys);
-/* The blueprint in the text format (keys in reference order). Free the result. */
+/* The blueprint in the text format (keys in reference order, then the extension
+ * plans), which blueprint_load reads back to the same blueprint. Free the result. */
 char *blueprint_dump(const struct blueprint *bp);
-
-/* ---- Collection functions ---- */
-
-/* A function returns a newly allocated value or NULL (no value). */
-typedef char *(*bp_function)(const char *uri, void *hdu);
-/* Register a collection function under name (without parentheses). */
-void bp_register_function(const char *name, bp_function fn);
-/* The function for "name(args)" or "name", or NULL. */
-bp_function bp_find_function(const char *call);
-
-/* ---- Legacy fits2caom2 configuration ---- */
-
-struct legacy;
-
-/* Read the three files (any may be NULL: config then means the built-in one). */
-int legacy_load(const char *config, const char *defaults, const char *overrides,
-    struct legacy **out, char **cause);
-/* The same from memory (for tests and fuzzing); names are used in messages. */
-int legacy_load_text(const char *config, size_t config_len, const char *defaults,
-    size_t defaults_len, const char *overrides, size_t overrides_len, struct legacy **out,
-    char **cause);
-/* Free; NULL is accepted. */
-void legacy_free(struct legacy *lg);
-/*
- * The blueprint for one artifact URI: the default blueprint updated by the
- * configuration as the reference's update_blueprint does. Names that resolve
- * to nothing are appended to *warnings (FILE:LINE: ... lines, may be NULL).
- */
-int legacy_blueprint(const struct legacy *lg, const char *uri, struct blueprint **out,
-    char **warnings, char **cause);
 
 #endif

@@ -252,7 +252,6 @@ get(struct mctx *m, const char *key, int index)
 {
 	struct mv r;
 	const struct bp_value *b;
-	bp_function fn;
 	size_t i;
 
 	memset(&r, 0, sizeof r);
@@ -285,13 +284,7 @@ get(struct mctx *m, const char *key, int index)
 	case BP_NONE:
 		r.st = MV_NULL;
 		return r;
-	case BP_FUNCTION:
-		if ((fn = bp_find_function(b->lit)) == NULL)
-			return r;
-		r.own = fn(m->in->uri, hdu(m, index));
-		r.st = r.own != NULL ? MV_VALUE : MV_NULL;
-		r.v.s = r.own;
-		return r;
+	case BP_FUNCTION:	/* never in a plan: no collection function is compiled in */
 	default:
 		return r;
 	}

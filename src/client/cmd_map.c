@@ -15,10 +15,12 @@
 
 #include "caom/artifact.h"
 #include "caom/blueprint.h"
+#include "caom/blueprint_load.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
 #include "client/client.h"
 #include "caom/fits.h"
+#include "caom/legacy.h"
 #include "caom/map.h"
 #include "sinks/repo.h"
 #include "lib/xmalloc.h"

@@ -18,7 +18,7 @@
 
 #include <yaml.h>
 
-#include "caom/blueprint.h"
+#include "caom/legacy.h"
 #include "conf/conf.h"
 #include "conf/rules.h"
 #include "lib/xmalloc.h"

@@ -42,7 +42,7 @@ file_read_fd(int fd, size_t hint, char **buf, size_t *len)
 }
 
 int
-file_read(const char *path, char **buf, size_t *len, char **cause)
+file_slurp(const char *path, char **buf, size_t *len, char **cause)
 {
 	struct stat st;
 	int fd, r;

@@ -20,8 +20,9 @@
 #define FILEIO_SECRET_MAX	8192	/* bytes in a secret file */
 
 /* A whole file into *buf (NUL-terminated; malloc'ed) and *len; 0, or -1 with
- * *cause ("PATH: reason"; "PATH: not a regular file" for a directory, a FIFO...). */
-int file_read(const char *path, char **buf, size_t *len, char **cause);
+ * *cause ("PATH: reason"; "PATH: not a regular file" for a directory, a FIFO...).
+ * Not "file_read": cfitsio exports that name, and ours would replace it. */
+int file_slurp(const char *path, char **buf, size_t *len, char **cause);
 /* The one line of a secret file (see above) into *out (malloc'ed; free with
  * file_secret_free); 0, or -1 with *cause ("WHAT PATH: reason"). what names the
  * secret in messages ("token file", "password file"). */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "caom/blueprint.h"
+#include "caom/blueprint_load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

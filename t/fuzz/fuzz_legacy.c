@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "caom/blueprint.h"
+#include "caom/legacy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
