@@ -68,6 +68,8 @@
 #include <fitsio.h>
 
 #include "caom/blueprint.h"
+#include "caom/blueprint_load.h"
+#include "caom/legacy.h"
 #include "caom/caom.h"
 #include "caom/fits.h"
 #include "caom/map.h"
