@@ -44,30 +44,30 @@ puts0(const char *name, const char *text, mode_t mode)
 	return put(name, text, strlen(text), mode);
 }
 
-/* The message of file_read on path (NULL when it succeeded). */
+/* The message of fileio_read on path (NULL when it succeeded). */
 static char *
 read_cause(const char *path)
 {
 	char *buf = NULL, *cause = NULL;
 	size_t len;
 
-	if (file_read(path, &buf, &len, &cause) == 0)
+	if (fileio_read(path, &buf, &len, &cause) == 0)
 		free(buf);
 	return cause;
 }
 
-/* The message of file_secret on path as a token file (NULL when it succeeded). */
+/* The message of fileio_secret on path as a token file (NULL when it succeeded). */
 static char *
 secret_cause(const char *path)
 {
 	char *out = NULL, *cause = NULL;
 
-	if (file_secret(path, "token file", &out, &cause) == 0)
-		file_secret_free(out);
+	if (fileio_secret(path, "token file", &out, &cause) == 0)
+		fileio_secret_free(out);
 	return cause;
 }
 
-/* file_secret's message for path is "token file PATH: reason". */
+/* fileio_secret's message for path is "token file PATH: reason". */
 static void
 refused(const char *path, const char *reason, const char *what)
 {
@@ -86,19 +86,19 @@ test_read(void)
 	size_t len = 0, i;
 
 	path = puts0("plain", "one\ntwo\n", 0644);
-	ok(file_read(path, &buf, &len, &cause) == 0 && len == 8 && strcmp(buf, "one\ntwo\n") == 0,
+	ok(fileio_read(path, &buf, &len, &cause) == 0 && len == 8 && strcmp(buf, "one\ntwo\n") == 0,
 	    "a file whole, NUL-terminated");
 	free(buf);
 	free(path);
 	path = put("empty", "", 0, 0644);
-	ok(file_read(path, &buf, &len, &cause) == 0 && len == 0 && buf != NULL && *buf == '\0',
+	ok(fileio_read(path, &buf, &len, &cause) == 0 && len == 0 && buf != NULL && *buf == '\0',
 	    "an empty file: an empty string");
 	free(buf);
 	free(path);
 	for (i = 0; i < sizeof big; i++)
 		big[i] = (char)('a' + i % 26);
 	path = put("big", big, sizeof big, 0644);
-	ok(file_read(path, &buf, &len, &cause) == 0 && len == sizeof big &&
+	ok(fileio_read(path, &buf, &len, &cause) == 0 && len == sizeof big &&
 	    memcmp(buf, big, len) == 0 && buf[len] == '\0', "300000 bytes, exactly");
 	free(buf);
 	free(path);
@@ -157,33 +157,33 @@ test_secret_accepted(void)
 	size_t len = 0;
 
 	path = puts0("tok600", "s3cr3t-t0ken\n", 0600);
-	ok(file_secret(path, "token file", &out, &cause) == 0 && strcmp(out, "s3cr3t-t0ken") == 0,
+	ok(fileio_secret(path, "token file", &out, &cause) == 0 && strcmp(out, "s3cr3t-t0ken") == 0,
 	    "a 0600 file is accepted, its newline dropped");
-	file_secret_free(out);
+	fileio_secret_free(out);
 	free(path);
 	path = puts0("tok400", "s3cr3t-t0ken", 0400);
-	ok(file_secret(path, "token file", &out, &cause) == 0 && strcmp(out, "s3cr3t-t0ken") == 0,
+	ok(fileio_secret(path, "token file", &out, &cause) == 0 && strcmp(out, "s3cr3t-t0ken") == 0,
 	    "a 0400 file without a newline is accepted");
-	file_secret_free(out);
+	fileio_secret_free(out);
 	free(path);
 	path = puts0("tokws", " \t s3cr3t t0ken \r\n\n", 0600);
-	ok(file_secret(path, "token file", &out, &cause) == 0 && strcmp(out, "s3cr3t t0ken") == 0,
+	ok(fileio_secret(path, "token file", &out, &cause) == 0 && strcmp(out, "s3cr3t t0ken") == 0,
 	    "white space around the line is trimmed (inside it is kept)");
-	file_secret_free(out);
+	fileio_secret_free(out);
 	free(path);
 	memset(exact, 'x', FILEIO_SECRET_MAX);
 	path = put("tokmax", exact, FILEIO_SECRET_MAX, 0600);
-	ok(file_secret(path, "token file", &out, &cause) == 0 &&
+	ok(fileio_secret(path, "token file", &out, &cause) == 0 &&
 	    strlen(out) == FILEIO_SECRET_MAX, "exactly FILEIO_SECRET_MAX bytes are accepted");
-	file_secret_free(out);
+	fileio_secret_free(out);
 	free(path);
 	path = puts0("creds", "[default]\nkey = AK\nsecret = SK\n", 0600);
-	ok(file_secret_text(path, "credentials file", &text, &len, &cause) == 0 && len == 31 &&
+	ok(fileio_secret_text(path, "credentials file", &text, &len, &cause) == 0 && len == 31 &&
 	    strcmp(text, "[default]\nkey = AK\nsecret = SK\n") == 0,
-	    "file_secret_text: a whole secret file of several lines");
-	file_secret_free(text);
+	    "fileio_secret_text: a whole secret file of several lines");
+	fileio_secret_free(text);
 	free(path);
-	file_secret_free(NULL);
+	fileio_secret_free(NULL);
 }
 
 static void
@@ -229,8 +229,8 @@ test_secret_refused(void)
 	path = puts0("creds644", "[default]\nsecret = s3cr3t\n", 0644);
 	reason = xasprintf("credentials file %s: mode 0644 gives access to its group or others "
 	    "(use 0600 or 0400)", path);
-	ok(file_secret_text(path, "credentials file", &text, &len, &cause) == -1 && text == NULL,
-	    "file_secret_text: the same policy");
+	ok(fileio_secret_text(path, "credentials file", &text, &len, &cause) == -1 && text == NULL,
+	    "fileio_secret_text: the same policy");
 	is_string(reason, cause, "with the caller's WHAT");
 	free(cause);
 	free(reason);
@@ -276,9 +276,9 @@ test_secret_acl(void)
 	}
 	ok(stat(path, &st) == 0 && (st.st_mode & 07777) == 0440,
 	    "an ACL for one user shows as mode 0440 (its mask)");
-	ok(file_secret(path, "token file", &out, &cause) == 0 && strcmp(out, "s3cr3t-t0ken") == 0,
+	ok(fileio_secret(path, "token file", &out, &cause) == 0 && strcmp(out, "s3cr3t-t0ken") == 0,
 	    "root's 0400 file with user:ME:r (as systemd's LoadCredential= writes it) is accepted");
-	file_secret_free(out);
+	fileio_secret_free(out);
 	set_acl(path, (uint32_t)geteuid() + 4242);
 	reason = xasprintf("mode 0440 gives access to its group or others (use 0600 or 0400)");
 	refused(path, reason, "an ACL that lets another user read it");
@@ -295,12 +295,12 @@ test_mtime(void)
 
 	if (utimensat(AT_FDCWD, path, ts, 0) != 0 || stat(path, &st) != 0)
 		bail("%s: %s", path, strerror(errno));
-	is_int(1700000000123456789LL, file_mtime_ns(&st), "seconds and nanoseconds in ns");
+	is_int(1700000000123456789LL, fileio_mtime_ns(&st), "seconds and nanoseconds in ns");
 	ts[1].tv_sec = -2;
 	ts[1].tv_nsec = 500000000;
 	if (utimensat(AT_FDCWD, path, ts, 0) != 0 || stat(path, &st) != 0)
 		bail("%s: %s", path, strerror(errno));
-	is_int(-1500000000LL, file_mtime_ns(&st), "before the epoch too");
+	is_int(-1500000000LL, fileio_mtime_ns(&st), "before the epoch too");
 	free(path);
 }
 

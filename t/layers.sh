@@ -1,11 +1,12 @@
 #!/bin/sh
 # t/layers.sh - the layers hold: the mapping library (src/lib, src/caom)
 # needs nothing of ours above it, caom2ingest links no daemon module and no
-# SQLite, and no folder of src/ includes a folder that includes it back.
+# SQLite, no folder of src/ includes a folder that includes it back, and no
+# function of ours has the name of one a linked shared library exports.
 . "$srcdir/t/tap.sh"
 
 command -v nm >/dev/null || skip_all "nm not installed (binutils)"
-plan 10
+plan 12
 client=$top_builddir/src/caom2ingest
 daemon=$top_builddir/src/caom2ingestd
 maplib=$top_builddir/src/libcaom2map.a
@@ -70,3 +71,21 @@ out=$(tsort "$tmp/edges" 2>&1 >/dev/null)
 is "" "$out" "no folder-level include cycle"
 bad=$(awk '$1 != "lib" && ($2 == "lib" || ($2 == "caom" && $1 != "caom"))' "$tmp/edges")
 is "" "$bad" "src/lib includes nothing of ours, src/caom only src/lib"
+
+# A function of ours named as one a linked shared library exports takes the
+# library's own calls (the dynamic linker binds them to ours): cfitsio's
+# drivers export file_read, file_open, ... (hence lib/fileio's fileio_).
+if command -v ldd >/dev/null; then
+	for b in "$client" "$daemon"; do
+		ldd "$b" | awk '/=> \// {print $3}' | while read -r l; do
+			nm -D --defined-only "$l" 2>/dev/null | awk '$2 ~ /^[TWi]$/ {print $3}'
+		done
+	done | sed 's/@.*//' | sort -u > "$tmp/shared.exported"
+	nm --defined-only "$client" "$daemon" | awk '$2 == "T" {print $3}' | sort -u > "$tmp/own.text"
+	clash=$(comm -12 "$tmp/own.text" "$tmp/shared.exported" | tr '\n' ' ')
+	is "" "$clash" "no function of ours shadows one of a linked library"
+	ok "the check sees the libraries' functions (cfitsio's file_read)" \
+		grep -qx file_read "$tmp/shared.exported"
+else
+	skip 2 "ldd not installed"
+fi

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -299,7 +300,7 @@ test_auth(void)
 	struct server s;
 	struct repo_config cfg = { NULL, NULL, NULL, NULL, NULL, 0, 5000, 4 };
 	char *tok = xasprintf("%s/token", dir), *bad = xasprintf("%s/token.bad", dir);
-	char *opt = xasprintf("--token-file %s", tok), *cause = NULL, *hdrs, *log;
+	char *opt = xasprintf("--token-file %s", tok), *cause = NULL, *hdrs, *log, *want;
 	struct outcome oc;
 	struct repo *r;
 	FILE *fp;
@@ -307,6 +308,18 @@ test_auth(void)
 	fp = fopen(tok, "w");
 	fputs("s3cr3t-t0ken-value\n", fp);
 	fclose(fp);
+	chmod(tok, 0644);
+	cfg.url = "http://127.0.0.1:1/o";
+	cfg.token_file = tok;
+	want = xasprintf("token file %s: mode 0644 gives access to its group or others "
+	    "(use 0600 or 0400)", tok);
+	ok(repo_new(loop, &cfg, &cause) == NULL, "a token file others may read is refused");
+	is_string(want, cause, "with the rule, and not the token");
+	free(want);
+	free(cause);
+	cause = NULL;
+	cfg.token_file = NULL;
+	chmod(tok, 0600);
 	s = start_server(opt);
 	cfg.url = s.url;
 	r = repo_new(loop, &cfg, &cause);
@@ -434,7 +447,7 @@ main(void)
 
 	if (system("command -v curl >/dev/null") != 0)
 		skip_all("curl (the command) is needed to drive the test server");
-	plan(45);
+	plan(47);
 	loop = ev_default_loop(0);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));

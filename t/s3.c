@@ -295,6 +295,7 @@ write_file(const char *name, const char *text)
 		bail("%s: %s", p, strerror(errno));
 	fputs(text, fp);
 	fclose(fp);
+	chmod(p, 0600);		/* credentials are secret files */
 	return p;
 }
 
@@ -304,8 +305,21 @@ static void
 test_credentials(void)
 {
 	struct s3_config cfg = { .endpoint = endpoint };
-	char *cause = NULL, *p;
+	char *cause = NULL, *p, *want;
 	struct s3 *s;
+
+	p = write_file("cred-open", "[default]\naws_access_key_id = AK\n"
+	    "aws_secret_access_key = " WRONG_SECRET "\n");
+	chmod(p, 0644);
+	cfg.credentials = p;
+	want = xasprintf("credentials file %s: mode 0644 gives access to its group or others "
+	    "(use 0600 or 0400)", p);
+	ok(s3_new(loop, &cfg, &cause) == NULL, "a credentials file others may read is refused");
+	is_string(want, cause, "with the secret-file rule, and no secret");
+	free(want);
+	free(cause);
+	cause = NULL;
+	free(p);
 
 	cfg.credentials = "/nonexistent/credentials";
 	s = s3_new(loop, &cfg, &cause);
@@ -840,7 +854,7 @@ main(void)
 
 	if ((endpoint = getenv("S3_TEST_ENDPOINT")) == NULL || t == NULL)
 		skip_all("run through t/s3.sh, which starts the S3 test server");
-	plan(87);
+	plan(89);
 	log_init("t/s3", LOG_WARNING, LOG_TARGET_STDERR);
 	loop = ev_default_loop(0);
 	tmp = xstrdup(t);

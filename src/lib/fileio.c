@@ -29,7 +29,7 @@
 
 /* Open path read-only; the fd, -1 with errno, or -2 when it is not a regular file. */
 static int
-file_open_regular(const char *path, struct stat *st)
+fileio_open_regular(const char *path, struct stat *st)
 {
 	int fd, e;
 
@@ -50,7 +50,7 @@ file_open_regular(const char *path, struct stat *st)
 /* Read fd to its end (at most max bytes) into *buf and *len, from hint bytes.
  * 0, or -1 with errno (EFBIG: over max). */
 static int
-file_read_fd(int fd, size_t hint, size_t max, char **buf, size_t *len)
+fileio_read_fd(int fd, size_t hint, size_t max, char **buf, size_t *len)
 {
 	size_t cap = hint + 2, got = 0;	/* room for the NUL and the read that sees EOF */
 	ssize_t n;
@@ -78,21 +78,21 @@ file_read_fd(int fd, size_t hint, size_t max, char **buf, size_t *len)
 }
 
 int
-file_read(const char *path, char **buf, size_t *len, char **cause)
+fileio_read(const char *path, char **buf, size_t *len, char **cause)
 {
 	struct stat st;
 	int fd, e;
 
 	*buf = NULL;
 	*len = 0;
-	if ((fd = file_open_regular(path, &st)) == -2) {
+	if ((fd = fileio_open_regular(path, &st)) == -2) {
 		*cause = xasprintf("%s: not a regular file", path);
 		errno = EINVAL;
 		return -1;
 	}
 	if (fd >= 0 && st.st_size > (off_t)FILEIO_READ_MAX)
 		errno = EFBIG;
-	else if (fd >= 0 && file_read_fd(fd, (size_t)st.st_size, FILEIO_READ_MAX, buf, len) == 0) {
+	else if (fd >= 0 && fileio_read_fd(fd, (size_t)st.st_size, FILEIO_READ_MAX, buf, len) == 0) {
 		close(fd);
 		return 0;
 	}
@@ -109,7 +109,7 @@ file_read(const char *path, char **buf, size_t *len, char **cause)
 
 /* Fold one ACL entry into the group class (*group, but for the mask), *other and *mask. */
 static void
-file_acl_entry(const unsigned char *e, unsigned *group, unsigned *other, unsigned *mask)
+fileio_acl_entry(const unsigned char *e, unsigned *group, unsigned *other, unsigned *mask)
 {
 	unsigned tag = e[0] | (unsigned)e[1] << 8, perm = (e[2] | (unsigned)e[3] << 8) & 7;
 	uint32_t id = e[4] | (uint32_t)e[5] << 8 | (uint32_t)e[6] << 16 | (uint32_t)e[7] << 24;
@@ -133,7 +133,7 @@ file_acl_entry(const unsigned char *e, unsigned *group, unsigned *other, unsigne
  * user:UID:r--, which stat shows as 0440).
  */
 static mode_t
-file_others_mode(int fd, const struct stat *st)
+fileio_others_mode(int fd, const struct stat *st)
 {
 	unsigned char acl[4 + 8 * 64];
 	unsigned group = 0, other = 0, mask = 7;
@@ -144,16 +144,16 @@ file_others_mode(int fd, const struct stat *st)
 	    acl[2] != 0 || acl[3] != 0)
 		return st->st_mode & (S_IRWXG | S_IRWXO);
 	for (i = 4; i < n; i += 8)
-		file_acl_entry(acl + i, &group, &other, &mask);
+		fileio_acl_entry(acl + i, &group, &other, &mask);
 	return (mode_t)((group & mask) << 3 | other);
 }
 
 /* Check a secret file's kind and mode; 0, or -1 with *cause. */
 static int
-file_secret_check(int fd, const struct stat *st, const char *path, const char *what,
+fileio_secret_check(int fd, const struct stat *st, const char *path, const char *what,
     char **cause)
 {
-	mode_t others = file_others_mode(fd, st);
+	mode_t others = fileio_others_mode(fd, st);
 
 	if (others != 0) {
 		*cause = xasprintf("%s %s: mode %04o gives access to its group or others "
@@ -170,7 +170,7 @@ file_secret_check(int fd, const struct stat *st, const char *path, const char *w
 
 /* Read a checked secret file into buf (FILEIO_SECRET_MAX + 2 bytes); 0, or -1 with *cause. */
 static int
-file_secret_fd(int fd, char *buf, size_t *len, const char *path, const char *what,
+fileio_secret_fd(int fd, char *buf, size_t *len, const char *path, const char *what,
     char **cause)
 {
 	size_t n = 0, cap = FILEIO_SECRET_MAX + 1;	/* a byte more tells it grew */
@@ -196,7 +196,7 @@ file_secret_fd(int fd, char *buf, size_t *len, const char *path, const char *wha
 }
 
 int
-file_secret_text(const char *path, const char *what, char **out, size_t *len,
+fileio_secret_text(const char *path, const char *what, char **out, size_t *len,
     char **cause)
 {
 	char buf[FILEIO_SECRET_MAX + 2];
@@ -205,15 +205,15 @@ file_secret_text(const char *path, const char *what, char **out, size_t *len,
 
 	*out = NULL;
 	*len = 0;
-	if ((fd = file_open_regular(path, &st)) < 0) {
+	if ((fd = fileio_open_regular(path, &st)) < 0) {
 		if (fd == -2)
 			*cause = xasprintf("%s %s: not a regular file", what, path);
 		else
 			*cause = xasprintf("%s %s: %s", what, path, strerror(errno));
 		return -1;
 	}
-	if (file_secret_check(fd, &st, path, what, cause) == 0 &&
-	    file_secret_fd(fd, buf, len, path, what, cause) == 0) {
+	if (fileio_secret_check(fd, &st, path, what, cause) == 0 &&
+	    fileio_secret_fd(fd, buf, len, path, what, cause) == 0) {
 		*out = xmalloc(*len + 1);
 		memcpy(*out, buf, *len + 1);
 		rc = 0;
@@ -225,14 +225,14 @@ file_secret_text(const char *path, const char *what, char **out, size_t *len,
 }
 
 int
-file_secret(const char *path, const char *what, char **out, char **cause)
+fileio_secret(const char *path, const char *what, char **out, char **cause)
 {
 	char *text, *s;
 	size_t len;
 	int rc = -1;
 
 	*out = NULL;
-	if (file_secret_text(path, what, &text, &len, cause) != 0)
+	if (fileio_secret_text(path, what, &text, &len, cause) != 0)
 		return -1;
 	for (s = text; *s != '\0' && isspace((unsigned char)*s); s++)
 		;
@@ -252,7 +252,7 @@ file_secret(const char *path, const char *what, char **out, char **cause)
 }
 
 void
-file_secret_free(char *secret)
+fileio_secret_free(char *secret)
 {
 	if (secret == NULL)
 		return;
@@ -261,7 +261,7 @@ file_secret_free(char *secret)
 }
 
 int64_t
-file_mtime_ns(const struct stat *st)
+fileio_mtime_ns(const struct stat *st)
 {
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }

@@ -18,6 +18,7 @@
 
 #include "sinks/curlev.h"
 #include "sinks/repo.h"
+#include "lib/fileio.h"
 #include "lib/xmalloc.h"
 
 #define REPO_MAX_CONFLICTS	5
@@ -430,29 +431,16 @@ repo_on_done(void *arg, CURL *easy, CURLcode result)
 
 /* ---- set-up --------------------------------------------------------------- */
 
-/* Read a bearer token; the token itself never appears in a message. */
+/* Read a bearer token (lib/fileio.h's secret-file policy); it never appears in a message. */
 static int
 repo_read_token(struct repo *r, const char *path, char **cause)
 {
-	char buf[8192];
-	size_t n, end;
-	FILE *fp;
+	char *token;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		*cause = xasprintf("token file %s: %s", path, strerror(errno));
+	if (fileio_secret(path, "token file", &token, cause) != 0)
 		return -1;
-	}
-	n = fread(buf, 1, sizeof buf - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	for (end = n; end > 0 && isspace((unsigned char)buf[end - 1]); end--)
-		buf[end - 1] = '\0';
-	if (end == 0 || strpbrk(buf, "\r\n") != NULL) {
-		*cause = xasprintf("token file %s: expected one line holding the token", path);
-		return -1;
-	}
-	r->auth = xasprintf("Authorization: Bearer %s", buf);
-	explicit_bzero(buf, sizeof buf);
+	r->auth = xasprintf("Authorization: Bearer %s", token);
+	fileio_secret_free(token);
 	return 0;
 }
 

@@ -26,7 +26,7 @@ struct repo;
 struct repo_config {
 	const char	*url;		/* observations base, no trailing slash needed */
 	const char	*cert;		/* PEM holding certificate and unencrypted key, or NULL */
-	const char	*token_file;	/* file holding a bearer token, or NULL */
+	const char	*token_file;	/* secret file (lib/fileio.h) of a bearer token, or NULL */
 	const char	*netrc;		/* netrc file for HTTP basic, or NULL */
 	const char	*ca_path;	/* CA bundle file, or directory prepared with `openssl
 				   rehash`, replacing the system's store; NULL: the system's */
@@ -55,8 +55,9 @@ typedef int repo_merge_fn(void *arg, const char *existing, size_t len, char **ou
 typedef void repo_done_fn(void *arg, enum repo_result result, long status, const char *message,
     long retry_after);
 
-/* A client for cfg on loop; NULL with *cause (unreadable token file or certificate, missing
- * CA path, a certificate or CA path with a URL that is not https://, ...). */
+/* A client for cfg on loop; NULL with *cause (a token file refused, an unreadable
+ * certificate, a missing CA path, a certificate or CA path with a URL that is not
+ * https://, ...). */
 struct repo *repo_new(struct ev_loop *loop, const struct repo_config *cfg, char **cause);
 /* Free; pushes in flight are abandoned without their done call. NULL is accepted. */
 void repo_free(struct repo *r);

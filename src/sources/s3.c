@@ -33,6 +33,7 @@
 #include <openssl/md5.h>
 
 #include "sinks/curlev.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "sources/s3.h"
 #include "lib/xmalloc.h"
@@ -868,25 +869,24 @@ s3_cred_line(struct s3 *s, char *line, const char *profile, int *in, int *found)
 	}
 }
 
-/* Read the profile's keys; no value read ever appears in a message. */
+/*
+ * Read the profile's keys. The file is a secret file (lib/fileio.h: mode
+ * 0600 or 0400, read O_CLOEXEC, wiped) in the AWS INI format, not one line;
+ * no value read ever appears in a message.
+ */
 static int
 s3_read_credentials(struct s3 *s, const char *path, const char *profile, char **cause)
 {
-	char *line = NULL;
-	size_t cap = 0;
+	char *text, *next, *line;
+	size_t len;
 	int in = 0, found = 0;
-	FILE *fp;
 
-	if ((fp = fopen(path, "re")) == NULL) {
-		*cause = xasprintf("credentials file %s: %s", path, strerror(errno));
+	if (fileio_secret_text(path, "credentials file", &text, &len, cause) != 0)
 		return -1;
-	}
-	while (getline(&line, &cap, fp) != -1)
+	for (next = text; (line = strsep(&next, "\n")) != NULL;)
 		s3_cred_line(s, line, profile, &in, &found);
-	if (line != NULL)
-		explicit_bzero(line, cap);
-	free(line);
-	fclose(fp);
+	explicit_bzero(text, len);
+	free(text);
 	if (!found)
 		*cause = xasprintf("credentials file %s: no [%s] section", path, profile);
 	else if (s->access == NULL || *s->access == '\0')

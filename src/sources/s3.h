@@ -6,8 +6,9 @@
  * Requests to the endpoint are signed with AWS Signature Version 4
  * (CURLOPT_AWS_SIGV4 "aws:amz:REGION:s3"), path-style URLs
  * (ENDPOINT/BUCKET/KEY, the key percent-encoded per segment). Credentials
- * come from a file in the AWS shared-credentials format and never reach a
- * log or an error message.
+ * come from a file in the AWS shared-credentials format, read as a secret
+ * file (lib/fileio.h: mode 0600 or 0400, wiped), and never reach a log or
+ * an error message.
  *
  * A fetch writes DIR/.NAME.part, checks the size and the ETag (a plain
  * 32-hex ETag is the MD5 of the content; a multipart "…-N" ETag is not
@@ -54,7 +55,7 @@ struct s3_object {
 };
 typedef void s3_each_fn(void *arg, const struct s3_object *o);
 
-/* A client; NULL with *cause (unreadable or incomplete credentials file, bad endpoint). */
+/* A client; NULL with *cause (a credentials file refused or incomplete, bad endpoint). */
 struct s3 *s3_new(struct ev_loop *loop, const struct s3_config *cfg, char **cause);
 /* Fetch url into dir/name (see above); size < 0 and etag NULL: unchecked. done is called
  * once, later, on the loop. */
