@@ -19,6 +19,7 @@
 #include "caom/caom.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
+#include "sinks/curlev.h"
 #include "sinks/repo.h"
 #include "lib/xmalloc.h"
 
@@ -147,6 +148,11 @@ main(int argc, char **argv)
 	if (argc < 4 || (n = atoi(argv[2])) <= 0) {
 		fprintf(stderr, "usage: bench_push URL N CONCURRENCY...\n");
 		return 2;
+	}
+	caom_xml_init();
+	if (curlev_global_init() != 0) {
+		fprintf(stderr, "bench_push: cannot initialise libcurl\n");
+		return 1;
 	}
 	loop = ev_default_loop(0);
 	ev_prepare_init(&prep, on_prepare);

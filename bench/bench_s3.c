@@ -23,6 +23,8 @@
 #include <curl/curl.h>
 #include <ev.h>
 
+#include "caom/caom_xml.h"
+#include "sinks/curlev.h"
 #include "sources/s3.h"
 #include "lib/xmalloc.h"
 
@@ -207,8 +209,12 @@ main(int argc, char **argv)
 	endpoint = argv[1];
 	credentials = argv[2];
 	server_pid = atoi(argv[3]);
+	caom_xml_init();
+	if (curlev_global_init() != 0) {
+		fprintf(stderr, "bench_s3: cannot initialise libcurl\n");
+		return 1;
+	}
 	loop = ev_default_loop(0);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(argv[4], "put") == 0 && argc == 9)
 		return put(argv[5], argv[6], atol(argv[7]), (size_t)atol(argv[8]));
 	if (strcmp(argv[4], "fetch") == 0 && argc >= 10) {

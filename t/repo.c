@@ -22,6 +22,7 @@
 #include "caom/caom.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
+#include "sinks/curlev.h"
 #include "sinks/repo.h"
 #include "tap.h"
 #include "lib/xmalloc.h"
@@ -448,6 +449,9 @@ main(void)
 	if (system("command -v curl >/dev/null") != 0)
 		skip_all("curl (the command) is needed to drive the test server");
 	plan(47);
+	caom_xml_init();
+	if (curlev_global_init() != 0)
+		bail("cannot initialise libcurl");
 	loop = ev_default_loop(0);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));

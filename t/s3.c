@@ -27,6 +27,8 @@
 #include <ev.h>
 #include <openssl/md5.h>
 
+#include "caom/caom_xml.h"
+#include "sinks/curlev.h"
 #include "lib/log.h"
 #include "sources/s3.h"
 #include "tap.h"
@@ -862,7 +864,9 @@ main(void)
 	mkdir(outdir, 0755);
 	creds = write_file("credentials", "[default]\naws_access_key_id = S3RVER\n"
 	    "aws_secret_access_key = S3RVER\n");
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	caom_xml_init();
+	if (curlev_global_init() != 0)
+		bail("cannot initialise libcurl");
 	putter = curl_easy_init();
 	make_fixtures();
 

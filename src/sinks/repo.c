@@ -473,12 +473,9 @@ repo_check_tls(const struct repo_config *cfg, char **cause)
 struct repo *
 repo_new(struct ev_loop *loop, const struct repo_config *cfg, char **cause)
 {
-	static int initialised;
 	struct repo *r;
 	size_t len = strlen(cfg->url);
 
-	if (!initialised && curl_global_init(CURL_GLOBAL_DEFAULT) == 0)
-		initialised = 1;
 	r = xcalloc(1, sizeof *r);
 	r->loop = loop;
 	LIST_INIT(&r->pushes);

@@ -12,7 +12,8 @@
  * transient (connection, timeout, 5xx, 408, 429: retry later), permanent
  * (other 4xx: the service's text is kept) and auth (401, 403).
  * Credentials (client certificate, bearer token file, netrc) never reach a
- * log or an error message.
+ * log or an error message. The program initialises libcurl first
+ * (curlev_global_init).
  */
 #ifndef CAOM2INGEST_REPO_H
 #define CAOM2INGEST_REPO_H

@@ -937,12 +937,8 @@ s3_set_region(struct s3 *s, const char *region, char **cause)
 struct s3 *
 s3_new(struct ev_loop *loop, const struct s3_config *cfg, char **cause)
 {
-	static int initialised;
 	struct s3 *s;
 
-	if (!initialised && curl_global_init(CURL_GLOBAL_DEFAULT) == 0)
-		initialised = 1;
-	xmlInitParser();
 	s = xcalloc(1, sizeof *s);
 	s->loop = loop;
 	TAILQ_INIT(&s->queue);

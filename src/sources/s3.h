@@ -15,6 +15,9 @@
  * checked) when given, fsyncs, and renames it to DIR/NAME: the file appears
  * complete or not at all. s3:// goes to the endpoint, https:// and http://
  * are fetched as they are (no signature), file:// is copied.
+ *
+ * The program initialises libcurl (curlev_global_init) and libxml2
+ * (caom_xml_init) at start-up, before any thread: s3_new does not.
  */
 #ifndef CAOM2INGEST_S3_H
 #define CAOM2INGEST_S3_H
