@@ -274,7 +274,7 @@ test_failures(struct repo *r, const struct server *s)
 static void
 test_timeout_and_refused(const struct server *s)
 {
-	struct repo_config cfg = { s->url, NULL, NULL, NULL, NULL, 0, 300, 4 };
+	struct repo_config cfg = { s->url, NULL, NULL, NULL, NULL, 300, 4 };
 	struct outcome oc;
 	struct repo *r;
 	char *cause = NULL;
@@ -299,7 +299,7 @@ static void
 test_auth(void)
 {
 	struct server s;
-	struct repo_config cfg = { NULL, NULL, NULL, NULL, NULL, 0, 5000, 4 };
+	struct repo_config cfg = { NULL, NULL, NULL, NULL, NULL, 5000, 4 };
 	char *tok = xasprintf("%s/token", dir), *bad = xasprintf("%s/token.bad", dir);
 	char *opt = xasprintf("--token-file %s", tok), *cause = NULL, *hdrs, *log, *want;
 	struct outcome oc;
@@ -361,7 +361,7 @@ static void
 test_netrc(void)
 {
 	struct server s;
-	struct repo_config cfg = { NULL, NULL, NULL, NULL, NULL, 0, 5000, 4 };
+	struct repo_config cfg = { NULL, NULL, NULL, NULL, NULL, 5000, 4 };
 	char *netrc = xasprintf("%s/netrc", dir), *bad = xasprintf("%s/netrc.bad", dir);
 	struct outcome oc;
 	struct repo *r;
@@ -417,7 +417,7 @@ merge_many(void *arg, const char *existing, size_t len, char **out, size_t *outl
 static void
 test_concurrency(const struct server *s)
 {
-	struct repo_config cfg = { s->url, NULL, NULL, NULL, NULL, 0, 5000, 4 };
+	struct repo_config cfg = { s->url, NULL, NULL, NULL, NULL, 5000, 4 };
 	struct repo *r;
 	static struct many m[50];
 	char *cause = NULL;
@@ -430,9 +430,8 @@ test_concurrency(const struct server *s)
 		m[i].stored = &stored;
 		repo_push(r, "TEST", m[i].obs, merge_many, on_many, &m[i]);
 	}
-	is_int(50, repo_active(r), "50 pushes in flight");
 	end = ev_time() + 20;
-	while (repo_active(r) > 0 && ev_time() < end)
+	while (stored < 50 && ev_time() < end)
 		ev_run(loop, EVRUN_ONCE);
 	is_int(50, stored, "all 50 stored at concurrency 4");
 	repo_free(r);
@@ -441,14 +440,14 @@ test_concurrency(const struct server *s)
 int
 main(void)
 {
-	struct repo_config cfg = { NULL, NULL, NULL, NULL, NULL, 0, 5000, 4 };
+	struct repo_config cfg = { NULL, NULL, NULL, NULL, NULL, 5000, 4 };
 	struct server s;
 	struct repo *r;
 	char *cause = NULL, *cmd;
 
 	if (system("command -v curl >/dev/null") != 0)
 		skip_all("curl (the command) is needed to drive the test server");
-	plan(47);
+	plan(46);
 	caom_xml_init();
 	if (curlev_global_init() != 0)
 		bail("cannot initialise libcurl");

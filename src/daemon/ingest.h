@@ -41,9 +41,6 @@ void ingest_free(struct ingest *in);
 void ingest_observe(struct ingest *in, const struct ingest_observer *o);
 /* Queue one observation (again). */
 void ingest_submit(struct ingest *in, const char *collection, const char *observation);
-/* Queue an observation to start at a wall-clock time in ms (no-op if queued or running). */
-void ingest_submit_at(struct ingest *in, const char *collection, const char *observation,
-    int64_t at_ms);
 /* Queue what the state store holds as pending or waiting for a retry (start-up). */
 void ingest_resume(struct ingest *in);
 /* Pause or resume a collection (NULL: all): no new jobs start; running ones finish. */

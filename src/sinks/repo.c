@@ -39,9 +39,7 @@ struct repo {
 	char			*netrc;
 	struct curlev_ca	 ca;		/* trusted CAs, when configured */
 	char			*auth;		/* "Authorization: Bearer ..." or NULL */
-	int			 insecure;
 	long			 timeout_ms;
-	unsigned		 active;
 	LIST_HEAD(, repo_push)	 pushes;
 };
 
@@ -110,7 +108,6 @@ repo_on_later(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct repo_push *p = w->data;
 
-	p->repo->active--;
 	p->done(p->arg, p->result, p->status, p->message != NULL ? p->message : "",
 	    p->retry_after);
 	repo_push_free(p);
@@ -353,10 +350,6 @@ repo_setup_auth(struct repo *r, CURL *e)
 	}
 	/* A configured CA file or directory replaces the built-in store. */
 	curlev_ca_apply(&r->ca, e);
-	if (r->insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 }
 
 static void
@@ -482,7 +475,6 @@ repo_new(struct ev_loop *loop, const struct repo_config *cfg, char **cause)
 	r->base = xstrndup(cfg->url, len > 0 && cfg->url[len - 1] == '/' ? len - 1 : len);
 	r->cert = xstrdup(cfg->cert);
 	r->netrc = xstrdup(cfg->netrc);
-	r->insecure = cfg->insecure;
 	r->timeout_ms = cfg->timeout_ms > 0 ? (long)cfg->timeout_ms : 120000;
 	if (repo_check_tls(cfg, cause) != 0 || curlev_ca_set(&r->ca, cfg->ca_path, cause) != 0 ||
 	    (cfg->token_file != NULL && repo_read_token(r, cfg->token_file, cause) != 0)) {
@@ -528,17 +520,10 @@ repo_push(struct repo *r, const char *collection, const char *observation,
 	p->merge = merge;
 	p->done = done;
 	p->arg = arg;
-	r->active++;
 	c = curl_easy_escape(NULL, collection, 0);
 	o = curl_easy_escape(NULL, observation, 0);
 	p->url = xasprintf("%s/%s/%s", r->base, c, o);
 	curl_free(c);
 	curl_free(o);
 	repo_start(p, REPO_GET);
-}
-
-unsigned
-repo_active(const struct repo *r)
-{
-	return r->active;
 }

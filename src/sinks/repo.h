@@ -31,7 +31,6 @@ struct repo_config {
 	const char	*netrc;		/* netrc file for HTTP basic, or NULL */
 	const char	*ca_path;	/* CA bundle file, or directory prepared with `openssl
 				   rehash`, replacing the system's store; NULL: the system's */
-	int		 insecure;	/* do not verify TLS peers (tests only) */
 	uint64_t	 timeout_ms;	/* per request */
 	unsigned	 concurrency;	/* requests at once */
 };
@@ -65,8 +64,6 @@ void repo_free(struct repo *r);
 /* Start pushing one observation; done is called exactly once, never from inside this call. */
 void repo_push(struct repo *r, const char *collection, const char *observation,
     repo_merge_fn *merge, repo_done_fn *done, void *arg);
-/* Number of pushes in flight. */
-unsigned repo_active(const struct repo *r);
 /* The name of a result ("stored", ...). */
 const char *repo_result_name(enum repo_result r);
 

@@ -650,12 +650,6 @@ mq_new(struct ev_loop *loop, const struct mq_config *cfg, mq_deliver_fn *fn, voi
 	return m;
 }
 
-int
-mq_connected(const struct mq *m)
-{
-	return m->conn != NULL;
-}
-
 /* Close politely (bounded): the broker requeues what was not acked. */
 static void
 mq_close(struct mq *m)

@@ -46,8 +46,6 @@ typedef enum mq_verdict mq_deliver_fn(void *arg, const void *body, size_t len, c
  * bad configuration (unparsable URL, a password file refused: "password file PATH: ..."). */
 struct mq *mq_new(struct ev_loop *loop, const struct mq_config *cfg, mq_deliver_fn *fn,
     void *arg, char **cause);
-/* True while connected and consuming. */
-int mq_connected(const struct mq *m);
 /* Close the connection (unacked messages go back to the queue) and free; NULL is accepted. */
 void mq_free(struct mq *m);
 

@@ -70,7 +70,6 @@ struct s3 {
 	long			 timeout_ms;
 	unsigned		 concurrency;
 	unsigned		 running;
-	unsigned		 count;		/* requests not yet reported */
 	int			 closing;
 	TAILQ_HEAD(, s3_req)	 queue;
 	LIST_HEAD(, s3_req)	 reqs;
@@ -299,7 +298,6 @@ s3_report(struct s3_req *q)
 	if (q->state == S3_QUEUED)
 		TAILQ_REMOVE(&s->queue, q, qentry);
 	LIST_REMOVE(q, entry);
-	s->count--;
 	q->message = NULL;
 	s3_req_free(q);
 	done(arg, result, status, message != NULL ? message : "");
@@ -358,7 +356,6 @@ s3_req_new(struct s3 *s, enum s3_kind kind, s3_done_fn *done, void *arg)
 	ev_timer_init(&q->later, s3_on_later, 0., 0.);
 	q->later.data = q;
 	LIST_INSERT_HEAD(&s->reqs, q, entry);
-	s->count++;
 	return q;
 }
 
@@ -1089,10 +1086,4 @@ s3_list(struct s3 *s, const char *bucket, const char *prefix, s3_each_fn *each,
 	q->protocols = "http,https";
 	s3_list_url(q);
 	s3_enqueue(q);
-}
-
-unsigned
-s3_busy(const struct s3 *s)
-{
-	return s->count;
 }

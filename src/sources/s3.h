@@ -68,8 +68,6 @@ void s3_fetch(struct s3 *s, const char *url, const char *dir, const char *name, 
  * each() per object, then done() once. */
 void s3_list(struct s3 *s, const char *bucket, const char *prefix, s3_each_fn *each,
     s3_done_fn *done, void *arg);
-/* Transfers in progress or queued. */
-unsigned s3_busy(const struct s3 *s);
 /* Cancel everything (each done() is called with S3_TRANSIENT "cancelled") and free;
  * NULL is accepted. */
 void s3_free(struct s3 *s);
