@@ -1,5 +1,6 @@
 /*
- * pipeline.c - watch -> settle -> classify -> state -> group -> jobs.
+ * pipeline.c - watch -> settle -> classify -> state -> group -> ingest (see
+ * pipeline.h).
  *
  * Grouping: a rule with `expect` names the files its observation waits for;
  * the observation's job starts when all are in the state store, or when
@@ -717,7 +718,6 @@ pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
 	ingest_counts(p->ingest, queued, running, waiting);
 }
 
-/* Collect the holds (strmap_each's callback must not change the map). */
 int
 pipeline_objects(struct pipeline *p, struct pipeline_objects *out)
 {
@@ -729,6 +729,7 @@ pipeline_objects(struct pipeline *p, struct pipeline_objects *out)
 	return 0;
 }
 
+/* Collect the holds (strmap_each's callback must not change the map). */
 static void
 pipeline_hold_collect(const char *key, void *value, void *arg)
 {
