@@ -71,6 +71,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	caom_xml_init();
 	for (i = optind; i < argc; i++)
 		r |= bench_one(argv[i], n) != 0;
 	getrusage(RUSAGE_SELF, &ru);

@@ -446,6 +446,7 @@ main(int argc, char **argv)
 	 * The processes first, while this one is small: a child's ru_maxrss
 	 * includes the RSS it had when it was forked, before the exec.
 	 */
+	caom_xml_init();
 	if (np > 0)
 		r |= bench_process(ref, exe, (size_t)np) != 0;
 	r |= bench_case(ref, &cases[0], (size_t)n) != 0;

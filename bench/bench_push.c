@@ -19,6 +19,7 @@
 #include "caom/caom.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
+#include "lib/curlev.h"
 #include "sinks/repo.h"
 #include "lib/xmalloc.h"
 
@@ -34,7 +35,7 @@ static double busy_max, iter_start;
 static int round_no;
 static struct repo *cur_repo;
 static struct item *cur_items;
-static int cur_next, cur_n;
+static int cur_next, cur_n, cur_done;
 
 static void submit_next(void);
 
@@ -58,6 +59,7 @@ done(void *arg, enum repo_result r, long status, const char *msg, long ra)
 
 	it->latency = ev_time() - it->start;
 	it->ok = r == REPO_STORED;
+	cur_done++;
 	if (!it->ok)
 		fprintf(stderr, "%s: %s\n", it->obs, msg);
 	submit_next();
@@ -102,7 +104,7 @@ cmp(const void *a, const void *b)
 static void
 run(const char *url, int n, int conc)
 {
-	struct repo_config cfg = { url, NULL, NULL, NULL, NULL, 0, 30000, (unsigned)conc };
+	struct repo_config cfg = { url, NULL, NULL, NULL, NULL, 30000, (unsigned)conc };
 	struct item *items = xcalloc((size_t)n, sizeof *items);
 	double *lat = xcalloc((size_t)n, sizeof *lat), t0, t1;
 	struct repo *r;
@@ -114,13 +116,13 @@ run(const char *url, int n, int conc)
 		snprintf(items[i].obs, sizeof items[i].obs, "r%d_o%d", round_no, i);
 	cur_repo = r;
 	cur_items = items;
-	cur_next = 0;
+	cur_next = cur_done = 0;
 	cur_n = n;
 	busy_max = 0;
 	t0 = ev_time();
 	for (i = 0; i < conc; i++)
 		submit_next();
-	while (repo_active(r) > 0)
+	while (cur_done < n)	/* each push's done comes once */
 		ev_run(loop, EVRUN_ONCE);
 	t1 = ev_time();
 	for (i = 0; i < n; i++) {
@@ -147,6 +149,11 @@ main(int argc, char **argv)
 	if (argc < 4 || (n = atoi(argv[2])) <= 0) {
 		fprintf(stderr, "usage: bench_push URL N CONCURRENCY...\n");
 		return 2;
+	}
+	caom_xml_init();
+	if (curlev_global_init() != 0) {
+		fprintf(stderr, "bench_push: cannot initialise libcurl\n");
+		return 1;
 	}
 	loop = ev_default_loop(0);
 	ev_prepare_init(&prep, on_prepare);

@@ -23,6 +23,8 @@
 #include <curl/curl.h>
 #include <ev.h>
 
+#include "caom/caom_xml.h"
+#include "lib/curlev.h"
 #include "sources/s3.h"
 #include "lib/xmalloc.h"
 
@@ -30,6 +32,7 @@ static struct ev_loop *loop;
 static const char *endpoint, *credentials;
 static int server_pid;
 static int failures;
+static long outstanding;	/* requests whose done has not come */
 
 struct cpu {
 	double		 wall;
@@ -85,6 +88,7 @@ report(const char *what, long n, const struct cpu *a)
 static void
 on_done(void *arg, enum s3_result r, long status, const char *message)
 {
+	outstanding--;
 	if (r != S3_OK && failures++ < 5)
 		fprintf(stderr, "bench_s3: %s\n", message);
 }
@@ -110,10 +114,11 @@ client(unsigned concurrency)
 	return s;
 }
 
+/* Run the loop until every request's done has come. */
 static void
-drain(struct s3 *s)
+drain(void)
 {
-	while (s3_busy(s) > 0)
+	while (outstanding > 0)
 		ev_run(loop, EVRUN_ONCE);
 }
 
@@ -172,9 +177,10 @@ fetch(const char *bucket, const char *prefix, long n, const char *dir, unsigned 
 	for (i = 0; i < n; i++) {
 		snprintf(url, sizeof url, "s3://%s/%s%05ld", bucket, prefix, i);
 		snprintf(name, sizeof name, "f%05ld", i);
+		outstanding++;
 		s3_fetch(s, url, dir, name, -1, NULL, on_done, NULL);
 	}
-	drain(s);
+	drain();
 	snprintf(what, sizeof what, "fetch, concurrency %u", conc);
 	report(what, n, &c);
 	s3_free(s);
@@ -188,8 +194,9 @@ list(const char *bucket, const char *prefix)
 	struct cpu c;
 
 	cpu_now(&c);
+	outstanding++;
 	s3_list(s, bucket, prefix, on_each, on_done, &n);
-	drain(s);
+	drain();
 	report("list (objects)", n, &c);
 	s3_free(s);
 }
@@ -207,8 +214,12 @@ main(int argc, char **argv)
 	endpoint = argv[1];
 	credentials = argv[2];
 	server_pid = atoi(argv[3]);
+	caom_xml_init();
+	if (curlev_global_init() != 0) {
+		fprintf(stderr, "bench_s3: cannot initialise libcurl\n");
+		return 1;
+	}
 	loop = ev_default_loop(0);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(argv[4], "put") == 0 && argc == 9)
 		return put(argv[5], argv[6], atol(argv[7]), (size_t)atol(argv[8]));
 	if (strcmp(argv[4], "fetch") == 0 && argc >= 10) {

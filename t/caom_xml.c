@@ -453,6 +453,7 @@ main(void)
 	char *xsd;
 
 	plan_lazy();
+	caom_xml_init();
 	test_doubles();
 	test_dates();
 	test_uuid_sets();

@@ -262,6 +262,7 @@ main(void)
 	char *dir;
 
 	plan(9 + 4 + 3 + (3 * NVECTORS + 1) + 3 + 3 + 9);
+	caom_xml_init();
 	test_primitives();
 	test_format();
 	test_built();

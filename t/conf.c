@@ -202,7 +202,7 @@ test_collections(void)
 int
 main(void)
 {
-	plan(80);
+	plan(82);
 	test_collections();
 	check_file("conf/bad-collection.yml",
 	    "%s:4: unknown key 'collections[1].colour'\n"
@@ -255,6 +255,7 @@ main(void)
 	    "%s:12: collections[2].announce_from: 'https:///x/': an http(s):// prefix must name its host, then '/'\n"
 	    "%s:4: collections[1].buckets: needs an s3 section with an endpoint\n"
 	    "%s:8: collections[2].queues: needs an amqp section with a url");
-	check_file("conf/does-not-exist.yml", "%s: cannot open: No such file or directory");
+	check_file("conf/does-not-exist.yml", "%s: No such file or directory");
+	check_file("conf", "%s: not a regular file");
 	return 0;
 }

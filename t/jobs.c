@@ -49,7 +49,7 @@ on_work_done(struct ev_loop *l, ev_timer *w, int revents)
 	running--;
 	if (permanent)
 		o = JOBS_PERMANENT;
-	else if ((int)jobs_job_attempt(p->job) <= fail_first)
+	else if (runs <= fail_first)	/* fail_first is for a lone job: runs is its attempt */
 		o = JOBS_TRANSIENT;
 	jobs_finish(p->job, o, o == JOBS_OK ? NULL : "503 Service Unavailable");
 	free(p);

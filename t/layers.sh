@@ -80,7 +80,8 @@ is "" "$bad" "only blueprint.c, blueprint_load.c and legacy.c include blueprint_
 
 # A global name of ours that a linked shared library also exports replaces
 # the library's own (the executable comes first in symbol lookup): a
-# file_read in src/lib made cfitsio read every FITS file with it.
+# file_read in src/lib made cfitsio read every FITS file with it (hence
+# lib/fileio's fileio_ prefix).
 if command -v ldd >/dev/null; then
 	for a in "$top_builddir"/src/*.a; do
 		nm -g --defined-only "$a" 2>/dev/null | awk 'NF == 3 && $2 ~ /[TDBR]/ {print $3}'

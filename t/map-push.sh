@@ -1,7 +1,7 @@
 #!/bin/sh
 # t/map-push.sh - `caom2ingest map --push` against the test repository over
 # loopback: create, unchanged, update, refusal with the service's reason,
-# bearer token sent and never printed.
+# bearer token sent and never printed, a token file others may read refused.
 . "$srcdir/t/tap.sh"
 . "$srcdir/t/mkfits.sh"
 
@@ -10,7 +10,7 @@ server=$top_builddir/t/repo-server
 xsd=${CAOM2INGEST_XSD_DIR:-$srcdir/xsd}
 [ -x "$server" ] || skip_all "$server is not built"
 command -v curl >/dev/null 2>&1 || skip_all "curl is not installed"
-plan 14
+plan 16
 
 "$server" --listen 127.0.0.1:0 --data "$tmp/data" --xsd-dir "$xsd" \
 	--port-file "$tmp/port" >/dev/null 2>"$tmp/server.log" &
@@ -61,6 +61,12 @@ like "$(cat "$tmp/err")" "not stored \(permanent failure\): POST .*HTTP 400: inj
 	"... with the service's status and text"
 
 printf 's3cr3t-token\n' > "$tmp/token"
+chmod 644 "$tmp/token"
+push --token-file "$tmp/token" 2>"$tmp/err"
+is 1 $? "a token file its group and others may read is refused (exit 1)"
+is "caom2ingest map: token file $tmp/token: mode 0644 gives access to its group or others (use 0600 or 0400)" \
+	"$(cat "$tmp/err")" "... with the rule, and without the token"
+chmod 600 "$tmp/token"
 push --token-file "$tmp/token" 2>"$tmp/err"
 is 0 $? "a push with a bearer token"
 like "$(curl -s "$t/last-headers")" "Authorization: \[19 bytes\]" \

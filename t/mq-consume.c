@@ -126,8 +126,7 @@ main(int argc, char **argv)
 	ev_signal_start(d.loop, &sterm);
 	ev_signal_start(d.loop, &sint);
 	ev_run(d.loop, 0);
-	fprintf(stderr, "mq-consume: stopping (%s)\n", mq_connected(m) ? "connected" :
-	    "not connected");
+	fprintf(stderr, "mq-consume: stopping\n");
 	mq_free(m);
 	for (i = 0; i < d.nseen; i++)
 		free(d.seen[i]);

@@ -6,7 +6,7 @@
 . "$srcdir/t/rabbitmq.sh"
 
 rabbitmq_init
-plan 41
+plan 42
 
 consumer_pids=
 stop_consumers() { for p in $consumer_pids; do kill -9 "$p" 2>/dev/null; done; }
@@ -39,8 +39,13 @@ out=$("$top_builddir/t/mq-consume" amqp://guest:hunter2@127.0.0.1:1 q 2>&1)
 is "mq-consume: mq: the URL must not hold a password (use password_file)" "$out" \
 	"a password in the URL is refused, and not repeated"
 out=$("$top_builddir/t/mq-consume" -k "$tmp/nonexistent" "$mq_url" q 2>&1)
-is "mq-consume: mq: $tmp/nonexistent: No such file or directory" "$out" \
+is "mq-consume: password file $tmp/nonexistent: No such file or directory" "$out" \
 	"an unreadable password file is a configuration error"
+printf 's3cr3t-pw\n' >"$tmp/pw644"
+chmod 644 "$tmp/pw644"
+out=$("$top_builddir/t/mq-consume" -k "$tmp/pw644" "$mq_url" q 2>&1)
+is "mq-consume: password file $tmp/pw644: mode 0644 gives access to its group or others (use 0600 or 0400)" \
+	"$out" "a password file others may read is refused, the password not shown"
 out=$("$top_builddir/t/mq-consume" http://127.0.0.1/ q 2>&1)
 is "mq-consume: mq: the URL is not amqp[s]://[user@]host[:port][/vhost]" "$out" \
 	"a URL that is not amqp:// is a configuration error"
@@ -133,6 +138,7 @@ finish pb
 
 # --- a wrong password --------------------------------------------------------
 printf 's3cr3t-Wr0ng-pw\n' >"$tmp/badpw"
+chmod 600 "$tmp/badpw"
 consume badpw order -v -k "$tmp/badpw"
 ok "a wrong password: the refusal is logged" wait_for 10 logged badpw 'ACCESS_REFUSED'
 wait_for 10 logged badpw 'attempt 2 failed'

@@ -18,7 +18,9 @@
 
 #include <ev.h>
 
+#include "caom/caom_xml.h"
 #include "conf/conf.h"
+#include "lib/curlev.h"
 #include "lib/log.h"
 #include "sources/objects.h"
 #include "store/state.h"
@@ -307,6 +309,9 @@ main(void)
 	FILE *fp;
 
 	plan_lazy();
+	caom_xml_init();
+	if (curlev_global_init() != 0)
+		bail("cannot initialise libcurl");
 	log_init("t/objects", LOG_WARNING, LOG_TARGET_STDERR);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp");

@@ -283,6 +283,7 @@ like "$(body)" '"503":2,"504":1' "and injected statuses"
 stop_server
 token=s3cr3t-$$-token-value
 printf '%s\n' "$token" >"$tmp/token"
+chmod 600 "$tmp/token"
 start_server --token-file "$tmp/token" --basic "alice:pa55word"
 is 401 "$(http "$base/CFHT/obs4")" "without credentials: 401"
 like "$(tr -d '\r' <"$tmp/hdrs")" 'WWW-Authenticate: Bearer' "with WWW-Authenticate"

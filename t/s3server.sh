@@ -37,6 +37,7 @@ start_s3_server() {
 	s3_credentials=$tmp/s3-credentials
 	printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' \
 		>"$s3_credentials"
+	chmod 600 "$s3_credentials"	# a secret file: others may not read it
 }
 
 stop_s3_server() { kill "$s3_pid" 2>/dev/null; wait "$s3_pid" 2>/dev/null; }

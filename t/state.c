@@ -158,7 +158,6 @@ test_counts(void)
 	state_close(st);
 }
 
-/* A child records files as fast as it can and is killed with SIGKILL. */
 /* The scan's snapshot: what it holds, under a directory or everywhere, and
  * that it is a snapshot (a file recorded later is not in it). */
 static void
@@ -176,6 +175,8 @@ test_known(void)
 		state_file_assign(st, &f, &cause);
 	}
 	state_file_unmatched(st, "/k0/other.txt", 7, 7, &cause);
+	f = file("/k/d1x/near.fits", "K", 9);	/* a sibling whose name starts as d1's */
+	state_file_assign(st, &f, &cause);
 	ok((k = state_known_load(st, NULL, &cause)) != NULL, "the known files load");
 	if (k == NULL)
 		bail("%s", cause);
@@ -185,24 +186,26 @@ test_known(void)
 	}
 	ok(all, "every recorded file is known with its size and mtime");
 	ok(state_known_has(k, "/k0/other.txt", 7, 7), "an unmatched file too");
+	ok(state_known_has(k, "/k/d1x/near.fits", 100, 9), "and /k/d1x's (a control for below)");
 	ok(!state_known_has(k, "/k/d3/f3.fits", 100, 1004), "another mtime is not known");
 	ok(!state_known_has(k, "/k/d3/f3.fits", 101, 1003), "another size is not known");
 	ok(!state_known_has(k, "/k/d3/f4.fits", 100, 1003), "another path is not known");
 	f = file("/k/d1/new.fits", "K", 5);
 	state_file_assign(st, &f, &cause);
 	ok(!state_known_has(k, "/k/d1/new.fits", 100, 5), "a snapshot: later files are not in it");
-	ok(state_known_count(k) >= 3001 + 2 + 1, "it holds all files (%zu)", state_known_count(k));
 	state_known_free(k);
 	ok((under = state_known_load(st, "/k/d1", &cause)) != NULL, "the files under a directory load");
-	is_int((3000 + 5) / 7 + 1, (long long)state_known_count(under), "only those under it");
 	ok(state_known_has(under, "/k/d1/new.fits", 100, 5) &&
 	    !state_known_has(under, "/k/d2/f2.fits", 100, 1002) &&
 	    !state_known_has(under, "/k0/other.txt", 7, 7), "not those beside it");
+	ok(!state_known_has(under, "/k/d1x/near.fits", 100, 9),
+	    "nor those of a sibling whose name begins with the directory's (/k/d1x)");
 	state_known_free(under);
 	state_known_free(NULL);
 	state_close(st);
 }
 
+/* A child records files as fast as it can and is killed with SIGKILL. */
 static void
 test_killed(void)
 {

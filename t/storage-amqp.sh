@@ -138,6 +138,7 @@ rabbitmq_ctl add_user caom one >/dev/null 2>&1 &&
 	rabbitmq_ctl set_permissions -p / caom '.*' '.*' '.*' >/dev/null 2>&1 ||
 	bail "cannot add a broker user"
 printf 'one\n' > "$tmp/pw"
+chmod 600 "$tmp/pw"
 sed -e "s|  url: $mq_url|  url: amqps://caom@localhost:$mqs_port|" \
     -e "s|^  prefetch: 5\$|  prefetch: 5\n  password_file: $tmp/pw\n  ca_path: $mqs_ca|" \
     -e "s|$tmp/a|$tmp/c|g" "$tmp/a.yml" > "$tmp/c.yml"

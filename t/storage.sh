@@ -14,7 +14,7 @@ why=$(s3server_missing)
 [ -z "$why" ] || skip_all "$why"
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
-plan 35
+plan 37
 
 start_s3_server
 start_repo_server
@@ -31,6 +31,7 @@ event() {	# event KEY ETAG SIZE SEQUENCER: an S3 notification body
 		"$1" "$3" "$2" "$4"
 }
 echo "s3cr3t-t0ken" > "$tmp/token"
+chmod 600 "$tmp/token"
 hook_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat > "$tmp/c.yml" <<CONF
 log: stderr
@@ -77,6 +78,14 @@ fetched() { grep -c "s3://raw/raw/$1 fetched into the spool" "$log"; }
 is_stored() { test "$(stored "$1")" = 200; }
 fetched_n() { test "$(fetched "$1")" = "$2"; }
 posts_n() { test "$(stat_of POST)" = "$1"; }
+
+# 0. a webhook token file that others may read stops the daemon at start-up
+chmod 644 "$tmp/token"
+"$daemon" -f -c "$tmp/c.yml" 2>"$tmp/err644"; rc=$?
+is 3 "$rc" "a 0644 webhook token file: start-up fails (exit 3)"
+like "$(cat "$tmp/err644")" "start-up failed: token file $tmp/token: mode 0644 gives access to its group or others \\(use 0600 or 0400\\)" \
+	"and says why, without the token"
+chmod 600 "$tmp/token"
 start
 
 # 1. an event: recorded, answered 200, fetched, mapped and pushed once

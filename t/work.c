@@ -72,7 +72,7 @@ main(void)
 	ev_timer timeout;
 	int i, on_loop = 0, once = 1, accounted = 1;
 
-	plan(9);
+	plan(7);
 	loop = ev_default_loop(0);
 	loop_thread = pthread_self();
 	w = work_new(loop, 2, &cause);
@@ -81,7 +81,6 @@ main(void)
 		bail("%s", cause);
 	for (i = 0; i < NTASKS; i++)
 		work_submit(w, run, done, &tasks[i]);
-	is_int(NTASKS, work_pending(w), "every task is pending");
 	ev_timer_init(&timeout, on_timeout, 10., 0.);
 	ev_timer_start(loop, &timeout);
 	ev_run(loop, 0);
@@ -94,7 +93,6 @@ main(void)
 	is_int(0, on_loop, "no task ran on the loop's thread");
 	is_int(0, off_loop_done, "every done ran on the loop's thread");
 	ok(once, "each task ran once and was reported once");
-	is_int(0, work_pending(w), "nothing is pending after");
 
 	/* freeing with work queued: nothing is lost, nothing reported twice */
 	for (i = 0; i < 8; i++) {

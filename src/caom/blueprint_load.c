@@ -221,7 +221,7 @@ blueprint_load(struct blueprint *bp, const char *path, char **cause)
 	char *text;
 	int r;
 
-	if (file_slurp(path, &text, &len, cause) != 0)
+	if (fileio_read(path, &text, &len, cause) != 0)
 		return -1;
 	r = blueprint_load_text(bp, path, text, len, cause);
 	free(text);

@@ -560,14 +560,6 @@ xml_dtd_line(xmlDocPtr doc)
 	return 1;
 }
 
-static pthread_once_t xml_init_once = PTHREAD_ONCE_INIT;
-
-static void
-xml_init(void)
-{
-	xmlInitParser();
-}
-
 /* Parse an XML document from memory; NULL with *cause on error. */
 static xmlDocPtr
 xml_parse(const char *name, const char *buf, size_t len, char **cause)
@@ -577,7 +569,6 @@ xml_parse(const char *name, const char *buf, size_t len, char **cause)
 	int opts = XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
 	    XML_PARSE_BIG_LINES;
 
-	pthread_once(&xml_init_once, xml_init);
 	if (len > INT_MAX) {
 		*cause = xasprintf("%s: document too large", name);
 		return NULL;
@@ -1282,6 +1273,12 @@ xml_schema_get(const char *path, char **cause)
 	}
 	pthread_mutex_unlock(&xml_schema_lock);
 	return schema;
+}
+
+void
+caom_xml_init(void)
+{
+	xmlInitParser();
 }
 
 void

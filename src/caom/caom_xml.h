@@ -39,6 +39,13 @@ int caom_xml_validate_memory(const char *name, const char *buf, size_t len,
     const char *xsd_dir, char **cause);
 /* Check a document: schema (skipped when xsd_dir is NULL) and every checksum; report failures to report; 0 all good, 1 otherwise. */
 int caom_xml_verify_file(const char *path, const char *xsd_dir, FILE *report);
+/* Initialise libxml2: once, at program start, before any other thread (the
+ * daemon's and the client's main call it, and so do the test, bench and fuzz
+ * programs). libxml2 2.9 documents xmlInitParser as not reentrant, so it is
+ * not left to a first parse that may run on any thread; a program that
+ * skips it still works single-threaded (libxml2 initialises itself on its
+ * first parse). */
+void caom_xml_init(void);
 /* Release the cached compiled schemas. */
 void caom_xml_cleanup(void);
 

@@ -236,7 +236,7 @@ legacy_load(const char *config, const char *defaults, const char *overrides,
 	int i, r = -1;
 
 	for (i = 0; i < 3; i++) {
-		if (paths[i] != NULL && file_slurp(paths[i], &text[i], &len[i], cause) != 0)
+		if (paths[i] != NULL && fileio_read(paths[i], &text[i], &len[i], cause) != 0)
 			goto out;
 	}
 	if ((r = legacy_load_text(text[0], len[0], text[1], len[1], text[2], len[2], out,

@@ -18,6 +18,7 @@
 #include "client/client.h"
 #include "conf/conf.h"
 #include "client/ctl.h"
+#include "lib/curlev.h"
 #include "lib/xmalloc.h"
 
 struct client {
@@ -934,6 +935,12 @@ main(int argc, char **argv)
 		return CLIENT_EXIT_USAGE;
 	}
 	first = optind;
+	/* libxml2 and libcurl, once, before anything runs (see caom_xml.h, curlev.h) */
+	caom_xml_init();
+	if (curlev_global_init() != 0) {
+		fprintf(stderr, "caom2ingest: cannot initialise libcurl\n");
+		return CLIENT_EXIT_FAIL;
+	}
 	for (c = client_commands; c->name != NULL; c++) {
 		if (strcmp(c->name, argv[first]) == 0)
 			return c->run(&cl, argc - first, argv + first);

@@ -508,7 +508,7 @@ static int
 map_push(const struct map_args *a, struct legacy *lg, const struct artifact_info *info,
     size_t ninfo)
 {
-	struct repo_config cfg = { a->push, a->cert, a->token_file, a->netrc, a->ca_path, 0,
+	struct repo_config cfg = { a->push, a->cert, a->token_file, a->netrc, a->ca_path,
 		120000, 1 };
 	struct map_push p = { a, lg, info, ninfo, NULL, REPO_TRANSIENT, NULL };
 	struct repo *r;

@@ -198,16 +198,6 @@ ctl_send(struct ctl *c, json_t *request, char **cause)
 	return 0;
 }
 
-json_t *
-ctl_request(struct ctl *c, json_t *request, char **cause)
-{
-	json_t *reply;
-
-	if (ctl_send(c, request, cause) != 0 || ctl_recv(c, -1, &reply, cause) != 0)
-		return NULL;
-	return reply;
-}
-
 void
 ctl_close(struct ctl *c)
 {

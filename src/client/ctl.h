@@ -25,8 +25,6 @@ int ctl_send(struct ctl *c, json_t *request, char **cause);
 /* The next line from the daemon within timeout_ms (< 0: no limit): 0 with *obj (owned
  * by the caller), 1 when the time ran out, -1 with *cause. */
 int ctl_recv(struct ctl *c, int timeout_ms, json_t **obj, char **cause);
-/* Send request, wait for the reply object (owned by the caller); NULL with *cause. */
-json_t *ctl_request(struct ctl *c, json_t *request, char **cause);
 /* Close; NULL is accepted. */
 void ctl_close(struct ctl *c);
 

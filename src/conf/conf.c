@@ -21,6 +21,8 @@
 #include "caom/legacy.h"
 #include "conf/conf.h"
 #include "conf/rules.h"
+#include "lib/fileio.h"
+#include "lib/msgbuf.h"
 #include "lib/xmalloc.h"
 
 enum conf_type {
@@ -69,8 +71,7 @@ struct conf_list {
 struct conf_ctx {
 	const char	*path;
 	char		*dir;		/* directory of path, for relative paths */
-	char		*errors;
-	int		 nerrors;
+	struct msgbuf	 errors;	/* "PATH:LINE: message" each */
 	yaml_document_t	*doc;
 };
 
@@ -262,18 +263,11 @@ static void __attribute__((format(printf, 3, 4)))
 conf_error(struct conf_ctx *ctx, const yaml_node_t *node, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg, *all;
 
 	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
+	msgbuf_vat(&ctx->errors, ctx->path, node != NULL ? node->start_mark.line + 1 : 1, fmt,
+	    ap);
 	va_end(ap);
-	all = xasprintf("%s%s%s:%zu: %s", ctx->errors ? ctx->errors : "",
-	    ctx->errors ? "\n" : "", ctx->path,
-	    node != NULL ? node->start_mark.line + 1 : 1, msg);
-	free(ctx->errors);
-	free(msg);
-	ctx->errors = all;
-	ctx->nerrors++;
 }
 
 static void
@@ -897,13 +891,13 @@ conf_syntax_error(struct conf_ctx *ctx, const yaml_parser_t *parser)
 }
 
 static void
-conf_parse_file(struct conf_ctx *ctx, FILE *fp, struct conf *cfg)
+conf_parse_text(struct conf_ctx *ctx, const char *text, size_t len, struct conf *cfg)
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
 
 	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, fp);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		conf_syntax_error(ctx, &parser);
 		yaml_parser_delete(&parser);
@@ -932,25 +926,24 @@ conf_load(const char *path, struct conf **out, char **errors)
 {
 	struct conf_ctx ctx;
 	struct conf *cfg;
-	FILE *fp;
+	char *text;
+	size_t len;
 
 	*out = NULL;
 	*errors = NULL;
-	if ((fp = fopen(path, "r")) == NULL) {
-		*errors = xasprintf("%s: cannot open: %s", path, strerror(errno));
+	if (fileio_read(path, &text, &len, errors) != 0)
 		return -1;
-	}
 	memset(&ctx, 0, sizeof ctx);
 	ctx.path = path;
 	ctx.dir = conf_dirname(path);
 	cfg = conf_new();
 	cfg->path = xstrdup(path);
-	conf_parse_file(&ctx, fp, cfg);
-	fclose(fp);
+	conf_parse_text(&ctx, text, len, cfg);
+	free(text);
 	free(ctx.dir);
-	if (ctx.nerrors > 0) {
+	if (ctx.errors.n > 0) {
 		conf_free(cfg);
-		*errors = ctx.errors;
+		*errors = msgbuf_take(&ctx.errors);
 		return -1;
 	}
 	*out = cfg;

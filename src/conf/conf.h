@@ -159,7 +159,8 @@ struct conf {
 struct conf *conf_new(void);
 /* Free a configuration; NULL is accepted. */
 void conf_free(struct conf *cfg);
-/* Load path over the defaults. 0, or -1 with *errors (one "FILE:LINE: ..." per line). */
+/* Load path over the defaults (a regular file, lib/fileio.h). 0, or -1 with *errors (one
+ * "FILE:LINE: ..." per line, or "FILE: reason" when it cannot be read). */
 int conf_load(const char *path, struct conf **out, char **errors);
 /* Parse a duration such as 250ms, 2s, 5m, 1h, 1d (bare numbers are seconds); 0 or -1. */
 int conf_parse_duration(const char *text, uint64_t *ms);

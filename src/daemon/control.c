@@ -458,12 +458,6 @@ control_free(struct control *c)
 }
 
 int
-control_clients(const struct control *c)
-{
-	return c->nclients;
-}
-
-int
 control_notify(struct control_conn *cn, json_t *obj)
 {
 	if (cn->outlen > 0)

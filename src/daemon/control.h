@@ -62,8 +62,6 @@ struct control *control_new(struct ev_loop *loop, const char *path,
 void control_free(struct control *c);
 /* Parse one request line: 0 with *req (owned) and *name (inside it), or -1 with *error. */
 int control_parse_request(const char *line, json_t **req, const char **name, char **error);
-/* Number of connected clients. */
-int control_clients(const struct control *c);
 /* Send a line that is not the reply to a deferred command's peer; -1 (nothing sent)
  * while the peer has not read what was sent before. */
 int control_notify(struct control_conn *cn, json_t *obj);

@@ -438,7 +438,7 @@ ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st, char 
 		rc->retry.max_ms, (unsigned)rc->retry.attempts };
 	static const struct jobs_ops ops = { ingest_run, ingest_record };
 	struct repo_config repo = { rc->url, rc->cert, rc->token_file, rc->netrc, rc->ca_path,
-		0, rc->timeout_ms, (unsigned)rc->concurrency };
+		rc->timeout_ms, (unsigned)rc->concurrency };
 	struct ingest *in = xcalloc(1, sizeof *in);
 
 	in->loop = loop;
@@ -498,13 +498,6 @@ void
 ingest_submit(struct ingest *in, const char *collection, const char *observation)
 {
 	jobs_submit(in->jobs, collection, observation);
-}
-
-void
-ingest_submit_at(struct ingest *in, const char *collection, const char *observation,
-    int64_t at_ms)
-{
-	jobs_submit_at(in->jobs, collection, observation, at_ms, 0);
 }
 
 static void

@@ -8,9 +8,13 @@
  * The observation is built from the naming rules' results and the files'
  * bytes: one plane per product, one artifact per file with its URI, content
  * length, MD5 checksum and content type, merged into what the sink already
- * holds (other planes and artifacts are kept). FITS header mapping through
- * blueprints is not applied yet. An observation whose accMetaChecksum did
- * not change is not written again.
+ * holds (other planes and artifacts are kept). A file whose rule names a
+ * blueprint (or legacy fits2caom2 files) is mapped with it: its headers
+ * (FITS files and header dumps) and its blueprint are read on a worker
+ * thread (work.h), then map_augment (caom/map.h) fills the observation,
+ * plane, artifact and chunks on the loop; a mapping error fails the
+ * observation for good, a warning is logged. An observation whose
+ * accMetaChecksum did not change is not written again.
  */
 #ifndef CAOM2INGEST_INGEST_H
 #define CAOM2INGEST_INGEST_H
@@ -41,9 +45,6 @@ void ingest_free(struct ingest *in);
 void ingest_observe(struct ingest *in, const struct ingest_observer *o);
 /* Queue one observation (again). */
 void ingest_submit(struct ingest *in, const char *collection, const char *observation);
-/* Queue an observation to start at a wall-clock time in ms (no-op if queued or running). */
-void ingest_submit_at(struct ingest *in, const char *collection, const char *observation,
-    int64_t at_ms);
 /* Queue what the state store holds as pending or waiting for a retry (start-up). */
 void ingest_resume(struct ingest *in);
 /* Pause or resume a collection (NULL: all): no new jobs start; running ones finish. */

@@ -12,7 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caom/caom_xml.h"
 #include "conf/conf.h"
+#include "lib/curlev.h"
 #include "daemon/daemon.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -142,6 +144,20 @@ detach_done(int notify_fd, unsigned char code)
 	}
 }
 
+/*
+ * The libraries that want a global initialisation, once, before any thread
+ * (the daemon's workers, the walk, libcurl's resolver): libxml2 and libcurl.
+ * Done here, in the process that will run (after detaching), rather than on
+ * a module's first use (see caom_xml.h, curlev.h).
+ */
+static void
+init_libraries(void)
+{
+	caom_xml_init();
+	if (curlev_global_init() != 0)
+		fatalx(DAEMON_EXIT_START, "cannot initialise libcurl");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -163,6 +179,7 @@ main(int argc, char **argv)
 	log_init("caom2ingestd", cfg->log_level, (enum log_target)cfg->log_target);
 	if (!opt.foreground)
 		detach(&notify_fd);
+	init_libraries();
 	d = daemon_new(cfg, opt.config_path);
 	if (daemon_start(d, &cause) != 0) {
 		log_errx("start-up failed: %s", cause);

@@ -1,5 +1,6 @@
 /*
- * pipeline.c - watch -> settle -> classify -> state -> group -> jobs.
+ * pipeline.c - watch -> settle -> classify -> state -> group -> ingest (see
+ * pipeline.h).
  *
  * Grouping: a rule with `expect` names the files its observation waits for;
  * the observation's job starts when all are in the state store, or when
@@ -21,6 +22,7 @@
 #include "caom/artifact.h"
 #include "conf/conf.h"
 #include "caom/fits.h"
+#include "lib/fileio.h"
 #include "daemon/ingest.h"
 #include "store/jobs.h"
 #include "lib/log.h"
@@ -205,8 +207,7 @@ static void
 pipeline_classified(struct pipeline *p, const char *coll, const char *path,
     const struct stat *st, const struct rules_result *res, uint64_t seq)
 {
-	struct state_file f = { (char *)(uintptr_t)path, st->st_size,
-		(int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+	struct state_file f = { (char *)(uintptr_t)path, st->st_size, fileio_mtime_ns(st),
 		(char *)(uintptr_t)coll, res->observation, res->product, res->uri,
 		res->blueprint, STATE_PENDING };
 	char *cause = NULL, *key;
@@ -252,8 +253,8 @@ pipeline_unmatched(struct pipeline *p, const char *coll, const char *path,
 	    { "COLLECTION", coll }, { "FILE", path }, { "STAGE", "classify" }),
 	    "%s matches no naming rule of collection %s; left alone until it changes",
 	    path, coll);
-	if (state_file_unmatched(p->state, path, st->st_size,
-	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec, &cause) != 0) {
+	if (state_file_unmatched(p->state, path, st->st_size, fileio_mtime_ns(st),
+	    &cause) != 0) {
 		log_at(LOG_ERR, 0, LOG_FIELDS({ "FILE", path }), "%s", cause);
 		free(cause);
 	}
@@ -267,9 +268,8 @@ pipeline_is_new(struct pipeline *p, const char *path, const struct stat *st)
 	enum state_status status;
 	char *cause = NULL;
 
-	if (state_file_seen(p->state, path, st->st_size,
-	    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec, &change, &status,
-	    &cause) != 0) {
+	if (state_file_seen(p->state, path, st->st_size, fileio_mtime_ns(st), &change,
+	    &status, &cause) != 0) {
 		log_at(LOG_ERR, 0, LOG_FIELDS({ "FILE", path }), "%s", cause);
 		free(cause);
 		return 0;
@@ -718,7 +718,6 @@ pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
 	ingest_counts(p->ingest, queued, running, waiting);
 }
 
-/* Collect the holds (strmap_each's callback must not change the map). */
 int
 pipeline_objects(struct pipeline *p, struct pipeline_objects *out)
 {
@@ -730,6 +729,7 @@ pipeline_objects(struct pipeline *p, struct pipeline_objects *out)
 	return 0;
 }
 
+/* Collect the holds (strmap_each's callback must not change the map). */
 static void
 pipeline_hold_collect(const char *key, void *value, void *arg)
 {

@@ -1,6 +1,23 @@
 /*
- * pipeline.h - the ingestion pipeline of one configuration:
- * watch -> settle -> classify (rules) -> state.
+ * pipeline.h - the ingestion pipeline of one configuration, from a file
+ * landing to its observation stored; the daemon holds one and the control
+ * commands ask it:
+ *
+ *   watch (inotify trees, or polled ones, and their scans on scan_threads
+ *   threads that leave out the files the state store already knows as
+ *   they are) -> settle (the quiet period, ignored names; a FITS file
+ *   without its END card yet settles again) -> classify (the collection's
+ *   naming rules) -> state (the SQLite store it opens: every file and
+ *   observation) -> group (a rule's expect: hold the observation until its
+ *   files are in or its wait has passed) -> ingest (the jobs that map and
+ *   store each observation, ingest.h).
+ *
+ * Storage notifications (objects.h: buckets, the webhook, AMQP queues) are
+ * part of it: their objects are fetched into each collection's spool,
+ * which is watched like a landing directory. It also answers for the
+ * commands: counts, lists and one observation from the store, reingest
+ * and retry, pause and resume, the jobs and fetches in flight, and it tells
+ * an observer (tickets.c) what became of each file and attempt.
  *
  * Built from a configuration and torn down whole on a reload: everything
  * durable is in the state store, and the start-up rescan finds again
@@ -79,9 +96,9 @@ long pipeline_retry_failed(struct pipeline *p, int force,
 int pipeline_pause(struct pipeline *p, const char *collection, int paused);
 /* True when the collection (NULL: everything) is paused. */
 int pipeline_paused(const struct pipeline *p, const char *collection);
-/* Jobs queued, running and waiting for a retry. */
 /* Files waiting for their quiet period. */
 size_t pipeline_settling(const struct pipeline *p);
+/* Jobs queued, running and waiting for a retry. */
 void pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
     unsigned *waiting);
 /* Storage notifications: objects by status, fetches queued, running and waiting for a

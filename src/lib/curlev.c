@@ -34,6 +34,12 @@ struct curlev_sock {
 	curl_socket_t		 fd;
 };
 
+int
+curlev_global_init(void)
+{
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
 static void
 curlev_check_done(struct curlev *ce)
 {

@@ -12,6 +12,17 @@
 struct ev_loop;
 struct curlev;
 
+/*
+ * libcurl's global initialisation, once, at program start before any other
+ * thread runs and before any other libcurl call: the daemon's and the
+ * client's main call it (as do the test and bench programs that make
+ * requests). curl_global_init is not thread-safe in every libcurl build,
+ * and a lazy call (curl_easy_init makes one when nobody did) could run
+ * while a worker thread is in OpenSSL; done at start-up it happens once
+ * and its failure is a start-up failure. 0, or -1.
+ */
+int curlev_global_init(void);
+
 /* A transfer of the multi handle finished with result (the easy handle is
  * still in the multi: the callback removes it). */
 typedef void curlev_done_fn(void *arg, CURL *easy, CURLcode result);

@@ -17,7 +17,7 @@ msgbuf_push(struct msgbuf *m, char *l)
 	size_t n = strlen(l);
 
 	m->s = xreallocarray(m->s, m->len + n + 2, 1);
-	if (m->len > 0)
+	if (m->n > 0)
 		m->s[m->len++] = '\n';
 	memcpy(m->s + m->len, l, n + 1);
 	m->len += n;
@@ -42,19 +42,25 @@ msgbuf_add(struct msgbuf *m, const char *fmt, ...)
 }
 
 void
-msgbuf_at(struct msgbuf *m, const char *file, unsigned long line, const char *fmt, ...)
+msgbuf_vat(struct msgbuf *m, const char *file, unsigned long line, const char *fmt, va_list ap)
 {
-	va_list ap;
-	char *msg;
+	char *msg = xvasprintf(fmt, ap);
 
-	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
-	va_end(ap);
 	if (line > 0)
 		msgbuf_push(m, xasprintf("%s:%lu: %s", file, line, msg));
 	else
 		msgbuf_push(m, xasprintf("%s: %s", file, msg));
 	free(msg);
+}
+
+void
+msgbuf_at(struct msgbuf *m, const char *file, unsigned long line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msgbuf_vat(m, file, line, fmt, ap);
+	va_end(ap);
 }
 
 char *

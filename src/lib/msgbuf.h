@@ -10,10 +10,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-/* Zero-initialise ({0}); msgbuf_take or msgbuf_clear ends it. */
+/* Zero-initialise ({0}); msgbuf_take or msgbuf_clear ends it. Lines are
+ * separated by '\n' (an empty line still counts and is still separated). */
 struct msgbuf {
 	char		*s;		/* the lines so far, NUL-terminated; NULL: none */
-	size_t		 len;
+	size_t		 len;		/* strlen(s) */
 	unsigned	 n;		/* lines added */
 };
 
@@ -25,6 +26,9 @@ void msgbuf_vadd(struct msgbuf *m, const char *fmt, va_list ap)
 /* Append one "FILE:LINE: message" line ("FILE: message" when line is 0). */
 void msgbuf_at(struct msgbuf *m, const char *file, unsigned long line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* msgbuf_at from a va_list. */
+void msgbuf_vat(struct msgbuf *m, const char *file, unsigned long line, const char *fmt,
+    va_list ap) __attribute__((format(printf, 4, 0)));
 /* The lines (malloc'ed; NULL when there are none); m is empty again. */
 char *msgbuf_take(struct msgbuf *m);
 /* Drop the lines. */

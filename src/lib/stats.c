@@ -101,10 +101,3 @@ stats_json(void)
 	json_object_set_new(o, "latency", l);
 	return o;
 }
-
-void
-stats_reset(void)
-{
-	memset(stats_counters, 0, sizeof stats_counters);
-	memset(stats_hists, 0, sizeof stats_hists);
-}

@@ -37,7 +37,5 @@ void stats_add(enum stats_counter c, uint64_t n);
 void stats_time(enum stats_stage s, double seconds);
 /* Counters and per-stage count, p50, p90, p99 and max (ms) as a JSON object. */
 json_t *stats_json(void);
-/* Zero everything (tests). */
-void stats_reset(void);
 
 #endif

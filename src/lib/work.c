@@ -37,7 +37,6 @@ struct work {
 	struct work_list finished;
 	pthread_t	*threads;
 	unsigned	 nthreads;
-	unsigned	 pending;	/* loop thread only */
 	int		 stopping;
 };
 
@@ -79,7 +78,6 @@ work_on_wake(struct ev_loop *loop, ev_async *a, int revents)
 	pthread_mutex_unlock(&w->lock);
 	while ((t = STAILQ_FIRST(&done)) != NULL) {
 		STAILQ_REMOVE_HEAD(&done, entry);
-		w->pending--;
 		t->done(t->arg);
 		free(t);
 	}
@@ -119,17 +117,10 @@ work_submit(struct work *w, work_fn *fn, work_fn *done, void *arg)
 	t->fn = fn;
 	t->done = done;
 	t->arg = arg;
-	w->pending++;
 	pthread_mutex_lock(&w->lock);
 	STAILQ_INSERT_TAIL(&w->todo, t, entry);
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
-}
-
-unsigned
-work_pending(const struct work *w)
-{
-	return w->pending;
 }
 
 void

@@ -18,8 +18,6 @@ typedef void work_fn(void *arg);
 struct work *work_new(struct ev_loop *loop, unsigned nthreads, char **cause);
 /* Run fn(arg) on a worker, then done(arg) on the loop. */
 void work_submit(struct work *w, work_fn *fn, work_fn *done, void *arg);
-/* Tasks submitted and not yet done (queued, running, or finished but not reported). */
-unsigned work_pending(const struct work *w);
 /* Wait for the workers to finish what they run, stop them and free; for
  * each task not yet reported, discard(arg) is called instead of its done
  * (discard may be NULL). NULL is accepted. */

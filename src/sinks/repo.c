@@ -18,6 +18,7 @@
 
 #include "lib/curlev.h"
 #include "sinks/repo.h"
+#include "lib/fileio.h"
 #include "lib/xmalloc.h"
 
 #define REPO_MAX_CONFLICTS	5
@@ -38,9 +39,7 @@ struct repo {
 	char			*netrc;
 	struct curlev_ca	 ca;		/* trusted CAs, when configured */
 	char			*auth;		/* "Authorization: Bearer ..." or NULL */
-	int			 insecure;
 	long			 timeout_ms;
-	unsigned		 active;
 	LIST_HEAD(, repo_push)	 pushes;
 };
 
@@ -109,7 +108,6 @@ repo_on_later(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct repo_push *p = w->data;
 
-	p->repo->active--;
 	p->done(p->arg, p->result, p->status, p->message != NULL ? p->message : "",
 	    p->retry_after);
 	repo_push_free(p);
@@ -352,10 +350,6 @@ repo_setup_auth(struct repo *r, CURL *e)
 	}
 	/* A configured CA file or directory replaces the built-in store. */
 	curlev_ca_apply(&r->ca, e);
-	if (r->insecure) {
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
 }
 
 static void
@@ -430,29 +424,16 @@ repo_on_done(void *arg, CURL *easy, CURLcode result)
 
 /* ---- set-up --------------------------------------------------------------- */
 
-/* Read a bearer token; the token itself never appears in a message. */
+/* Read a bearer token (lib/fileio.h's secret-file policy); it never appears in a message. */
 static int
 repo_read_token(struct repo *r, const char *path, char **cause)
 {
-	char buf[8192];
-	size_t n, end;
-	FILE *fp;
+	char *token;
 
-	if ((fp = fopen(path, "r")) == NULL) {
-		*cause = xasprintf("token file %s: %s", path, strerror(errno));
+	if (fileio_secret(path, "token file", &token, cause) != 0)
 		return -1;
-	}
-	n = fread(buf, 1, sizeof buf - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	for (end = n; end > 0 && isspace((unsigned char)buf[end - 1]); end--)
-		buf[end - 1] = '\0';
-	if (end == 0 || strpbrk(buf, "\r\n") != NULL) {
-		*cause = xasprintf("token file %s: expected one line holding the token", path);
-		return -1;
-	}
-	r->auth = xasprintf("Authorization: Bearer %s", buf);
-	explicit_bzero(buf, sizeof buf);
+	r->auth = xasprintf("Authorization: Bearer %s", token);
+	fileio_secret_free(token);
 	return 0;
 }
 
@@ -485,19 +466,15 @@ repo_check_tls(const struct repo_config *cfg, char **cause)
 struct repo *
 repo_new(struct ev_loop *loop, const struct repo_config *cfg, char **cause)
 {
-	static int initialised;
 	struct repo *r;
 	size_t len = strlen(cfg->url);
 
-	if (!initialised && curl_global_init(CURL_GLOBAL_DEFAULT) == 0)
-		initialised = 1;
 	r = xcalloc(1, sizeof *r);
 	r->loop = loop;
 	LIST_INIT(&r->pushes);
 	r->base = xstrndup(cfg->url, len > 0 && cfg->url[len - 1] == '/' ? len - 1 : len);
 	r->cert = xstrdup(cfg->cert);
 	r->netrc = xstrdup(cfg->netrc);
-	r->insecure = cfg->insecure;
 	r->timeout_ms = cfg->timeout_ms > 0 ? (long)cfg->timeout_ms : 120000;
 	if (repo_check_tls(cfg, cause) != 0 || curlev_ca_set(&r->ca, cfg->ca_path, cause) != 0 ||
 	    (cfg->token_file != NULL && repo_read_token(r, cfg->token_file, cause) != 0)) {
@@ -543,17 +520,10 @@ repo_push(struct repo *r, const char *collection, const char *observation,
 	p->merge = merge;
 	p->done = done;
 	p->arg = arg;
-	r->active++;
 	c = curl_easy_escape(NULL, collection, 0);
 	o = curl_easy_escape(NULL, observation, 0);
 	p->url = xasprintf("%s/%s/%s", r->base, c, o);
 	curl_free(c);
 	curl_free(o);
 	repo_start(p, REPO_GET);
-}
-
-unsigned
-repo_active(const struct repo *r)
-{
-	return r->active;
 }

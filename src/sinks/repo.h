@@ -12,7 +12,8 @@
  * transient (connection, timeout, 5xx, 408, 429: retry later), permanent
  * (other 4xx: the service's text is kept) and auth (401, 403).
  * Credentials (client certificate, bearer token file, netrc) never reach a
- * log or an error message.
+ * log or an error message. The program initialises libcurl first
+ * (curlev_global_init).
  */
 #ifndef CAOM2INGEST_REPO_H
 #define CAOM2INGEST_REPO_H
@@ -26,11 +27,10 @@ struct repo;
 struct repo_config {
 	const char	*url;		/* observations base, no trailing slash needed */
 	const char	*cert;		/* PEM holding certificate and unencrypted key, or NULL */
-	const char	*token_file;	/* file holding a bearer token, or NULL */
+	const char	*token_file;	/* secret file (lib/fileio.h) of a bearer token, or NULL */
 	const char	*netrc;		/* netrc file for HTTP basic, or NULL */
 	const char	*ca_path;	/* CA bundle file, or directory prepared with `openssl
 				   rehash`, replacing the system's store; NULL: the system's */
-	int		 insecure;	/* do not verify TLS peers (tests only) */
 	uint64_t	 timeout_ms;	/* per request */
 	unsigned	 concurrency;	/* requests at once */
 };
@@ -55,16 +55,15 @@ typedef int repo_merge_fn(void *arg, const char *existing, size_t len, char **ou
 typedef void repo_done_fn(void *arg, enum repo_result result, long status, const char *message,
     long retry_after);
 
-/* A client for cfg on loop; NULL with *cause (unreadable token file or certificate, missing
- * CA path, a certificate or CA path with a URL that is not https://, ...). */
+/* A client for cfg on loop; NULL with *cause (a token file refused, an unreadable
+ * certificate, a missing CA path, a certificate or CA path with a URL that is not
+ * https://, ...). */
 struct repo *repo_new(struct ev_loop *loop, const struct repo_config *cfg, char **cause);
 /* Free; pushes in flight are abandoned without their done call. NULL is accepted. */
 void repo_free(struct repo *r);
 /* Start pushing one observation; done is called exactly once, never from inside this call. */
 void repo_push(struct repo *r, const char *collection, const char *observation,
     repo_merge_fn *merge, repo_done_fn *done, void *arg);
-/* Number of pushes in flight. */
-unsigned repo_active(const struct repo *r);
 /* The name of a result ("stored", ...). */
 const char *repo_result_name(enum repo_result r);
 

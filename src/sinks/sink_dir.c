@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/fileio.h"
 #include "sinks/sink_dir.h"
 #include "lib/xmalloc.h"
 
@@ -39,36 +40,19 @@ sink_dir_read(const char *dir, const char *collection, const char *observation,
     char **buf, size_t *len, char **cause)
 {
 	char *path;
-	FILE *fp;
-	long n;
+	int r = 0;
 
 	if ((path = sink_dir_path(dir, collection, observation, cause)) == NULL)
 		return -1;
-	if ((fp = fopen(path, "r")) == NULL) {
-		if (errno == ENOENT) {
-			free(path);
-			return 1;
+	if (fileio_read(path, buf, len, cause) != 0) {
+		r = errno == ENOENT ? 1 : -1;
+		if (r == 1) {
+			free(*cause);
+			*cause = NULL;
 		}
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		free(path);
-		return -1;
 	}
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	*buf = xmalloc((size_t)(n > 0 ? n : 0) + 1);
-	*len = fread(*buf, 1, (size_t)(n > 0 ? n : 0), fp);
-	(*buf)[*len] = '\0';
-	if (ferror(fp) || (long)*len != n) {
-		*cause = xasprintf("%s: read error", path);
-		free(*buf);
-		fclose(fp);
-		free(path);
-		return -1;
-	}
-	fclose(fp);
 	free(path);
-	return 0;
+	return r;
 }
 
 static int

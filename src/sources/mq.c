@@ -26,6 +26,7 @@
 
 #include <openssl/ssl.h>
 
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "sources/mq.h"
 #include "lib/xmalloc.h"
@@ -583,33 +584,15 @@ mq_parse_url(struct mq *m, const char *url, char **cause)
 	return 0;
 }
 
-/* The first line of the password file, without its newline. */
+/* The password from its file (lib/fileio.h's secret-file policy), else guest's. */
 static int
 mq_read_password(struct mq *m, const char *path, char **cause)
 {
-	FILE *f;
-	size_t size = 0;
-	ssize_t n;
-
 	if (path == NULL) {
 		m->password = xstrdup("guest");
 		return 0;
 	}
-	if ((f = fopen(path, "r")) == NULL) {
-		*cause = xasprintf("mq: %s: %s", path, strerror(errno));
-		return -1;
-	}
-	n = getline(&m->password, &size, f);
-	fclose(f);
-	if (n < 0)
-		n = 0;
-	while (n > 0 && (m->password[n - 1] == '\n' || m->password[n - 1] == '\r'))
-		m->password[--n] = '\0';
-	if (n == 0) {
-		*cause = xasprintf("mq: %s: no password on its first line", path);
-		return -1;
-	}
-	return 0;
+	return fileio_secret(path, "password file", &m->password, cause);
 }
 
 static int
@@ -667,12 +650,6 @@ mq_new(struct ev_loop *loop, const struct mq_config *cfg, mq_deliver_fn *fn, voi
 	return m;
 }
 
-int
-mq_connected(const struct mq *m)
-{
-	return m->conn != NULL;
-}
-
 /* Close politely (bounded): the broker requeues what was not acked. */
 static void
 mq_close(struct mq *m)
@@ -700,9 +677,7 @@ mq_free(struct mq *m)
 	mq_drop(m);
 	if (m->loop != NULL)
 		ev_timer_stop(m->loop, &m->retry);
-	if (m->password != NULL)
-		explicit_bzero(m->password, strlen(m->password));
-	free(m->password);
+	fileio_secret_free(m->password);
 	free(m->host);
 	free(m->user);
 	free(m->vhost);

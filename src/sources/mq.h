@@ -11,7 +11,8 @@
  * that cannot be recorded now is nacked with requeue. A lost connection (or
  * one that cannot be made) is retried with exponential backoff and jitter
  * between the configured bounds; each loss and each recovery is logged once.
- * The password comes from a file and never reaches a log.
+ * The password comes from a file (a secret file: lib/fileio.h, mode 0600
+ * or 0400, one line) and never reaches a log.
  */
 #ifndef CAOM2INGEST_MQ_H
 #define CAOM2INGEST_MQ_H
@@ -24,7 +25,7 @@ struct mq;
 
 struct mq_config {
 	const char	*url;		/* amqp[s]://[user@]host[:port][/vhost] (no password) */
-	const char	*password_file;	/* NULL: "guest" */
+	const char	*password_file;	/* secret file (lib/fileio.h); NULL: "guest" */
 	const char	*ca_path;	/* amqps: CA file or directory; NULL: the system's */
 	const char	*queue;		/* durable queue to consume */
 	unsigned	 prefetch;	/* unacknowledged messages at once (0: 100) */
@@ -42,11 +43,9 @@ enum mq_verdict {
 typedef enum mq_verdict mq_deliver_fn(void *arg, const void *body, size_t len, char **why);
 
 /* Start consuming (connects at once and keeps reconnecting); NULL with *cause only for a
- * bad configuration (unparsable URL, unreadable password file). */
+ * bad configuration (unparsable URL, a password file refused: "password file PATH: ..."). */
 struct mq *mq_new(struct ev_loop *loop, const struct mq_config *cfg, mq_deliver_fn *fn,
     void *arg, char **cause);
-/* True while connected and consuming. */
-int mq_connected(const struct mq *m);
 /* Close the connection (unacked messages go back to the queue) and free; NULL is accepted. */
 void mq_free(struct mq *m);
 

@@ -19,6 +19,7 @@
 #include <ev.h>
 
 #include "conf/conf.h"
+#include "lib/fileio.h"
 #include "store/jobs.h"
 #include "lib/log.h"
 #include "sources/mq.h"
@@ -801,31 +802,6 @@ objects_spools(struct objects *o, char **cause)
 	return rc;
 }
 
-/* The first line of a token file, trailing white space removed; NULL with *cause. */
-static char *
-objects_read_token(const char *path, char **cause)
-{
-	char buf[4096];
-	size_t n;
-	FILE *fp;
-
-	if ((fp = fopen(path, "re")) == NULL) {
-		*cause = xasprintf("%s: cannot open the webhook token: %s", path,
-		    strerror(errno));
-		return NULL;
-	}
-	n = fgets(buf, sizeof buf, fp) != NULL ? strcspn(buf, "\r\n") : 0;
-	fclose(fp);
-	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		n--;
-	buf[n] = '\0';
-	if (n == 0) {
-		*cause = xasprintf("%s: the webhook token file is empty", path);
-		return NULL;
-	}
-	return xstrdup(buf);
-}
-
 /* Consume queue name for collection coll (one consumer per queue name). 0 or -1. */
 static int
 objects_add_queue(struct objects *o, const char *name, const char *coll,
@@ -861,13 +837,11 @@ objects_start_sources(struct objects *o, char **cause)
 
 	if (cfg->webhook.listen != NULL) {
 		if (cfg->webhook.token_file != NULL &&
-		    (token = objects_read_token(cfg->webhook.token_file, cause)) == NULL)
+		    fileio_secret(cfg->webhook.token_file, "token file", &token, cause) != 0)
 			return -1;
 		wc.token = token;
 		o->webhook = webhook_new(o->loop, &wc, objects_on_webhook, o, cause);
-		if (token != NULL)
-			explicit_bzero(token, strlen(token));
-		free(token);
+		fileio_secret_free(token);
 		if (o->webhook == NULL)
 			return -1;
 	}

@@ -36,8 +36,9 @@ struct objects_tally {
 };
 
 /* The source for cfg (NULL when cfg has no bucket or queue and no webhook); creates the
- * spool directories, the S3 client, the webhook and the queue consumers. NULL with *cause
- * on error; *cause NULL when there is nothing to do. */
+ * spool directories, the S3 client, the webhook (its token from a secret file,
+ * lib/fileio.h) and the queue consumers. NULL with *cause on error; *cause NULL when
+ * there is nothing to do. */
 struct objects *objects_new(struct ev_loop *loop, const struct conf *cfg, struct state *st,
     char **cause);
 /* The spool directory of a collection (NULL when it has no bucket or queue). */

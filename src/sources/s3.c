@@ -33,6 +33,7 @@
 #include <openssl/md5.h>
 
 #include "lib/curlev.h"
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "sources/s3.h"
 #include "lib/xmalloc.h"
@@ -69,7 +70,6 @@ struct s3 {
 	long			 timeout_ms;
 	unsigned		 concurrency;
 	unsigned		 running;
-	unsigned		 count;		/* requests not yet reported */
 	int			 closing;
 	TAILQ_HEAD(, s3_req)	 queue;
 	LIST_HEAD(, s3_req)	 reqs;
@@ -298,7 +298,6 @@ s3_report(struct s3_req *q)
 	if (q->state == S3_QUEUED)
 		TAILQ_REMOVE(&s->queue, q, qentry);
 	LIST_REMOVE(q, entry);
-	s->count--;
 	q->message = NULL;
 	s3_req_free(q);
 	done(arg, result, status, message != NULL ? message : "");
@@ -357,7 +356,6 @@ s3_req_new(struct s3 *s, enum s3_kind kind, s3_done_fn *done, void *arg)
 	ev_timer_init(&q->later, s3_on_later, 0., 0.);
 	q->later.data = q;
 	LIST_INSERT_HEAD(&s->reqs, q, entry);
-	s->count++;
 	return q;
 }
 
@@ -868,25 +866,24 @@ s3_cred_line(struct s3 *s, char *line, const char *profile, int *in, int *found)
 	}
 }
 
-/* Read the profile's keys; no value read ever appears in a message. */
+/*
+ * Read the profile's keys. The file is a secret file (lib/fileio.h: mode
+ * 0600 or 0400, read O_CLOEXEC, wiped) in the AWS INI format, not one line;
+ * no value read ever appears in a message.
+ */
 static int
 s3_read_credentials(struct s3 *s, const char *path, const char *profile, char **cause)
 {
-	char *line = NULL;
-	size_t cap = 0;
+	char *text, *next, *line;
+	size_t len;
 	int in = 0, found = 0;
-	FILE *fp;
 
-	if ((fp = fopen(path, "re")) == NULL) {
-		*cause = xasprintf("credentials file %s: %s", path, strerror(errno));
+	if (fileio_secret_text(path, "credentials file", &text, &len, cause) != 0)
 		return -1;
-	}
-	while (getline(&line, &cap, fp) != -1)
+	for (next = text; (line = strsep(&next, "\n")) != NULL;)
 		s3_cred_line(s, line, profile, &in, &found);
-	if (line != NULL)
-		explicit_bzero(line, cap);
-	free(line);
-	fclose(fp);
+	explicit_bzero(text, len);
+	free(text);
 	if (!found)
 		*cause = xasprintf("credentials file %s: no [%s] section", path, profile);
 	else if (s->access == NULL || *s->access == '\0')
@@ -937,12 +934,8 @@ s3_set_region(struct s3 *s, const char *region, char **cause)
 struct s3 *
 s3_new(struct ev_loop *loop, const struct s3_config *cfg, char **cause)
 {
-	static int initialised;
 	struct s3 *s;
 
-	if (!initialised && curl_global_init(CURL_GLOBAL_DEFAULT) == 0)
-		initialised = 1;
-	xmlInitParser();
 	s = xcalloc(1, sizeof *s);
 	s->loop = loop;
 	TAILQ_INIT(&s->queue);
@@ -1093,10 +1086,4 @@ s3_list(struct s3 *s, const char *bucket, const char *prefix, s3_each_fn *each,
 	q->protocols = "http,https";
 	s3_list_url(q);
 	s3_enqueue(q);
-}
-
-unsigned
-s3_busy(const struct s3 *s)
-{
-	return s->count;
 }

@@ -6,14 +6,18 @@
  * Requests to the endpoint are signed with AWS Signature Version 4
  * (CURLOPT_AWS_SIGV4 "aws:amz:REGION:s3"), path-style URLs
  * (ENDPOINT/BUCKET/KEY, the key percent-encoded per segment). Credentials
- * come from a file in the AWS shared-credentials format and never reach a
- * log or an error message.
+ * come from a file in the AWS shared-credentials format, read as a secret
+ * file (lib/fileio.h: mode 0600 or 0400, wiped), and never reach a log or
+ * an error message.
  *
  * A fetch writes DIR/.NAME.part, checks the size and the ETag (a plain
  * 32-hex ETag is the MD5 of the content; a multipart "…-N" ETag is not
  * checked) when given, fsyncs, and renames it to DIR/NAME: the file appears
  * complete or not at all. s3:// goes to the endpoint, https:// and http://
  * are fetched as they are (no signature), file:// is copied.
+ *
+ * The program initialises libcurl (curlev_global_init) and libxml2
+ * (caom_xml_init) at start-up, before any thread: s3_new does not.
  */
 #ifndef CAOM2INGEST_S3_H
 #define CAOM2INGEST_S3_H
@@ -54,7 +58,7 @@ struct s3_object {
 };
 typedef void s3_each_fn(void *arg, const struct s3_object *o);
 
-/* A client; NULL with *cause (unreadable or incomplete credentials file, bad endpoint). */
+/* A client; NULL with *cause (a credentials file refused or incomplete, bad endpoint). */
 struct s3 *s3_new(struct ev_loop *loop, const struct s3_config *cfg, char **cause);
 /* Fetch url into dir/name (see above); size < 0 and etag NULL: unchecked. done is called
  * once, later, on the loop. */
@@ -64,8 +68,6 @@ void s3_fetch(struct s3 *s, const char *url, const char *dir, const char *name, 
  * each() per object, then done() once. */
 void s3_list(struct s3 *s, const char *bucket, const char *prefix, s3_each_fn *each,
     s3_done_fn *done, void *arg);
-/* Transfers in progress or queued. */
-unsigned s3_busy(const struct s3 *s);
 /* Cancel everything (each done() is called with S3_TRANSIENT "cancelled") and free;
  * NULL is accepted. */
 void s3_free(struct s3 *s);

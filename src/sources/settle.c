@@ -203,12 +203,6 @@ settle_free(struct settle *s)
 	free(s);
 }
 
-void
-settle_set_quiet(struct settle *s, uint64_t quiet_ms)
-{
-	s->quiet = quiet_ms / 1e3;
-}
-
 /* A renamed file is complete now; drop any pending look at it. */
 static void
 settle_complete_now(struct settle *s, const char *path)

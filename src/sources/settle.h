@@ -42,8 +42,6 @@ struct settle *settle_new(struct ev_loop *loop, uint64_t quiet_ms, settle_cb *cb
 void settle_free(struct settle *s);
 /* Replace the ignored suffixes (NULL-terminated list; copied). */
 void settle_set_ignored(struct settle *s, const char *const *suffixes);
-/* Change the quiet period (applies to later offers). */
-void settle_set_quiet(struct settle *s, uint64_t quiet_ms);
 /* True when the file's name is ignored by the producer contract. */
 int settle_ignored(const struct settle *s, const char *path);
 

@@ -23,6 +23,7 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 
+#include "lib/fileio.h"
 #include "sources/walk.h"
 #include "lib/xmalloc.h"
 
@@ -270,7 +271,7 @@ walk_batch(struct walk_worker *k, struct walk_dir *d, struct walk_task *t)
 		}
 		if (!S_ISREG(st.st_mode))
 			continue;
-		mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+		mtime_ns = fileio_mtime_ns(&st);
 		if (walk_ready(k->w) || k->w->spec->known == NULL) {
 			walk_check(k, d, name, st.st_size, mtime_ns, &st);
 			continue;

@@ -529,12 +529,6 @@ state_known_has(const struct state_known *k, const char *path, int64_t size, int
 	return 0;
 }
 
-size_t
-state_known_count(const struct state_known *k)
-{
-	return k->n;
-}
-
 void
 state_known_free(struct state_known *k)
 {

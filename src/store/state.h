@@ -84,8 +84,6 @@ struct state_known *state_known_load(struct state *st, const char *dir, char **c
 /* Nonzero when path is recorded with this size and mtime. */
 int state_known_has(const struct state_known *k, const char *path, int64_t size,
     int64_t mtime_ns);
-/* How many files it holds. */
-size_t state_known_count(const struct state_known *k);
 /* NULL is accepted. */
 void state_known_free(struct state_known *k);
 

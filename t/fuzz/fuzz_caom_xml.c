@@ -40,7 +40,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	xmlInitParser();
+	caom_xml_init();
 	xmlSetGenericErrorFunc(NULL, fuzz_ignore);
 	return 0;
 }
