@@ -15,6 +15,7 @@
 #include "caom/caom.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
+#include "caom/numfmt.h"
 #include "tap.h"
 #include "lib/xmalloc.h"
 
@@ -49,14 +50,14 @@ test_doubles(void)
 	size_t i;
 
 	for (i = 0; i < sizeof doubles / sizeof doubles[0]; i++) {
-		caom_xml_format_double(doubles[i].v, buf);
+		numfmt_double(doubles[i].v, buf);
 		is_string(doubles[i].text, buf, "double %s", doubles[i].text);
 	}
-	caom_xml_format_double(-0.0, buf);
+	numfmt_double(-0.0, buf);
 	is_string("-0.0", buf, "double -0.0");
-	caom_xml_format_double(NAN, buf);
+	numfmt_double(NAN, buf);
 	is_string("NaN", buf, "double NaN (XSD spelling)");
-	caom_xml_format_double(-INFINITY, buf);
+	numfmt_double(-INFINITY, buf);
 	is_string("-INF", buf, "double -INF");
 }
 

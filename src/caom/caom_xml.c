@@ -9,10 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -31,6 +29,7 @@
 #include "caom/caom_desc.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
+#include "caom/numfmt.h"
 #include "lib/xmalloc.h"
 
 #define XML_XSI_NS	"http://www.w3.org/2001/XMLSchema-instance"
@@ -41,79 +40,6 @@
 #else
 #define XML_CONST_ERROR
 #endif
-
-/* ==== numbers ==== */
-
-/* Python repr layout of a "%.Ne" text: fixed for exponents -4..15, else d.ddde+XX. */
-static size_t
-xml_repr(const char *e, char *buf)
-{
-	char digits[24], *p = buf;
-	size_t nd = 0;
-	int exp10, i;
-
-	if (*e == '-')
-		*p++ = *e++;
-	for (; *e != 'e'; e++) {
-		if (*e != '.')
-			digits[nd++] = *e;
-	}
-	exp10 = atoi(e + 1);
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	if (exp10 < -4 || exp10 >= 16) {
-		*p++ = digits[0];
-		if (nd > 1) {
-			*p++ = '.';
-			memcpy(p, digits + 1, nd - 1);
-			p += nd - 1;
-		}
-		return (size_t)(p - buf) + (size_t)sprintf(p, "e%c%02d", exp10 < 0 ? '-' : '+',
-		    abs(exp10));
-	}
-	if (exp10 < 0) {
-		p += sprintf(p, "0.");
-		for (i = -1; i > exp10; i--)
-			*p++ = '0';
-		memcpy(p, digits, nd);
-		p += nd;
-	} else {
-		for (i = 0; i <= exp10; i++)
-			*p++ = (size_t)i < nd ? digits[i] : '0';
-		*p++ = '.';
-		if ((size_t)exp10 + 1 >= nd)
-			*p++ = '0';
-		for (i = exp10 + 1; (size_t)i < nd; i++)
-			*p++ = digits[i];
-	}
-	*p = '\0';
-	return (size_t)(p - buf);
-}
-
-size_t
-caom_xml_format_double(double v, char buf[32])
-{
-	char tmp[40];
-	int prec;
-
-	if (isnan(v))
-		return (size_t)snprintf(buf, 32, "NaN");
-	if (isinf(v))
-		return (size_t)snprintf(buf, 32, "%sINF", v < 0 ? "-" : "");
-	if (v == 0)
-		return (size_t)snprintf(buf, 32, "%s0.0", signbit(v) ? "-" : "");
-	if (fabs(v) < 1e15 && v == trunc(v))
-		return (size_t)snprintf(buf, 32, "%.0f.0", v);
-	/* 15 digits almost always do; subnormals may need far fewer. */
-	for (prec = fabs(v) < DBL_MIN ? 1 : 15; prec < 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	if (prec == 17)
-		snprintf(tmp, sizeof tmp, "%.16e", v);
-	return xml_repr(tmp, buf);
-}
 
 /* ==== writer ==== */
 
@@ -288,7 +214,7 @@ xml_scalar_text(const struct caom_field *f, const void *p, char buf[40])
 {
 	switch (f->type) {
 	case CAOM_F_DOUBLE:
-		caom_xml_format_double(*(const double *)p, buf);
+		numfmt_double(*(const double *)p, buf);
 		break;
 	case CAOM_F_INT32:
 		snprintf(buf, 40, "%d", *(const int *)p);

@@ -23,8 +23,8 @@
 #include <wcslib/wcshdr.h>
 #include <wcslib/wcsmath.h>
 
-#include "caom/caom_xml.h"
 #include "caom/map.h"
+#include "caom/numfmt.h"
 #include "lib/xmalloc.h"
 
 /* ---- Messages ---- */
@@ -164,22 +164,11 @@ hval_str(const struct hval *v, char buf[40])
 		snprintf(buf, 40, "%lld", v->i);
 		return buf;
 	case HV_FLOAT:
-		caom_xml_format_double(v->d, buf);
+		numfmt_double(v->d, buf);
 		return buf;
 	default:
 		return v->s;
 	}
-}
-
-/* d as an integer, clamped to the range where the conversion is defined. */
-static long long
-to_ll(double d)
-{
-	if (!(d >= -9.2e18))
-		return d > 0 ? 0 : (isnan(d) ? 0 : (long long)-9.2e18);
-	if (d > 9.2e18)
-		return (long long)9.2e18;
-	return (long long)d;
 }
 
 /* The header of HDU i, or NULL. */
@@ -793,7 +782,7 @@ axis_length(const struct mwcs *w, int axis1)
 	if (v.t == HV_INT)
 		return v.i;
 	if (v.t == HV_FLOAT)
-		return to_ll(v.d);
+		return numfmt_ll(v.d);
 	if (v.t == HV_STR)
 		return strtoll(v.s, NULL, 10);
 	return -1;
@@ -1153,7 +1142,7 @@ wcs_observable(const struct mwcs *w, struct caom_chunk *ch)
 	free(ch->observable->dependent.axis.cunit);
 	ch->observable->dependent.axis.ctype = xstrdup(hval_str(&ct, b1));
 	ch->observable->dependent.axis.cunit = xstrdup(hval_str(&cu, b2));
-	ch->observable->dependent.bin = px.t == HV_STR ? strtoll(px.s, NULL, 10) : to_ll(px.d);
+	ch->observable->dependent.bin = px.t == HV_STR ? strtoll(px.s, NULL, 10) : numfmt_ll(px.d);
 }
 
 /* ---- Completing the WCS from the blueprint (ContentParser._try_*_with_blueprint) ---- */
@@ -1593,7 +1582,7 @@ augment_chunk(struct mctx *m, struct caom_artifact *art, int index)
 	ch = part->chunks[0];
 	chunk_clear(ch);
 	if (hdr_get(hdu(m, index), "ZNAXIS", &v) || hdr_get(hdu(m, index), "NAXIS", &v)) {
-		ch->naxis = (int)(v.t == HV_INT ? v.i : to_ll(v.d));
+		ch->naxis = (int)(v.t == HV_INT ? v.i : numfmt_ll(v.d));
 		ch->has_naxis = 1;
 	}
 	mwcs_open(&w, hdu(m, index));
@@ -1643,7 +1632,7 @@ augment_artifact_fields(struct mctx *m, struct caom_artifact *a)
 		int has = a->has_content_length;
 
 		set_double(m, &d, &has, "Artifact.contentLength", 0);
-		a->content_length = to_ll(d);
+		a->content_length = numfmt_ll(d);
 		a->has_content_length = has;
 	}
 	set_str(m, &a->content_checksum, "Artifact.contentChecksum", 0);
