@@ -76,139 +76,11 @@ fail(struct mctx *m, const char *fmt, ...)
 	return -1;
 }
 
-/* ---- Header values, typed as astropy types them ---- */
-
-enum hv_type { HV_STR, HV_INT, HV_FLOAT, HV_BOOL };
-
-struct hval {
-	enum hv_type	 t;
-	const char	*s;	/* HV_STR text */
-	double		 d;	/* HV_FLOAT, HV_INT */
-	long long	 i;	/* HV_INT */
-	int		 b;	/* HV_BOOL */
-};
-
-static int
-parse_double(const char *s, double *out)
-{
-	char buf[128], *end, *d;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '\0' || strlen(s) >= sizeof buf)
-		return -1;
-	strcpy(buf, s);
-	if ((d = strpbrk(buf, "Dd")) != NULL && d != buf && isdigit((unsigned char)d[-1]))
-		*d = 'E';
-	*out = strtod(buf, &end);
-	while (isspace((unsigned char)*end))
-		end++;
-	return end != buf && *end == '\0' ? 0 : -1;
-}
-
-/* The value of kw in HDU h; 0 when absent or valueless. */
-static int
-hdr_get(const struct fits_hdu *h, const char *kw, struct hval *v)
-{
-	const struct fits_card *c;
-
-	if (h == NULL || (c = fits_hdu_find(h, kw)) == NULL || c->value == NULL)
-		return 0;
-	memset(v, 0, sizeof *v);
-	switch (c->type) {
-	case FITS_LOGICAL:
-		v->t = HV_BOOL;
-		v->b = c->value[0] == 'T';
-		break;
-	case FITS_INTEGER:
-		v->t = HV_INT;
-		v->i = strtoll(c->value, NULL, 10);
-		v->d = (double)v->i;
-		break;
-	case FITS_FLOAT:
-		v->t = HV_FLOAT;
-		if (parse_double(c->value, &v->d) != 0)
-			v->d = NAN;
-		break;
-	default:
-		v->t = HV_STR;
-		v->s = c->value;
-		break;
-	}
-	return 1;
-}
-
-static int
-hval_truthy(const struct hval *v)
-{
-	switch (v->t) {
-	case HV_BOOL:
-		return v->b;
-	case HV_INT:
-		return v->i != 0;
-	case HV_FLOAT:
-		return v->d != 0;
-	default:
-		return v->s[0] != '\0';
-	}
-}
-
-/* Python str() of a value into buf. */
-static const char *
-hval_str(const struct hval *v, char buf[40])
-{
-	switch (v->t) {
-	case HV_BOOL:
-		return v->b ? "True" : "False";
-	case HV_INT:
-		snprintf(buf, 40, "%lld", v->i);
-		return buf;
-	case HV_FLOAT:
-		numfmt_double(v->d, buf);
-		return buf;
-	default:
-		return v->s;
-	}
-}
-
 /* The header of HDU i, or NULL. */
 static struct fits_hdu *
 hdu(struct mctx *m, int i)
 {
 	return m->f != NULL && i >= 0 && (size_t)i < m->f->nhdus ? &m->f->hdus[i] : NULL;
-}
-
-/* _set_by_type: numbers become numbers, the rest strings, as the reference stores them. */
-static void
-set_by_type(struct fits_hdu *h, const char *kw, const char *value)
-{
-	const char *s = value;
-	char buf[40], *end;
-	double d;
-	long long i;
-	int decimal = *s != '\0', is_int;
-
-	for (; *s != '\0'; s++) {
-		if (!isdigit((unsigned char)*s))
-			decimal = 0;
-	}
-	if (parse_double(value, &d) == 0 && ((d != 0 && !decimal) ||
-	    (value[0] == '0' && value[1] == '.'))) {
-		snprintf(buf, sizeof buf, "%.17g", d);
-		if (strpbrk(buf, ".eEn") == NULL)
-			strcat(buf, ".0");
-		fits_hdu_set(h, kw, FITS_FLOAT, buf);
-		return;
-	}
-	i = strtoll(value, &end, 10);
-	while (isspace((unsigned char)*end))
-		end++;
-	is_int = end != value && *end == '\0';
-	if (is_int && i != 0) {
-		snprintf(buf, sizeof buf, "%lld", i);
-		fits_hdu_set(h, kw, FITS_INTEGER, buf);
-	} else
-		fits_hdu_set(h, kw, FITS_STRING, value);
 }
 
 /* ---- Blueprint values (FitsParser._get_from_list) ---- */
@@ -222,7 +94,7 @@ enum mv_state {
 
 struct mv {
 	enum mv_state	 st;
-	struct hval	 v;
+	struct fits_hval	 v;
 	char		 num[40];
 	char		*own;		/* a function's result */
 	const char	*key;
@@ -247,19 +119,20 @@ get(struct mctx *m, const char *key, int index)
 	memset(&r, 0, sizeof r);
 	r.key = key;
 	r.index = index;
-	r.v.t = HV_STR;
+	r.v.t = FITS_H_STR;
 	if ((b = bp_get(m->bp, bp_key(key), index)) == NULL)
 		return r;
 	switch (b->kind) {
 	case BP_LIST:
 		for (i = 0; i < b->nkw; i++) {
-			if (hdr_get(hdu(m, index), b->kw[i], &r.v) && hval_truthy(&r.v)) {
+			if (fits_hdu_typed(hdu(m, index), b->kw[i], &r.v) == 0 &&
+			    fits_hval_truthy(&r.v)) {
 				r.st = MV_VALUE;
 				return r;
 			}
 		}
 		memset(&r.v, 0, sizeof r.v);
-		r.v.t = HV_STR;
+		r.v.t = FITS_H_STR;
 		if (b->def != NULL) {
 			r.st = MV_DEFAULT;
 			r.v.s = b->def;
@@ -295,7 +168,7 @@ mv_has(const struct mv *v, int has_current)
 static const char *
 mv_text(struct mv *v)
 {
-	return hval_str(&v->v, v->num);
+	return fits_hval_str(&v->v, v->num);
 }
 
 static void
@@ -304,7 +177,7 @@ warn_value(struct mctx *m, const struct mv *v, const char *what)
 	char buf[40];
 
 	msg_add(&m->warn, "%s: HDU %d: %s: '%s' is not %s (ignored)",
-	    m->f != NULL ? m->f->path : m->in->uri, v->index, v->key, hval_str(&v->v, buf), what);
+	    m->f != NULL ? m->f->path : m->in->uri, v->index, v->key, fits_hval_str(&v->v, buf), what);
 }
 
 /* A string attribute. */
@@ -327,11 +200,11 @@ set_str(struct mctx *m, char **field, const char *key, int index)
 static int
 mv_double(struct mctx *m, struct mv *v, double *out)
 {
-	if (v->v.t == HV_FLOAT || v->v.t == HV_INT) {
+	if (v->v.t == FITS_H_FLOAT || v->v.t == FITS_H_INT) {
 		*out = v->v.d;
 		return 0;
 	}
-	if (v->v.t == HV_STR && parse_double(v->v.s, out) == 0)
+	if (v->v.t == FITS_H_STR && fits_parse_double(v->v.s, out) == 0)
 		return 0;
 	warn_value(m, v, "a number");
 	return -1;
@@ -358,21 +231,21 @@ mv_long(struct mctx *m, struct mv *v, long long *out)
 	double d;
 	char *end;
 
-	if (v->v.t == HV_INT) {
+	if (v->v.t == FITS_H_INT) {
 		*out = v->v.i;
 		return 0;
 	}
-	if (v->v.t == HV_FLOAT && v->v.d == trunc(v->v.d) && fabs(v->v.d) < 9e18) {
+	if (v->v.t == FITS_H_FLOAT && v->v.d == trunc(v->v.d) && fabs(v->v.d) < 9e18) {
 		*out = (long long)v->v.d;
 		return 0;
 	}
-	if (v->v.t == HV_STR) {
+	if (v->v.t == FITS_H_STR) {
 		*out = strtoll(v->v.s, &end, 10);
 		while (isspace((unsigned char)*end))
 			end++;
 		if (end != v->v.s && *end == '\0')
 			return 0;
-		if (parse_double(v->v.s, &d) == 0 && d == trunc(d) && fabs(d) < 9e18) {
+		if (fits_parse_double(v->v.s, &d) == 0 && d == trunc(d) && fabs(d) < 9e18) {
 			*out = (long long)d;
 			return 0;
 		}
@@ -405,13 +278,13 @@ set_bool(struct mctx *m, int *field, int *has, const char *key, int index)
 	if (v.st == MV_NULL)
 		*has = 0;
 	else if (mv_has(&v, *has)) {
-		if (v.v.t == HV_BOOL) {
+		if (v.v.t == FITS_H_BOOL) {
 			*field = v.v.b;
 			*has = 1;
-		} else if (v.v.t == HV_STR && strcmp(v.v.s, "true") == 0) {
+		} else if (v.v.t == FITS_H_STR && strcmp(v.v.s, "true") == 0) {
 			*field = 1;
 			*has = 1;
-		} else if (v.v.t == HV_STR && strcmp(v.v.s, "false") == 0) {
+		} else if (v.v.t == FITS_H_STR && strcmp(v.v.s, "false") == 0) {
 			*field = 0;
 			*has = 1;
 		} else
@@ -460,9 +333,9 @@ set_date(struct mctx *m, int64_t *field, int *has, const char *key, int index)
 	if (v.st == MV_NULL)
 		*has = 0;
 	else if (mv_has(&v, *has)) {
-		if (v.v.t == HV_STR && v.v.s[0] == '\0')
+		if (v.v.t == FITS_H_STR && v.v.s[0] == '\0')
 			*has = 0;
-		else if (v.v.t == HV_STR && parse_date(v.v.s, &ms) == 0) {
+		else if (v.v.t == FITS_H_STR && parse_date(v.v.s, &ms) == 0) {
 			*field = ms;
 			*has = 1;
 		} else {
@@ -478,14 +351,14 @@ static char *
 get_set(struct mctx *m, const char *key)
 {
 	const struct bp_value *b = bp_get(m->bp, bp_key(key), 0);
-	struct hval v;
+	struct fits_hval v;
 	char buf[40];
 
 	if (b == NULL)
 		return NULL;
 	if (b->kind == BP_LIST) {
-		if (b->nkw > 0 && hdr_get(hdu(m, 0), b->kw[0], &v))
-			return xstrdup(hval_str(&v, buf));
+		if (b->nkw > 0 && fits_hdu_typed(hdu(m, 0), b->kw[0], &v) == 0)
+			return xstrdup(fits_hval_str(&v, buf));
 		return NULL;
 	}
 	if (b->kind == BP_LITERAL && b->lit[0] != '\0')
@@ -544,22 +417,22 @@ static void
 apply_value(struct fits_hdu *h, const struct bp_value *b, char kws[4][32], size_t n)
 {
 	char buf[40];
-	struct hval v;
+	struct fits_hval v;
 	size_t i, j;
 
 	if (b->kind == BP_LIST) {
 		for (i = 0; i < b->nkw; i++) {
-			if (!in_std(b->kw[i], kws, n) && hdr_get(h, b->kw[i], &v)) {
-				char *text = xstrdup(hval_str(&v, buf));
+			if (!in_std(b->kw[i], kws, n) && fits_hdu_typed(h, b->kw[i], &v) == 0) {
+				char *text = xstrdup(fits_hval_str(&v, buf));
 
 				for (j = 0; j < n; j++)
-					set_by_type(h, kws[j], text);
+					fits_hdu_set_typed(h, kws[j], text);
 				free(text);
 			}
 		}
 	} else if (b->kind == BP_LITERAL && strstr(b->lit, "None") == NULL) {
 		for (j = 0; j < n; j++)
-			set_by_type(h, kws[j], b->lit);
+			fits_hdu_set_typed(h, kws[j], b->lit);
 	}
 }
 
@@ -570,7 +443,7 @@ apply_blueprint(struct mctx *m)
 	const int *exts;
 	int *keys, i, j;
 	size_t nkeys, k, h, nexts, n;
-	struct hval v;
+	struct fits_hval v;
 	char cd[16], cdelt[16], kws[4][32];
 
 	if (m->f == NULL)
@@ -610,8 +483,9 @@ apply_blueprint(struct mctx *m)
 		    strchr(b->kw[b->nkw - 1], ',') != NULL)
 			continue;
 		for (h = 0; h < m->f->nhdus; h++) {
-			if (!hdr_get(&m->f->hdus[h], b->kw[b->nkw - 1], &v) || !hval_truthy(&v))
-				set_by_type(&m->f->hdus[h], b->kw[b->nkw - 1], b->def);
+			if (fits_hdu_typed(&m->f->hdus[h], b->kw[b->nkw - 1], &v) != 0 ||
+			    !fits_hval_truthy(&v))
+				fits_hdu_set_typed(&m->f->hdus[h], b->kw[b->nkw - 1], b->def);
 		}
 	}
 	free(keys);
@@ -771,19 +645,19 @@ static long long
 axis_length(const struct mwcs *w, int axis1)
 {
 	char k[24];
-	struct hval v;
+	struct fits_hval v;
 
 	snprintf(k, sizeof k, "ZNAXIS%d", axis1);
-	if (!hdr_get(w->h, k, &v) || (v.t == HV_STR && v.s[0] == '\0')) {
+	if (fits_hdu_typed(w->h, k, &v) != 0 || (v.t == FITS_H_STR && v.s[0] == '\0')) {
 		snprintf(k, sizeof k, "NAXIS%d", axis1);
-		if (!hdr_get(w->h, k, &v) || (v.t == HV_STR && v.s[0] == '\0'))
+		if (fits_hdu_typed(w->h, k, &v) != 0 || (v.t == FITS_H_STR && v.s[0] == '\0'))
 			return -1;
 	}
-	if (v.t == HV_INT)
+	if (v.t == FITS_H_INT)
 		return v.i;
-	if (v.t == HV_FLOAT)
+	if (v.t == FITS_H_FLOAT)
 		return numfmt_ll(v.d);
-	if (v.t == HV_STR)
+	if (v.t == FITS_H_STR)
 		return strtoll(v.s, NULL, 10);
 	return -1;
 }
@@ -1048,15 +922,15 @@ wcs_energy(const struct mwcs *w, struct caom_chunk *ch)
 static void
 hdr_double(const struct fits_hdu *h, const char *kw, double *field, int *has)
 {
-	struct hval v;
+	struct fits_hval v;
 
 	*has = 0;
-	if (!hdr_get(h, kw, &v))
+	if (fits_hdu_typed(h, kw, &v) != 0)
 		return;
-	if (v.t == HV_FLOAT || v.t == HV_INT) {
+	if (v.t == FITS_H_FLOAT || v.t == FITS_H_INT) {
 		*field = v.d;
 		*has = 1;
-	} else if (v.t == HV_STR && parse_double(v.s, field) == 0)
+	} else if (v.t == FITS_H_STR && fits_parse_double(v.s, field) == 0)
 		*has = 1;
 }
 
@@ -1064,7 +938,7 @@ static void
 wcs_time(const struct mwcs *w, struct caom_chunk *ch)
 {
 	struct caom_temporal_wcs *t;
-	struct hval v;
+	struct fits_hval v;
 	char buf[40];
 	long long n;
 	int i = axis_index(w, time_types);
@@ -1083,9 +957,11 @@ wcs_time(const struct mwcs *w, struct caom_chunk *ch)
 	hdr_double(w->h, "EXPTIME", &t->exposure, &t->has_exposure);
 	hdr_double(w->h, "TIMEDEL", &t->resolution, &t->has_resolution);
 	free(t->timesys);
-	t->timesys = xstrdup(hdr_get(w->h, "TIMESYS", &v) ? hval_str(&v, buf) : "UTC");
+	t->timesys = xstrdup(fits_hdu_typed(w->h, "TIMESYS", &v) == 0 ? fits_hval_str(&v, buf) :
+	    "UTC");
 	free(t->trefpos);
-	t->trefpos = hdr_get(w->h, "TREFPOS", &v) ? xstrdup(hval_str(&v, buf)) : NULL;
+	t->trefpos = fits_hdu_typed(w->h, "TREFPOS", &v) == 0 ? xstrdup(fits_hval_str(&v, buf)) :
+	    NULL;
 	hdr_double(w->h, fits_hdu_find(w->h, "MJDREF") ? "MJDREF" : "MJDDATE", &t->mjdref,
 	    &t->has_mjdref);
 }
@@ -1123,7 +999,7 @@ wcs_custom(const struct mwcs *w, struct caom_chunk *ch)
 static void
 wcs_observable(const struct mwcs *w, struct caom_chunk *ch)
 {
-	struct hval ct, cu, px;
+	struct fits_hval ct, cu, px;
 	char k[3][24], b1[40], b2[40];
 	int i = axis_index(w, obs_types);
 
@@ -1134,15 +1010,17 @@ wcs_observable(const struct mwcs *w, struct caom_chunk *ch)
 	snprintf(k[0], sizeof k[0], "CTYPE%d", i + 1);
 	snprintf(k[1], sizeof k[1], "CUNIT%d", i + 1);
 	snprintf(k[2], sizeof k[2], "CRPIX%d", i + 1);
-	if (!hdr_get(w->h, k[0], &ct) || !hdr_get(w->h, k[1], &cu) || !hdr_get(w->h, k[2], &px))
+	if (fits_hdu_typed(w->h, k[0], &ct) != 0 || fits_hdu_typed(w->h, k[1], &cu) != 0 ||
+	    fits_hdu_typed(w->h, k[2], &px) != 0)
 		return;
 	if (ch->observable == NULL)
 		ch->observable = caom_observable_axis_new();
 	free(ch->observable->dependent.axis.ctype);
 	free(ch->observable->dependent.axis.cunit);
-	ch->observable->dependent.axis.ctype = xstrdup(hval_str(&ct, b1));
-	ch->observable->dependent.axis.cunit = xstrdup(hval_str(&cu, b2));
-	ch->observable->dependent.bin = px.t == HV_STR ? strtoll(px.s, NULL, 10) : numfmt_ll(px.d);
+	ch->observable->dependent.axis.ctype = xstrdup(fits_hval_str(&ct, b1));
+	ch->observable->dependent.axis.cunit = xstrdup(fits_hval_str(&cu, b2));
+	ch->observable->dependent.bin = px.t == FITS_H_STR ? strtoll(px.s, NULL, 10) :
+	    numfmt_ll(px.d);
 }
 
 /* ---- Completing the WCS from the blueprint (ContentParser._try_*_with_blueprint) ---- */
@@ -1571,7 +1449,7 @@ augment_chunk(struct mctx *m, struct caom_artifact *art, int index)
 	struct caom_part *part;
 	struct caom_chunk *ch;
 	struct mwcs w;
-	struct hval v;
+	struct fits_hval v;
 	char name[16];
 
 	snprintf(name, sizeof name, "%d", index);
@@ -1581,8 +1459,9 @@ augment_chunk(struct mctx *m, struct caom_artifact *art, int index)
 		caom_part_add_chunk(part);
 	ch = part->chunks[0];
 	chunk_clear(ch);
-	if (hdr_get(hdu(m, index), "ZNAXIS", &v) || hdr_get(hdu(m, index), "NAXIS", &v)) {
-		ch->naxis = (int)(v.t == HV_INT ? v.i : numfmt_ll(v.d));
+	if (fits_hdu_typed(hdu(m, index), "ZNAXIS", &v) == 0 ||
+	    fits_hdu_typed(hdu(m, index), "NAXIS", &v) == 0) {
+		ch->naxis = (int)(v.t == FITS_H_INT ? v.i : numfmt_ll(v.d));
 		ch->has_naxis = 1;
 	}
 	mwcs_open(&w, hdu(m, index));
