@@ -975,6 +975,20 @@ caom_desc_type_name(enum caom_ftype t)
 CAOM_VALUE_TYPES(CAOM_DEFINE_VALUE)
 #undef CAOM_DEFINE_VALUE
 
+void
+caom_coord_axis1d_clear(struct caom_coord_axis1d *a)
+{
+	caom_desc_clear(&desc_coord_axis1d, a);
+	memset(a, 0, sizeof *a);
+}
+
+void
+caom_coord_axis2d_clear(struct caom_coord_axis2d *a)
+{
+	caom_desc_clear(&desc_coord_axis2d, a);
+	memset(a, 0, sizeof *a);
+}
+
 /* ---- entities ---- */
 
 static void *

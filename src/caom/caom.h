@@ -601,6 +601,13 @@ void caom_part_clear_chunks(struct caom_part *part);
 CAOM_VALUE_TYPES(CAOM_DECLARE_VALUE)
 #undef CAOM_DECLARE_VALUE
 
+/* ---- Embedded value objects ---- */
+
+/* Free what a CoordAxis1D holds (axis, error, range, bounds, function) and zero it. */
+void caom_coord_axis1d_clear(struct caom_coord_axis1d *a);
+/* Free what a CoordAxis2D holds (axes, errors, range, bounds, function) and zero it. */
+void caom_coord_axis2d_clear(struct caom_coord_axis2d *a);
+
 /* ---- Sets ---- */
 
 /* Add s to a lexically sorted set (no-op when present). */

@@ -18,45 +18,20 @@
 #include <string.h>
 #include <time.h>
 
-#include <wcslib/wcs.h>
-#include <wcslib/wcsfix.h>
-#include <wcslib/wcshdr.h>
-#include <wcslib/wcsmath.h>
-
 #include "caom/map.h"
 #include "caom/numfmt.h"
+#include "caom/wcs.h"
+#include "lib/msgbuf.h"
 #include "lib/xmalloc.h"
 
-/* ---- Messages ---- */
-
-struct msgs {
-	char		*s;
-	size_t		 len;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-msg_add(struct msgs *m, const char *fmt, ...)
-{
-	va_list ap;
-	char *l;
-
-	va_start(ap, fmt);
-	l = xvasprintf(fmt, ap);
-	va_end(ap);
-	m->s = xreallocarray(m->s, m->len + strlen(l) + 2, 1);
-	if (m->len > 0)
-		m->s[m->len++] = '\n';
-	strcpy(m->s + m->len, l);
-	m->len += strlen(l);
-	free(l);
-}
+/* ---- Mapping context and the first error ---- */
 
 struct mctx {
 	const struct map_input	*in;
 	const struct blueprint	*bp;
 	struct fits_file	*f;
 	struct caom_observation	*obs;
-	struct msgs		 warn;
+	struct msgbuf		 warn;
 	char			*error;		/* the first fatal error */
 };
 
@@ -176,7 +151,7 @@ warn_value(struct mctx *m, const struct mv *v, const char *what)
 {
 	char buf[40];
 
-	msg_add(&m->warn, "%s: HDU %d: %s: '%s' is not %s (ignored)",
+	msgbuf_add(&m->warn, "%s: HDU %d: %s: '%s' is not %s (ignored)",
 	    m->f != NULL ? m->f->path : m->in->uri, v->index, v->key, fits_hval_str(&v->v, buf), what);
 }
 
@@ -464,7 +439,7 @@ apply_blueprint(struct mctx *m)
 		size_t en, e;
 
 		if ((size_t)ext >= m->f->nhdus) {
-			msg_add(&m->warn, "%s: the blueprint configures extension %d, the file has "
+			msgbuf_add(&m->warn, "%s: the blueprint configures extension %d, the file has "
 			    "%zu HDUs", m->f->path, ext, m->f->nhdus);
 			continue;
 		}
@@ -507,520 +482,6 @@ apply_blueprint(struct mctx *m)
 			}
 		}
 	}
-}
-
-/* ---- WCS (FitsWcsParser over wcslib) ---- */
-
-struct mwcs {
-	struct wcsprm	*all;
-	int		 nwcs;
-	struct wcsprm	*w;		/* the primary description, or NULL */
-	struct fits_hdu	*h;
-};
-
-/*
- * Keywords wcspih may use; the rest of a header is not worth rendering: its
- * flex scanner costs about a microsecond per record. The prefixes follow the
- * rules of wcspih.l; keys that merely share a prefix with them and that
- * wcspih discards (NAXISn, PCOUNT, DATE, MJDATE, ZNAXISn...) are left out.
- */
-static int
-wcs_keyword(const char *k)
-{
-	static const char *const prefixes[] = {
-		"WCS", "CRPIX", "CDELT", "CROTA", "CUNIT", "CTYPE", "CRVAL", "LONPOLE",
-		"LATPOLE", "RESTFR", "RESTWAV", "PV", "PS", "PROJP", "CNAME", "CRDER", "CSYER",
-		"CZPHS", "CPERI", "TIME", "TREF", "PLEPHEM", "TELAPSE", "MJD-", "MJDREF", "JD",
-		"DATE-", "DATEREF", "TSTART", "TSTOP", "BEPOCH", "JEPOCH", "EQUINOX", "EPOCH",
-		"RADE", "SPECSYS", "SSYS", "VELO", "VELREF", "ZSOURCE", "VELANGL", "OBSGEO",
-		"VSOURCE", "XPOSURE",
-	};
-	size_t i;
-
-	if (isdigit((unsigned char)k[0]))
-		return 1;
-	/* most cards fail here: no prefix starts with another letter */
-	if (k[0] == '\0' || strchr("WCPLRTMJDBESVZOXN", k[0]) == NULL)
-		return 0;
-	if (strcmp(k, "NAXIS") == 0)
-		return 1;
-	/* PCi_ja, CDi_ja (not PCOUNT, CDELT is above) */
-	if ((k[0] == 'P' && k[1] == 'C') || (k[0] == 'C' && k[1] == 'D'))
-		return isdigit((unsigned char)k[2]) || strncmp(k, "CDELT", 5) == 0;
-	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-		if (prefixes[i][0] == k[0] && strncmp(k, prefixes[i], strlen(prefixes[i])) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static void
-mwcs_open(struct mwcs *w, struct fits_hdu *h)
-{
-	struct fits_hdu sub;
-	char *rec;
-	int n = 0, nreject = 0, stat[NWCSFIX], i;
-	struct wcserr info[NWCSFIX];
-	size_t c;
-
-	memset(w, 0, sizeof *w);
-	w->h = h;
-	if (h == NULL)
-		return;
-	memset(&sub, 0, sizeof sub);
-	sub.cards = xcalloc(h->ncards + 1, sizeof *sub.cards);
-	for (c = 0; c < h->ncards; c++) {
-		if (wcs_keyword(h->cards[c].key))
-			sub.cards[sub.ncards++] = h->cards[c];
-	}
-	rec = fits_hdu_records(&sub, &n);
-	free(sub.cards);
-	if (n == 0 || wcspih(rec, n, WCSHDR_all, 0, &nreject, &w->nwcs, &w->all) != 0) {
-		free(rec);
-		w->nwcs = 0;
-		w->all = NULL;
-		return;
-	}
-	free(rec);
-	for (i = 0; i < w->nwcs; i++) {
-		if (w->all[i].alt[0] == ' ' || w->all[i].alt[0] == '\0') {
-			w->w = &w->all[i];
-			break;
-		}
-	}
-	if (w->w != NULL) {
-		memset(info, 0, sizeof info);
-		wcsfixi(0, NULL, w->w, stat, info);
-		for (i = 0; i < NWCSFIX; i++)
-			free(info[i].msg);
-	}
-}
-
-static void
-mwcs_close(struct mwcs *w)
-{
-	if (w->all != NULL)
-		wcsvfree(&w->nwcs, &w->all);
-}
-
-static int
-ctype_in(const char *ctype, const char *const *list)
-{
-	size_t n = strcspn(ctype, "-"), i;
-
-	for (i = 0; list[i] != NULL; i++) {
-		if (n > 0 && strlen(list[i]) == n && strncmp(ctype, list[i], n) == 0)
-			return 1;
-		if (n == 0 && strcmp(ctype, list[i]) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static const char *const ra_types[] = { "RA", "GLON", "ELON", "HLON", "SLON", NULL };
-static const char *const dec_types[] = { "DEC", "GLAT", "ELAT", "HLAT", "SLAT", NULL };
-static const char *const energy_types[] = { "FREQ", "ENER", "WAVN", "VRAD", "WAVE", "VOPT",
-	"ZOPT", "AWAV", "VELO", "BETA", NULL };
-static const char *const time_types[] = { "TIME", "TAI", "TT", "TDT", "ET", "IAT", "UT1",
-	"UTC", "GMT", "GPS", "TCG", "TCB", "TDB", "LOCAL", NULL };
-static const char *const pol_types[] = { "STOKES", NULL };
-static const char *const obs_types[] = { "observable", "FLUX", NULL };
-static const char *const custom_types[] = { "RM", "FDEP", NULL };
-
-/* _get_axis_index: the first WCS axis of one of these types, or -1. */
-static int
-axis_index(const struct mwcs *w, const char *const *types)
-{
-	int i;
-
-	for (i = 0; w->w != NULL && i < w->w->naxis; i++) {
-		if (ctype_in(w->w->ctype[i], types))
-			return i;
-	}
-	return -1;
-}
-
-/* FitsWcsParser._get_axis_length: ZNAXISn, else NAXISn; -1 when neither. */
-static long long
-axis_length(const struct mwcs *w, int axis1)
-{
-	char k[24];
-	struct fits_hval v;
-
-	snprintf(k, sizeof k, "ZNAXIS%d", axis1);
-	if (fits_hdu_typed(w->h, k, &v) != 0 || (v.t == FITS_H_STR && v.s[0] == '\0')) {
-		snprintf(k, sizeof k, "NAXIS%d", axis1);
-		if (fits_hdu_typed(w->h, k, &v) != 0 || (v.t == FITS_H_STR && v.s[0] == '\0'))
-			return -1;
-	}
-	if (v.t == FITS_H_INT)
-		return v.i;
-	if (v.t == FITS_H_FLOAT)
-		return numfmt_ll(v.d);
-	if (v.t == FITS_H_STR)
-		return strtoll(v.s, NULL, 10);
-	return -1;
-}
-
-/* astropy's str(Unit): "m/s" is written "m / s". */
-static char *
-unit_str(const char *u)
-{
-	char *out = xmalloc(strlen(u) * 3 + 1), *p = out;
-
-	if (u[0] == '\0') {
-		free(out);
-		return NULL;
-	}
-	for (; *u != '\0'; u++) {
-		if (*u == '/' && p > out && p[-1] != ' ') {
-			strcpy(p, " / ");
-			p += 3;
-		} else
-			*p++ = *u;
-	}
-	*p = '\0';
-	return out;
-}
-
-static void
-axis_set(struct caom_axis *a, const char *ctype, const char *cunit)
-{
-	free(a->ctype);
-	free(a->cunit);
-	a->ctype = xstrdup(ctype);
-	a->cunit = cunit != NULL ? unit_str(cunit) : NULL;
-}
-
-static struct caom_coord_error *
-coord_error(const struct mwcs *w, int i)
-{
-	struct caom_coord_error *e;
-
-	if (w->w->csyer == NULL || w->w->crder == NULL || undefined(w->w->csyer[i]) ||
-	    undefined(w->w->crder[i]) || isnan(w->w->csyer[i]) || isnan(w->w->crder[i]))
-		return NULL;
-	e = caom_coord_error_new();
-	e->syser = w->w->csyer[i];
-	e->has_syser = 1;
-	e->rnder = w->w->crder[i];
-	e->has_rnder = 1;
-	return e;
-}
-
-static int
-has_cd(const struct mwcs *w)
-{
-	return (w->w->altlin & 2) != 0;
-}
-
-static double
-cd_at(const struct mwcs *w, int r, int c)
-{
-	return w->w->cd[r * w->w->naxis + c];
-}
-
-static double
-delta_of(const struct mwcs *w, int i)
-{
-	return has_cd(w) ? cd_at(w, i, i) : w->w->cdelt[i];
-}
-
-static void
-axis1d_clear(struct caom_coord_axis1d *a)
-{
-	free(a->axis.ctype);
-	free(a->axis.cunit);
-	caom_coord_error_free(a->error);
-	caom_coord_range1d_free(a->range);
-	caom_coord_bounds1d_free(a->bounds);
-	caom_coord_function1d_free(a->function);
-	memset(a, 0, sizeof *a);
-}
-
-/* A CoordAxis1D from WCS axis i: axis, error, and a function when delta != 0 (or always). */
-static void
-axis1d_from_wcs(const struct mwcs *w, int i, long long length, int errors, int always,
-    struct caom_coord_axis1d *a)
-{
-	double delta = delta_of(w, i);
-
-	axis1d_clear(a);
-	axis_set(&a->axis, w->w->ctype[i], w->w->cunit[i]);
-	if (errors)
-		a->error = coord_error(w, i);
-	if (delta != 0 || always) {
-		a->function = caom_coord_function1d_new();
-		a->function->naxis = length;
-		a->function->delta = delta;
-		a->function->ref_coord.pix = w->w->crpix[i];
-		a->function->ref_coord.val = w->w->crval[i];
-	}
-}
-
-static void
-axis2d_clear(struct caom_coord_axis2d *a)
-{
-	free(a->axis1.ctype);
-	free(a->axis1.cunit);
-	free(a->axis2.ctype);
-	free(a->axis2.cunit);
-	caom_coord_error_free(a->error1);
-	caom_coord_error_free(a->error2);
-	caom_coord_range2d_free(a->range);
-	caom_coord_circle2d_free(a->bounds_circle);
-	caom_coord_polygon2d_free(a->bounds_polygon);
-	caom_coord_function2d_free(a->function);
-	memset(a, 0, sizeof *a);
-}
-
-static struct caom_coord_error *
-error_dup(const struct caom_coord_error *e)
-{
-	struct caom_coord_error *c;
-
-	if (e == NULL)
-		return NULL;
-	c = caom_coord_error_new();
-	*c = *e;
-	return c;
-}
-
-/* A new 2-D axis with the axes and errors of src (when given). */
-static struct caom_coord_axis2d *
-caom_coord_axis2d_new_from(const struct caom_coord_axis2d *src)
-{
-	struct caom_coord_axis2d *a = xcalloc(1, sizeof *a);
-
-	if (src != NULL) {
-		a->axis1.ctype = xstrdup(src->axis1.ctype);
-		a->axis1.cunit = xstrdup(src->axis1.cunit);
-		a->axis2.ctype = xstrdup(src->axis2.ctype);
-		a->axis2.cunit = xstrdup(src->axis2.cunit);
-		a->error1 = error_dup(src->error1);
-		a->error2 = error_dup(src->error2);
-	}
-	return a;
-}
-
-/* Replace *dst by *a (a is consumed). */
-static void
-caom_coord_axis2d_replace(struct caom_coord_axis2d *dst, struct caom_coord_axis2d *a)
-{
-	axis2d_clear(dst);
-	*dst = *a;
-	free(a);
-}
-
-static void
-wcs_position(struct mctx *m, const struct mwcs *w, struct caom_chunk *ch)
-{
-	struct caom_spatial_wcs *p;
-	struct caom_coord_axis2d *a;
-	long long n1, n2;
-	int x = axis_index(w, ra_types), y = axis_index(w, dec_types);
-
-	if (x < 0 && y < 0)
-		return;
-	if (x < 0 || y < 0) {
-		msg_add(&m->warn, "%s: HDU %d: only one position axis (ra/dec) in the WCS; no "
-		    "position", m->f->path, (int)(w->h - m->f->hdus));
-		return;
-	}
-	ch->position_axis1 = x + 1;
-	ch->position_axis2 = y + 1;
-	ch->has_position_axis1 = ch->has_position_axis2 = 1;
-	n1 = axis_length(w, x + 1);
-	n2 = axis_length(w, y + 1);
-	if (n1 <= 0 || n2 <= 0)
-		return;
-	if (ch->position == NULL)
-		ch->position = caom_spatial_wcs_new();
-	p = ch->position;
-	a = &p->axis;
-	axis2d_clear(a);
-	axis_set(&a->axis1, w->w->ctype[x], w->w->cunit[x]);
-	axis_set(&a->axis2, w->w->ctype[y], w->w->cunit[y]);
-	a->error1 = coord_error(w, x);
-	a->error2 = coord_error(w, y);
-	/* without a CD matrix the reference reads CROTA, which astropy refuses when absent */
-	if (has_cd(w) || (w->w->altlin & 4)) {
-		a->function = caom_coord_function2d_new();
-		a->function->dimension.naxis1 = n1;
-		a->function->dimension.naxis2 = n2;
-		a->function->ref_coord.coord1.pix = w->w->crpix[x];
-		a->function->ref_coord.coord1.val = w->w->crval[x];
-		a->function->ref_coord.coord2.pix = w->w->crpix[y];
-		a->function->ref_coord.coord2.val = w->w->crval[y];
-		if (has_cd(w)) {
-			a->function->cd11 = cd_at(w, x, x);
-			a->function->cd12 = cd_at(w, x, y);
-			a->function->cd21 = cd_at(w, y, x);
-			a->function->cd22 = cd_at(w, y, y);
-		} else {
-			a->function->cd11 = w->w->cdelt[x];
-			a->function->cd12 = w->w->crota[x];
-			a->function->cd21 = w->w->crota[y];
-			a->function->cd22 = w->w->cdelt[y];
-		}
-		a->function->has_cd11 = a->function->has_cd12 = 1;
-		a->function->has_cd21 = a->function->has_cd22 = 1;
-	}
-	free(p->coordsys);
-	p->coordsys = w->w->radesys[0] != '\0' ? xstrdup(w->w->radesys) : NULL;
-	if (undefined(w->w->equinox) || isnan(w->w->equinox))
-		p->has_equinox = 0;
-	else if (w->w->equinox >= 1800 && w->w->equinox <= 2500) {
-		p->equinox = w->w->equinox;
-		p->has_equinox = 1;
-	}
-}
-
-static int
-defined(double v)
-{
-	return !undefined(v) && !isnan(v);
-}
-
-static void
-wcs_energy(const struct mwcs *w, struct caom_chunk *ch)
-{
-	struct caom_spectral_wcs *e;
-	long long n;
-	int i = axis_index(w, energy_types);
-
-	if (i < 0 || (n = axis_length(w, i + 1)) < 0 || n == 0)
-		return;
-	ch->energy_axis = i + 1;
-	ch->has_energy_axis = 1;
-	if (ch->energy == NULL)
-		ch->energy = caom_spectral_wcs_new();
-	e = ch->energy;
-	axis1d_from_wcs(w, i, n, 1, 0, &e->axis);
-	free(e->specsys);
-	e->specsys = xstrdup(w->w->specsys);
-	free(e->ssysobs);
-	e->ssysobs = w->w->ssysobs[0] != '\0' ? xstrdup(w->w->ssysobs) : NULL;
-	if (defined(w->w->restfrq) && w->w->restfrq != 0) {
-		e->restfrq = w->w->restfrq;
-		e->has_restfrq = 1;
-	}
-	if (defined(w->w->restwav) && w->w->restwav != 0) {
-		e->restwav = w->w->restwav;
-		e->has_restwav = 1;
-	}
-	e->has_velosys = defined(w->w->velosys);
-	e->velosys = w->w->velosys;
-	e->has_zsource = defined(w->w->zsource);
-	e->zsource = w->w->zsource;
-	free(e->ssyssrc);
-	e->ssyssrc = w->w->ssyssrc[0] != '\0' ? xstrdup(w->w->ssyssrc) : NULL;
-	e->has_velang = defined(w->w->velangl);
-	e->velang = w->w->velangl;
-}
-
-static void
-hdr_double(const struct fits_hdu *h, const char *kw, double *field, int *has)
-{
-	struct fits_hval v;
-
-	*has = 0;
-	if (fits_hdu_typed(h, kw, &v) != 0)
-		return;
-	if (v.t == FITS_H_FLOAT || v.t == FITS_H_INT) {
-		*field = v.d;
-		*has = 1;
-	} else if (v.t == FITS_H_STR && fits_parse_double(v.s, field) == 0)
-		*has = 1;
-}
-
-static void
-wcs_time(const struct mwcs *w, struct caom_chunk *ch)
-{
-	struct caom_temporal_wcs *t;
-	struct fits_hval v;
-	char buf[40];
-	long long n;
-	int i = axis_index(w, time_types);
-
-	if (i < 0)
-		return;
-	ch->time_axis = i + 1;
-	ch->has_time_axis = 1;
-	if ((n = axis_length(w, i + 1)) <= 0)
-		return;
-	if (ch->time == NULL)
-		ch->time = caom_temporal_wcs_new();
-	t = ch->time;
-	axis1d_from_wcs(w, i, n, 1, 1, &t->axis);
-	/* _finish_chunk_time reads the header itself */
-	hdr_double(w->h, "EXPTIME", &t->exposure, &t->has_exposure);
-	hdr_double(w->h, "TIMEDEL", &t->resolution, &t->has_resolution);
-	free(t->timesys);
-	t->timesys = xstrdup(fits_hdu_typed(w->h, "TIMESYS", &v) == 0 ? fits_hval_str(&v, buf) :
-	    "UTC");
-	free(t->trefpos);
-	t->trefpos = fits_hdu_typed(w->h, "TREFPOS", &v) == 0 ? xstrdup(fits_hval_str(&v, buf)) :
-	    NULL;
-	hdr_double(w->h, fits_hdu_find(w->h, "MJDREF") ? "MJDREF" : "MJDDATE", &t->mjdref,
-	    &t->has_mjdref);
-}
-
-static void
-wcs_polarization(const struct mwcs *w, struct caom_chunk *ch)
-{
-	long long n;
-	int i = axis_index(w, pol_types);
-
-	if (i < 0 || (n = axis_length(w, i + 1)) <= 0)
-		return;
-	ch->polarization_axis = i + 1;
-	ch->has_polarization_axis = 1;
-	if (ch->polarization == NULL)
-		ch->polarization = caom_polarization_wcs_new();
-	axis1d_from_wcs(w, i, n, 0, 0, &ch->polarization->axis);
-}
-
-static void
-wcs_custom(const struct mwcs *w, struct caom_chunk *ch)
-{
-	long long n;
-	int i = axis_index(w, custom_types);
-
-	if (i < 0 || (n = axis_length(w, i + 1)) <= 0)
-		return;
-	ch->custom_axis = i + 1;
-	ch->has_custom_axis = 1;
-	if (ch->custom == NULL)
-		ch->custom = caom_custom_wcs_new();
-	axis1d_from_wcs(w, i, n, 0, 0, &ch->custom->axis);
-}
-
-static void
-wcs_observable(const struct mwcs *w, struct caom_chunk *ch)
-{
-	struct fits_hval ct, cu, px;
-	char k[3][24], b1[40], b2[40];
-	int i = axis_index(w, obs_types);
-
-	if (i < 0)
-		return;
-	ch->observable_axis = i + 1;
-	ch->has_observable_axis = 1;
-	snprintf(k[0], sizeof k[0], "CTYPE%d", i + 1);
-	snprintf(k[1], sizeof k[1], "CUNIT%d", i + 1);
-	snprintf(k[2], sizeof k[2], "CRPIX%d", i + 1);
-	if (fits_hdu_typed(w->h, k[0], &ct) != 0 || fits_hdu_typed(w->h, k[1], &cu) != 0 ||
-	    fits_hdu_typed(w->h, k[2], &px) != 0)
-		return;
-	if (ch->observable == NULL)
-		ch->observable = caom_observable_axis_new();
-	free(ch->observable->dependent.axis.ctype);
-	free(ch->observable->dependent.axis.cunit);
-	ch->observable->dependent.axis.ctype = xstrdup(fits_hval_str(&ct, b1));
-	ch->observable->dependent.axis.cunit = xstrdup(fits_hval_str(&cu, b2));
-	ch->observable->dependent.bin = px.t == FITS_H_STR ? strtoll(px.s, NULL, 10) :
-	    numfmt_ll(px.d);
 }
 
 /* ---- Completing the WCS from the blueprint (ContentParser._try_*_with_blueprint) ---- */
@@ -1191,7 +652,7 @@ bp_energy(struct mctx *m, int index, struct caom_chunk *ch)
 	if (did) {
 		if (ch->energy == NULL)
 			ch->energy = caom_spectral_wcs_new();
-		axis1d_clear(&ch->energy->axis);
+		caom_coord_axis1d_clear(&ch->energy->axis);
 		ch->energy->axis = built;
 		sp = get(m, "Chunk.energy.specsys", index);
 		free(ch->energy->specsys);
@@ -1246,7 +707,7 @@ bp_time(struct mctx *m, int index, struct caom_chunk *ch)
 	if (did) {
 		if (ch->time == NULL)
 			ch->time = caom_temporal_wcs_new();
-		axis1d_clear(&ch->time->axis);
+		caom_coord_axis1d_clear(&ch->time->axis);
 		ch->time->axis = built;
 		if (built.function == NULL)
 			ch->has_time_axis = 0;
@@ -1272,7 +733,7 @@ bp_polarization(struct mctx *m, int index, struct caom_chunk *ch)
 	if (did) {
 		if (ch->polarization == NULL)
 			ch->polarization = caom_polarization_wcs_new();
-		axis1d_clear(&ch->polarization->axis);
+		caom_coord_axis1d_clear(&ch->polarization->axis);
 		ch->polarization->axis = built;
 		if (built.function == NULL)
 			ch->has_polarization_axis = 0;
@@ -1290,7 +751,7 @@ bp_custom(struct mctx *m, int index, struct caom_chunk *ch)
 	if (did) {
 		if (ch->custom == NULL)
 			ch->custom = caom_custom_wcs_new();
-		axis1d_clear(&ch->custom->axis);
+		caom_coord_axis1d_clear(&ch->custom->axis);
 		ch->custom->axis = built;
 		if (built.function == NULL)
 			ch->has_custom_axis = 0;
@@ -1317,6 +778,44 @@ bp_observable(struct mctx *m, int index, struct caom_chunk *ch)
 	ch->observable->dependent.bin = bin;
 	axis_index_from(m, "Chunk.observableAxis", index, &ch->observable_axis,
 	    &ch->has_observable_axis);
+}
+
+static struct caom_coord_error *
+error_dup(const struct caom_coord_error *e)
+{
+	struct caom_coord_error *c;
+
+	if (e == NULL)
+		return NULL;
+	c = caom_coord_error_new();
+	*c = *e;
+	return c;
+}
+
+/* A new 2-D axis with the axes and errors of src (when given). */
+static struct caom_coord_axis2d *
+axis2d_new_from(const struct caom_coord_axis2d *src)
+{
+	struct caom_coord_axis2d *a = xcalloc(1, sizeof *a);
+
+	if (src != NULL) {
+		a->axis1.ctype = xstrdup(src->axis1.ctype);
+		a->axis1.cunit = xstrdup(src->axis1.cunit);
+		a->axis2.ctype = xstrdup(src->axis2.ctype);
+		a->axis2.cunit = xstrdup(src->axis2.cunit);
+		a->error1 = error_dup(src->error1);
+		a->error2 = error_dup(src->error2);
+	}
+	return a;
+}
+
+/* Replace *dst by *a (a is consumed). */
+static void
+axis2d_replace(struct caom_coord_axis2d *dst, struct caom_coord_axis2d *a)
+{
+	caom_coord_axis2d_clear(dst);
+	*dst = *a;
+	free(a);
 }
 
 static void
@@ -1364,7 +863,7 @@ bp_position(struct mctx *m, int index, struct caom_chunk *ch)
 		have_range = two_doubles(m, rk[i], rk[i + 1], index, &r[i], &r[i + 1]);
 	if (have_range) {
 		if (have_x && have_y) {
-			a = caom_coord_axis2d_new_from(from_wcs ? &ch->position->axis : NULL);
+			a = axis2d_new_from(from_wcs ? &ch->position->axis : NULL);
 		}
 	}
 	if (!have_range && (ch->position == NULL || ch->position->axis.function == NULL) &&
@@ -1379,7 +878,7 @@ bp_position(struct mctx *m, int index, struct caom_chunk *ch)
 	    one_double(m, "Chunk.position.axis.function.cd21", index, &cd[2]) &&
 	    one_double(m, "Chunk.position.axis.function.cd22", index, &cd[3]) &&
 	    have_x && have_y) {
-		a = caom_coord_axis2d_new_from(from_wcs ? &ch->position->axis : NULL);
+		a = axis2d_new_from(from_wcs ? &ch->position->axis : NULL);
 		a->function = caom_coord_function2d_new();
 		a->function->dimension.naxis1 = n1;
 		a->function->dimension.naxis2 = n2;
@@ -1420,7 +919,7 @@ bp_position(struct mctx *m, int index, struct caom_chunk *ch)
 		}
 		if (ch->position == NULL)
 			ch->position = caom_spatial_wcs_new();
-		caom_coord_axis2d_replace(&ch->position->axis, a);
+		axis2d_replace(&ch->position->axis, a);
 	}
 	free(x.ctype);
 	free(x.cunit);
@@ -1443,14 +942,30 @@ chunk_clear(struct caom_chunk *ch)
 	ch->has_naxis = 0;
 }
 
-static int
+/* The chunk axes, each read from the WCS and then completed from the blueprint. */
+static const struct {
+	enum bp_axis	 axis;
+	void		(*from_wcs)(const struct wcs_map *, struct caom_chunk *, struct msgbuf *);
+	void		(*from_blueprint)(struct mctx *, int, struct caom_chunk *);
+} chunk_axes[] = {
+	{ BP_AXIS_POSITION, wcs_map_position, bp_position },
+	{ BP_AXIS_ENERGY, wcs_map_energy, bp_energy },
+	{ BP_AXIS_TIME, wcs_map_time, bp_time },
+	{ BP_AXIS_POLARIZATION, wcs_map_polarization, bp_polarization },
+	{ BP_AXIS_OBSERVABLE, wcs_map_observable, bp_observable },
+	{ BP_AXIS_CUSTOM, wcs_map_custom, bp_custom },
+};
+
+/* The part of HDU index with its one chunk: naxis and every configured axis. */
+static void
 augment_chunk(struct mctx *m, struct caom_artifact *art, int index)
 {
 	struct caom_part *part;
 	struct caom_chunk *ch;
-	struct mwcs w;
+	struct wcs_map *w;
 	struct fits_hval v;
 	char name[16];
+	size_t i;
 
 	snprintf(name, sizeof name, "%d", index);
 	part = caom_artifact_add_part(art, name);
@@ -1464,39 +979,15 @@ augment_chunk(struct mctx *m, struct caom_artifact *art, int index)
 		ch->naxis = (int)(v.t == FITS_H_INT ? v.i : numfmt_ll(v.d));
 		ch->has_naxis = 1;
 	}
-	mwcs_open(&w, hdu(m, index));
-	if (bp_axis_configured(m->bp, BP_AXIS_POSITION)) {
-		if (w.w != NULL)
-			wcs_position(m, &w, ch);
-		bp_position(m, index, ch);
+	w = wcs_map_open(hdu(m, index), m->f->path);
+	for (i = 0; i < sizeof chunk_axes / sizeof chunk_axes[0]; i++) {
+		if (!bp_axis_configured(m->bp, chunk_axes[i].axis))
+			continue;
+		if (w != NULL)
+			chunk_axes[i].from_wcs(w, ch, &m->warn);
+		chunk_axes[i].from_blueprint(m, index, ch);
 	}
-	if (bp_axis_configured(m->bp, BP_AXIS_ENERGY)) {
-		if (w.w != NULL)
-			wcs_energy(&w, ch);
-		bp_energy(m, index, ch);
-	}
-	if (bp_axis_configured(m->bp, BP_AXIS_TIME)) {
-		if (w.w != NULL)
-			wcs_time(&w, ch);
-		bp_time(m, index, ch);
-	}
-	if (bp_axis_configured(m->bp, BP_AXIS_POLARIZATION)) {
-		if (w.w != NULL)
-			wcs_polarization(&w, ch);
-		bp_polarization(m, index, ch);
-	}
-	if (bp_axis_configured(m->bp, BP_AXIS_OBSERVABLE)) {
-		if (w.w != NULL)
-			wcs_observable(&w, ch);
-		bp_observable(m, index, ch);
-	}
-	if (bp_axis_configured(m->bp, BP_AXIS_CUSTOM)) {
-		if (w.w != NULL)
-			wcs_custom(&w, ch);
-		bp_custom(m, index, ch);
-	}
-	mwcs_close(&w);
-	return 0;
+	wcs_map_close(w);
 }
 
 static void
@@ -1943,9 +1434,9 @@ map_augment(struct caom_observation *obs, const struct map_input *in, char **war
 			augment_observation_fields(&m);
 	}
 	if (warnings != NULL)
-		*warnings = m.warn.s;
+		*warnings = msgbuf_take(&m.warn);
 	else
-		free(m.warn.s);
+		msgbuf_clear(&m.warn);
 	if (r != 0) {
 		*cause = m.error != NULL ? m.error : xstrdup("mapping failed");
 		return -1;
