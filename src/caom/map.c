@@ -83,13 +83,46 @@ mv_free(struct mv *v)
 	v->own = NULL;
 }
 
+/* A keyword list: the first keyword with a true value, else the default. */
+static void
+get_list(struct mctx *m, const struct bp_value *b, struct mv *r)
+{
+	size_t i;
+
+	for (i = 0; i < b->nkw; i++) {
+		if (fits_hdu_typed(hdu(m, r->index), b->kw[i], &r->v) == 0 &&
+		    fits_hval_truthy(&r->v)) {
+			r->st = MV_VALUE;
+			return;
+		}
+	}
+	memset(&r->v, 0, sizeof r->v);
+	r->v.t = FITS_H_STR;
+	if (b->def != NULL) {
+		r->st = MV_DEFAULT;
+		r->v.s = b->def;
+	}
+}
+
+/* A function: its result for this file and HDU (none: explicitly no value). */
+static void
+get_function(struct mctx *m, const struct bp_value *b, struct mv *r)
+{
+	bp_function fn;
+
+	if ((fn = bp_find_function(b->lit)) == NULL)
+		return;
+	r->own = fn(m->in->uri, hdu(m, r->index));
+	r->st = r->own != NULL ? MV_VALUE : MV_NULL;
+	r->v.s = r->own;
+}
+
+/* The blueprint's value of key for HDU index (free it with mv_free). */
 static struct mv
 get(struct mctx *m, const char *key, int index)
 {
-	struct mv r;
 	const struct bp_value *b;
-	bp_function fn;
-	size_t i;
+	struct mv r;
 
 	memset(&r, 0, sizeof r);
 	r.key = key;
@@ -99,39 +132,24 @@ get(struct mctx *m, const char *key, int index)
 		return r;
 	switch (b->kind) {
 	case BP_LIST:
-		for (i = 0; i < b->nkw; i++) {
-			if (fits_hdu_typed(hdu(m, index), b->kw[i], &r.v) == 0 &&
-			    fits_hval_truthy(&r.v)) {
-				r.st = MV_VALUE;
-				return r;
-			}
-		}
-		memset(&r.v, 0, sizeof r.v);
-		r.v.t = FITS_H_STR;
-		if (b->def != NULL) {
-			r.st = MV_DEFAULT;
-			r.v.s = b->def;
-		}
-		return r;
+		get_list(m, b, &r);
+		break;
 	case BP_LITERAL:
-		if (b->lit[0] == '\0')
-			return r;
-		r.st = strcmp(b->lit, "None") == 0 ? MV_NULL : MV_VALUE;
-		r.v.s = b->lit;
-		return r;
+		if (b->lit[0] != '\0') {
+			r.st = strcmp(b->lit, "None") == 0 ? MV_NULL : MV_VALUE;
+			r.v.s = b->lit;
+		}
+		break;
 	case BP_NONE:
 		r.st = MV_NULL;
-		return r;
+		break;
 	case BP_FUNCTION:
-		if ((fn = bp_find_function(b->lit)) == NULL)
-			return r;
-		r.own = fn(m->in->uri, hdu(m, index));
-		r.st = r.own != NULL ? MV_VALUE : MV_NULL;
-		r.v.s = r.own;
-		return r;
+		get_function(m, b, &r);
+		break;
 	default:
-		return r;
+		break;
 	}
+	return r;
 }
 
 static int
@@ -169,6 +187,20 @@ set_str(struct mctx *m, char **field, const char *key, int index)
 		*field = xstrdup(mv_text(&v));
 	}
 	mv_free(&v);
+}
+
+/* The string of a one-string value object (a UCD, a flag): cur, or key's value; NULL when empty. */
+static char *
+set_single(struct mctx *m, const char *cur, const char *key)
+{
+	char *s = cur != NULL ? xstrdup(cur) : NULL;
+
+	set_str(m, &s, key, 0);
+	if (s != NULL && s[0] == '\0') {
+		free(s);
+		s = NULL;
+	}
+	return s;
 }
 
 /* _to_float of a value; 0 or -1. */
@@ -411,18 +443,15 @@ apply_value(struct fits_hdu *h, const struct bp_value *b, char kws[4][32], size_
 	}
 }
 
+/* The plan's entries that name standard WCS keywords, into every header. */
 static void
-apply_blueprint(struct mctx *m)
+apply_plan(struct mctx *m)
 {
 	const struct bp_value *b;
-	const int *exts;
-	int *keys, i, j;
-	size_t nkeys, k, h, nexts, n;
-	struct fits_hval v;
-	char cd[16], cdelt[16], kws[4][32];
+	char kws[4][32];
+	size_t nkeys, k, h, n;
+	int *keys;
 
-	if (m->f == NULL)
-		return;
 	nkeys = bp_plan_keys(m->bp, 0, &keys);
 	for (k = 0; k < nkeys; k++) {
 		b = bp_get(m->bp, keys[k], 0);
@@ -432,56 +461,92 @@ apply_blueprint(struct mctx *m)
 			apply_value(&m->f->hdus[h], b, kws, n);
 	}
 	free(keys);
+}
+
+/* Each extension plan's entries into its own header. */
+static void
+apply_extensions(struct mctx *m)
+{
+	const int *exts;
+	char kws[4][32];
+	size_t nexts, k, nkeys, e, n;
+	int *keys, ext;
+
 	nexts = bp_extensions(m->bp, &exts);
 	for (k = 0; k < nexts; k++) {
-		int ext = exts[k];
-		int *ekeys;
-		size_t en, e;
-
-		if ((size_t)ext >= m->f->nhdus) {
+		if ((size_t)(ext = exts[k]) >= m->f->nhdus) {
 			msgbuf_add(&m->warn, "%s: the blueprint configures extension %d, the file has "
 			    "%zu HDUs", m->f->path, ext, m->f->nhdus);
 			continue;
 		}
-		en = bp_plan_keys(m->bp, ext, &ekeys);
-		for (e = 0; e < en; e++) {
-			if ((n = std_keywords(bp_wcs_std(m->bp, ekeys[e]), kws)) > 0)
-				apply_value(&m->f->hdus[ext], bp_get(m->bp, ekeys[e], ext), kws, n);
+		nkeys = bp_plan_keys(m->bp, ext, &keys);
+		for (e = 0; e < nkeys; e++) {
+			if ((n = std_keywords(bp_wcs_std(m->bp, keys[e]), kws)) > 0)
+				apply_value(&m->f->hdus[ext], bp_get(m->bp, keys[e], ext), kws, n);
 		}
-		free(ekeys);
+		free(keys);
 	}
-	/* defaults: the last keyword of a list gets the default when it has no value */
+}
+
+/* Defaults: the last keyword of a list gets the default where it has no value. */
+static void
+apply_defaults(struct mctx *m)
+{
+	const struct bp_value *b;
+	struct fits_hval v;
+	const char *last;
+	size_t nkeys, k, h;
+	int *keys;
+
 	nkeys = bp_plan_keys(m->bp, 0, &keys);
 	for (k = 0; k < nkeys; k++) {
 		b = bp_get(m->bp, keys[k], 0);
 		if (b->kind != BP_LIST || b->def == NULL || b->nkw == 0 ||
 		    strchr(b->kw[b->nkw - 1], ',') != NULL)
 			continue;
+		last = b->kw[b->nkw - 1];
 		for (h = 0; h < m->f->nhdus; h++) {
-			if (fits_hdu_typed(&m->f->hdus[h], b->kw[b->nkw - 1], &v) != 0 ||
-			    !fits_hval_truthy(&v))
-				fits_hdu_set_typed(&m->f->hdus[h], b->kw[b->nkw - 1], b->def);
+			if (fits_hdu_typed(&m->f->hdus[h], last, &v) != 0 || !fits_hval_truthy(&v))
+				fits_hdu_set_typed(&m->f->hdus[h], last, b->def);
 		}
 	}
 	free(keys);
-	/* astropy ignores CDELTi when any CD is present: make the CD diagonal explicit */
-	for (h = 0; h < m->f->nhdus; h++) {
-		for (i = 1, j = 0; i <= 5 && !j; i++) {
-			snprintf(cd, sizeof cd, "CD%d_%d", i, i);
-			j = fits_hdu_find(&m->f->hdus[h], cd) != NULL;
-		}
-		for (i = 1; j && i <= 5; i++) {
-			snprintf(cd, sizeof cd, "CD%d_%d", i, i);
-			snprintf(cdelt, sizeof cdelt, "CDELT%d", i);
-			if (fits_hdu_find(&m->f->hdus[h], cdelt) != NULL &&
-			    fits_hdu_find(&m->f->hdus[h], cd) == NULL) {
-				const struct fits_card *c = fits_hdu_find(&m->f->hdus[h], cdelt);
+}
 
-				if (c->value != NULL)
-					fits_hdu_set(&m->f->hdus[h], cd, c->type, c->value);
-			}
-		}
+/* astropy ignores CDELTi when any CD is present: make the CD diagonal explicit. */
+static void
+apply_cd_diagonal(struct fits_hdu *h)
+{
+	const struct fits_card *c;
+	char cd[16], cdelt[16];
+	int i, any;
+
+	for (i = 1, any = 0; i <= 5 && !any; i++) {
+		snprintf(cd, sizeof cd, "CD%d_%d", i, i);
+		any = fits_hdu_find(h, cd) != NULL;
 	}
+	for (i = 1; any && i <= 5; i++) {
+		snprintf(cd, sizeof cd, "CD%d_%d", i, i);
+		snprintf(cdelt, sizeof cdelt, "CDELT%d", i);
+		if ((c = fits_hdu_find(h, cdelt)) != NULL && fits_hdu_find(h, cd) == NULL &&
+		    c->value != NULL)
+			fits_hdu_set(h, cd, c->type, c->value);
+	}
+}
+
+/* apply_blueprint: the blueprint's standard WCS keywords and defaults into the headers. */
+static void
+apply_blueprint(struct mctx *m)
+{
+	size_t h;
+
+	if (m->f == NULL)
+		return;
+	apply_plan(m);
+	apply_extensions(m);
+	apply_defaults(m);
+	for (h = 0; h < m->f->nhdus; h++)
+		apply_cd_diagonal(&m->f->hdus[h]);
 }
 
 /* ---- Completing the WCS from the blueprint (ContentParser._try_*_with_blueprint) ---- */
@@ -544,99 +609,171 @@ axis_index_from(struct mctx *m, const char *key, int index, int *field, int *has
 	*field = (int)n;
 }
 
-/* _get_axis_wcs: a 1-D axis from the blueprint when the WCS gave none or no function. */
-static void
-axis1d_from_blueprint(struct mctx *m, const char *label, int index,
-    struct caom_coord_axis1d *wcsaxis, int *built, struct caom_coord_axis1d *out,
-    int *axis_field, int *axis_has)
+/* A CoordError of both values. */
+static struct caom_coord_error *
+coord_error_of(double syser, double rnder)
+{
+	struct caom_coord_error *e = caom_coord_error_new();
+
+	e->syser = syser;
+	e->rnder = rnder;
+	e->has_syser = e->has_rnder = 1;
+	return e;
+}
+
+static struct caom_coord_error *
+error_dup(const struct caom_coord_error *e)
+{
+	struct caom_coord_error *c;
+
+	if (e == NULL)
+		return NULL;
+	c = caom_coord_error_new();
+	*c = *e;
+	return c;
+}
+
+/* "Chunk.LABEL.axis.WHAT" into buf. */
+static const char *
+axis_key(char buf[96], const char *label, const char *what)
+{
+	snprintf(buf, 96, "Chunk.%s.axis.%s", label, what);
+	return buf;
+}
+
+/* The axis (ctype, cunit) and its error from the blueprint; 1 when it names a ctype. */
+static int
+axis_from_blueprint(struct mctx *m, const char *label, int index, struct caom_axis *ax,
+    struct caom_coord_error **err)
 {
 	char k1[96], k2[96];
+	struct mv c = get(m, axis_key(k1, label, "axis.ctype"), index);
+	struct mv u = get(m, axis_key(k2, label, "axis.cunit"), index);
+	double syser, rnder;
+	int have = mv_has(&c, 0);
+
+	if (have) {
+		ax->ctype = xstrdup(mv_text(&c));
+		ax->cunit = mv_has(&u, 0) ? xstrdup(mv_text(&u)) : NULL;
+	}
+	mv_free(&c);
+	mv_free(&u);
+	if (two_doubles(m, axis_key(k1, label, "error.syser"), axis_key(k2, label, "error.rnder"),
+	    index, &syser, &rnder))
+		*err = coord_error_of(syser, rnder);
+	return have;
+}
+
+/* The range's start and end (pix and val each) from the blueprint; 1 when all four are there. */
+static int
+range1d_from_blueprint(struct mctx *m, const char *label, int index, struct caom_ref_coord *s,
+    struct caom_ref_coord *e)
+{
+	char k1[96], k2[96];
+
+	return two_doubles(m, axis_key(k1, label, "range.start.pix"),
+	    axis_key(k2, label, "range.start.val"), index, &s->pix, &s->val) &&
+	    two_doubles(m, axis_key(k1, label, "range.end.pix"),
+	    axis_key(k2, label, "range.end.val"), index, &e->pix, &e->val);
+}
+
+/* The function (refCoord, delta, naxis) from the blueprint, and with it the axis index. */
+static void
+function1d_from_blueprint(struct mctx *m, const char *label, int index,
+    struct caom_coord_axis1d *out, int *axis_field, int *axis_has)
+{
+	char k1[96], k2[96];
+	double pix, val, delta;
+	long long len;
+
+	/* a function-less axis built from the blueprint keeps no index either */
+	if (!two_doubles(m, axis_key(k1, label, "function.refCoord.pix"),
+	    axis_key(k2, label, "function.refCoord.val"), index, &pix, &val) ||
+	    !one_double(m, axis_key(k1, label, "function.delta"), index, &delta) ||
+	    !one_long(m, axis_key(k2, label, "function.naxis"), index, &len))
+		return;
+	out->function = caom_coord_function1d_new();
+	out->function->naxis = len;
+	out->function->delta = delta;
+	out->function->ref_coord.pix = pix;
+	out->function->ref_coord.val = val;
+	snprintf(k1, sizeof k1, "Chunk.%sAxis", label);
+	axis_index_from(m, k1, index, axis_field, axis_has);
+}
+
+/*
+ * _get_axis_wcs: a 1-D axis from the blueprint when the WCS gave none or no
+ * function, into *out; 1 when one was built (0: *out is empty).
+ */
+static int
+axis1d_from_blueprint(struct mctx *m, const char *label, int index,
+    const struct caom_coord_axis1d *wcsaxis, struct caom_coord_axis1d *out, int *axis_field,
+    int *axis_has)
+{
 	struct caom_axis ax = { NULL, NULL };
 	struct caom_coord_error *err = NULL;
 	struct caom_ref_coord s, e;
-	double pix, val, delta;
-	long long len;
-	int have_axis, have_range;
+	int from_wcs = wcsaxis != NULL && wcsaxis->axis.ctype != NULL, have_axis, have_range;
 
-	*built = 0;
 	memset(out, 0, sizeof *out);
-	if (wcsaxis != NULL && wcsaxis->axis.ctype != NULL) {
-		have_axis = 1;
-	} else {
-		snprintf(k1, sizeof k1, "Chunk.%s.axis.axis.ctype", label);
-		snprintf(k2, sizeof k2, "Chunk.%s.axis.axis.cunit", label);
-		{
-			struct mv c = get(m, k1, index), u = get(m, k2, index);
-
-			have_axis = mv_has(&c, 0);
-			if (have_axis) {
-				ax.ctype = xstrdup(mv_text(&c));
-				ax.cunit = mv_has(&u, 0) ? xstrdup(mv_text(&u)) : NULL;
-			}
-			mv_free(&c);
-			mv_free(&u);
-		}
-		snprintf(k1, sizeof k1, "Chunk.%s.axis.error.syser", label);
-		snprintf(k2, sizeof k2, "Chunk.%s.axis.error.rnder", label);
-		if (two_doubles(m, k1, k2, index, &pix, &val)) {
-			err = caom_coord_error_new();
-			err->syser = pix;
-			err->rnder = val;
-			err->has_syser = err->has_rnder = 1;
-		}
-	}
-	snprintf(k1, sizeof k1, "Chunk.%s.axis.range.start.pix", label);
-	snprintf(k2, sizeof k2, "Chunk.%s.axis.range.start.val", label);
-	have_range = two_doubles(m, k1, k2, index, &s.pix, &s.val);
-	snprintf(k1, sizeof k1, "Chunk.%s.axis.range.end.pix", label);
-	snprintf(k2, sizeof k2, "Chunk.%s.axis.range.end.val", label);
-	have_range = have_range && two_doubles(m, k1, k2, index, &e.pix, &e.val);
-	if (!have_axis) {
-		caom_coord_error_free(err);
-		return;
-	}
-	if (!have_range && wcsaxis != NULL && wcsaxis->function != NULL) {
+	have_axis = from_wcs || axis_from_blueprint(m, label, index, &ax, &err);
+	have_range = range1d_from_blueprint(m, label, index, &s, &e);
+	if (!have_axis || (!have_range && wcsaxis != NULL && wcsaxis->function != NULL)) {
 		free(ax.ctype);
 		free(ax.cunit);
 		caom_coord_error_free(err);
-		return;
+		return 0;
 	}
-	if (wcsaxis != NULL && wcsaxis->axis.ctype != NULL) {
+	if (from_wcs) {
 		out->axis.ctype = xstrdup(wcsaxis->axis.ctype);
 		out->axis.cunit = wcsaxis->axis.cunit ? xstrdup(wcsaxis->axis.cunit) : NULL;
-		if (wcsaxis->error != NULL) {
-			out->error = caom_coord_error_new();
-			*out->error = *wcsaxis->error;
-		}
+		out->error = error_dup(wcsaxis->error);
 	} else {
 		out->axis = ax;
 		out->error = err;
 	}
-	*built = 1;
 	if (have_range) {
 		out->range = caom_coord_range1d_new();
 		out->range->start = s;
 		out->range->end = e;
-		return;
+	} else
+		function1d_from_blueprint(m, label, index, out, axis_field, axis_has);
+	return 1;
+}
+
+/* Replace *dst by the axis the blueprint built; without a function the axis has no index. */
+static void
+axis1d_install(struct caom_coord_axis1d *dst, const struct caom_coord_axis1d *built,
+    int *axis_has)
+{
+	caom_coord_axis1d_clear(dst);
+	*dst = *built;
+	if (built->function == NULL)
+		*axis_has = 0;
+}
+
+/* The transition: both its species and its transition, or none. */
+static void
+bp_energy_transition(struct mctx *m, struct caom_spectral_wcs *e)
+{
+	char *species = NULL, *transition = NULL;
+
+	if (e->transition != NULL) {
+		species = xstrdup(e->transition->species);
+		transition = xstrdup(e->transition->transition);
 	}
-	snprintf(k1, sizeof k1, "Chunk.%s.axis.function.refCoord.pix", label);
-	snprintf(k2, sizeof k2, "Chunk.%s.axis.function.refCoord.val", label);
-	if (two_doubles(m, k1, k2, index, &pix, &val)) {
-		snprintf(k1, sizeof k1, "Chunk.%s.axis.function.delta", label);
-		snprintf(k2, sizeof k2, "Chunk.%s.axis.function.naxis", label);
-		if (one_double(m, k1, index, &delta) && one_long(m, k2, index, &len)) {
-			out->function = caom_coord_function1d_new();
-			out->function->naxis = len;
-			out->function->delta = delta;
-			out->function->ref_coord.pix = pix;
-			out->function->ref_coord.val = val;
-			snprintf(k1, sizeof k1, "Chunk.%sAxis", label);
-			axis_index_from(m, k1, index, axis_field, axis_has);
-			return;
-		}
+	set_str(m, &species, "Chunk.energy.transition.species", 0);
+	set_str(m, &transition, "Chunk.energy.transition.transition", 0);
+	caom_energy_transition_free(e->transition);
+	e->transition = NULL;
+	if (species != NULL && transition != NULL) {
+		e->transition = caom_energy_transition_new();
+		e->transition->species = species;
+		e->transition->transition = transition;
+	} else {
+		free(species);
+		free(transition);
 	}
-	/* a function-less axis built from the blueprint keeps no index either */
-	(void)axis_field;
 }
 
 static void
@@ -645,21 +782,16 @@ bp_energy(struct mctx *m, int index, struct caom_chunk *ch)
 	struct caom_coord_axis1d built;
 	struct caom_spectral_wcs *e;
 	struct mv sp;
-	int did;
 
-	axis1d_from_blueprint(m, "energy", index, ch->energy ? &ch->energy->axis : NULL, &did,
-	    &built, &ch->energy_axis, &ch->has_energy_axis);
-	if (did) {
+	if (axis1d_from_blueprint(m, "energy", index, ch->energy ? &ch->energy->axis : NULL,
+	    &built, &ch->energy_axis, &ch->has_energy_axis)) {
 		if (ch->energy == NULL)
 			ch->energy = caom_spectral_wcs_new();
-		caom_coord_axis1d_clear(&ch->energy->axis);
-		ch->energy->axis = built;
+		axis1d_install(&ch->energy->axis, &built, &ch->has_energy_axis);
 		sp = get(m, "Chunk.energy.specsys", index);
 		free(ch->energy->specsys);
 		ch->energy->specsys = mv_has(&sp, 0) ? xstrdup(mv_text(&sp)) : NULL;
 		mv_free(&sp);
-		if (built.function == NULL)
-			ch->has_energy_axis = 0;
 	}
 	if ((e = ch->energy) == NULL)
 		return;
@@ -671,26 +803,7 @@ bp_energy(struct mctx *m, int index, struct caom_chunk *ch)
 	set_str(m, &e->ssyssrc, "Chunk.energy.ssyssrc", index);
 	set_double(m, &e->velang, &e->has_velang, "Chunk.energy.velang", index);
 	set_str(m, &e->bandpass_name, "Chunk.energy.bandpassName", index);
-	{
-		char *species = NULL, *transition = NULL;
-
-		if (e->transition != NULL) {
-			species = xstrdup(e->transition->species);
-			transition = xstrdup(e->transition->transition);
-		}
-		set_str(m, &species, "Chunk.energy.transition.species", 0);
-		set_str(m, &transition, "Chunk.energy.transition.transition", 0);
-		caom_energy_transition_free(e->transition);
-		e->transition = NULL;
-		if (species != NULL && transition != NULL) {
-			e->transition = caom_energy_transition_new();
-			e->transition->species = species;
-			e->transition->transition = transition;
-		} else {
-			free(species);
-			free(transition);
-		}
-	}
+	bp_energy_transition(m, e);
 	set_double(m, &e->resolving_power, &e->has_resolving_power, "Chunk.energy.resolvingPower",
 	    index);
 }
@@ -700,17 +813,12 @@ bp_time(struct mctx *m, int index, struct caom_chunk *ch)
 {
 	struct caom_coord_axis1d built;
 	struct caom_temporal_wcs *t;
-	int did;
 
-	axis1d_from_blueprint(m, "time", index, ch->time ? &ch->time->axis : NULL, &did, &built,
-	    &ch->time_axis, &ch->has_time_axis);
-	if (did) {
+	if (axis1d_from_blueprint(m, "time", index, ch->time ? &ch->time->axis : NULL, &built,
+	    &ch->time_axis, &ch->has_time_axis)) {
 		if (ch->time == NULL)
 			ch->time = caom_temporal_wcs_new();
-		caom_coord_axis1d_clear(&ch->time->axis);
-		ch->time->axis = built;
-		if (built.function == NULL)
-			ch->has_time_axis = 0;
+		axis1d_install(&ch->time->axis, &built, &ch->has_time_axis);
 	}
 	if ((t = ch->time) == NULL)
 		return;
@@ -725,18 +833,13 @@ static void
 bp_polarization(struct mctx *m, int index, struct caom_chunk *ch)
 {
 	struct caom_coord_axis1d built;
-	int did;
 
-	axis1d_from_blueprint(m, "polarization", index,
-	    ch->polarization ? &ch->polarization->axis : NULL, &did, &built,
-	    &ch->polarization_axis, &ch->has_polarization_axis);
-	if (did) {
+	if (axis1d_from_blueprint(m, "polarization", index,
+	    ch->polarization ? &ch->polarization->axis : NULL, &built, &ch->polarization_axis,
+	    &ch->has_polarization_axis)) {
 		if (ch->polarization == NULL)
 			ch->polarization = caom_polarization_wcs_new();
-		caom_coord_axis1d_clear(&ch->polarization->axis);
-		ch->polarization->axis = built;
-		if (built.function == NULL)
-			ch->has_polarization_axis = 0;
+		axis1d_install(&ch->polarization->axis, &built, &ch->has_polarization_axis);
 	}
 }
 
@@ -744,17 +847,12 @@ static void
 bp_custom(struct mctx *m, int index, struct caom_chunk *ch)
 {
 	struct caom_coord_axis1d built;
-	int did;
 
-	axis1d_from_blueprint(m, "custom", index, ch->custom ? &ch->custom->axis : NULL, &did,
-	    &built, &ch->custom_axis, &ch->has_custom_axis);
-	if (did) {
+	if (axis1d_from_blueprint(m, "custom", index, ch->custom ? &ch->custom->axis : NULL,
+	    &built, &ch->custom_axis, &ch->has_custom_axis)) {
 		if (ch->custom == NULL)
 			ch->custom = caom_custom_wcs_new();
-		caom_coord_axis1d_clear(&ch->custom->axis);
-		ch->custom->axis = built;
-		if (built.function == NULL)
-			ch->has_custom_axis = 0;
+		axis1d_install(&ch->custom->axis, &built, &ch->has_custom_axis);
 	}
 }
 
@@ -778,18 +876,6 @@ bp_observable(struct mctx *m, int index, struct caom_chunk *ch)
 	ch->observable->dependent.bin = bin;
 	axis_index_from(m, "Chunk.observableAxis", index, &ch->observable_axis,
 	    &ch->has_observable_axis);
-}
-
-static struct caom_coord_error *
-error_dup(const struct caom_coord_error *e)
-{
-	struct caom_coord_error *c;
-
-	if (e == NULL)
-		return NULL;
-	c = caom_coord_error_new();
-	*c = *e;
-	return c;
 }
 
 /* A new 2-D axis with the axes and errors of src (when given). */
@@ -818,8 +904,30 @@ axis2d_replace(struct caom_coord_axis2d *dst, struct caom_coord_axis2d *a)
 	free(a);
 }
 
-static void
-bp_position(struct mctx *m, int index, struct caom_chunk *ch)
+/* Both position axes and their errors from the blueprint; 1 when both axes are there. */
+static int
+position_axes_from_blueprint(struct mctx *m, int index, struct caom_axis *x,
+    struct caom_axis *y, struct caom_coord_error **ex, struct caom_coord_error **ey)
+{
+	double syser, rnder;
+	int have_x, have_y;
+
+	have_x = two_strings(m, "Chunk.position.axis.axis1.ctype",
+	    "Chunk.position.axis.axis1.cunit", index, x);
+	have_y = two_strings(m, "Chunk.position.axis.axis2.ctype",
+	    "Chunk.position.axis.axis2.cunit", index, y);
+	if (two_doubles(m, "Chunk.position.axis.error1.syser",
+	    "Chunk.position.axis.error1.rnder", index, &syser, &rnder))
+		*ex = coord_error_of(syser, rnder);
+	if (two_doubles(m, "Chunk.position.axis.error2.syser",
+	    "Chunk.position.axis.error2.rnder", index, &syser, &rnder))
+		*ey = coord_error_of(syser, rnder);
+	return have_x && have_y;
+}
+
+/* The position range from the blueprint; 1 when all eight values are there. */
+static int
+range2d_from_blueprint(struct mctx *m, int index, struct caom_coord_range2d *r)
 {
 	static const char *const rk[8] = {
 		"Chunk.position.axis.range.start.coord1.pix",
@@ -831,73 +939,80 @@ bp_position(struct mctx *m, int index, struct caom_chunk *ch)
 		"Chunk.position.axis.range.end.coord2.pix",
 		"Chunk.position.axis.range.end.coord2.val",
 	};
+	double *v[8] = {
+		&r->start.coord1.pix, &r->start.coord1.val, &r->end.coord1.pix, &r->end.coord1.val,
+		&r->start.coord2.pix, &r->start.coord2.val, &r->end.coord2.pix, &r->end.coord2.val,
+	};
+	int i;
+
+	for (i = 0; i < 8; i += 2) {
+		if (!two_doubles(m, rk[i], rk[i + 1], index, v[i], v[i + 1]))
+			return 0;
+	}
+	return 1;
+}
+
+/* The position function from the blueprint, or NULL unless all its values are there. */
+static struct caom_coord_function2d *
+function2d_from_blueprint(struct mctx *m, int index)
+{
+	struct caom_coord_function2d f, *out;
+	long long n1, n2;
+
+	memset(&f, 0, sizeof f);
+	if (!one_long(m, "Chunk.position.axis.function.dimension.naxis1", index, &n1) ||
+	    !one_long(m, "Chunk.position.axis.function.dimension.naxis2", index, &n2) ||
+	    !two_doubles(m, "Chunk.position.axis.function.refCoord.coord1.pix",
+	    "Chunk.position.axis.function.refCoord.coord1.val", index,
+	    &f.ref_coord.coord1.pix, &f.ref_coord.coord1.val) ||
+	    !two_doubles(m, "Chunk.position.axis.function.refCoord.coord2.pix",
+	    "Chunk.position.axis.function.refCoord.coord2.val", index,
+	    &f.ref_coord.coord2.pix, &f.ref_coord.coord2.val) ||
+	    !one_double(m, "Chunk.position.axis.function.cd11", index, &f.cd11) ||
+	    !one_double(m, "Chunk.position.axis.function.cd12", index, &f.cd12) ||
+	    !one_double(m, "Chunk.position.axis.function.cd21", index, &f.cd21) ||
+	    !one_double(m, "Chunk.position.axis.function.cd22", index, &f.cd22))
+		return NULL;
+	f.dimension.naxis1 = n1;
+	f.dimension.naxis2 = n2;
+	f.has_cd11 = f.has_cd12 = f.has_cd21 = f.has_cd22 = 1;
+	out = caom_coord_function2d_new();
+	*out = f;
+	return out;
+}
+
+/*
+ * The position axis from the blueprint: a range, or (when the WCS gave no
+ * function) a function with the axis indices; the axes are the WCS's when
+ * it named both, else the blueprint's. NULL when it builds none.
+ */
+static struct caom_coord_axis2d *
+axis2d_from_blueprint(struct mctx *m, int index, struct caom_chunk *ch)
+{
 	struct caom_axis x = { NULL, NULL }, y = { NULL, NULL };
 	struct caom_coord_error *ex = NULL, *ey = NULL;
+	struct caom_coord_function2d *fn = NULL;
 	struct caom_coord_axis2d *a = NULL;
-	double r[8], e1, e2, cd[4], p1, v1, p2, v2;
-	long long n1, n2;
-	int have_x, have_y, have_range, i, from_wcs = 0;
-	struct caom_spatial_wcs *p;
+	struct caom_coord_range2d range;
+	int from_wcs, have_axes, have_range;
 
-	if (ch->position != NULL && ch->position->axis.axis1.ctype != NULL &&
-	    ch->position->axis.axis2.ctype != NULL) {
-		from_wcs = 1;
-		have_x = have_y = 1;
-	} else {
-		have_x = two_strings(m, "Chunk.position.axis.axis1.ctype",
-		    "Chunk.position.axis.axis1.cunit", index, &x);
-		have_y = two_strings(m, "Chunk.position.axis.axis2.ctype",
-		    "Chunk.position.axis.axis2.cunit", index, &y);
-		if (two_doubles(m, "Chunk.position.axis.error1.syser",
-		    "Chunk.position.axis.error1.rnder", index, &e1, &e2)) {
-			ex = caom_coord_error_new();
-			ex->syser = e1, ex->rnder = e2, ex->has_syser = ex->has_rnder = 1;
-		}
-		if (two_doubles(m, "Chunk.position.axis.error2.syser",
-		    "Chunk.position.axis.error2.rnder", index, &e1, &e2)) {
-			ey = caom_coord_error_new();
-			ey->syser = e1, ey->rnder = e2, ey->has_syser = ey->has_rnder = 1;
-		}
-	}
-	for (i = 0, have_range = 1; i < 8 && have_range; i += 2)
-		have_range = two_doubles(m, rk[i], rk[i + 1], index, &r[i], &r[i + 1]);
-	if (have_range) {
-		if (have_x && have_y) {
-			a = axis2d_new_from(from_wcs ? &ch->position->axis : NULL);
-		}
-	}
+	from_wcs = ch->position != NULL && ch->position->axis.axis1.ctype != NULL &&
+	    ch->position->axis.axis2.ctype != NULL;
+	have_axes = from_wcs || position_axes_from_blueprint(m, index, &x, &y, &ex, &ey);
+	have_range = range2d_from_blueprint(m, index, &range);
 	if (!have_range && (ch->position == NULL || ch->position->axis.function == NULL) &&
-	    one_long(m, "Chunk.position.axis.function.dimension.naxis1", index, &n1) &&
-	    one_long(m, "Chunk.position.axis.function.dimension.naxis2", index, &n2) &&
-	    two_doubles(m, "Chunk.position.axis.function.refCoord.coord1.pix",
-	    "Chunk.position.axis.function.refCoord.coord1.val", index, &p1, &v1) &&
-	    two_doubles(m, "Chunk.position.axis.function.refCoord.coord2.pix",
-	    "Chunk.position.axis.function.refCoord.coord2.val", index, &p2, &v2) &&
-	    one_double(m, "Chunk.position.axis.function.cd11", index, &cd[0]) &&
-	    one_double(m, "Chunk.position.axis.function.cd12", index, &cd[1]) &&
-	    one_double(m, "Chunk.position.axis.function.cd21", index, &cd[2]) &&
-	    one_double(m, "Chunk.position.axis.function.cd22", index, &cd[3]) &&
-	    have_x && have_y) {
-		a = axis2d_new_from(from_wcs ? &ch->position->axis : NULL);
-		a->function = caom_coord_function2d_new();
-		a->function->dimension.naxis1 = n1;
-		a->function->dimension.naxis2 = n2;
-		a->function->ref_coord.coord1.pix = p1;
-		a->function->ref_coord.coord1.val = v1;
-		a->function->ref_coord.coord2.pix = p2;
-		a->function->ref_coord.coord2.val = v2;
-		a->function->cd11 = cd[0];
-		a->function->cd12 = cd[1];
-		a->function->cd21 = cd[2];
-		a->function->cd22 = cd[3];
-		a->function->has_cd11 = a->function->has_cd12 = 1;
-		a->function->has_cd21 = a->function->has_cd22 = 1;
+	    (fn = function2d_from_blueprint(m, index)) != NULL && !have_axes) {
+		caom_coord_function2d_free(fn);
+		fn = NULL;
+	}
+	if (fn != NULL) {
 		axis_index_from(m, "Chunk.positionAxis1", index, &ch->position_axis1,
 		    &ch->has_position_axis1);
 		axis_index_from(m, "Chunk.positionAxis2", index, &ch->position_axis2,
 		    &ch->has_position_axis2);
 	}
-	if (a != NULL) {
+	if (have_axes && (have_range || fn != NULL)) {
+		a = axis2d_new_from(from_wcs ? &ch->position->axis : NULL);
 		if (!from_wcs) {
 			a->axis1 = x;
 			a->axis2 = y;
@@ -906,20 +1021,11 @@ bp_position(struct mctx *m, int index, struct caom_chunk *ch)
 			x.ctype = x.cunit = y.ctype = y.cunit = NULL;
 			ex = ey = NULL;
 		}
+		a->function = fn;
 		if (have_range) {
 			a->range = caom_coord_range2d_new();
-			a->range->start.coord1.pix = r[0];
-			a->range->start.coord1.val = r[1];
-			a->range->end.coord1.pix = r[2];
-			a->range->end.coord1.val = r[3];
-			a->range->start.coord2.pix = r[4];
-			a->range->start.coord2.val = r[5];
-			a->range->end.coord2.pix = r[6];
-			a->range->end.coord2.val = r[7];
+			*a->range = range;
 		}
-		if (ch->position == NULL)
-			ch->position = caom_spatial_wcs_new();
-		axis2d_replace(&ch->position->axis, a);
 	}
 	free(x.ctype);
 	free(x.cunit);
@@ -927,6 +1033,20 @@ bp_position(struct mctx *m, int index, struct caom_chunk *ch)
 	free(y.cunit);
 	caom_coord_error_free(ex);
 	caom_coord_error_free(ey);
+	return a;
+}
+
+static void
+bp_position(struct mctx *m, int index, struct caom_chunk *ch)
+{
+	struct caom_coord_axis2d *a;
+	struct caom_spatial_wcs *p;
+
+	if ((a = axis2d_from_blueprint(m, index, ch)) != NULL) {
+		if (ch->position == NULL)
+			ch->position = caom_spatial_wcs_new();
+		axis2d_replace(&ch->position->axis, a);
+	}
 	if ((p = ch->position) == NULL)
 		return;
 	set_str(m, &p->coordsys, "Chunk.position.coordsys", index);
@@ -1113,38 +1233,74 @@ augment_plane(struct mctx *m, struct caom_plane *pl)
 	if (!pl->has_calibration_level)
 		return fail(m, "%s: no value for Plane.calibrationLevel", m->in->uri);
 	set_str(m, &pl->ent.meta_producer, "Plane.metaProducer", 0);
-	s = pl->observable != NULL ? xstrdup(pl->observable->ucd) : NULL;
-	set_str(m, &s, "Plane.observable.ucd", 0);
+	s = set_single(m, pl->observable != NULL ? pl->observable->ucd : NULL,
+	    "Plane.observable.ucd");
 	caom_observable_free(pl->observable);
 	pl->observable = NULL;
-	if (s != NULL && s[0] != '\0') {
+	if (s != NULL) {
 		pl->observable = caom_observable_new();
 		pl->observable->ucd = s;
-	} else
-		free(s);
+	}
 	augment_provenance(m, pl);
 	augment_metrics(m, pl);
-	s = pl->quality != NULL ? xstrdup(pl->quality->flag) : NULL;
-	set_str(m, &s, "Plane.dataQuality", 0);
+	s = set_single(m, pl->quality != NULL ? pl->quality->flag : NULL, "Plane.dataQuality");
 	caom_data_quality_free(pl->quality);
 	pl->quality = NULL;
-	if (s != NULL && s[0] != '\0') {
+	if (s != NULL) {
 		pl->quality = caom_data_quality_new();
 		pl->quality->flag = s;
-	} else
-		free(s);
+	}
 	return 0;
 }
 
 /* ---- Observation (ContentParser.augment_observation) ---- */
+
+/* Members from a BINTABLE column of the file (b is a table reference). */
+static int
+members_from_table(struct mctx *m, const struct bp_value *b, const char *which)
+{
+	char **values = NULL, *cause = NULL, *uri;
+	size_t n = 0, i;
+
+	if (m->in->path == NULL || m->f == NULL)
+		return fail(m, "%s: %s comes from a table, but the file's bytes are not here",
+		    m->in->uri, which);
+	if (fits_read_column(m->in->path, b->table_ext, b->kw[0], &values, &n, &cause) != 0) {
+		fail(m, "%s (%s)", cause, which);
+		free(cause);
+		return -1;
+	}
+	/* the reference prepends each row: the set is built last row first */
+	for (i = n; i-- > 0;) {
+		uri = strncmp(values[i], "caom:", 5) == 0 ? xstrdup(values[i]) :
+		    xasprintf("caom:%s/%s", m->obs->collection, values[i]);
+		caom_strlist_add(&m->obs->members, uri);
+		free(uri);
+	}
+	for (i = 0; i < n; i++)
+		free(values[i]);
+	free(values);
+	return 0;
+}
+
+/* Members as white-space separated URIs. */
+static void
+members_from_list(struct mctx *m, const char *which)
+{
+	char *list = NULL, *tok, *save = NULL;
+
+	set_str(m, &list, which, 0);
+	for (tok = list ? strtok_r(list, " \t", &save) : NULL; tok;
+	    tok = strtok_r(NULL, " \t", &save))
+		caom_strlist_add(&m->obs->members, tok);
+	free(list);
+}
 
 static int
 augment_members(struct mctx *m)
 {
 	const struct bp_value *b = NULL;
 	const char *which = NULL;
-	char **values = NULL, *cause = NULL, *uri;
-	size_t n = 0, i;
 
 	if ((b = bp_get(m->bp, bp_key("DerivedObservation.members"), 1)) != NULL)
 		which = "DerivedObservation.members";
@@ -1155,33 +1311,9 @@ augment_members(struct mctx *m)
 	if (m->obs->kind != CAOM_OBS_DERIVED)
 		return fail(m, "%s: the blueprint sets %s, but %s/%s is a SimpleObservation",
 		    m->in->uri, which, m->obs->collection, m->obs->observation_id);
-	if (b->kind == BP_TABLE) {
-		if (m->in->path == NULL || m->f == NULL)
-			return fail(m, "%s: %s comes from a table, but the file's bytes are not here",
-			    m->in->uri, which);
-		if (fits_read_column(m->in->path, b->table_ext, b->kw[0], &values, &n, &cause) != 0)
-			return fail(m, "%s (%s)", cause, which);
-		/* the reference prepends each row: the set is built last row first */
-		for (i = n; i-- > 0;) {
-			uri = strncmp(values[i], "caom:", 5) == 0 ? xstrdup(values[i]) :
-			    xasprintf("caom:%s/%s", m->obs->collection, values[i]);
-			caom_strlist_add(&m->obs->members, uri);
-			free(uri);
-		}
-		for (i = 0; i < n; i++)
-			free(values[i]);
-		free(values);
-		return 0;
-	}
-	{
-		char *list = NULL, *tok, *save = NULL;
-
-		set_str(m, &list, which, 0);
-		for (tok = list ? strtok_r(list, " \t", &save) : NULL; tok;
-		    tok = strtok_r(NULL, " \t", &save))
-			caom_strlist_add(&m->obs->members, tok);
-		free(list);
-	}
+	if (b->kind == BP_TABLE)
+		return members_from_table(m, b, which);
+	members_from_list(m, which);
 	return 0;
 }
 
@@ -1338,15 +1470,13 @@ augment_proposal(struct mctx *m)
 	set_keywords(m, &p->keywords, "Observation.proposal.keywords");
 }
 
+/* algorithm.name; a derived observation's name is not replaced by "exposure". */
 static void
-augment_observation_fields(struct mctx *m)
+observation_algorithm(struct mctx *m)
 {
 	struct caom_observation *o = m->obs;
-	struct mv v;
-	char *s;
-	long long n;
+	char *s = o->algorithm.name != NULL ? xstrdup(o->algorithm.name) : NULL;
 
-	s = o->algorithm.name != NULL ? xstrdup(o->algorithm.name) : NULL;
 	set_str(m, &s, "Observation.algorithm.name", 0);
 	if (s != NULL && !(o->kind == CAOM_OBS_DERIVED && strcmp(s, "exposure") == 0 &&
 	    o->algorithm.name != NULL)) {
@@ -1354,28 +1484,45 @@ augment_observation_fields(struct mctx *m)
 		o->algorithm.name = s;
 	} else
 		free(s);
-	v = get(m, "Observation.sequenceNumber", 0);
+}
+
+/* sequenceNumber, unset unless this file gives one. */
+static void
+observation_sequence(struct mctx *m)
+{
+	struct mv v = get(m, "Observation.sequenceNumber", 0);
+	long long n;
+
 	if (mv_has(&v, 0) && mv_long(m, &v, &n) == 0) {
-		o->sequence_number = (int)n;
-		o->has_sequence_number = 1;
+		m->obs->sequence_number = (int)n;
+		m->obs->has_sequence_number = 1;
 	} else
-		o->has_sequence_number = 0;
+		m->obs->has_sequence_number = 0;
 	mv_free(&v);
+}
+
+static void
+augment_observation_fields(struct mctx *m)
+{
+	struct caom_observation *o = m->obs;
+	char *s;
+
+	observation_algorithm(m);
+	observation_sequence(m);
 	if (o->intent == NULL)
 		o->intent = xstrdup("science");
 	set_str(m, &o->intent, "Observation.intent", 0);
 	set_str(m, &o->type, "Observation.type", 0);
 	set_date(m, &o->meta_release, &o->has_meta_release, "Observation.metaRelease", 0);
 	set_str(m, &o->ent.meta_producer, "Observation.metaProducer", 0);
-	s = o->requirements != NULL ? xstrdup(o->requirements->flag) : NULL;
-	set_str(m, &s, "Observation.requirements.flag", 0);
+	s = set_single(m, o->requirements != NULL ? o->requirements->flag : NULL,
+	    "Observation.requirements.flag");
 	caom_requirements_free(o->requirements);
 	o->requirements = NULL;
-	if (s != NULL && s[0] != '\0') {
+	if (s != NULL) {
 		o->requirements = caom_requirements_new();
 		o->requirements->flag = s;
-	} else
-		free(s);
+	}
 	augment_instrument(m);
 	augment_proposal(m);
 	augment_target(m);
@@ -1396,14 +1543,44 @@ map_observation_kind(const struct blueprint *bp)
 	return CAOM_OBS_SIMPLE;
 }
 
+/* The artifact of this file, with its parts and chunks when it is FITS. */
+static int
+augment_artifact(struct mctx *m, struct caom_plane *pl)
+{
+	struct caom_artifact *art = caom_plane_add_artifact(pl, m->in->uri);
+
+	augment_artifact_fields(m, art);
+	if (art->product_type == NULL)
+		art->product_type = xstrdup("science");
+	if (art->release_type == NULL)
+		art->release_type = xstrdup("data");
+	set_str(m, &art->ent.meta_producer, "Artifact.metaProducer", 0);
+	return m->f != NULL ? augment_parts(m, art) : 0;
+}
+
+/* Hand back a mapping's warnings, and its first error when r is not 0. */
+static int
+map_finish(struct mctx *m, int r, char **warnings, char **cause)
+{
+	if (warnings != NULL)
+		*warnings = msgbuf_take(&m->warn);
+	else
+		msgbuf_clear(&m->warn);
+	if (r != 0) {
+		*cause = m->error != NULL ? m->error : xstrdup("mapping failed");
+		return -1;
+	}
+	free(m->error);
+	return 0;
+}
+
 int
 map_augment(struct caom_observation *obs, const struct map_input *in, char **warnings,
     char **cause)
 {
 	struct mctx m;
 	struct caom_plane *pl;
-	struct caom_artifact *art;
-	int r = 0;
+	int r;
 
 	memset(&m, 0, sizeof m);
 	m.in = in;
@@ -1414,33 +1591,9 @@ map_augment(struct caom_observation *obs, const struct map_input *in, char **war
 	set_date(&m, &obs->meta_release, &obs->has_meta_release, "Observation.metaRelease", 0);
 	set_str(&m, &obs->ent.meta_producer, "Observation.metaProducer", 0);
 	pl = caom_observation_add_plane(obs, in->product_id);
-	if (augment_plane(&m, pl) != 0)
-		r = -1;
-	if (r == 0) {
-		art = caom_plane_add_artifact(pl, in->uri);
-		augment_artifact_fields(&m, art);
-		if (art->product_type == NULL)
-			art->product_type = xstrdup("science");
-		if (art->release_type == NULL)
-			art->release_type = xstrdup("data");
-		set_str(&m, &art->ent.meta_producer, "Artifact.metaProducer", 0);
-		if (m.f != NULL)
-			r = augment_parts(&m, art);
-	}
-	if (r == 0 && m.f != NULL) {
-		if (augment_members(&m) != 0)
-			r = -1;
-		else
-			augment_observation_fields(&m);
-	}
-	if (warnings != NULL)
-		*warnings = msgbuf_take(&m.warn);
-	else
-		msgbuf_clear(&m.warn);
-	if (r != 0) {
-		*cause = m.error != NULL ? m.error : xstrdup("mapping failed");
-		return -1;
-	}
-	free(m.error);
-	return 0;
+	if ((r = augment_plane(&m, pl)) == 0)
+		r = augment_artifact(&m, pl);
+	if (r == 0 && m.f != NULL && (r = augment_members(&m)) == 0)
+		augment_observation_fields(&m);
+	return map_finish(&m, r, warnings, cause);
 }
