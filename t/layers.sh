@@ -1,11 +1,12 @@
 #!/bin/sh
 # t/layers.sh - the layers hold: the mapping library (src/lib, src/caom)
 # needs nothing of ours above it, caom2ingest links no daemon module and no
-# SQLite, and no folder of src/ includes a folder that includes it back.
+# SQLite, no folder of src/ includes a folder that includes it back, and no
+# function of ours takes the place of a shared library's own.
 . "$srcdir/t/tap.sh"
 
 command -v nm >/dev/null || skip_all "nm not installed (binutils)"
-plan 10
+plan 11
 client=$top_builddir/src/caom2ingest
 daemon=$top_builddir/src/caom2ingestd
 maplib=$top_builddir/src/libcaom2map.a
@@ -70,3 +71,16 @@ out=$(tsort "$tmp/edges" 2>&1 >/dev/null)
 is "" "$out" "no folder-level include cycle"
 bad=$(awk '$1 != "lib" && ($2 == "lib" || ($2 == "caom" && $1 != "caom"))' "$tmp/edges")
 is "" "$bad" "src/lib includes nothing of ours, src/caom only src/lib"
+
+# A function an executable exports takes the place of the same name in the
+# shared libraries it loads, inside those libraries too (cfitsio's disk
+# driver has a file_read; src/lib/fileio's once replaced it).
+clash=
+for bin in "$client" "$daemon"; do
+	nm -D --defined-only "$bin" | awk '$2 == "T" {print $3}' | sort -u > "$tmp/exe.dyn"
+	for lib in $(ldd "$bin" | awk '/=>/ && $3 ~ /^\// {print $3}'); do
+		nm -D --defined-only "$lib" 2>/dev/null | awk '$2 == "T" || $2 == "W" {print $3}'
+	done | sed 's/@.*//' | sort -u > "$tmp/libs.dyn"
+	clash="$clash$(comm -12 "$tmp/exe.dyn" "$tmp/libs.dyn" | tr '\n' ' ')"
+done
+is "" "$clash" "the binaries export no function a shared library they load defines too"

@@ -19,9 +19,13 @@
 
 #define FILEIO_SECRET_MAX	8192	/* bytes in a secret file */
 
-/* A whole file into *buf (NUL-terminated; malloc'ed) and *len; 0, or -1 with
- * *cause ("PATH: reason"; "PATH: not a regular file" for a directory, a FIFO...). */
-int file_read(const char *path, char **buf, size_t *len, char **cause);
+/*
+ * A whole file into *buf (NUL-terminated; malloc'ed) and *len; 0, or -1 with
+ * *cause ("PATH: reason"; "PATH: not a regular file" for a directory, a FIFO...).
+ * Its linker name is fileio_read: cfitsio has a file_read of its own (its disk
+ * driver's), and an executable's file_read would take that one's place.
+ */
+int file_read(const char *path, char **buf, size_t *len, char **cause) __asm__("fileio_read");
 /* The one line of a secret file (see above) into *out (malloc'ed; free with
  * file_secret_free); 0, or -1 with *cause ("WHAT PATH: reason"). what names the
  * secret in messages ("token file", "password file"). */
