@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -17,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -30,6 +28,8 @@
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
 #include "caom/numfmt.h"
+#include "lib/fileio.h"
+#include "lib/msgbuf.h"
 #include "lib/xmalloc.h"
 
 #define XML_XSI_NS	"http://www.w3.org/2001/XMLSchema-instance"
@@ -427,35 +427,6 @@ caom_xml_write_fp(const struct caom_observation *obs, FILE *fp, char **cause)
 }
 
 /* ==== parsing ==== */
-
-/* Read a whole file into memory; 0 or -1 with *cause. */
-static int
-xml_slurp(const char *path, char **buf, size_t *len, char **cause)
-{
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	*buf = xmalloc((size_t)st.st_size + 1);
-	while ((n = read(fd, *buf + got, (size_t)st.st_size - got)) > 0)
-		got += (size_t)n;
-	close(fd);
-	if (n < 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		free(*buf);
-		return -1;
-	}
-	(*buf)[got] = '\0';
-	*len = got;
-	return 0;
-}
 
 /* The message of a libxml2 error without its trailing newline. */
 static char *
@@ -1122,7 +1093,7 @@ caom_xml_read_file(const char *path, struct caom_observation **out, char **cause
 	char *buf;
 	int rc;
 
-	if (xml_slurp(path, &buf, &len, cause) == -1)
+	if (file_read(path, &buf, &len, cause) == -1)
 		return -1;
 	rc = caom_xml_read_memory(path, buf, len, out, cause);
 	free(buf);
@@ -1140,36 +1111,41 @@ static struct xml_schema xml_schemas[8];
 static size_t xml_nschemas;
 static pthread_mutex_t xml_schema_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Errors gathered from libxml2 callbacks. */
+/* Errors gathered from libxml2 callbacks: the first XML_MAX_ERRORS, one a line. */
 struct xml_errors {
 	const char	*name;
-	char		*text;
-	int		 count;
+	struct msgbuf	 lines;
 };
 
 static void
 xml_errors_add(void *arg, XML_CONST_ERROR xmlError *err)
 {
 	struct xml_errors *e = arg;
-	char *line, *joined;
+	char *line;
 
-	if (++e->count > XML_MAX_ERRORS)
+	if (e->lines.n >= XML_MAX_ERRORS)
 		return;
 	line = xml_error_text(e->name, err);
-	if (e->text == NULL) {
-		e->text = line;
-		return;
-	}
-	joined = xasprintf("%s\n%s", e->text, line);
-	free(e->text);
+	msgbuf_add(&e->lines, "%s", line);
 	free(line);
-	e->text = joined;
+}
+
+/* The errors gathered (the caller frees them), or fallback when there are none. */
+static char *
+xml_errors_take(struct xml_errors *e, char *fallback)
+{
+	char *text = msgbuf_take(&e->lines);
+
+	if (text == NULL)
+		return fallback;
+	free(fallback);
+	return text;
 }
 
 static xmlSchemaPtr
 xml_schema_load(const char *path, char **cause)
 {
-	struct xml_errors errs = { path, NULL, 0 };
+	struct xml_errors errs = { path, { NULL, 0, 0 } };
 	xmlSchemaParserCtxtPtr pctx;
 	xmlSchemaPtr schema = NULL;
 
@@ -1183,9 +1159,9 @@ xml_schema_load(const char *path, char **cause)
 		xmlSchemaFreeParserCtxt(pctx);
 	}
 	if (schema == NULL)
-		*cause = errs.text != NULL ? errs.text : xasprintf("%s: bad schema", path);
+		*cause = xml_errors_take(&errs, xasprintf("%s: bad schema", path));
 	else
-		free(errs.text);
+		msgbuf_clear(&errs.lines);
 	return schema;
 }
 
@@ -1228,7 +1204,7 @@ caom_xml_cleanup(void)
 static int
 xml_validate_doc(const char *name, xmlDocPtr doc, const char *xsd_dir, char **cause)
 {
-	struct xml_errors errs = { name, NULL, 0 };
+	struct xml_errors errs = { name, { NULL, 0, 0 } };
 	xmlNodePtr root = xmlDocGetRootElement(doc);
 	xmlSchemaValidCtxtPtr vctx;
 	xmlSchemaPtr schema;
@@ -1251,10 +1227,10 @@ xml_validate_doc(const char *name, xmlDocPtr doc, const char *xsd_dir, char **ca
 	rc = xmlSchemaValidateDoc(vctx, doc);
 	xmlSchemaFreeValidCtxt(vctx);
 	if (rc == 0) {
-		free(errs.text);
+		msgbuf_clear(&errs.lines);
 		return 0;
 	}
-	*cause = errs.text != NULL ? errs.text : xasprintf("%s: not valid", name);
+	*cause = xml_errors_take(&errs, xasprintf("%s: not valid", name));
 	return -1;
 }
 
@@ -1279,7 +1255,7 @@ caom_xml_validate_file(const char *path, const char *xsd_dir, char **cause)
 	char *buf;
 	int rc;
 
-	if (xml_slurp(path, &buf, &len, cause) == -1)
+	if (file_read(path, &buf, &len, cause) == -1)
 		return -1;
 	rc = caom_xml_validate_memory(path, buf, len, xsd_dir, cause);
 	free(buf);
@@ -1341,7 +1317,7 @@ caom_xml_verify_file(const char *path, const char *xsd_dir, FILE *report)
 	size_t len;
 	int rc;
 
-	if (xml_slurp(path, &buf, &len, &cause) == -1) {
+	if (file_read(path, &buf, &len, &cause) == -1) {
 		xml_verify_fail(report, cause);
 		return 1;
 	}

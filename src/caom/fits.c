@@ -24,6 +24,7 @@
 
 #include "caom/fits.h"
 #include "caom/numfmt.h"
+#include "lib/fileio.h"
 #include "lib/strmap.h"
 #include "lib/xmalloc.h"
 
@@ -441,27 +442,6 @@ hdr_read_cfitsio(const char *path, off_t size, struct fits_file **out, char **ca
 	return 0;
 }
 
-/* Read a whole small file; NULL with *cause. */
-static char *
-hdr_slurp(const char *path, size_t *len, char **cause)
-{
-	struct stat st;
-	FILE *fp;
-	char *buf;
-
-	if ((fp = fopen(path, "rb")) == NULL || fstat(fileno(fp), &st) != 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		if (fp != NULL)
-			fclose(fp);
-		return NULL;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	*len = fread(buf, 1, (size_t)st.st_size, fp);
-	fclose(fp);
-	buf[*len] = '\0';
-	return buf;
-}
-
 int
 fits_read(const char *path, struct fits_file **out, char **cause)
 {
@@ -483,7 +463,7 @@ fits_read(const char *path, struct fits_file **out, char **cause)
 		return hdr_read_cfitsio(path, -1, out, cause);	/* size unknown: gzip */
 	if (n >= 9 && memcmp(head, "SIMPLE  =", 9) == 0 && memchr(head, '\n', n) == NULL)
 		return hdr_read_cfitsio(path, stat(path, &st) == 0 ? st.st_size : -1, out, cause);
-	if ((buf = hdr_slurp(path, &len, cause)) == NULL)
+	if (file_read(path, &buf, &len, cause) != 0)
 		return -1;
 	r = fits_read_dump(path, buf, len, out, cause);
 	free(buf);
