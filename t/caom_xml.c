@@ -204,6 +204,10 @@ test_bad(void)
 	is_string("/nonexistent/x.xml: No such file or directory", cause, "missing file error");
 	free(cause);
 	cause = NULL;
+	ok(caom_xml_read_file("/", &obs, &cause) == -1, "a directory is refused");
+	is_string("/: not a regular file", cause, "as not a regular file");
+	free(cause);
+	cause = NULL;
 	ok(caom_xml_read_memory("mem", "", 0, &obs, &cause) == -1 && cause != NULL &&
 	    strncmp(cause, "mem:", 4) == 0, "empty document refused");
 	free(cause);

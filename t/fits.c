@@ -270,7 +270,7 @@ test_typed(void)
 int
 main(void)
 {
-	plan(25 + 12 + 9 + 1 + 8 + 6 + 6);
+	plan(25 + 12 + 9 + 1 + 8 + 6 + 6 + 2);
 	/* the daemon reads headers on worker threads (src/ingest.c) */
 	ok(fits_is_reentrant(), "cfitsio is built reentrant (thread-safe)");
 	test_types();
@@ -283,6 +283,7 @@ main(void)
 	check_bad("fits/binary.png", ": not a FITS file or header dump");
 	check_bad("fits/empty.fits.header", ": not a FITS file or header dump");
 	check_bad("fits/no-end.fits.header", ": HDU 0: header has no END card");
+	check_bad("fits", ": not a regular file");
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);
 
