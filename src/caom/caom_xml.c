@@ -1248,20 +1248,6 @@ caom_xml_validate_memory(const char *name, const char *buf, size_t len,
 	return rc;
 }
 
-int
-caom_xml_validate_file(const char *path, const char *xsd_dir, char **cause)
-{
-	size_t len;
-	char *buf;
-	int rc;
-
-	if (file_read(path, &buf, &len, cause) == -1)
-		return -1;
-	rc = caom_xml_validate_memory(path, buf, len, xsd_dir, cause);
-	free(buf);
-	return rc;
-}
-
 /* ==== verify ==== */
 
 struct xml_verify {
