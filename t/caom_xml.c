@@ -116,20 +116,6 @@ test_uuid_sets(void)
 	caom_strlist_clear(&l);
 }
 
-static void
-test_paths(void)
-{
-	is_int(CAOM_PATH_DOUBLE, caom_path_kind("Chunk", "position.axis.function.cd11"),
-	    "path kind: double");
-	is_int(CAOM_PATH_STRING, caom_path_kind("Chunk", "energy.axis.axis.ctype"),
-	    "path kind: string");
-	is_int(CAOM_PATH_SET, caom_path_kind("Observation", "telescope.keywords"),
-	    "path kind: set");
-	is_int(CAOM_PATH_NONE, caom_path_kind("Chunk", "position.axis.bounds"),
-	    "path kind: a choice is not addressable");
-	is_int(CAOM_PATH_NONE, caom_path_kind("Plane", "nope"), "path kind: unknown");
-}
-
 static const struct {
 	const char	*file;
 	const char	*error;		/* after "<path>:" */
@@ -446,7 +432,6 @@ main(void)
 	test_doubles();
 	test_dates();
 	test_uuid_sets();
-	test_paths();
 	test_bad();
 	test_small();
 	test_tampered();

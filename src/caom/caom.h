@@ -611,30 +611,6 @@ void caom_strlist_add_ranked(struct caom_strlist *l, const char *s, const char *
 /* Empty the set. */
 void caom_strlist_clear(struct caom_strlist *l);
 
-/* ---- Attributes by dotted path (blueprint keys) ---- */
-
-/*
- * A path names an attribute under an entity type with the XSD element names:
- * type "Chunk", path "position.axis.function.refCoord.coord1.pix"; type
- * "Observation", path "telescope.geoLocationX". Entity types: "Observation",
- * "Plane", "Artifact", "Part", "Chunk". Paths through a choice
- * (CoordAxis2D.bounds, Position.bounds) or a list name nothing.
- */
-enum caom_path_kind {
-	CAOM_PATH_NONE = -1,	/* no such attribute */
-	CAOM_PATH_STRING,	/* char * (also URIs, enumerations) */
-	CAOM_PATH_DOUBLE,
-	CAOM_PATH_INT,		/* 32-bit */
-	CAOM_PATH_LONG,		/* 64-bit */
-	CAOM_PATH_BOOL,
-	CAOM_PATH_DATE,
-	CAOM_PATH_SET,		/* struct caom_strlist */
-	CAOM_PATH_OBJECT	/* a value object */
-};
-
-/* What the attribute at path under entity type is (CAOM_PATH_NONE when unknown). */
-enum caom_path_kind caom_path_kind(const char *type, const char *path);
-
 /* ---- UUIDs and dates ---- */
 
 /* Fill id with a random (version 4) UUID. */
