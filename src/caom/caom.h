@@ -17,7 +17,8 @@
  *   - Required sub-objects are embedded by value (CoordAxis1D.axis,
  *     RefCoord inside ranges and functions, SpatialWCS.axis, ...); optional
  *     sub-objects are pointers, NULL when absent, allocated with the matching
- *     caom_<type>_new() (or xcalloc) and released by caom_<type>_free().
+ *     caom_<type>_new() (or xcalloc) and released by caom_<type>_free();
+ *     the embedded axes are emptied by caom_coord_axis1d/2d_clear().
  *   - Sets (keywords, read groups, provenance inputs, members, energy bands,
  *     polarization states) are struct caom_strlist, kept sorted and unique:
  *     strings lexically, enumerations (energy bands, Stokes states) in

@@ -3,9 +3,13 @@
  *
  * The order of operations and the many small rules here (which value wins,
  * when an object is created, which WCS values are kept) are those of the
- * reference caom2utils FitsParser/FitsWcsParser, because the output must
+ * reference caom2utils FitsParser/BlueprintParser, because the output must
  * equal what the reference tools write for the same files; the comments
- * name the reference function each part corresponds to.
+ * name the reference function each part corresponds to. Header values are
+ * typed by fits.h, each HDU's WCS is read by wcs.h (FitsWcsParser); this
+ * file applies the blueprint to the headers, reads the blueprint's values
+ * and completes the WCS from them, then fills in the plane, the artifact,
+ * its parts and chunks, and the observation.
  */
 #include "config.h"
 

@@ -4,13 +4,15 @@
  * mapping engine completes it from the blueprint.
  *
  * wcs_map_open parses the header's primary WCS description (wcspih over the
- * header's WCS cards, then wcsfix); each wcs_map_AXIS call finds that
- * axis's CTYPE among the description's axes and, when the header gives the
- * axis a length (ZNAXISn, else NAXISn), sets the chunk's axis index and
- * replaces its WCS object with one built from the description (some values
- * come from the header itself, as the reference reads them: EXPTIME,
- * TIMEDEL, TIMESYS, TREFPOS, MJDREF, the observable axis). A chunk's other
- * axes and anything the description lacks are left alone.
+ * header's WCS cards, then wcsfix). Each wcs_map_AXIS call looks for its axis
+ * by CTYPE (RA/DEC and the other longitudes and latitudes; FREQ, WAVE...;
+ * TIME, UTC...; STOKES; FLUX; RM, FDEP) and, by the reference's rules, sets
+ * the chunk's axis index and replaces the chunk's WCS object for that axis
+ * with one built from the description; an axis whose length (ZNAXISn, else
+ * NAXISn) is missing gets no object. A few values come from the header
+ * itself, as the reference reads them: EXPTIME, TIMEDEL, TIMESYS, TREFPOS,
+ * MJDREF, and the observable axis's CTYPEn, CUNITn and CRPIXn. The chunk's
+ * other axes are left alone.
  *
  * Public names start with wcs_map_: wcslib owns wcs* (wcsini, wcsprm) and
  * defines wcs_ symbols of its own (wcs_errmsg, wcs_celerr), so the module
