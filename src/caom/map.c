@@ -73,7 +73,7 @@ enum mv_state {
 
 struct mv {
 	enum mv_state	 st;
-	struct fits_hval	 v;
+	struct fits_hval v;
 	char		 num[40];
 	char		*own;		/* a function's result */
 	const char	*key;
@@ -174,7 +174,8 @@ warn_value(struct mctx *m, const struct mv *v, const char *what)
 	char buf[40];
 
 	msgbuf_add(&m->warn, "%s: HDU %d: %s: '%s' is not %s (ignored)",
-	    m->f != NULL ? m->f->path : m->in->uri, v->index, v->key, fits_hval_str(&v->v, buf), what);
+	    m->f != NULL ? m->f->path : m->in->uri, v->index, v->key, fits_hval_str(&v->v, buf),
+	    what);
 }
 
 /* A string attribute. */
@@ -193,7 +194,7 @@ set_str(struct mctx *m, char **field, const char *key, int index)
 	mv_free(&v);
 }
 
-/* The string of a one-string value object (a UCD, a flag): cur, or key's value; NULL when empty. */
+/* A one-string value object's string (a UCD, a flag): cur or key's value; NULL when empty. */
 static char *
 set_single(struct mctx *m, const char *cur, const char *key)
 {
