@@ -12,6 +12,7 @@
 #include "caom/caom.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
+#include "caom/checksum_test.h"
 #include "tap.h"
 #include "lib/xmalloc.h"
 

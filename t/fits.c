@@ -1,8 +1,9 @@
 /*
  * t/fits.c - FITS headers: header dumps of the reference cases, a real FITS
  * file, plain/tile-compressed/gzipped files written here with cfitsio,
- * value parsing (strings, CONTINUE, logicals, numbers), data detection, and
- * each kind of bad input with its message.
+ * value parsing (strings, CONTINUE, logicals, numbers), values typed as
+ * astropy types them, data detection, and each kind of bad input with its
+ * message.
  */
 #include "config.h"
 
@@ -203,13 +204,77 @@ test_types(void)
 	fits_file_free(f);
 }
 
+/* Values typed as astropy types them: type, Python str() and truth; blueprint text re-typed. */
+static void
+test_typed(void)
+{
+	static const struct {
+		const char *card, *key, *str;
+		enum fits_htype type;
+		int truthy;
+	} cases[] = {
+		{ "TINT    =                   12", "TINT", "12", FITS_H_INT, 1 },
+		{ "TZERO   =                    0", "TZERO", "0", FITS_H_INT, 0 },
+		{ "TFLOAT  =            3.7D-07", "TFLOAT", "3.7e-07", FITS_H_FLOAT, 1 },
+		{ "TFZERO  =                  0.", "TFZERO", "0.0", FITS_H_FLOAT, 0 },
+		{ "TLOG    =                    F", "TLOG", "False", FITS_H_BOOL, 0 },
+		{ "TSTR    = 'M31     '", "TSTR", "M31", FITS_H_STR, 1 },
+		{ "TEMPTY  = ''", "TEMPTY", "", FITS_H_STR, 0 },
+		{ "TWORD   = abc", "TWORD", "abc", FITS_H_STR, 1 },
+	};
+	static const struct {
+		const char *text, *value;
+		enum fits_vtype type;
+	} set[] = {
+		{ "12", "12", FITS_INTEGER },
+		{ "-12", "-12.0", FITS_FLOAT },
+		{ "0", "0", FITS_STRING },
+		{ "0.5", "0.5", FITS_FLOAT },
+		{ "1.5D3", "1500.0", FITS_FLOAT },
+		{ "RA---TAN", "RA---TAN", FITS_STRING },
+	};
+	char buf[1024], num[40], *cause = NULL;
+	struct fits_file *f = NULL;
+	const struct fits_card *c;
+	struct fits_hval v;
+	size_t i, n = 0;
+	double d = 0;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\n", cases[i].card);
+	n += (size_t)snprintf(buf + n, sizeof buf - n, "COMMENT no value\nEND\n");
+	if (fits_read_dump("typed", buf, n, &f, &cause) != 0)
+		bail("typed: %s", cause);
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memset(&v, 0, sizeof v);
+		ok(fits_hdu_typed(&f->hdus[0], cases[i].key, &v) == 0 && v.t == cases[i].type &&
+		    strcmp(fits_hval_str(&v, num), cases[i].str) == 0 &&
+		    fits_hval_truthy(&v) == cases[i].truthy, "typed %s: type %d, str() %s, %s",
+		    cases[i].key, (int)cases[i].type, cases[i].str, cases[i].truthy ? "true" : "false");
+	}
+	ok(fits_hdu_typed(&f->hdus[0], "COMMENT", &v) == -1, "typed: a card without a value is -1");
+	ok(fits_hdu_typed(&f->hdus[0], "NOPE", &v) == -1, "typed: an absent key is -1");
+	ok(fits_hdu_typed(NULL, "TINT", &v) == -1, "typed: no HDU is -1");
+	ok(fits_parse_double(" 2.5d1 ", &d) == 0 && d == 25, "parse_double: blanks, D exponent");
+	ok(fits_parse_double("D1", &d) == -1, "parse_double: no digit before D");
+	ok(fits_parse_double("1.5 x", &d) == -1, "parse_double: trailing text");
+	for (i = 0; i < sizeof set / sizeof set[0]; i++) {
+		fits_hdu_set_typed(&f->hdus[0], "TSET", set[i].text);
+		c = fits_hdu_find(&f->hdus[0], "TSET");
+		ok(c != NULL && c->type == set[i].type && strcmp(c->value, set[i].value) == 0,
+		    "set_typed '%s': type %d, %s", set[i].text, (int)set[i].type, set[i].value);
+	}
+	fits_file_free(f);
+}
+
 int
 main(void)
 {
-	plan(25 + 12 + 9 + 1);
+	plan(25 + 12 + 9 + 1 + 8 + 6 + 6 + 2);
 	/* the daemon reads headers on worker threads (src/ingest.c) */
 	ok(fits_is_reentrant(), "cfitsio is built reentrant (thread-safe)");
 	test_types();
+	test_typed();
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	test_written();
@@ -218,6 +283,7 @@ main(void)
 	check_bad("fits/binary.png", ": not a FITS file or header dump");
 	check_bad("fits/empty.fits.header", ": not a FITS file or header dump");
 	check_bad("fits/no-end.fits.header", ": HDU 0: header has no END card");
+	check_bad("fits", ": not a regular file");
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);
 

@@ -975,6 +975,20 @@ caom_desc_type_name(enum caom_ftype t)
 CAOM_VALUE_TYPES(CAOM_DEFINE_VALUE)
 #undef CAOM_DEFINE_VALUE
 
+void
+caom_coord_axis1d_clear(struct caom_coord_axis1d *a)
+{
+	caom_desc_clear(&desc_coord_axis1d, a);
+	memset(a, 0, sizeof *a);
+}
+
+void
+caom_coord_axis2d_clear(struct caom_coord_axis2d *a)
+{
+	caom_desc_clear(&desc_coord_axis2d, a);
+	memset(a, 0, sizeof *a);
+}
+
 /* ---- entities ---- */
 
 static void *
@@ -1061,17 +1075,6 @@ caom_chunk_free(struct caom_chunk *chunk)
 	caom_desc_free_obj(&caom_desc_chunk, chunk);
 }
 
-/* Remove element i of n from an array of pointers, keeping the order. */
-static void
-caom_remove_at(void *arr, size_t *n, size_t i)
-{
-	char *p = arr;
-
-	memmove(p + i * sizeof(void *), p + (i + 1) * sizeof(void *),
-	    (*n - i - 1) * sizeof(void *));
-	(*n)--;
-}
-
 static long
 caom_plane_index(const struct caom_observation *obs, const char *product_id)
 {
@@ -1104,18 +1107,6 @@ caom_observation_add_plane(struct caom_observation *obs, const char *product_id)
 	obs->planes = xreallocarray(obs->planes, obs->nplanes + 1, sizeof *obs->planes);
 	obs->planes[obs->nplanes++] = plane;
 	return plane;
-}
-
-int
-caom_observation_remove_plane(struct caom_observation *obs, const char *product_id)
-{
-	long i = caom_plane_index(obs, product_id);
-
-	if (i < 0)
-		return -1;
-	caom_plane_free(obs->planes[i]);
-	caom_remove_at(obs->planes, &obs->nplanes, (size_t)i);
-	return 0;
 }
 
 static long
@@ -1153,18 +1144,6 @@ caom_plane_add_artifact(struct caom_plane *plane, const char *uri)
 	return artifact;
 }
 
-int
-caom_plane_remove_artifact(struct caom_plane *plane, const char *uri)
-{
-	long i = caom_artifact_index(plane, uri);
-
-	if (i < 0)
-		return -1;
-	caom_artifact_free(plane->artifacts[i]);
-	caom_remove_at(plane->artifacts, &plane->nartifacts, (size_t)i);
-	return 0;
-}
-
 static long
 caom_part_index(const struct caom_artifact *artifact, const char *name)
 {
@@ -1200,18 +1179,6 @@ caom_artifact_add_part(struct caom_artifact *artifact, const char *name)
 	return part;
 }
 
-int
-caom_artifact_remove_part(struct caom_artifact *artifact, const char *name)
-{
-	long i = caom_part_index(artifact, name);
-
-	if (i < 0)
-		return -1;
-	caom_part_free(artifact->parts[i]);
-	caom_remove_at(artifact->parts, &artifact->nparts, (size_t)i);
-	return 0;
-}
-
 struct caom_chunk *
 caom_part_add_chunk(struct caom_part *part)
 {
@@ -1232,149 +1199,6 @@ caom_part_clear_chunks(struct caom_part *part)
 	free(part->chunks);
 	part->chunks = NULL;
 	part->nchunks = 0;
-}
-
-/* ---- attributes by path ---- */
-
-static const struct {
-	const char		*type;
-	const struct caom_desc	*desc;
-} caom_path_types[] = {
-	{ "Observation", &caom_desc_observation },
-	{ "Plane", &caom_desc_plane },
-	{ "Artifact", &caom_desc_artifact },
-	{ "Part", &caom_desc_part },
-	{ "Chunk", &caom_desc_chunk },
-};
-
-static const struct caom_desc *
-caom_path_desc(const char *type)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof caom_path_types / sizeof caom_path_types[0]; i++) {
-		if (strcmp(caom_path_types[i].type, type) == 0)
-			return caom_path_types[i].desc;
-	}
-	return NULL;
-}
-
-/* The single settable field of d named by the n bytes at name, or NULL. */
-static const struct caom_field *
-caom_path_field(const struct caom_desc *d, const char *name, size_t n)
-{
-	const struct caom_field *f, *found = NULL;
-
-	for (f = d->fields; f->name != NULL; f++) {
-		if (strlen(f->name) != n || strncmp(f->name, name, n) != 0 ||
-		    (f->flags & CAOM_F_READONLY))
-			continue;
-		if (found != NULL || f->type == CAOM_F_LIST || f->type == CAOM_F_CHILDREN)
-			return NULL;	/* choice, list or children: not addressable */
-		found = f;
-	}
-	return found;
-}
-
-/*
- * Walk path from entity obj of type; on success *fp is the last field and
- * *objp the struct holding it. With create, absent optional objects on the
- * way are allocated; without, a missing one ends the walk with *objp NULL.
- */
-static int
-caom_path_walk(const char *type, void *obj, const char *path, int create,
-    const struct caom_field **fp, void **objp)
-{
-	const struct caom_desc *d;
-	const struct caom_field *f;
-	const char *seg = path, *dot;
-	void *sub;
-
-	if ((d = caom_path_desc(type)) == NULL)
-		return -1;
-	for (;;) {
-		dot = strchr(seg, '.');
-		f = caom_path_field(d, seg, dot != NULL ? (size_t)(dot - seg) : strlen(seg));
-		if (f == NULL)
-			return -1;
-		if (dot == NULL)
-			break;
-		if (f->type == CAOM_F_INLINE)
-			sub = obj == NULL ? NULL : (char *)obj + f->off;
-		else if (f->type == CAOM_F_OBJ) {
-			sub = obj == NULL ? NULL : caom_desc_getptr(obj, f->off);
-			if (sub == NULL && obj != NULL && create) {
-				sub = xcalloc(1, f->desc->size);
-				caom_desc_setptr(obj, f->off, sub);
-			}
-		} else
-			return -1;
-		d = f->desc;
-		obj = sub;
-		seg = dot + 1;
-	}
-	*fp = f;
-	*objp = obj;
-	return 0;
-}
-
-enum caom_path_kind
-caom_path_kind(const char *type, const char *path)
-{
-	static const enum caom_path_kind kinds[] = {
-		CAOM_PATH_STRING, CAOM_PATH_DOUBLE, CAOM_PATH_INT, CAOM_PATH_LONG,
-		CAOM_PATH_BOOL, CAOM_PATH_DATE, CAOM_PATH_SET, CAOM_PATH_OBJECT,
-		CAOM_PATH_OBJECT
-	};
-	const struct caom_field *f;
-	void *obj;
-
-	if (caom_path_walk(type, NULL, path, 0, &f, &obj) == -1 || f->type > CAOM_F_INLINE)
-		return CAOM_PATH_NONE;
-	return kinds[f->type];
-}
-
-int
-caom_path_set(const char *type, void *obj, const char *path, const char *text,
-    char **cause)
-{
-	const struct caom_field *f;
-	void *holder;
-
-	if (caom_path_walk(type, obj, path, 1, &f, &holder) == -1) {
-		*cause = xasprintf("%s.%s: no such attribute", type, path);
-		return -1;
-	}
-	if (f->type == CAOM_F_OBJ || f->type == CAOM_F_INLINE) {
-		*cause = xasprintf("%s.%s: not a value", type, path);
-		return -1;
-	}
-	if (caom_desc_parse(f, text, holder) == -1) {
-		*cause = xasprintf("%s.%s: bad %s \"%s\"", type, path,
-		    caom_desc_type_name(f->type), text);
-		return -1;
-	}
-	return 0;
-}
-
-int
-caom_path_clear(const char *type, void *obj, const char *path, char **cause)
-{
-	const struct caom_field *f;
-	void *holder;
-
-	if (caom_path_walk(type, obj, path, 0, &f, &holder) == -1) {
-		*cause = xasprintf("%s.%s: no such attribute", type, path);
-		return -1;
-	}
-	if (holder == NULL || f->type == CAOM_F_INLINE)
-		return 0;
-	caom_desc_clear_field(f, holder);
-	if (f->type == CAOM_F_STRING || f->type == CAOM_F_OBJ)
-		caom_desc_setptr(holder, f->off, NULL);
-	else if (f->aux != CAOM_NOAUX)
-		*(int *)(void *)((char *)holder + f->aux) = 0;
-	return 0;
 }
 
 /* ---- sets ---- */
@@ -1449,18 +1273,6 @@ void
 caom_strlist_add(struct caom_strlist *l, const char *s)
 {
 	caom_strlist_add_ranked(l, s, NULL);
-}
-
-int
-caom_strlist_has(const struct caom_strlist *l, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	}
-	return 0;
 }
 
 void

@@ -17,7 +17,8 @@
  *   - Required sub-objects are embedded by value (CoordAxis1D.axis,
  *     RefCoord inside ranges and functions, SpatialWCS.axis, ...); optional
  *     sub-objects are pointers, NULL when absent, allocated with the matching
- *     caom_<type>_new() (or xcalloc) and released by caom_<type>_free().
+ *     caom_<type>_new() (or xcalloc) and released by caom_<type>_free();
+ *     the embedded axes are emptied by caom_coord_axis1d/2d_clear().
  *   - Sets (keywords, read groups, provenance inputs, members, energy bands,
  *     polarization states) are struct caom_strlist, kept sorted and unique:
  *     strings lexically, enumerations (energy bands, Stokes states) in
@@ -563,20 +564,14 @@ struct caom_plane *caom_observation_find_plane(const struct caom_observation *ob
 /* The plane with this productID, appended (new UUID) when absent. */
 struct caom_plane *caom_observation_add_plane(struct caom_observation *obs,
     const char *product_id);
-/* Remove and free the plane with this productID; 0 done, -1 not found. */
-int caom_observation_remove_plane(struct caom_observation *obs, const char *product_id);
 /* The artifact with this URI, or NULL. */
 struct caom_artifact *caom_plane_find_artifact(const struct caom_plane *plane, const char *uri);
 /* The artifact with this URI, appended when absent. */
 struct caom_artifact *caom_plane_add_artifact(struct caom_plane *plane, const char *uri);
-/* Remove and free the artifact with this URI; 0 done, -1 not found. */
-int caom_plane_remove_artifact(struct caom_plane *plane, const char *uri);
 /* The part with this name, or NULL. */
 struct caom_part *caom_artifact_find_part(const struct caom_artifact *artifact, const char *name);
 /* The part with this name, appended when absent. */
 struct caom_part *caom_artifact_add_part(struct caom_artifact *artifact, const char *name);
-/* Remove and free the part with this name; 0 done, -1 not found. */
-int caom_artifact_remove_part(struct caom_artifact *artifact, const char *name);
 /* Append a new empty chunk to a part. */
 struct caom_chunk *caom_part_add_chunk(struct caom_part *part);
 /* Free all chunks of a part. */
@@ -601,47 +596,21 @@ void caom_part_clear_chunks(struct caom_part *part);
 CAOM_VALUE_TYPES(CAOM_DECLARE_VALUE)
 #undef CAOM_DECLARE_VALUE
 
+/* ---- Embedded value objects ---- */
+
+/* Free what a CoordAxis1D holds (axis, error, range, bounds, function) and zero it. */
+void caom_coord_axis1d_clear(struct caom_coord_axis1d *a);
+/* Free what a CoordAxis2D holds (axes, errors, range, bounds, function) and zero it. */
+void caom_coord_axis2d_clear(struct caom_coord_axis2d *a);
+
 /* ---- Sets ---- */
 
 /* Add s to a lexically sorted set (no-op when present). */
 void caom_strlist_add(struct caom_strlist *l, const char *s);
 /* Add s to a set ranked by order (unknown values sort last, lexically). */
 void caom_strlist_add_ranked(struct caom_strlist *l, const char *s, const char *const *order);
-/* True when s is in the set. */
-int caom_strlist_has(const struct caom_strlist *l, const char *s);
 /* Empty the set. */
 void caom_strlist_clear(struct caom_strlist *l);
-
-/* ---- Attributes by dotted path (blueprint keys) ---- */
-
-/*
- * A path names an attribute under an entity type with the XSD element names:
- * type "Chunk", path "position.axis.function.refCoord.coord1.pix"; type
- * "Observation", path "telescope.geoLocationX". Entity types: "Observation",
- * "Plane", "Artifact", "Part", "Chunk". Only strings, scalars and sets can be
- * set; paths through a choice (CoordAxis2D.bounds, Position.bounds) or a list
- * are refused. Text follows the XML rules (booleans also T/F, dates
- * yyyy-MM-dd[THH:mm:ss[.SSS]]); a set gains one item per call.
- */
-enum caom_path_kind {
-	CAOM_PATH_NONE = -1,	/* no such attribute */
-	CAOM_PATH_STRING,	/* char * (also URIs, enumerations) */
-	CAOM_PATH_DOUBLE,
-	CAOM_PATH_INT,		/* 32-bit */
-	CAOM_PATH_LONG,		/* 64-bit */
-	CAOM_PATH_BOOL,
-	CAOM_PATH_DATE,
-	CAOM_PATH_SET,		/* struct caom_strlist; each set call adds one item */
-	CAOM_PATH_OBJECT	/* a value object: not settable from text */
-};
-
-/* What the attribute at path under entity type is (CAOM_PATH_NONE when unknown). */
-enum caom_path_kind caom_path_kind(const char *type, const char *path);
-/* Parse text into the attribute at path of obj (non-NULL), creating parents; 0 or -1, *cause. */
-int caom_path_set(const char *type, void *obj, const char *path, const char *text,
-    char **cause);
-/* Unset the attribute at path (free, lower has_, empty the set); 0 or -1 with *cause. */
-int caom_path_clear(const char *type, void *obj, const char *path, char **cause);
 
 /* ---- UUIDs and dates ---- */
 

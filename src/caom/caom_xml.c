@@ -8,18 +8,14 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <float.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libxml/parser.h>
@@ -31,6 +27,9 @@
 #include "caom/caom_desc.h"
 #include "caom/caom_xml.h"
 #include "caom/checksum.h"
+#include "caom/numfmt.h"
+#include "lib/fileio.h"
+#include "lib/msgbuf.h"
 #include "lib/xmalloc.h"
 
 #define XML_XSI_NS	"http://www.w3.org/2001/XMLSchema-instance"
@@ -41,79 +40,6 @@
 #else
 #define XML_CONST_ERROR
 #endif
-
-/* ==== numbers ==== */
-
-/* Python repr layout of a "%.Ne" text: fixed for exponents -4..15, else d.ddde+XX. */
-static size_t
-xml_repr(const char *e, char *buf)
-{
-	char digits[24], *p = buf;
-	size_t nd = 0;
-	int exp10, i;
-
-	if (*e == '-')
-		*p++ = *e++;
-	for (; *e != 'e'; e++) {
-		if (*e != '.')
-			digits[nd++] = *e;
-	}
-	exp10 = atoi(e + 1);
-	while (nd > 1 && digits[nd - 1] == '0')
-		nd--;
-	if (exp10 < -4 || exp10 >= 16) {
-		*p++ = digits[0];
-		if (nd > 1) {
-			*p++ = '.';
-			memcpy(p, digits + 1, nd - 1);
-			p += nd - 1;
-		}
-		return (size_t)(p - buf) + (size_t)sprintf(p, "e%c%02d", exp10 < 0 ? '-' : '+',
-		    abs(exp10));
-	}
-	if (exp10 < 0) {
-		p += sprintf(p, "0.");
-		for (i = -1; i > exp10; i--)
-			*p++ = '0';
-		memcpy(p, digits, nd);
-		p += nd;
-	} else {
-		for (i = 0; i <= exp10; i++)
-			*p++ = (size_t)i < nd ? digits[i] : '0';
-		*p++ = '.';
-		if ((size_t)exp10 + 1 >= nd)
-			*p++ = '0';
-		for (i = exp10 + 1; (size_t)i < nd; i++)
-			*p++ = digits[i];
-	}
-	*p = '\0';
-	return (size_t)(p - buf);
-}
-
-size_t
-caom_xml_format_double(double v, char buf[32])
-{
-	char tmp[40];
-	int prec;
-
-	if (isnan(v))
-		return (size_t)snprintf(buf, 32, "NaN");
-	if (isinf(v))
-		return (size_t)snprintf(buf, 32, "%sINF", v < 0 ? "-" : "");
-	if (v == 0)
-		return (size_t)snprintf(buf, 32, "%s0.0", signbit(v) ? "-" : "");
-	if (fabs(v) < 1e15 && v == trunc(v))
-		return (size_t)snprintf(buf, 32, "%.0f.0", v);
-	/* 15 digits almost always do; subnormals may need far fewer. */
-	for (prec = fabs(v) < DBL_MIN ? 1 : 15; prec < 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-		if (strtod(tmp, NULL) == v)
-			break;
-	}
-	if (prec == 17)
-		snprintf(tmp, sizeof tmp, "%.16e", v);
-	return xml_repr(tmp, buf);
-}
 
 /* ==== writer ==== */
 
@@ -288,7 +214,7 @@ xml_scalar_text(const struct caom_field *f, const void *p, char buf[40])
 {
 	switch (f->type) {
 	case CAOM_F_DOUBLE:
-		caom_xml_format_double(*(const double *)p, buf);
+		numfmt_double(*(const double *)p, buf);
 		break;
 	case CAOM_F_INT32:
 		snprintf(buf, 40, "%d", *(const int *)p);
@@ -501,35 +427,6 @@ caom_xml_write_fp(const struct caom_observation *obs, FILE *fp, char **cause)
 }
 
 /* ==== parsing ==== */
-
-/* Read a whole file into memory; 0 or -1 with *cause. */
-static int
-xml_slurp(const char *path, char **buf, size_t *len, char **cause)
-{
-	struct stat st;
-	ssize_t n;
-	size_t got = 0;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	*buf = xmalloc((size_t)st.st_size + 1);
-	while ((n = read(fd, *buf + got, (size_t)st.st_size - got)) > 0)
-		got += (size_t)n;
-	close(fd);
-	if (n < 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		free(*buf);
-		return -1;
-	}
-	(*buf)[got] = '\0';
-	*len = got;
-	return 0;
-}
 
 /* The message of a libxml2 error without its trailing newline. */
 static char *
@@ -1187,7 +1084,7 @@ caom_xml_read_file(const char *path, struct caom_observation **out, char **cause
 	char *buf;
 	int rc;
 
-	if (xml_slurp(path, &buf, &len, cause) == -1)
+	if (fileio_read(path, &buf, &len, cause) == -1)
 		return -1;
 	rc = caom_xml_read_memory(path, buf, len, out, cause);
 	free(buf);
@@ -1205,36 +1102,41 @@ static struct xml_schema xml_schemas[8];
 static size_t xml_nschemas;
 static pthread_mutex_t xml_schema_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Errors gathered from libxml2 callbacks. */
+/* Errors gathered from libxml2 callbacks: the first XML_MAX_ERRORS, one a line. */
 struct xml_errors {
 	const char	*name;
-	char		*text;
-	int		 count;
+	struct msgbuf	 lines;
 };
 
 static void
 xml_errors_add(void *arg, XML_CONST_ERROR xmlError *err)
 {
 	struct xml_errors *e = arg;
-	char *line, *joined;
+	char *line;
 
-	if (++e->count > XML_MAX_ERRORS)
+	if (e->lines.n >= XML_MAX_ERRORS)
 		return;
 	line = xml_error_text(e->name, err);
-	if (e->text == NULL) {
-		e->text = line;
-		return;
-	}
-	joined = xasprintf("%s\n%s", e->text, line);
-	free(e->text);
+	msgbuf_add(&e->lines, "%s", line);
 	free(line);
-	e->text = joined;
+}
+
+/* The errors gathered (the caller frees them), or fallback when there are none. */
+static char *
+xml_errors_take(struct xml_errors *e, char *fallback)
+{
+	char *text = msgbuf_take(&e->lines);
+
+	if (text == NULL)
+		return fallback;
+	free(fallback);
+	return text;
 }
 
 static xmlSchemaPtr
 xml_schema_load(const char *path, char **cause)
 {
-	struct xml_errors errs = { path, NULL, 0 };
+	struct xml_errors errs = { path, { NULL, 0, 0 } };
 	xmlSchemaParserCtxtPtr pctx;
 	xmlSchemaPtr schema = NULL;
 
@@ -1248,9 +1150,9 @@ xml_schema_load(const char *path, char **cause)
 		xmlSchemaFreeParserCtxt(pctx);
 	}
 	if (schema == NULL)
-		*cause = errs.text != NULL ? errs.text : xasprintf("%s: bad schema", path);
+		*cause = xml_errors_take(&errs, xasprintf("%s: bad schema", path));
 	else
-		free(errs.text);
+		msgbuf_clear(&errs.lines);
 	return schema;
 }
 
@@ -1299,7 +1201,7 @@ caom_xml_cleanup(void)
 static int
 xml_validate_doc(const char *name, xmlDocPtr doc, const char *xsd_dir, char **cause)
 {
-	struct xml_errors errs = { name, NULL, 0 };
+	struct xml_errors errs = { name, { NULL, 0, 0 } };
 	xmlNodePtr root = xmlDocGetRootElement(doc);
 	xmlSchemaValidCtxtPtr vctx;
 	xmlSchemaPtr schema;
@@ -1322,10 +1224,10 @@ xml_validate_doc(const char *name, xmlDocPtr doc, const char *xsd_dir, char **ca
 	rc = xmlSchemaValidateDoc(vctx, doc);
 	xmlSchemaFreeValidCtxt(vctx);
 	if (rc == 0) {
-		free(errs.text);
+		msgbuf_clear(&errs.lines);
 		return 0;
 	}
-	*cause = errs.text != NULL ? errs.text : xasprintf("%s: not valid", name);
+	*cause = xml_errors_take(&errs, xasprintf("%s: not valid", name));
 	return -1;
 }
 
@@ -1340,20 +1242,6 @@ caom_xml_validate_memory(const char *name, const char *buf, size_t len,
 		return -1;
 	rc = xml_validate_doc(name, doc, xsd_dir, cause);
 	xmlFreeDoc(doc);
-	return rc;
-}
-
-int
-caom_xml_validate_file(const char *path, const char *xsd_dir, char **cause)
-{
-	size_t len;
-	char *buf;
-	int rc;
-
-	if (xml_slurp(path, &buf, &len, cause) == -1)
-		return -1;
-	rc = caom_xml_validate_memory(path, buf, len, xsd_dir, cause);
-	free(buf);
 	return rc;
 }
 
@@ -1412,7 +1300,7 @@ caom_xml_verify_file(const char *path, const char *xsd_dir, FILE *report)
 	size_t len;
 	int rc;
 
-	if (xml_slurp(path, &buf, &len, &cause) == -1) {
+	if (fileio_read(path, &buf, &len, &cause) == -1) {
 		xml_verify_fail(report, cause);
 		return 1;
 	}

@@ -6,7 +6,7 @@
  * The writer follows the reference layout: <?xml version='1.0'
  * encoding='UTF-8'?>, prefix caom2, qualified attributes, 2-space indent,
  * xs:sequence order, dates yyyy-MM-ddTHH:mm:ss.SSS, doubles as the shortest
- * text that reads back exactly (1.0, 3.7e-07, as Python's repr). Reader
+ * text that reads back exactly (numfmt.h: 1.0, 3.7e-07, as Python's repr). Reader
  * errors name the file, the line and the element.
  */
 #ifndef CAOM2INGEST_CAOM_XML_H
@@ -30,11 +30,8 @@ int caom_xml_read_memory(const char *name, const char *buf, size_t len,
 char *caom_xml_write(const struct caom_observation *obs, size_t *len);
 /* Write the CAOM-2.4 text of obs to fp; 0 or -1 with *cause. */
 int caom_xml_write_fp(const struct caom_observation *obs, FILE *fp, char **cause);
-/* Shortest round-trip text of v (Python repr style, XSD NaN/INF) into buf; returns its length. */
-size_t caom_xml_format_double(double v, char buf[32]);
-/* Validate the document at path against xsd_dir/CAOM-2.x.xsd chosen by its namespace. */
-int caom_xml_validate_file(const char *path, const char *xsd_dir, char **cause);
-/* Validate an in-memory document the same way; name is used in messages. */
+/* Validate a document in memory against xsd_dir/CAOM-2.x.xsd chosen by its namespace;
+ * name is used in messages ("name:line: ..."). 0, or -1 with *cause. */
 int caom_xml_validate_memory(const char *name, const char *buf, size_t len,
     const char *xsd_dir, char **cause);
 /* Check a document: schema (skipped when xsd_dir is NULL) and every checksum; report failures to report; 0 all good, 1 otherwise. */

@@ -26,6 +26,7 @@
 #include "caom/caom.h"
 #include "caom/caom_desc.h"
 #include "caom/checksum.h"
+#include "caom/checksum_test.h"
 #include "lib/xmalloc.h"
 
 /* One child's UUID and raw accMetaChecksum, sorted for the parent. */

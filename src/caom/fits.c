@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,8 @@
 #include <fitsio.h>
 
 #include "caom/fits.h"
+#include "caom/numfmt.h"
+#include "lib/fileio.h"
 #include "lib/strmap.h"
 #include "lib/xmalloc.h"
 
@@ -439,27 +442,6 @@ hdr_read_cfitsio(const char *path, off_t size, struct fits_file **out, char **ca
 	return 0;
 }
 
-/* Read a whole small file; NULL with *cause. */
-static char *
-hdr_slurp(const char *path, size_t *len, char **cause)
-{
-	struct stat st;
-	FILE *fp;
-	char *buf;
-
-	if ((fp = fopen(path, "rb")) == NULL || fstat(fileno(fp), &st) != 0) {
-		*cause = xasprintf("%s: %s", path, strerror(errno));
-		if (fp != NULL)
-			fclose(fp);
-		return NULL;
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	*len = fread(buf, 1, (size_t)st.st_size, fp);
-	fclose(fp);
-	buf[*len] = '\0';
-	return buf;
-}
-
 int
 fits_read(const char *path, struct fits_file **out, char **cause)
 {
@@ -481,7 +463,7 @@ fits_read(const char *path, struct fits_file **out, char **cause)
 		return hdr_read_cfitsio(path, -1, out, cause);	/* size unknown: gzip */
 	if (n >= 9 && memcmp(head, "SIMPLE  =", 9) == 0 && memchr(head, '\n', n) == NULL)
 		return hdr_read_cfitsio(path, stat(path, &st) == 0 ? st.st_size : -1, out, cause);
-	if ((buf = hdr_slurp(path, &len, cause)) == NULL)
+	if (fileio_read(path, &buf, &len, cause) != 0)
 		return -1;
 	r = fits_read_dump(path, buf, len, out, cause);
 	free(buf);
@@ -681,6 +663,128 @@ fits_hdu_set(struct fits_hdu *hdu, const char *key, enum fits_vtype type, const 
 	}
 	c->value = value != NULL ? fa_strndup(hdu->file_, value, strlen(value)) : NULL;
 	c->type = value != NULL ? type : FITS_UNDEFINED;
+}
+
+/* ---- values typed as astropy types them ---- */
+
+int
+fits_parse_double(const char *s, double *out)
+{
+	char buf[128], *end, *d;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s == '\0' || strlen(s) >= sizeof buf)
+		return -1;
+	strcpy(buf, s);
+	if ((d = strpbrk(buf, "Dd")) != NULL && d != buf && isdigit((unsigned char)d[-1]))
+		*d = 'E';
+	*out = strtod(buf, &end);
+	while (isspace((unsigned char)*end))
+		end++;
+	return end != buf && *end == '\0' ? 0 : -1;
+}
+
+int
+fits_hdu_typed(const struct fits_hdu *hdu, const char *key, struct fits_hval *v)
+{
+	const struct fits_card *c;
+
+	if (hdu == NULL || (c = fits_hdu_find(hdu, key)) == NULL || c->value == NULL)
+		return -1;
+	memset(v, 0, sizeof *v);
+	switch (c->type) {
+	case FITS_LOGICAL:
+		v->t = FITS_H_BOOL;
+		v->b = c->value[0] == 'T';
+		break;
+	case FITS_INTEGER:
+		v->t = FITS_H_INT;
+		v->i = strtoll(c->value, NULL, 10);
+		v->d = (double)v->i;
+		break;
+	case FITS_FLOAT:
+		v->t = FITS_H_FLOAT;
+		if (fits_parse_double(c->value, &v->d) != 0)
+			v->d = NAN;
+		break;
+	default:
+		v->t = FITS_H_STR;
+		v->s = c->value;
+		break;
+	}
+	return 0;
+}
+
+int
+fits_hval_truthy(const struct fits_hval *v)
+{
+	switch (v->t) {
+	case FITS_H_BOOL:
+		return v->b;
+	case FITS_H_INT:
+		return v->i != 0;
+	case FITS_H_FLOAT:
+		return v->d != 0;
+	default:
+		return v->s[0] != '\0';
+	}
+}
+
+const char *
+fits_hval_str(const struct fits_hval *v, char buf[40])
+{
+	switch (v->t) {
+	case FITS_H_BOOL:
+		return v->b ? "True" : "False";
+	case FITS_H_INT:
+		snprintf(buf, 40, "%lld", v->i);
+		return buf;
+	case FITS_H_FLOAT:
+		numfmt_double(v->d, buf);
+		return buf;
+	default:
+		return v->s;
+	}
+}
+
+/* Is value a number that _set_by_type makes a float? */
+static int
+hdr_typed_float(const char *value, double *d)
+{
+	const char *s;
+	int decimal = *value != '\0';
+
+	for (s = value; *s != '\0'; s++) {
+		if (!isdigit((unsigned char)*s))
+			decimal = 0;
+	}
+	return fits_parse_double(value, d) == 0 && ((*d != 0 && !decimal) ||
+	    (value[0] == '0' && value[1] == '.'));
+}
+
+void
+fits_hdu_set_typed(struct fits_hdu *hdu, const char *key, const char *value)
+{
+	char buf[40], *end;
+	double d;
+	long long i;
+
+	if (hdr_typed_float(value, &d)) {
+		snprintf(buf, sizeof buf, "%.17g", d);
+		if (strpbrk(buf, ".eEn") == NULL)
+			strcat(buf, ".0");
+		fits_hdu_set(hdu, key, FITS_FLOAT, buf);
+		return;
+	}
+	i = strtoll(value, &end, 10);
+	while (isspace((unsigned char)*end))
+		end++;
+	if (end != value && *end == '\0' && i != 0) {
+		snprintf(buf, sizeof buf, "%lld", i);
+		fits_hdu_set(hdu, key, FITS_INTEGER, buf);
+	} else
+		fits_hdu_set(hdu, key, FITS_STRING, value);
 }
 
 /*

@@ -4,7 +4,9 @@
  * Reads plain, tile-compressed (.fz) and gzipped (.gz) FITS through cfitsio,
  * and header-dump text files (*.fits.header: 80-column cards, newline
  * separated or not, each HDU ended by an END card). Cards are kept raw in
- * file order; nothing is interpreted beyond value parsing.
+ * file order; nothing is interpreted beyond value parsing, and values are
+ * read back either as text and numbers or typed as astropy types them (the
+ * view the mapping engine has of a header).
  */
 #ifndef CAOM2INGEST_FITS_H
 #define CAOM2INGEST_FITS_H
@@ -48,6 +50,27 @@ struct fits_file {
 	struct fits_arena *arena_;	/* the card strings (private) */
 };
 
+/*
+ * A header value typed as astropy types it: what the reference mapping
+ * (caom2utils) sees of a card. Logical cards are booleans, integer cards
+ * integers, float cards floats; everything else (strings, complex and
+ * malformed values) is text.
+ */
+enum fits_htype {
+	FITS_H_STR,		/* s */
+	FITS_H_INT,		/* i, and d = (double)i */
+	FITS_H_FLOAT,		/* d (NaN when the text is no number) */
+	FITS_H_BOOL		/* b */
+};
+
+struct fits_hval {
+	enum fits_htype	 t;
+	const char	*s;		/* FITS_H_STR: the card's text (lives as long as the file) */
+	double		 d;
+	long long	 i;
+	int		 b;
+};
+
 /* Read all headers of path (FITS or header dump, detected by content). 0 or -1 with *cause. */
 int fits_read(const char *path, struct fits_file **out, char **cause);
 /* Read a header dump from memory (name is used in messages). 0 or -1 with *cause. */
@@ -78,6 +101,23 @@ int fits_hdu_naxis(const struct fits_hdu *hdu, long long *naxisn, int max);
 int fits_hdu_has_data(const struct fits_hdu *hdu);
 /* Set key's value (first card of that name, else a new card at the end). */
 void fits_hdu_set(struct fits_hdu *hdu, const char *key, enum fits_vtype type, const char *value);
+/* The value of key in hdu (NULL accepted) typed as above; 0, or -1 when absent or valueless. */
+int fits_hdu_typed(const struct fits_hdu *hdu, const char *key, struct fits_hval *v);
+/* Python's truth of a value: true, non-zero, non-empty. */
+int fits_hval_truthy(const struct fits_hval *v);
+/* Python's str() of a value ("True", "12", "1.5e-05", the text); numbers are written into buf. */
+const char *fits_hval_str(const struct fits_hval *v, char buf[40]);
+/*
+ * A number as FITS writes it (blanks around it, a D exponent after a digit)
+ * into *out; 0, or -1 when s is not wholly one number.
+ */
+int fits_parse_double(const char *s, double *out);
+/*
+ * Set key from text as the reference's _set_by_type types it: digits only
+ * and not 0, an integer; any other number but 0 (or one starting "0."), a
+ * float (written %.17g, with ".0" when that has no point); the rest a string.
+ */
+void fits_hdu_set_typed(struct fits_hdu *hdu, const char *key, const char *value);
 /*
  * The header as 80-column records without END (what wcspih reads): cards
  * with a value and a key of at most 8 characters, re-rendered from the

@@ -3,9 +3,13 @@
  *
  * The order of operations and the many small rules here (which value wins,
  * when an object is created, which WCS values are kept) are those of the
- * reference caom2utils FitsParser/FitsWcsParser, because the output must
+ * reference caom2utils FitsParser/BlueprintParser, because the output must
  * equal what the reference tools write for the same files; the comments
- * name the reference function each part corresponds to.
+ * name the reference function each part corresponds to. Header values are
+ * typed by fits.h, each HDU's WCS is read by wcs.h (FitsWcsParser); this
+ * file applies the blueprint to the headers, reads the blueprint's values
+ * and completes the WCS from them, then fills in the plane, the artifact,
+ * its parts and chunks, and the observation.
  */
 #include "config.h"
 
@@ -18,45 +22,20 @@
 #include <string.h>
 #include <time.h>
 
-#include <wcslib/wcs.h>
-#include <wcslib/wcsfix.h>
-#include <wcslib/wcshdr.h>
-#include <wcslib/wcsmath.h>
-
-#include "caom/caom_xml.h"
 #include "caom/map.h"
+#include "caom/numfmt.h"
+#include "caom/wcs.h"
+#include "lib/msgbuf.h"
 #include "lib/xmalloc.h"
 
-/* ---- Messages ---- */
-
-struct msgs {
-	char		*s;
-	size_t		 len;
-};
-
-static void __attribute__((format(printf, 2, 3)))
-msg_add(struct msgs *m, const char *fmt, ...)
-{
-	va_list ap;
-	char *l;
-
-	va_start(ap, fmt);
-	l = xvasprintf(fmt, ap);
-	va_end(ap);
-	m->s = xreallocarray(m->s, m->len + strlen(l) + 2, 1);
-	if (m->len > 0)
-		m->s[m->len++] = '\n';
-	strcpy(m->s + m->len, l);
-	m->len += strlen(l);
-	free(l);
-}
+/* ---- Mapping context and the first error ---- */
 
 struct mctx {
 	const struct map_input	*in;
 	const struct blueprint	*bp;
 	struct fits_file	*f;
 	struct caom_observation	*obs;
-	struct msgs		 warn;
+	struct msgbuf		 warn;
 	char			*error;		/* the first fatal error */
 };
 
@@ -76,150 +55,11 @@ fail(struct mctx *m, const char *fmt, ...)
 	return -1;
 }
 
-/* ---- Header values, typed as astropy types them ---- */
-
-enum hv_type { HV_STR, HV_INT, HV_FLOAT, HV_BOOL };
-
-struct hval {
-	enum hv_type	 t;
-	const char	*s;	/* HV_STR text */
-	double		 d;	/* HV_FLOAT, HV_INT */
-	long long	 i;	/* HV_INT */
-	int		 b;	/* HV_BOOL */
-};
-
-static int
-parse_double(const char *s, double *out)
-{
-	char buf[128], *end, *d;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	if (*s == '\0' || strlen(s) >= sizeof buf)
-		return -1;
-	strcpy(buf, s);
-	if ((d = strpbrk(buf, "Dd")) != NULL && d != buf && isdigit((unsigned char)d[-1]))
-		*d = 'E';
-	*out = strtod(buf, &end);
-	while (isspace((unsigned char)*end))
-		end++;
-	return end != buf && *end == '\0' ? 0 : -1;
-}
-
-/* The value of kw in HDU h; 0 when absent or valueless. */
-static int
-hdr_get(const struct fits_hdu *h, const char *kw, struct hval *v)
-{
-	const struct fits_card *c;
-
-	if (h == NULL || (c = fits_hdu_find(h, kw)) == NULL || c->value == NULL)
-		return 0;
-	memset(v, 0, sizeof *v);
-	switch (c->type) {
-	case FITS_LOGICAL:
-		v->t = HV_BOOL;
-		v->b = c->value[0] == 'T';
-		break;
-	case FITS_INTEGER:
-		v->t = HV_INT;
-		v->i = strtoll(c->value, NULL, 10);
-		v->d = (double)v->i;
-		break;
-	case FITS_FLOAT:
-		v->t = HV_FLOAT;
-		if (parse_double(c->value, &v->d) != 0)
-			v->d = NAN;
-		break;
-	default:
-		v->t = HV_STR;
-		v->s = c->value;
-		break;
-	}
-	return 1;
-}
-
-static int
-hval_truthy(const struct hval *v)
-{
-	switch (v->t) {
-	case HV_BOOL:
-		return v->b;
-	case HV_INT:
-		return v->i != 0;
-	case HV_FLOAT:
-		return v->d != 0;
-	default:
-		return v->s[0] != '\0';
-	}
-}
-
-/* Python str() of a value into buf. */
-static const char *
-hval_str(const struct hval *v, char buf[40])
-{
-	switch (v->t) {
-	case HV_BOOL:
-		return v->b ? "True" : "False";
-	case HV_INT:
-		snprintf(buf, 40, "%lld", v->i);
-		return buf;
-	case HV_FLOAT:
-		caom_xml_format_double(v->d, buf);
-		return buf;
-	default:
-		return v->s;
-	}
-}
-
-/* d as an integer, clamped to the range where the conversion is defined. */
-static long long
-to_ll(double d)
-{
-	if (!(d >= -9.2e18))
-		return d > 0 ? 0 : (isnan(d) ? 0 : (long long)-9.2e18);
-	if (d > 9.2e18)
-		return (long long)9.2e18;
-	return (long long)d;
-}
-
 /* The header of HDU i, or NULL. */
 static struct fits_hdu *
 hdu(struct mctx *m, int i)
 {
 	return m->f != NULL && i >= 0 && (size_t)i < m->f->nhdus ? &m->f->hdus[i] : NULL;
-}
-
-/* _set_by_type: numbers become numbers, the rest strings, as the reference stores them. */
-static void
-set_by_type(struct fits_hdu *h, const char *kw, const char *value)
-{
-	const char *s = value;
-	char buf[40], *end;
-	double d;
-	long long i;
-	int decimal = *s != '\0', is_int;
-
-	for (; *s != '\0'; s++) {
-		if (!isdigit((unsigned char)*s))
-			decimal = 0;
-	}
-	if (parse_double(value, &d) == 0 && ((d != 0 && !decimal) ||
-	    (value[0] == '0' && value[1] == '.'))) {
-		snprintf(buf, sizeof buf, "%.17g", d);
-		if (strpbrk(buf, ".eEn") == NULL)
-			strcat(buf, ".0");
-		fits_hdu_set(h, kw, FITS_FLOAT, buf);
-		return;
-	}
-	i = strtoll(value, &end, 10);
-	while (isspace((unsigned char)*end))
-		end++;
-	is_int = end != value && *end == '\0';
-	if (is_int && i != 0) {
-		snprintf(buf, sizeof buf, "%lld", i);
-		fits_hdu_set(h, kw, FITS_INTEGER, buf);
-	} else
-		fits_hdu_set(h, kw, FITS_STRING, value);
 }
 
 /* ---- Blueprint values (FitsParser._get_from_list) ---- */
@@ -233,7 +73,7 @@ enum mv_state {
 
 struct mv {
 	enum mv_state	 st;
-	struct hval	 v;
+	struct fits_hval v;
 	char		 num[40];
 	char		*own;		/* a function's result */
 	const char	*key;
@@ -247,47 +87,58 @@ mv_free(struct mv *v)
 	v->own = NULL;
 }
 
+/* A keyword list: the first keyword with a true value, else the default. */
+static void
+get_list(struct mctx *m, const struct bp_value *b, struct mv *r)
+{
+	size_t i;
+
+	for (i = 0; i < b->nkw; i++) {
+		if (fits_hdu_typed(hdu(m, r->index), b->kw[i], &r->v) == 0 &&
+		    fits_hval_truthy(&r->v)) {
+			r->st = MV_VALUE;
+			return;
+		}
+	}
+	memset(&r->v, 0, sizeof r->v);
+	r->v.t = FITS_H_STR;
+	if (b->def != NULL) {
+		r->st = MV_DEFAULT;
+		r->v.s = b->def;
+	}
+}
+
+/* The blueprint's value of key for HDU index (free it with mv_free). */
 static struct mv
 get(struct mctx *m, const char *key, int index)
 {
-	struct mv r;
 	const struct bp_value *b;
-	size_t i;
+	struct mv r;
 
 	memset(&r, 0, sizeof r);
 	r.key = key;
 	r.index = index;
-	r.v.t = HV_STR;
+	r.v.t = FITS_H_STR;
 	if ((b = bp_get(m->bp, bp_key(key), index)) == NULL)
 		return r;
 	switch (b->kind) {
 	case BP_LIST:
-		for (i = 0; i < b->nkw; i++) {
-			if (hdr_get(hdu(m, index), b->kw[i], &r.v) && hval_truthy(&r.v)) {
-				r.st = MV_VALUE;
-				return r;
-			}
-		}
-		memset(&r.v, 0, sizeof r.v);
-		r.v.t = HV_STR;
-		if (b->def != NULL) {
-			r.st = MV_DEFAULT;
-			r.v.s = b->def;
-		}
-		return r;
+		get_list(m, b, &r);
+		break;
 	case BP_LITERAL:
-		if (b->lit[0] == '\0')
-			return r;
-		r.st = strcmp(b->lit, "None") == 0 ? MV_NULL : MV_VALUE;
-		r.v.s = b->lit;
-		return r;
+		if (b->lit[0] != '\0') {
+			r.st = strcmp(b->lit, "None") == 0 ? MV_NULL : MV_VALUE;
+			r.v.s = b->lit;
+		}
+		break;
 	case BP_NONE:
 		r.st = MV_NULL;
-		return r;
+		break;
 	case BP_FUNCTION:	/* never in a plan: no collection function is compiled in */
 	default:
-		return r;
+		break;
 	}
+	return r;
 }
 
 static int
@@ -299,7 +150,7 @@ mv_has(const struct mv *v, int has_current)
 static const char *
 mv_text(struct mv *v)
 {
-	return hval_str(&v->v, v->num);
+	return fits_hval_str(&v->v, v->num);
 }
 
 static void
@@ -307,8 +158,9 @@ warn_value(struct mctx *m, const struct mv *v, const char *what)
 {
 	char buf[40];
 
-	msg_add(&m->warn, "%s: HDU %d: %s: '%s' is not %s (ignored)",
-	    m->f != NULL ? m->f->path : m->in->uri, v->index, v->key, hval_str(&v->v, buf), what);
+	msgbuf_add(&m->warn, "%s: HDU %d: %s: '%s' is not %s (ignored)",
+	    m->f != NULL ? m->f->path : m->in->uri, v->index, v->key, fits_hval_str(&v->v, buf),
+	    what);
 }
 
 /* A string attribute. */
@@ -327,15 +179,29 @@ set_str(struct mctx *m, char **field, const char *key, int index)
 	mv_free(&v);
 }
 
+/* A one-string value object's string (a UCD, a flag): cur or key's value; NULL when empty. */
+static char *
+set_single(struct mctx *m, const char *cur, const char *key)
+{
+	char *s = cur != NULL ? xstrdup(cur) : NULL;
+
+	set_str(m, &s, key, 0);
+	if (s != NULL && s[0] == '\0') {
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
 /* _to_float of a value; 0 or -1. */
 static int
 mv_double(struct mctx *m, struct mv *v, double *out)
 {
-	if (v->v.t == HV_FLOAT || v->v.t == HV_INT) {
+	if (v->v.t == FITS_H_FLOAT || v->v.t == FITS_H_INT) {
 		*out = v->v.d;
 		return 0;
 	}
-	if (v->v.t == HV_STR && parse_double(v->v.s, out) == 0)
+	if (v->v.t == FITS_H_STR && fits_parse_double(v->v.s, out) == 0)
 		return 0;
 	warn_value(m, v, "a number");
 	return -1;
@@ -362,21 +228,21 @@ mv_long(struct mctx *m, struct mv *v, long long *out)
 	double d;
 	char *end;
 
-	if (v->v.t == HV_INT) {
+	if (v->v.t == FITS_H_INT) {
 		*out = v->v.i;
 		return 0;
 	}
-	if (v->v.t == HV_FLOAT && v->v.d == trunc(v->v.d) && fabs(v->v.d) < 9e18) {
+	if (v->v.t == FITS_H_FLOAT && v->v.d == trunc(v->v.d) && fabs(v->v.d) < 9e18) {
 		*out = (long long)v->v.d;
 		return 0;
 	}
-	if (v->v.t == HV_STR) {
+	if (v->v.t == FITS_H_STR) {
 		*out = strtoll(v->v.s, &end, 10);
 		while (isspace((unsigned char)*end))
 			end++;
 		if (end != v->v.s && *end == '\0')
 			return 0;
-		if (parse_double(v->v.s, &d) == 0 && d == trunc(d) && fabs(d) < 9e18) {
+		if (fits_parse_double(v->v.s, &d) == 0 && d == trunc(d) && fabs(d) < 9e18) {
 			*out = (long long)d;
 			return 0;
 		}
@@ -409,13 +275,13 @@ set_bool(struct mctx *m, int *field, int *has, const char *key, int index)
 	if (v.st == MV_NULL)
 		*has = 0;
 	else if (mv_has(&v, *has)) {
-		if (v.v.t == HV_BOOL) {
+		if (v.v.t == FITS_H_BOOL) {
 			*field = v.v.b;
 			*has = 1;
-		} else if (v.v.t == HV_STR && strcmp(v.v.s, "true") == 0) {
+		} else if (v.v.t == FITS_H_STR && strcmp(v.v.s, "true") == 0) {
 			*field = 1;
 			*has = 1;
-		} else if (v.v.t == HV_STR && strcmp(v.v.s, "false") == 0) {
+		} else if (v.v.t == FITS_H_STR && strcmp(v.v.s, "false") == 0) {
 			*field = 0;
 			*has = 1;
 		} else
@@ -464,9 +330,9 @@ set_date(struct mctx *m, int64_t *field, int *has, const char *key, int index)
 	if (v.st == MV_NULL)
 		*has = 0;
 	else if (mv_has(&v, *has)) {
-		if (v.v.t == HV_STR && v.v.s[0] == '\0')
+		if (v.v.t == FITS_H_STR && v.v.s[0] == '\0')
 			*has = 0;
-		else if (v.v.t == HV_STR && parse_date(v.v.s, &ms) == 0) {
+		else if (v.v.t == FITS_H_STR && parse_date(v.v.s, &ms) == 0) {
 			*field = ms;
 			*has = 1;
 		} else {
@@ -482,14 +348,14 @@ static char *
 get_set(struct mctx *m, const char *key)
 {
 	const struct bp_value *b = bp_get(m->bp, bp_key(key), 0);
-	struct hval v;
+	struct fits_hval v;
 	char buf[40];
 
 	if (b == NULL)
 		return NULL;
 	if (b->kind == BP_LIST) {
-		if (b->nkw > 0 && hdr_get(hdu(m, 0), b->kw[0], &v))
-			return xstrdup(hval_str(&v, buf));
+		if (b->nkw > 0 && fits_hdu_typed(hdu(m, 0), b->kw[0], &v) == 0)
+			return xstrdup(fits_hval_str(&v, buf));
 		return NULL;
 	}
 	if (b->kind == BP_LITERAL && b->lit[0] != '\0')
@@ -548,37 +414,34 @@ static void
 apply_value(struct fits_hdu *h, const struct bp_value *b, char kws[4][32], size_t n)
 {
 	char buf[40];
-	struct hval v;
+	struct fits_hval v;
 	size_t i, j;
 
 	if (b->kind == BP_LIST) {
 		for (i = 0; i < b->nkw; i++) {
-			if (!in_std(b->kw[i], kws, n) && hdr_get(h, b->kw[i], &v)) {
-				char *text = xstrdup(hval_str(&v, buf));
+			if (!in_std(b->kw[i], kws, n) && fits_hdu_typed(h, b->kw[i], &v) == 0) {
+				char *text = xstrdup(fits_hval_str(&v, buf));
 
 				for (j = 0; j < n; j++)
-					set_by_type(h, kws[j], text);
+					fits_hdu_set_typed(h, kws[j], text);
 				free(text);
 			}
 		}
 	} else if (b->kind == BP_LITERAL && strstr(b->lit, "None") == NULL) {
 		for (j = 0; j < n; j++)
-			set_by_type(h, kws[j], b->lit);
+			fits_hdu_set_typed(h, kws[j], b->lit);
 	}
 }
 
+/* The plan's entries that name standard WCS keywords, into every header. */
 static void
-apply_blueprint(struct mctx *m)
+apply_plan(struct mctx *m)
 {
 	const struct bp_value *b;
-	const int *exts;
-	int *keys, i, j;
-	size_t nkeys, k, h, nexts, n;
-	struct hval v;
-	char cd[16], cdelt[16], kws[4][32];
+	char kws[4][32];
+	size_t nkeys, k, h, n;
+	int *keys;
 
-	if (m->f == NULL)
-		return;
 	nkeys = bp_plan_keys(m->bp, 0, &keys);
 	for (k = 0; k < nkeys; k++) {
 		b = bp_get(m->bp, keys[k], 0);
@@ -588,565 +451,92 @@ apply_blueprint(struct mctx *m)
 			apply_value(&m->f->hdus[h], b, kws, n);
 	}
 	free(keys);
+}
+
+/* Each extension plan's entries into its own header. */
+static void
+apply_extensions(struct mctx *m)
+{
+	const int *exts;
+	char kws[4][32];
+	size_t nexts, k, nkeys, e, n;
+	int *keys, ext;
+
 	nexts = bp_extensions(m->bp, &exts);
 	for (k = 0; k < nexts; k++) {
-		int ext = exts[k];
-		int *ekeys;
-		size_t en, e;
-
-		if ((size_t)ext >= m->f->nhdus) {
-			msg_add(&m->warn, "%s: the blueprint configures extension %d, the file has "
+		if ((size_t)(ext = exts[k]) >= m->f->nhdus) {
+			msgbuf_add(&m->warn, "%s: the blueprint configures extension %d, the file has "
 			    "%zu HDUs", m->f->path, ext, m->f->nhdus);
 			continue;
 		}
-		en = bp_plan_keys(m->bp, ext, &ekeys);
-		for (e = 0; e < en; e++) {
-			if ((n = std_keywords(bp_wcs_std(m->bp, ekeys[e]), kws)) > 0)
-				apply_value(&m->f->hdus[ext], bp_get(m->bp, ekeys[e], ext), kws, n);
+		nkeys = bp_plan_keys(m->bp, ext, &keys);
+		for (e = 0; e < nkeys; e++) {
+			if ((n = std_keywords(bp_wcs_std(m->bp, keys[e]), kws)) > 0)
+				apply_value(&m->f->hdus[ext], bp_get(m->bp, keys[e], ext), kws, n);
 		}
-		free(ekeys);
+		free(keys);
 	}
-	/* defaults: the last keyword of a list gets the default when it has no value */
+}
+
+/* Defaults: the last keyword of a list gets the default where it has no value. */
+static void
+apply_defaults(struct mctx *m)
+{
+	const struct bp_value *b;
+	struct fits_hval v;
+	const char *last;
+	size_t nkeys, k, h;
+	int *keys;
+
 	nkeys = bp_plan_keys(m->bp, 0, &keys);
 	for (k = 0; k < nkeys; k++) {
 		b = bp_get(m->bp, keys[k], 0);
 		if (b->kind != BP_LIST || b->def == NULL || b->nkw == 0 ||
 		    strchr(b->kw[b->nkw - 1], ',') != NULL)
 			continue;
+		last = b->kw[b->nkw - 1];
 		for (h = 0; h < m->f->nhdus; h++) {
-			if (!hdr_get(&m->f->hdus[h], b->kw[b->nkw - 1], &v) || !hval_truthy(&v))
-				set_by_type(&m->f->hdus[h], b->kw[b->nkw - 1], b->def);
+			if (fits_hdu_typed(&m->f->hdus[h], last, &v) != 0 || !fits_hval_truthy(&v))
+				fits_hdu_set_typed(&m->f->hdus[h], last, b->def);
 		}
 	}
 	free(keys);
-	/* astropy ignores CDELTi when any CD is present: make the CD diagonal explicit */
-	for (h = 0; h < m->f->nhdus; h++) {
-		for (i = 1, j = 0; i <= 5 && !j; i++) {
-			snprintf(cd, sizeof cd, "CD%d_%d", i, i);
-			j = fits_hdu_find(&m->f->hdus[h], cd) != NULL;
-		}
-		for (i = 1; j && i <= 5; i++) {
-			snprintf(cd, sizeof cd, "CD%d_%d", i, i);
-			snprintf(cdelt, sizeof cdelt, "CDELT%d", i);
-			if (fits_hdu_find(&m->f->hdus[h], cdelt) != NULL &&
-			    fits_hdu_find(&m->f->hdus[h], cd) == NULL) {
-				const struct fits_card *c = fits_hdu_find(&m->f->hdus[h], cdelt);
-
-				if (c->value != NULL)
-					fits_hdu_set(&m->f->hdus[h], cd, c->type, c->value);
-			}
-		}
-	}
 }
 
-/* ---- WCS (FitsWcsParser over wcslib) ---- */
-
-struct mwcs {
-	struct wcsprm	*all;
-	int		 nwcs;
-	struct wcsprm	*w;		/* the primary description, or NULL */
-	struct fits_hdu	*h;
-};
-
-/*
- * Keywords wcspih may use; the rest of a header is not worth rendering: its
- * flex scanner costs about a microsecond per record. The prefixes follow the
- * rules of wcspih.l; keys that merely share a prefix with them and that
- * wcspih discards (NAXISn, PCOUNT, DATE, MJDATE, ZNAXISn...) are left out.
- */
-static int
-wcs_keyword(const char *k)
-{
-	static const char *const prefixes[] = {
-		"WCS", "CRPIX", "CDELT", "CROTA", "CUNIT", "CTYPE", "CRVAL", "LONPOLE",
-		"LATPOLE", "RESTFR", "RESTWAV", "PV", "PS", "PROJP", "CNAME", "CRDER", "CSYER",
-		"CZPHS", "CPERI", "TIME", "TREF", "PLEPHEM", "TELAPSE", "MJD-", "MJDREF", "JD",
-		"DATE-", "DATEREF", "TSTART", "TSTOP", "BEPOCH", "JEPOCH", "EQUINOX", "EPOCH",
-		"RADE", "SPECSYS", "SSYS", "VELO", "VELREF", "ZSOURCE", "VELANGL", "OBSGEO",
-		"VSOURCE", "XPOSURE",
-	};
-	size_t i;
-
-	if (isdigit((unsigned char)k[0]))
-		return 1;
-	/* most cards fail here: no prefix starts with another letter */
-	if (k[0] == '\0' || strchr("WCPLRTMJDBESVZOXN", k[0]) == NULL)
-		return 0;
-	if (strcmp(k, "NAXIS") == 0)
-		return 1;
-	/* PCi_ja, CDi_ja (not PCOUNT, CDELT is above) */
-	if ((k[0] == 'P' && k[1] == 'C') || (k[0] == 'C' && k[1] == 'D'))
-		return isdigit((unsigned char)k[2]) || strncmp(k, "CDELT", 5) == 0;
-	for (i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-		if (prefixes[i][0] == k[0] && strncmp(k, prefixes[i], strlen(prefixes[i])) == 0)
-			return 1;
-	}
-	return 0;
-}
-
+/* astropy ignores CDELTi when any CD is present: make the CD diagonal explicit. */
 static void
-mwcs_open(struct mwcs *w, struct fits_hdu *h)
+apply_cd_diagonal(struct fits_hdu *h)
 {
-	struct fits_hdu sub;
-	char *rec;
-	int n = 0, nreject = 0, stat[NWCSFIX], i;
-	struct wcserr info[NWCSFIX];
-	size_t c;
+	const struct fits_card *c;
+	char cd[16], cdelt[16];
+	int i, any;
 
-	memset(w, 0, sizeof *w);
-	w->h = h;
-	if (h == NULL)
+	for (i = 1, any = 0; i <= 5 && !any; i++) {
+		snprintf(cd, sizeof cd, "CD%d_%d", i, i);
+		any = fits_hdu_find(h, cd) != NULL;
+	}
+	for (i = 1; any && i <= 5; i++) {
+		snprintf(cd, sizeof cd, "CD%d_%d", i, i);
+		snprintf(cdelt, sizeof cdelt, "CDELT%d", i);
+		if ((c = fits_hdu_find(h, cdelt)) != NULL && fits_hdu_find(h, cd) == NULL &&
+		    c->value != NULL)
+			fits_hdu_set(h, cd, c->type, c->value);
+	}
+}
+
+/* apply_blueprint: the blueprint's standard WCS keywords and defaults into the headers. */
+static void
+apply_blueprint(struct mctx *m)
+{
+	size_t h;
+
+	if (m->f == NULL)
 		return;
-	memset(&sub, 0, sizeof sub);
-	sub.cards = xcalloc(h->ncards + 1, sizeof *sub.cards);
-	for (c = 0; c < h->ncards; c++) {
-		if (wcs_keyword(h->cards[c].key))
-			sub.cards[sub.ncards++] = h->cards[c];
-	}
-	rec = fits_hdu_records(&sub, &n);
-	free(sub.cards);
-	if (n == 0 || wcspih(rec, n, WCSHDR_all, 0, &nreject, &w->nwcs, &w->all) != 0) {
-		free(rec);
-		w->nwcs = 0;
-		w->all = NULL;
-		return;
-	}
-	free(rec);
-	for (i = 0; i < w->nwcs; i++) {
-		if (w->all[i].alt[0] == ' ' || w->all[i].alt[0] == '\0') {
-			w->w = &w->all[i];
-			break;
-		}
-	}
-	if (w->w != NULL) {
-		memset(info, 0, sizeof info);
-		wcsfixi(0, NULL, w->w, stat, info);
-		for (i = 0; i < NWCSFIX; i++)
-			free(info[i].msg);
-	}
-}
-
-static void
-mwcs_close(struct mwcs *w)
-{
-	if (w->all != NULL)
-		wcsvfree(&w->nwcs, &w->all);
-}
-
-static int
-ctype_in(const char *ctype, const char *const *list)
-{
-	size_t n = strcspn(ctype, "-"), i;
-
-	for (i = 0; list[i] != NULL; i++) {
-		if (n > 0 && strlen(list[i]) == n && strncmp(ctype, list[i], n) == 0)
-			return 1;
-		if (n == 0 && strcmp(ctype, list[i]) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static const char *const ra_types[] = { "RA", "GLON", "ELON", "HLON", "SLON", NULL };
-static const char *const dec_types[] = { "DEC", "GLAT", "ELAT", "HLAT", "SLAT", NULL };
-static const char *const energy_types[] = { "FREQ", "ENER", "WAVN", "VRAD", "WAVE", "VOPT",
-	"ZOPT", "AWAV", "VELO", "BETA", NULL };
-static const char *const time_types[] = { "TIME", "TAI", "TT", "TDT", "ET", "IAT", "UT1",
-	"UTC", "GMT", "GPS", "TCG", "TCB", "TDB", "LOCAL", NULL };
-static const char *const pol_types[] = { "STOKES", NULL };
-static const char *const obs_types[] = { "observable", "FLUX", NULL };
-static const char *const custom_types[] = { "RM", "FDEP", NULL };
-
-/* _get_axis_index: the first WCS axis of one of these types, or -1. */
-static int
-axis_index(const struct mwcs *w, const char *const *types)
-{
-	int i;
-
-	for (i = 0; w->w != NULL && i < w->w->naxis; i++) {
-		if (ctype_in(w->w->ctype[i], types))
-			return i;
-	}
-	return -1;
-}
-
-/* FitsWcsParser._get_axis_length: ZNAXISn, else NAXISn; -1 when neither. */
-static long long
-axis_length(const struct mwcs *w, int axis1)
-{
-	char k[24];
-	struct hval v;
-
-	snprintf(k, sizeof k, "ZNAXIS%d", axis1);
-	if (!hdr_get(w->h, k, &v) || (v.t == HV_STR && v.s[0] == '\0')) {
-		snprintf(k, sizeof k, "NAXIS%d", axis1);
-		if (!hdr_get(w->h, k, &v) || (v.t == HV_STR && v.s[0] == '\0'))
-			return -1;
-	}
-	if (v.t == HV_INT)
-		return v.i;
-	if (v.t == HV_FLOAT)
-		return to_ll(v.d);
-	if (v.t == HV_STR)
-		return strtoll(v.s, NULL, 10);
-	return -1;
-}
-
-/* astropy's str(Unit): "m/s" is written "m / s". */
-static char *
-unit_str(const char *u)
-{
-	char *out = xmalloc(strlen(u) * 3 + 1), *p = out;
-
-	if (u[0] == '\0') {
-		free(out);
-		return NULL;
-	}
-	for (; *u != '\0'; u++) {
-		if (*u == '/' && p > out && p[-1] != ' ') {
-			strcpy(p, " / ");
-			p += 3;
-		} else
-			*p++ = *u;
-	}
-	*p = '\0';
-	return out;
-}
-
-static void
-axis_set(struct caom_axis *a, const char *ctype, const char *cunit)
-{
-	free(a->ctype);
-	free(a->cunit);
-	a->ctype = xstrdup(ctype);
-	a->cunit = cunit != NULL ? unit_str(cunit) : NULL;
-}
-
-static struct caom_coord_error *
-coord_error(const struct mwcs *w, int i)
-{
-	struct caom_coord_error *e;
-
-	if (w->w->csyer == NULL || w->w->crder == NULL || undefined(w->w->csyer[i]) ||
-	    undefined(w->w->crder[i]) || isnan(w->w->csyer[i]) || isnan(w->w->crder[i]))
-		return NULL;
-	e = caom_coord_error_new();
-	e->syser = w->w->csyer[i];
-	e->has_syser = 1;
-	e->rnder = w->w->crder[i];
-	e->has_rnder = 1;
-	return e;
-}
-
-static int
-has_cd(const struct mwcs *w)
-{
-	return (w->w->altlin & 2) != 0;
-}
-
-static double
-cd_at(const struct mwcs *w, int r, int c)
-{
-	return w->w->cd[r * w->w->naxis + c];
-}
-
-static double
-delta_of(const struct mwcs *w, int i)
-{
-	return has_cd(w) ? cd_at(w, i, i) : w->w->cdelt[i];
-}
-
-static void
-axis1d_clear(struct caom_coord_axis1d *a)
-{
-	free(a->axis.ctype);
-	free(a->axis.cunit);
-	caom_coord_error_free(a->error);
-	caom_coord_range1d_free(a->range);
-	caom_coord_bounds1d_free(a->bounds);
-	caom_coord_function1d_free(a->function);
-	memset(a, 0, sizeof *a);
-}
-
-/* A CoordAxis1D from WCS axis i: axis, error, and a function when delta != 0 (or always). */
-static void
-axis1d_from_wcs(const struct mwcs *w, int i, long long length, int errors, int always,
-    struct caom_coord_axis1d *a)
-{
-	double delta = delta_of(w, i);
-
-	axis1d_clear(a);
-	axis_set(&a->axis, w->w->ctype[i], w->w->cunit[i]);
-	if (errors)
-		a->error = coord_error(w, i);
-	if (delta != 0 || always) {
-		a->function = caom_coord_function1d_new();
-		a->function->naxis = length;
-		a->function->delta = delta;
-		a->function->ref_coord.pix = w->w->crpix[i];
-		a->function->ref_coord.val = w->w->crval[i];
-	}
-}
-
-static void
-axis2d_clear(struct caom_coord_axis2d *a)
-{
-	free(a->axis1.ctype);
-	free(a->axis1.cunit);
-	free(a->axis2.ctype);
-	free(a->axis2.cunit);
-	caom_coord_error_free(a->error1);
-	caom_coord_error_free(a->error2);
-	caom_coord_range2d_free(a->range);
-	caom_coord_circle2d_free(a->bounds_circle);
-	caom_coord_polygon2d_free(a->bounds_polygon);
-	caom_coord_function2d_free(a->function);
-	memset(a, 0, sizeof *a);
-}
-
-static struct caom_coord_error *
-error_dup(const struct caom_coord_error *e)
-{
-	struct caom_coord_error *c;
-
-	if (e == NULL)
-		return NULL;
-	c = caom_coord_error_new();
-	*c = *e;
-	return c;
-}
-
-/* A new 2-D axis with the axes and errors of src (when given). */
-static struct caom_coord_axis2d *
-caom_coord_axis2d_new_from(const struct caom_coord_axis2d *src)
-{
-	struct caom_coord_axis2d *a = xcalloc(1, sizeof *a);
-
-	if (src != NULL) {
-		a->axis1.ctype = xstrdup(src->axis1.ctype);
-		a->axis1.cunit = xstrdup(src->axis1.cunit);
-		a->axis2.ctype = xstrdup(src->axis2.ctype);
-		a->axis2.cunit = xstrdup(src->axis2.cunit);
-		a->error1 = error_dup(src->error1);
-		a->error2 = error_dup(src->error2);
-	}
-	return a;
-}
-
-/* Replace *dst by *a (a is consumed). */
-static void
-caom_coord_axis2d_replace(struct caom_coord_axis2d *dst, struct caom_coord_axis2d *a)
-{
-	axis2d_clear(dst);
-	*dst = *a;
-	free(a);
-}
-
-static void
-wcs_position(struct mctx *m, const struct mwcs *w, struct caom_chunk *ch)
-{
-	struct caom_spatial_wcs *p;
-	struct caom_coord_axis2d *a;
-	long long n1, n2;
-	int x = axis_index(w, ra_types), y = axis_index(w, dec_types);
-
-	if (x < 0 && y < 0)
-		return;
-	if (x < 0 || y < 0) {
-		msg_add(&m->warn, "%s: HDU %d: only one position axis (ra/dec) in the WCS; no "
-		    "position", m->f->path, (int)(w->h - m->f->hdus));
-		return;
-	}
-	ch->position_axis1 = x + 1;
-	ch->position_axis2 = y + 1;
-	ch->has_position_axis1 = ch->has_position_axis2 = 1;
-	n1 = axis_length(w, x + 1);
-	n2 = axis_length(w, y + 1);
-	if (n1 <= 0 || n2 <= 0)
-		return;
-	if (ch->position == NULL)
-		ch->position = caom_spatial_wcs_new();
-	p = ch->position;
-	a = &p->axis;
-	axis2d_clear(a);
-	axis_set(&a->axis1, w->w->ctype[x], w->w->cunit[x]);
-	axis_set(&a->axis2, w->w->ctype[y], w->w->cunit[y]);
-	a->error1 = coord_error(w, x);
-	a->error2 = coord_error(w, y);
-	/* without a CD matrix the reference reads CROTA, which astropy refuses when absent */
-	if (has_cd(w) || (w->w->altlin & 4)) {
-		a->function = caom_coord_function2d_new();
-		a->function->dimension.naxis1 = n1;
-		a->function->dimension.naxis2 = n2;
-		a->function->ref_coord.coord1.pix = w->w->crpix[x];
-		a->function->ref_coord.coord1.val = w->w->crval[x];
-		a->function->ref_coord.coord2.pix = w->w->crpix[y];
-		a->function->ref_coord.coord2.val = w->w->crval[y];
-		if (has_cd(w)) {
-			a->function->cd11 = cd_at(w, x, x);
-			a->function->cd12 = cd_at(w, x, y);
-			a->function->cd21 = cd_at(w, y, x);
-			a->function->cd22 = cd_at(w, y, y);
-		} else {
-			a->function->cd11 = w->w->cdelt[x];
-			a->function->cd12 = w->w->crota[x];
-			a->function->cd21 = w->w->crota[y];
-			a->function->cd22 = w->w->cdelt[y];
-		}
-		a->function->has_cd11 = a->function->has_cd12 = 1;
-		a->function->has_cd21 = a->function->has_cd22 = 1;
-	}
-	free(p->coordsys);
-	p->coordsys = w->w->radesys[0] != '\0' ? xstrdup(w->w->radesys) : NULL;
-	if (undefined(w->w->equinox) || isnan(w->w->equinox))
-		p->has_equinox = 0;
-	else if (w->w->equinox >= 1800 && w->w->equinox <= 2500) {
-		p->equinox = w->w->equinox;
-		p->has_equinox = 1;
-	}
-}
-
-static int
-defined(double v)
-{
-	return !undefined(v) && !isnan(v);
-}
-
-static void
-wcs_energy(const struct mwcs *w, struct caom_chunk *ch)
-{
-	struct caom_spectral_wcs *e;
-	long long n;
-	int i = axis_index(w, energy_types);
-
-	if (i < 0 || (n = axis_length(w, i + 1)) < 0 || n == 0)
-		return;
-	ch->energy_axis = i + 1;
-	ch->has_energy_axis = 1;
-	if (ch->energy == NULL)
-		ch->energy = caom_spectral_wcs_new();
-	e = ch->energy;
-	axis1d_from_wcs(w, i, n, 1, 0, &e->axis);
-	free(e->specsys);
-	e->specsys = xstrdup(w->w->specsys);
-	free(e->ssysobs);
-	e->ssysobs = w->w->ssysobs[0] != '\0' ? xstrdup(w->w->ssysobs) : NULL;
-	if (defined(w->w->restfrq) && w->w->restfrq != 0) {
-		e->restfrq = w->w->restfrq;
-		e->has_restfrq = 1;
-	}
-	if (defined(w->w->restwav) && w->w->restwav != 0) {
-		e->restwav = w->w->restwav;
-		e->has_restwav = 1;
-	}
-	e->has_velosys = defined(w->w->velosys);
-	e->velosys = w->w->velosys;
-	e->has_zsource = defined(w->w->zsource);
-	e->zsource = w->w->zsource;
-	free(e->ssyssrc);
-	e->ssyssrc = w->w->ssyssrc[0] != '\0' ? xstrdup(w->w->ssyssrc) : NULL;
-	e->has_velang = defined(w->w->velangl);
-	e->velang = w->w->velangl;
-}
-
-static void
-hdr_double(const struct fits_hdu *h, const char *kw, double *field, int *has)
-{
-	struct hval v;
-
-	*has = 0;
-	if (!hdr_get(h, kw, &v))
-		return;
-	if (v.t == HV_FLOAT || v.t == HV_INT) {
-		*field = v.d;
-		*has = 1;
-	} else if (v.t == HV_STR && parse_double(v.s, field) == 0)
-		*has = 1;
-}
-
-static void
-wcs_time(const struct mwcs *w, struct caom_chunk *ch)
-{
-	struct caom_temporal_wcs *t;
-	struct hval v;
-	char buf[40];
-	long long n;
-	int i = axis_index(w, time_types);
-
-	if (i < 0)
-		return;
-	ch->time_axis = i + 1;
-	ch->has_time_axis = 1;
-	if ((n = axis_length(w, i + 1)) <= 0)
-		return;
-	if (ch->time == NULL)
-		ch->time = caom_temporal_wcs_new();
-	t = ch->time;
-	axis1d_from_wcs(w, i, n, 1, 1, &t->axis);
-	/* _finish_chunk_time reads the header itself */
-	hdr_double(w->h, "EXPTIME", &t->exposure, &t->has_exposure);
-	hdr_double(w->h, "TIMEDEL", &t->resolution, &t->has_resolution);
-	free(t->timesys);
-	t->timesys = xstrdup(hdr_get(w->h, "TIMESYS", &v) ? hval_str(&v, buf) : "UTC");
-	free(t->trefpos);
-	t->trefpos = hdr_get(w->h, "TREFPOS", &v) ? xstrdup(hval_str(&v, buf)) : NULL;
-	hdr_double(w->h, fits_hdu_find(w->h, "MJDREF") ? "MJDREF" : "MJDDATE", &t->mjdref,
-	    &t->has_mjdref);
-}
-
-static void
-wcs_polarization(const struct mwcs *w, struct caom_chunk *ch)
-{
-	long long n;
-	int i = axis_index(w, pol_types);
-
-	if (i < 0 || (n = axis_length(w, i + 1)) <= 0)
-		return;
-	ch->polarization_axis = i + 1;
-	ch->has_polarization_axis = 1;
-	if (ch->polarization == NULL)
-		ch->polarization = caom_polarization_wcs_new();
-	axis1d_from_wcs(w, i, n, 0, 0, &ch->polarization->axis);
-}
-
-static void
-wcs_custom(const struct mwcs *w, struct caom_chunk *ch)
-{
-	long long n;
-	int i = axis_index(w, custom_types);
-
-	if (i < 0 || (n = axis_length(w, i + 1)) <= 0)
-		return;
-	ch->custom_axis = i + 1;
-	ch->has_custom_axis = 1;
-	if (ch->custom == NULL)
-		ch->custom = caom_custom_wcs_new();
-	axis1d_from_wcs(w, i, n, 0, 0, &ch->custom->axis);
-}
-
-static void
-wcs_observable(const struct mwcs *w, struct caom_chunk *ch)
-{
-	struct hval ct, cu, px;
-	char k[3][24], b1[40], b2[40];
-	int i = axis_index(w, obs_types);
-
-	if (i < 0)
-		return;
-	ch->observable_axis = i + 1;
-	ch->has_observable_axis = 1;
-	snprintf(k[0], sizeof k[0], "CTYPE%d", i + 1);
-	snprintf(k[1], sizeof k[1], "CUNIT%d", i + 1);
-	snprintf(k[2], sizeof k[2], "CRPIX%d", i + 1);
-	if (!hdr_get(w->h, k[0], &ct) || !hdr_get(w->h, k[1], &cu) || !hdr_get(w->h, k[2], &px))
-		return;
-	if (ch->observable == NULL)
-		ch->observable = caom_observable_axis_new();
-	free(ch->observable->dependent.axis.ctype);
-	free(ch->observable->dependent.axis.cunit);
-	ch->observable->dependent.axis.ctype = xstrdup(hval_str(&ct, b1));
-	ch->observable->dependent.axis.cunit = xstrdup(hval_str(&cu, b2));
-	ch->observable->dependent.bin = px.t == HV_STR ? strtoll(px.s, NULL, 10) : to_ll(px.d);
+	apply_plan(m);
+	apply_extensions(m);
+	apply_defaults(m);
+	for (h = 0; h < m->f->nhdus; h++)
+		apply_cd_diagonal(&m->f->hdus[h]);
 }
 
 /* ---- Completing the WCS from the blueprint (ContentParser._try_*_with_blueprint) ---- */
@@ -1209,99 +599,171 @@ axis_index_from(struct mctx *m, const char *key, int index, int *field, int *has
 	*field = (int)n;
 }
 
-/* _get_axis_wcs: a 1-D axis from the blueprint when the WCS gave none or no function. */
-static void
-axis1d_from_blueprint(struct mctx *m, const char *label, int index,
-    struct caom_coord_axis1d *wcsaxis, int *built, struct caom_coord_axis1d *out,
-    int *axis_field, int *axis_has)
+/* A CoordError of both values. */
+static struct caom_coord_error *
+coord_error_of(double syser, double rnder)
+{
+	struct caom_coord_error *e = caom_coord_error_new();
+
+	e->syser = syser;
+	e->rnder = rnder;
+	e->has_syser = e->has_rnder = 1;
+	return e;
+}
+
+static struct caom_coord_error *
+error_dup(const struct caom_coord_error *e)
+{
+	struct caom_coord_error *c;
+
+	if (e == NULL)
+		return NULL;
+	c = caom_coord_error_new();
+	*c = *e;
+	return c;
+}
+
+/* "Chunk.LABEL.axis.WHAT" into buf. */
+static const char *
+axis_key(char buf[96], const char *label, const char *what)
+{
+	snprintf(buf, 96, "Chunk.%s.axis.%s", label, what);
+	return buf;
+}
+
+/* The axis (ctype, cunit) and its error from the blueprint; 1 when it names a ctype. */
+static int
+axis_from_blueprint(struct mctx *m, const char *label, int index, struct caom_axis *ax,
+    struct caom_coord_error **err)
 {
 	char k1[96], k2[96];
+	struct mv c = get(m, axis_key(k1, label, "axis.ctype"), index);
+	struct mv u = get(m, axis_key(k2, label, "axis.cunit"), index);
+	double syser, rnder;
+	int have = mv_has(&c, 0);
+
+	if (have) {
+		ax->ctype = xstrdup(mv_text(&c));
+		ax->cunit = mv_has(&u, 0) ? xstrdup(mv_text(&u)) : NULL;
+	}
+	mv_free(&c);
+	mv_free(&u);
+	if (two_doubles(m, axis_key(k1, label, "error.syser"), axis_key(k2, label, "error.rnder"),
+	    index, &syser, &rnder))
+		*err = coord_error_of(syser, rnder);
+	return have;
+}
+
+/* The range's start and end (pix and val each) from the blueprint; 1 when all four are there. */
+static int
+range1d_from_blueprint(struct mctx *m, const char *label, int index, struct caom_ref_coord *s,
+    struct caom_ref_coord *e)
+{
+	char k1[96], k2[96];
+
+	return two_doubles(m, axis_key(k1, label, "range.start.pix"),
+	    axis_key(k2, label, "range.start.val"), index, &s->pix, &s->val) &&
+	    two_doubles(m, axis_key(k1, label, "range.end.pix"),
+	    axis_key(k2, label, "range.end.val"), index, &e->pix, &e->val);
+}
+
+/* The function (refCoord, delta, naxis) from the blueprint, and with it the axis index. */
+static void
+function1d_from_blueprint(struct mctx *m, const char *label, int index,
+    struct caom_coord_axis1d *out, int *axis_field, int *axis_has)
+{
+	char k1[96], k2[96];
+	double pix, val, delta;
+	long long len;
+
+	/* a function-less axis built from the blueprint keeps no index either */
+	if (!two_doubles(m, axis_key(k1, label, "function.refCoord.pix"),
+	    axis_key(k2, label, "function.refCoord.val"), index, &pix, &val) ||
+	    !one_double(m, axis_key(k1, label, "function.delta"), index, &delta) ||
+	    !one_long(m, axis_key(k2, label, "function.naxis"), index, &len))
+		return;
+	out->function = caom_coord_function1d_new();
+	out->function->naxis = len;
+	out->function->delta = delta;
+	out->function->ref_coord.pix = pix;
+	out->function->ref_coord.val = val;
+	snprintf(k1, sizeof k1, "Chunk.%sAxis", label);
+	axis_index_from(m, k1, index, axis_field, axis_has);
+}
+
+/*
+ * _get_axis_wcs: a 1-D axis from the blueprint when the WCS gave none or no
+ * function, into *out; 1 when one was built (0: *out is empty).
+ */
+static int
+axis1d_from_blueprint(struct mctx *m, const char *label, int index,
+    const struct caom_coord_axis1d *wcsaxis, struct caom_coord_axis1d *out, int *axis_field,
+    int *axis_has)
+{
 	struct caom_axis ax = { NULL, NULL };
 	struct caom_coord_error *err = NULL;
 	struct caom_ref_coord s, e;
-	double pix, val, delta;
-	long long len;
-	int have_axis, have_range;
+	int from_wcs = wcsaxis != NULL && wcsaxis->axis.ctype != NULL, have_axis, have_range;
 
-	*built = 0;
 	memset(out, 0, sizeof *out);
-	if (wcsaxis != NULL && wcsaxis->axis.ctype != NULL) {
-		have_axis = 1;
-	} else {
-		snprintf(k1, sizeof k1, "Chunk.%s.axis.axis.ctype", label);
-		snprintf(k2, sizeof k2, "Chunk.%s.axis.axis.cunit", label);
-		{
-			struct mv c = get(m, k1, index), u = get(m, k2, index);
-
-			have_axis = mv_has(&c, 0);
-			if (have_axis) {
-				ax.ctype = xstrdup(mv_text(&c));
-				ax.cunit = mv_has(&u, 0) ? xstrdup(mv_text(&u)) : NULL;
-			}
-			mv_free(&c);
-			mv_free(&u);
-		}
-		snprintf(k1, sizeof k1, "Chunk.%s.axis.error.syser", label);
-		snprintf(k2, sizeof k2, "Chunk.%s.axis.error.rnder", label);
-		if (two_doubles(m, k1, k2, index, &pix, &val)) {
-			err = caom_coord_error_new();
-			err->syser = pix;
-			err->rnder = val;
-			err->has_syser = err->has_rnder = 1;
-		}
-	}
-	snprintf(k1, sizeof k1, "Chunk.%s.axis.range.start.pix", label);
-	snprintf(k2, sizeof k2, "Chunk.%s.axis.range.start.val", label);
-	have_range = two_doubles(m, k1, k2, index, &s.pix, &s.val);
-	snprintf(k1, sizeof k1, "Chunk.%s.axis.range.end.pix", label);
-	snprintf(k2, sizeof k2, "Chunk.%s.axis.range.end.val", label);
-	have_range = have_range && two_doubles(m, k1, k2, index, &e.pix, &e.val);
-	if (!have_axis) {
-		caom_coord_error_free(err);
-		return;
-	}
-	if (!have_range && wcsaxis != NULL && wcsaxis->function != NULL) {
+	have_axis = from_wcs || axis_from_blueprint(m, label, index, &ax, &err);
+	have_range = range1d_from_blueprint(m, label, index, &s, &e);
+	if (!have_axis || (!have_range && wcsaxis != NULL && wcsaxis->function != NULL)) {
 		free(ax.ctype);
 		free(ax.cunit);
 		caom_coord_error_free(err);
-		return;
+		return 0;
 	}
-	if (wcsaxis != NULL && wcsaxis->axis.ctype != NULL) {
+	if (from_wcs) {
 		out->axis.ctype = xstrdup(wcsaxis->axis.ctype);
 		out->axis.cunit = wcsaxis->axis.cunit ? xstrdup(wcsaxis->axis.cunit) : NULL;
-		if (wcsaxis->error != NULL) {
-			out->error = caom_coord_error_new();
-			*out->error = *wcsaxis->error;
-		}
+		out->error = error_dup(wcsaxis->error);
 	} else {
 		out->axis = ax;
 		out->error = err;
 	}
-	*built = 1;
 	if (have_range) {
 		out->range = caom_coord_range1d_new();
 		out->range->start = s;
 		out->range->end = e;
-		return;
+	} else
+		function1d_from_blueprint(m, label, index, out, axis_field, axis_has);
+	return 1;
+}
+
+/* Replace *dst by the axis the blueprint built; without a function the axis has no index. */
+static void
+axis1d_install(struct caom_coord_axis1d *dst, const struct caom_coord_axis1d *built,
+    int *axis_has)
+{
+	caom_coord_axis1d_clear(dst);
+	*dst = *built;
+	if (built->function == NULL)
+		*axis_has = 0;
+}
+
+/* The transition: both its species and its transition, or none. */
+static void
+bp_energy_transition(struct mctx *m, struct caom_spectral_wcs *e)
+{
+	char *species = NULL, *transition = NULL;
+
+	if (e->transition != NULL) {
+		species = xstrdup(e->transition->species);
+		transition = xstrdup(e->transition->transition);
 	}
-	snprintf(k1, sizeof k1, "Chunk.%s.axis.function.refCoord.pix", label);
-	snprintf(k2, sizeof k2, "Chunk.%s.axis.function.refCoord.val", label);
-	if (two_doubles(m, k1, k2, index, &pix, &val)) {
-		snprintf(k1, sizeof k1, "Chunk.%s.axis.function.delta", label);
-		snprintf(k2, sizeof k2, "Chunk.%s.axis.function.naxis", label);
-		if (one_double(m, k1, index, &delta) && one_long(m, k2, index, &len)) {
-			out->function = caom_coord_function1d_new();
-			out->function->naxis = len;
-			out->function->delta = delta;
-			out->function->ref_coord.pix = pix;
-			out->function->ref_coord.val = val;
-			snprintf(k1, sizeof k1, "Chunk.%sAxis", label);
-			axis_index_from(m, k1, index, axis_field, axis_has);
-			return;
-		}
+	set_str(m, &species, "Chunk.energy.transition.species", 0);
+	set_str(m, &transition, "Chunk.energy.transition.transition", 0);
+	caom_energy_transition_free(e->transition);
+	e->transition = NULL;
+	if (species != NULL && transition != NULL) {
+		e->transition = caom_energy_transition_new();
+		e->transition->species = species;
+		e->transition->transition = transition;
+	} else {
+		free(species);
+		free(transition);
 	}
-	/* a function-less axis built from the blueprint keeps no index either */
-	(void)axis_field;
 }
 
 static void
@@ -1310,21 +772,16 @@ bp_energy(struct mctx *m, int index, struct caom_chunk *ch)
 	struct caom_coord_axis1d built;
 	struct caom_spectral_wcs *e;
 	struct mv sp;
-	int did;
 
-	axis1d_from_blueprint(m, "energy", index, ch->energy ? &ch->energy->axis : NULL, &did,
-	    &built, &ch->energy_axis, &ch->has_energy_axis);
-	if (did) {
+	if (axis1d_from_blueprint(m, "energy", index, ch->energy ? &ch->energy->axis : NULL,
+	    &built, &ch->energy_axis, &ch->has_energy_axis)) {
 		if (ch->energy == NULL)
 			ch->energy = caom_spectral_wcs_new();
-		axis1d_clear(&ch->energy->axis);
-		ch->energy->axis = built;
+		axis1d_install(&ch->energy->axis, &built, &ch->has_energy_axis);
 		sp = get(m, "Chunk.energy.specsys", index);
 		free(ch->energy->specsys);
 		ch->energy->specsys = mv_has(&sp, 0) ? xstrdup(mv_text(&sp)) : NULL;
 		mv_free(&sp);
-		if (built.function == NULL)
-			ch->has_energy_axis = 0;
 	}
 	if ((e = ch->energy) == NULL)
 		return;
@@ -1336,26 +793,7 @@ bp_energy(struct mctx *m, int index, struct caom_chunk *ch)
 	set_str(m, &e->ssyssrc, "Chunk.energy.ssyssrc", index);
 	set_double(m, &e->velang, &e->has_velang, "Chunk.energy.velang", index);
 	set_str(m, &e->bandpass_name, "Chunk.energy.bandpassName", index);
-	{
-		char *species = NULL, *transition = NULL;
-
-		if (e->transition != NULL) {
-			species = xstrdup(e->transition->species);
-			transition = xstrdup(e->transition->transition);
-		}
-		set_str(m, &species, "Chunk.energy.transition.species", 0);
-		set_str(m, &transition, "Chunk.energy.transition.transition", 0);
-		caom_energy_transition_free(e->transition);
-		e->transition = NULL;
-		if (species != NULL && transition != NULL) {
-			e->transition = caom_energy_transition_new();
-			e->transition->species = species;
-			e->transition->transition = transition;
-		} else {
-			free(species);
-			free(transition);
-		}
-	}
+	bp_energy_transition(m, e);
 	set_double(m, &e->resolving_power, &e->has_resolving_power, "Chunk.energy.resolvingPower",
 	    index);
 }
@@ -1365,17 +803,12 @@ bp_time(struct mctx *m, int index, struct caom_chunk *ch)
 {
 	struct caom_coord_axis1d built;
 	struct caom_temporal_wcs *t;
-	int did;
 
-	axis1d_from_blueprint(m, "time", index, ch->time ? &ch->time->axis : NULL, &did, &built,
-	    &ch->time_axis, &ch->has_time_axis);
-	if (did) {
+	if (axis1d_from_blueprint(m, "time", index, ch->time ? &ch->time->axis : NULL, &built,
+	    &ch->time_axis, &ch->has_time_axis)) {
 		if (ch->time == NULL)
 			ch->time = caom_temporal_wcs_new();
-		axis1d_clear(&ch->time->axis);
-		ch->time->axis = built;
-		if (built.function == NULL)
-			ch->has_time_axis = 0;
+		axis1d_install(&ch->time->axis, &built, &ch->has_time_axis);
 	}
 	if ((t = ch->time) == NULL)
 		return;
@@ -1390,18 +823,13 @@ static void
 bp_polarization(struct mctx *m, int index, struct caom_chunk *ch)
 {
 	struct caom_coord_axis1d built;
-	int did;
 
-	axis1d_from_blueprint(m, "polarization", index,
-	    ch->polarization ? &ch->polarization->axis : NULL, &did, &built,
-	    &ch->polarization_axis, &ch->has_polarization_axis);
-	if (did) {
+	if (axis1d_from_blueprint(m, "polarization", index,
+	    ch->polarization ? &ch->polarization->axis : NULL, &built, &ch->polarization_axis,
+	    &ch->has_polarization_axis)) {
 		if (ch->polarization == NULL)
 			ch->polarization = caom_polarization_wcs_new();
-		axis1d_clear(&ch->polarization->axis);
-		ch->polarization->axis = built;
-		if (built.function == NULL)
-			ch->has_polarization_axis = 0;
+		axis1d_install(&ch->polarization->axis, &built, &ch->has_polarization_axis);
 	}
 }
 
@@ -1409,17 +837,12 @@ static void
 bp_custom(struct mctx *m, int index, struct caom_chunk *ch)
 {
 	struct caom_coord_axis1d built;
-	int did;
 
-	axis1d_from_blueprint(m, "custom", index, ch->custom ? &ch->custom->axis : NULL, &did,
-	    &built, &ch->custom_axis, &ch->has_custom_axis);
-	if (did) {
+	if (axis1d_from_blueprint(m, "custom", index, ch->custom ? &ch->custom->axis : NULL,
+	    &built, &ch->custom_axis, &ch->has_custom_axis)) {
 		if (ch->custom == NULL)
 			ch->custom = caom_custom_wcs_new();
-		axis1d_clear(&ch->custom->axis);
-		ch->custom->axis = built;
-		if (built.function == NULL)
-			ch->has_custom_axis = 0;
+		axis1d_install(&ch->custom->axis, &built, &ch->has_custom_axis);
 	}
 }
 
@@ -1445,8 +868,56 @@ bp_observable(struct mctx *m, int index, struct caom_chunk *ch)
 	    &ch->has_observable_axis);
 }
 
+/* A new 2-D axis with the axes and errors of src (when given). */
+static struct caom_coord_axis2d *
+axis2d_new_from(const struct caom_coord_axis2d *src)
+{
+	struct caom_coord_axis2d *a = xcalloc(1, sizeof *a);
+
+	if (src != NULL) {
+		a->axis1.ctype = xstrdup(src->axis1.ctype);
+		a->axis1.cunit = xstrdup(src->axis1.cunit);
+		a->axis2.ctype = xstrdup(src->axis2.ctype);
+		a->axis2.cunit = xstrdup(src->axis2.cunit);
+		a->error1 = error_dup(src->error1);
+		a->error2 = error_dup(src->error2);
+	}
+	return a;
+}
+
+/* Replace *dst by *a (a is consumed). */
 static void
-bp_position(struct mctx *m, int index, struct caom_chunk *ch)
+axis2d_replace(struct caom_coord_axis2d *dst, struct caom_coord_axis2d *a)
+{
+	caom_coord_axis2d_clear(dst);
+	*dst = *a;
+	free(a);
+}
+
+/* Both position axes and their errors from the blueprint; 1 when both axes are there. */
+static int
+position_axes_from_blueprint(struct mctx *m, int index, struct caom_axis *x,
+    struct caom_axis *y, struct caom_coord_error **ex, struct caom_coord_error **ey)
+{
+	double syser, rnder;
+	int have_x, have_y;
+
+	have_x = two_strings(m, "Chunk.position.axis.axis1.ctype",
+	    "Chunk.position.axis.axis1.cunit", index, x);
+	have_y = two_strings(m, "Chunk.position.axis.axis2.ctype",
+	    "Chunk.position.axis.axis2.cunit", index, y);
+	if (two_doubles(m, "Chunk.position.axis.error1.syser",
+	    "Chunk.position.axis.error1.rnder", index, &syser, &rnder))
+		*ex = coord_error_of(syser, rnder);
+	if (two_doubles(m, "Chunk.position.axis.error2.syser",
+	    "Chunk.position.axis.error2.rnder", index, &syser, &rnder))
+		*ey = coord_error_of(syser, rnder);
+	return have_x && have_y;
+}
+
+/* The position range from the blueprint; 1 when all eight values are there. */
+static int
+range2d_from_blueprint(struct mctx *m, int index, struct caom_coord_range2d *r)
 {
 	static const char *const rk[8] = {
 		"Chunk.position.axis.range.start.coord1.pix",
@@ -1458,73 +929,80 @@ bp_position(struct mctx *m, int index, struct caom_chunk *ch)
 		"Chunk.position.axis.range.end.coord2.pix",
 		"Chunk.position.axis.range.end.coord2.val",
 	};
+	double *v[8] = {
+		&r->start.coord1.pix, &r->start.coord1.val, &r->end.coord1.pix, &r->end.coord1.val,
+		&r->start.coord2.pix, &r->start.coord2.val, &r->end.coord2.pix, &r->end.coord2.val,
+	};
+	int i;
+
+	for (i = 0; i < 8; i += 2) {
+		if (!two_doubles(m, rk[i], rk[i + 1], index, v[i], v[i + 1]))
+			return 0;
+	}
+	return 1;
+}
+
+/* The position function from the blueprint, or NULL unless all its values are there. */
+static struct caom_coord_function2d *
+function2d_from_blueprint(struct mctx *m, int index)
+{
+	struct caom_coord_function2d f, *out;
+	long long n1, n2;
+
+	memset(&f, 0, sizeof f);
+	if (!one_long(m, "Chunk.position.axis.function.dimension.naxis1", index, &n1) ||
+	    !one_long(m, "Chunk.position.axis.function.dimension.naxis2", index, &n2) ||
+	    !two_doubles(m, "Chunk.position.axis.function.refCoord.coord1.pix",
+	    "Chunk.position.axis.function.refCoord.coord1.val", index,
+	    &f.ref_coord.coord1.pix, &f.ref_coord.coord1.val) ||
+	    !two_doubles(m, "Chunk.position.axis.function.refCoord.coord2.pix",
+	    "Chunk.position.axis.function.refCoord.coord2.val", index,
+	    &f.ref_coord.coord2.pix, &f.ref_coord.coord2.val) ||
+	    !one_double(m, "Chunk.position.axis.function.cd11", index, &f.cd11) ||
+	    !one_double(m, "Chunk.position.axis.function.cd12", index, &f.cd12) ||
+	    !one_double(m, "Chunk.position.axis.function.cd21", index, &f.cd21) ||
+	    !one_double(m, "Chunk.position.axis.function.cd22", index, &f.cd22))
+		return NULL;
+	f.dimension.naxis1 = n1;
+	f.dimension.naxis2 = n2;
+	f.has_cd11 = f.has_cd12 = f.has_cd21 = f.has_cd22 = 1;
+	out = caom_coord_function2d_new();
+	*out = f;
+	return out;
+}
+
+/*
+ * The position axis from the blueprint: a range, or (when the WCS gave no
+ * function) a function with the axis indices; the axes are the WCS's when
+ * it named both, else the blueprint's. NULL when it builds none.
+ */
+static struct caom_coord_axis2d *
+axis2d_from_blueprint(struct mctx *m, int index, struct caom_chunk *ch)
+{
 	struct caom_axis x = { NULL, NULL }, y = { NULL, NULL };
 	struct caom_coord_error *ex = NULL, *ey = NULL;
+	struct caom_coord_function2d *fn = NULL;
 	struct caom_coord_axis2d *a = NULL;
-	double r[8], e1, e2, cd[4], p1, v1, p2, v2;
-	long long n1, n2;
-	int have_x, have_y, have_range, i, from_wcs = 0;
-	struct caom_spatial_wcs *p;
+	struct caom_coord_range2d range;
+	int from_wcs, have_axes, have_range;
 
-	if (ch->position != NULL && ch->position->axis.axis1.ctype != NULL &&
-	    ch->position->axis.axis2.ctype != NULL) {
-		from_wcs = 1;
-		have_x = have_y = 1;
-	} else {
-		have_x = two_strings(m, "Chunk.position.axis.axis1.ctype",
-		    "Chunk.position.axis.axis1.cunit", index, &x);
-		have_y = two_strings(m, "Chunk.position.axis.axis2.ctype",
-		    "Chunk.position.axis.axis2.cunit", index, &y);
-		if (two_doubles(m, "Chunk.position.axis.error1.syser",
-		    "Chunk.position.axis.error1.rnder", index, &e1, &e2)) {
-			ex = caom_coord_error_new();
-			ex->syser = e1, ex->rnder = e2, ex->has_syser = ex->has_rnder = 1;
-		}
-		if (two_doubles(m, "Chunk.position.axis.error2.syser",
-		    "Chunk.position.axis.error2.rnder", index, &e1, &e2)) {
-			ey = caom_coord_error_new();
-			ey->syser = e1, ey->rnder = e2, ey->has_syser = ey->has_rnder = 1;
-		}
-	}
-	for (i = 0, have_range = 1; i < 8 && have_range; i += 2)
-		have_range = two_doubles(m, rk[i], rk[i + 1], index, &r[i], &r[i + 1]);
-	if (have_range) {
-		if (have_x && have_y) {
-			a = caom_coord_axis2d_new_from(from_wcs ? &ch->position->axis : NULL);
-		}
-	}
+	from_wcs = ch->position != NULL && ch->position->axis.axis1.ctype != NULL &&
+	    ch->position->axis.axis2.ctype != NULL;
+	have_axes = from_wcs || position_axes_from_blueprint(m, index, &x, &y, &ex, &ey);
+	have_range = range2d_from_blueprint(m, index, &range);
 	if (!have_range && (ch->position == NULL || ch->position->axis.function == NULL) &&
-	    one_long(m, "Chunk.position.axis.function.dimension.naxis1", index, &n1) &&
-	    one_long(m, "Chunk.position.axis.function.dimension.naxis2", index, &n2) &&
-	    two_doubles(m, "Chunk.position.axis.function.refCoord.coord1.pix",
-	    "Chunk.position.axis.function.refCoord.coord1.val", index, &p1, &v1) &&
-	    two_doubles(m, "Chunk.position.axis.function.refCoord.coord2.pix",
-	    "Chunk.position.axis.function.refCoord.coord2.val", index, &p2, &v2) &&
-	    one_double(m, "Chunk.position.axis.function.cd11", index, &cd[0]) &&
-	    one_double(m, "Chunk.position.axis.function.cd12", index, &cd[1]) &&
-	    one_double(m, "Chunk.position.axis.function.cd21", index, &cd[2]) &&
-	    one_double(m, "Chunk.position.axis.function.cd22", index, &cd[3]) &&
-	    have_x && have_y) {
-		a = caom_coord_axis2d_new_from(from_wcs ? &ch->position->axis : NULL);
-		a->function = caom_coord_function2d_new();
-		a->function->dimension.naxis1 = n1;
-		a->function->dimension.naxis2 = n2;
-		a->function->ref_coord.coord1.pix = p1;
-		a->function->ref_coord.coord1.val = v1;
-		a->function->ref_coord.coord2.pix = p2;
-		a->function->ref_coord.coord2.val = v2;
-		a->function->cd11 = cd[0];
-		a->function->cd12 = cd[1];
-		a->function->cd21 = cd[2];
-		a->function->cd22 = cd[3];
-		a->function->has_cd11 = a->function->has_cd12 = 1;
-		a->function->has_cd21 = a->function->has_cd22 = 1;
+	    (fn = function2d_from_blueprint(m, index)) != NULL && !have_axes) {
+		caom_coord_function2d_free(fn);
+		fn = NULL;
+	}
+	if (fn != NULL) {
 		axis_index_from(m, "Chunk.positionAxis1", index, &ch->position_axis1,
 		    &ch->has_position_axis1);
 		axis_index_from(m, "Chunk.positionAxis2", index, &ch->position_axis2,
 		    &ch->has_position_axis2);
 	}
-	if (a != NULL) {
+	if (have_axes && (have_range || fn != NULL)) {
+		a = axis2d_new_from(from_wcs ? &ch->position->axis : NULL);
 		if (!from_wcs) {
 			a->axis1 = x;
 			a->axis2 = y;
@@ -1533,20 +1011,11 @@ bp_position(struct mctx *m, int index, struct caom_chunk *ch)
 			x.ctype = x.cunit = y.ctype = y.cunit = NULL;
 			ex = ey = NULL;
 		}
+		a->function = fn;
 		if (have_range) {
 			a->range = caom_coord_range2d_new();
-			a->range->start.coord1.pix = r[0];
-			a->range->start.coord1.val = r[1];
-			a->range->end.coord1.pix = r[2];
-			a->range->end.coord1.val = r[3];
-			a->range->start.coord2.pix = r[4];
-			a->range->start.coord2.val = r[5];
-			a->range->end.coord2.pix = r[6];
-			a->range->end.coord2.val = r[7];
+			*a->range = range;
 		}
-		if (ch->position == NULL)
-			ch->position = caom_spatial_wcs_new();
-		caom_coord_axis2d_replace(&ch->position->axis, a);
 	}
 	free(x.ctype);
 	free(x.cunit);
@@ -1554,6 +1023,20 @@ bp_position(struct mctx *m, int index, struct caom_chunk *ch)
 	free(y.cunit);
 	caom_coord_error_free(ex);
 	caom_coord_error_free(ey);
+	return a;
+}
+
+static void
+bp_position(struct mctx *m, int index, struct caom_chunk *ch)
+{
+	struct caom_coord_axis2d *a;
+	struct caom_spatial_wcs *p;
+
+	if ((a = axis2d_from_blueprint(m, index, ch)) != NULL) {
+		if (ch->position == NULL)
+			ch->position = caom_spatial_wcs_new();
+		axis2d_replace(&ch->position->axis, a);
+	}
 	if ((p = ch->position) == NULL)
 		return;
 	set_str(m, &p->coordsys, "Chunk.position.coordsys", index);
@@ -1569,14 +1052,30 @@ chunk_clear(struct caom_chunk *ch)
 	ch->has_naxis = 0;
 }
 
-static int
+/* The chunk axes, each read from the WCS and then completed from the blueprint. */
+static const struct {
+	enum bp_axis	 axis;
+	void		(*from_wcs)(const struct wcs_map *, struct caom_chunk *, struct msgbuf *);
+	void		(*from_blueprint)(struct mctx *, int, struct caom_chunk *);
+} chunk_axes[] = {
+	{ BP_AXIS_POSITION, wcs_map_position, bp_position },
+	{ BP_AXIS_ENERGY, wcs_map_energy, bp_energy },
+	{ BP_AXIS_TIME, wcs_map_time, bp_time },
+	{ BP_AXIS_POLARIZATION, wcs_map_polarization, bp_polarization },
+	{ BP_AXIS_OBSERVABLE, wcs_map_observable, bp_observable },
+	{ BP_AXIS_CUSTOM, wcs_map_custom, bp_custom },
+};
+
+/* The part of HDU index with its one chunk: naxis and every configured axis. */
+static void
 augment_chunk(struct mctx *m, struct caom_artifact *art, int index)
 {
 	struct caom_part *part;
 	struct caom_chunk *ch;
-	struct mwcs w;
-	struct hval v;
+	struct wcs_map *w;
+	struct fits_hval v;
 	char name[16];
+	size_t i;
 
 	snprintf(name, sizeof name, "%d", index);
 	part = caom_artifact_add_part(art, name);
@@ -1585,43 +1084,20 @@ augment_chunk(struct mctx *m, struct caom_artifact *art, int index)
 		caom_part_add_chunk(part);
 	ch = part->chunks[0];
 	chunk_clear(ch);
-	if (hdr_get(hdu(m, index), "ZNAXIS", &v) || hdr_get(hdu(m, index), "NAXIS", &v)) {
-		ch->naxis = (int)(v.t == HV_INT ? v.i : to_ll(v.d));
+	if (fits_hdu_typed(hdu(m, index), "ZNAXIS", &v) == 0 ||
+	    fits_hdu_typed(hdu(m, index), "NAXIS", &v) == 0) {
+		ch->naxis = (int)(v.t == FITS_H_INT ? v.i : numfmt_ll(v.d));
 		ch->has_naxis = 1;
 	}
-	mwcs_open(&w, hdu(m, index));
-	if (bp_axis_configured(m->bp, BP_AXIS_POSITION)) {
-		if (w.w != NULL)
-			wcs_position(m, &w, ch);
-		bp_position(m, index, ch);
+	w = wcs_map_open(hdu(m, index), m->f->path);
+	for (i = 0; i < sizeof chunk_axes / sizeof chunk_axes[0]; i++) {
+		if (!bp_axis_configured(m->bp, chunk_axes[i].axis))
+			continue;
+		if (w != NULL)
+			chunk_axes[i].from_wcs(w, ch, &m->warn);
+		chunk_axes[i].from_blueprint(m, index, ch);
 	}
-	if (bp_axis_configured(m->bp, BP_AXIS_ENERGY)) {
-		if (w.w != NULL)
-			wcs_energy(&w, ch);
-		bp_energy(m, index, ch);
-	}
-	if (bp_axis_configured(m->bp, BP_AXIS_TIME)) {
-		if (w.w != NULL)
-			wcs_time(&w, ch);
-		bp_time(m, index, ch);
-	}
-	if (bp_axis_configured(m->bp, BP_AXIS_POLARIZATION)) {
-		if (w.w != NULL)
-			wcs_polarization(&w, ch);
-		bp_polarization(m, index, ch);
-	}
-	if (bp_axis_configured(m->bp, BP_AXIS_OBSERVABLE)) {
-		if (w.w != NULL)
-			wcs_observable(&w, ch);
-		bp_observable(m, index, ch);
-	}
-	if (bp_axis_configured(m->bp, BP_AXIS_CUSTOM)) {
-		if (w.w != NULL)
-			wcs_custom(&w, ch);
-		bp_custom(m, index, ch);
-	}
-	mwcs_close(&w);
-	return 0;
+	wcs_map_close(w);
 }
 
 static void
@@ -1636,7 +1112,7 @@ augment_artifact_fields(struct mctx *m, struct caom_artifact *a)
 		int has = a->has_content_length;
 
 		set_double(m, &d, &has, "Artifact.contentLength", 0);
-		a->content_length = to_ll(d);
+		a->content_length = numfmt_ll(d);
 		a->has_content_length = has;
 	}
 	set_str(m, &a->content_checksum, "Artifact.contentChecksum", 0);
@@ -1747,38 +1223,74 @@ augment_plane(struct mctx *m, struct caom_plane *pl)
 	if (!pl->has_calibration_level)
 		return fail(m, "%s: no value for Plane.calibrationLevel", m->in->uri);
 	set_str(m, &pl->ent.meta_producer, "Plane.metaProducer", 0);
-	s = pl->observable != NULL ? xstrdup(pl->observable->ucd) : NULL;
-	set_str(m, &s, "Plane.observable.ucd", 0);
+	s = set_single(m, pl->observable != NULL ? pl->observable->ucd : NULL,
+	    "Plane.observable.ucd");
 	caom_observable_free(pl->observable);
 	pl->observable = NULL;
-	if (s != NULL && s[0] != '\0') {
+	if (s != NULL) {
 		pl->observable = caom_observable_new();
 		pl->observable->ucd = s;
-	} else
-		free(s);
+	}
 	augment_provenance(m, pl);
 	augment_metrics(m, pl);
-	s = pl->quality != NULL ? xstrdup(pl->quality->flag) : NULL;
-	set_str(m, &s, "Plane.dataQuality", 0);
+	s = set_single(m, pl->quality != NULL ? pl->quality->flag : NULL, "Plane.dataQuality");
 	caom_data_quality_free(pl->quality);
 	pl->quality = NULL;
-	if (s != NULL && s[0] != '\0') {
+	if (s != NULL) {
 		pl->quality = caom_data_quality_new();
 		pl->quality->flag = s;
-	} else
-		free(s);
+	}
 	return 0;
 }
 
 /* ---- Observation (ContentParser.augment_observation) ---- */
+
+/* Members from a BINTABLE column of the file (b is a table reference). */
+static int
+members_from_table(struct mctx *m, const struct bp_value *b, const char *which)
+{
+	char **values = NULL, *cause = NULL, *uri;
+	size_t n = 0, i;
+
+	if (m->in->path == NULL || m->f == NULL)
+		return fail(m, "%s: %s comes from a table, but the file's bytes are not here",
+		    m->in->uri, which);
+	if (fits_read_column(m->in->path, b->table_ext, b->kw[0], &values, &n, &cause) != 0) {
+		fail(m, "%s (%s)", cause, which);
+		free(cause);
+		return -1;
+	}
+	/* the reference prepends each row: the set is built last row first */
+	for (i = n; i-- > 0;) {
+		uri = strncmp(values[i], "caom:", 5) == 0 ? xstrdup(values[i]) :
+		    xasprintf("caom:%s/%s", m->obs->collection, values[i]);
+		caom_strlist_add(&m->obs->members, uri);
+		free(uri);
+	}
+	for (i = 0; i < n; i++)
+		free(values[i]);
+	free(values);
+	return 0;
+}
+
+/* Members as white-space separated URIs. */
+static void
+members_from_list(struct mctx *m, const char *which)
+{
+	char *list = NULL, *tok, *save = NULL;
+
+	set_str(m, &list, which, 0);
+	for (tok = list ? strtok_r(list, " \t", &save) : NULL; tok;
+	    tok = strtok_r(NULL, " \t", &save))
+		caom_strlist_add(&m->obs->members, tok);
+	free(list);
+}
 
 static int
 augment_members(struct mctx *m)
 {
 	const struct bp_value *b = NULL;
 	const char *which = NULL;
-	char **values = NULL, *cause = NULL, *uri;
-	size_t n = 0, i;
 
 	if ((b = bp_get(m->bp, bp_key("DerivedObservation.members"), 1)) != NULL)
 		which = "DerivedObservation.members";
@@ -1789,36 +1301,9 @@ augment_members(struct mctx *m)
 	if (m->obs->kind != CAOM_OBS_DERIVED)
 		return fail(m, "%s: the blueprint sets %s, but %s/%s is a SimpleObservation",
 		    m->in->uri, which, m->obs->collection, m->obs->observation_id);
-	if (b->kind == BP_TABLE) {
-		if (m->in->path == NULL || m->f == NULL)
-			return fail(m, "%s: %s comes from a table, but the file's bytes are not here",
-			    m->in->uri, which);
-		if (fits_read_column(m->in->path, b->table_ext, b->kw[0], &values, &n, &cause) != 0) {
-			fail(m, "%s (%s)", cause, which);
-			free(cause);
-			return -1;
-		}
-		/* the reference prepends each row: the set is built last row first */
-		for (i = n; i-- > 0;) {
-			uri = strncmp(values[i], "caom:", 5) == 0 ? xstrdup(values[i]) :
-			    xasprintf("caom:%s/%s", m->obs->collection, values[i]);
-			caom_strlist_add(&m->obs->members, uri);
-			free(uri);
-		}
-		for (i = 0; i < n; i++)
-			free(values[i]);
-		free(values);
-		return 0;
-	}
-	{
-		char *list = NULL, *tok, *save = NULL;
-
-		set_str(m, &list, which, 0);
-		for (tok = list ? strtok_r(list, " \t", &save) : NULL; tok;
-		    tok = strtok_r(NULL, " \t", &save))
-			caom_strlist_add(&m->obs->members, tok);
-		free(list);
-	}
+	if (b->kind == BP_TABLE)
+		return members_from_table(m, b, which);
+	members_from_list(m, which);
 	return 0;
 }
 
@@ -1975,15 +1460,13 @@ augment_proposal(struct mctx *m)
 	set_keywords(m, &p->keywords, "Observation.proposal.keywords");
 }
 
+/* algorithm.name; a derived observation's name is not replaced by "exposure". */
 static void
-augment_observation_fields(struct mctx *m)
+observation_algorithm(struct mctx *m)
 {
 	struct caom_observation *o = m->obs;
-	struct mv v;
-	char *s;
-	long long n;
+	char *s = o->algorithm.name != NULL ? xstrdup(o->algorithm.name) : NULL;
 
-	s = o->algorithm.name != NULL ? xstrdup(o->algorithm.name) : NULL;
 	set_str(m, &s, "Observation.algorithm.name", 0);
 	if (s != NULL && !(o->kind == CAOM_OBS_DERIVED && strcmp(s, "exposure") == 0 &&
 	    o->algorithm.name != NULL)) {
@@ -1991,27 +1474,44 @@ augment_observation_fields(struct mctx *m)
 		o->algorithm.name = s;
 	} else
 		free(s);
-	v = get(m, "Observation.sequenceNumber", 0);
+}
+
+/* sequenceNumber, unset unless this file gives one. */
+static void
+observation_sequence(struct mctx *m)
+{
+	struct mv v = get(m, "Observation.sequenceNumber", 0);
+	long long n;
+
 	if (mv_has(&v, 0) && mv_long(m, &v, &n) == 0) {
-		o->sequence_number = (int)n;
-		o->has_sequence_number = 1;
+		m->obs->sequence_number = (int)n;
+		m->obs->has_sequence_number = 1;
 	} else
-		o->has_sequence_number = 0;
+		m->obs->has_sequence_number = 0;
 	mv_free(&v);
+}
+
+static void
+augment_observation_fields(struct mctx *m)
+{
+	struct caom_observation *o = m->obs;
+	char *s;
+
+	observation_algorithm(m);
+	observation_sequence(m);
 	if (o->intent == NULL)
 		o->intent = xstrdup("science");
 	set_str(m, &o->intent, "Observation.intent", 0);
 	set_str(m, &o->type, "Observation.type", 0);
 	/* metaRelease and metaProducer were read by map_augment (once: one warning) */
-	s = o->requirements != NULL ? xstrdup(o->requirements->flag) : NULL;
-	set_str(m, &s, "Observation.requirements.flag", 0);
+	s = set_single(m, o->requirements != NULL ? o->requirements->flag : NULL,
+	    "Observation.requirements.flag");
 	caom_requirements_free(o->requirements);
 	o->requirements = NULL;
-	if (s != NULL && s[0] != '\0') {
+	if (s != NULL) {
 		o->requirements = caom_requirements_new();
 		o->requirements->flag = s;
-	} else
-		free(s);
+	}
 	augment_instrument(m);
 	augment_proposal(m);
 	augment_target(m);
@@ -2032,14 +1532,44 @@ map_observation_kind(const struct blueprint *bp)
 	return CAOM_OBS_SIMPLE;
 }
 
+/* The artifact of this file, with its parts and chunks when it is FITS. */
+static int
+augment_artifact(struct mctx *m, struct caom_plane *pl)
+{
+	struct caom_artifact *art = caom_plane_add_artifact(pl, m->in->uri);
+
+	augment_artifact_fields(m, art);
+	if (art->product_type == NULL)
+		art->product_type = xstrdup("science");
+	if (art->release_type == NULL)
+		art->release_type = xstrdup("data");
+	set_str(m, &art->ent.meta_producer, "Artifact.metaProducer", 0);
+	return m->f != NULL ? augment_parts(m, art) : 0;
+}
+
+/* Hand back a mapping's warnings, and its first error when r is not 0. */
+static int
+map_finish(struct mctx *m, int r, char **warnings, char **cause)
+{
+	if (warnings != NULL)
+		*warnings = msgbuf_take(&m->warn);
+	else
+		msgbuf_clear(&m->warn);
+	if (r != 0) {
+		*cause = m->error != NULL ? m->error : xstrdup("mapping failed");
+		return -1;
+	}
+	free(m->error);
+	return 0;
+}
+
 int
 map_augment(struct caom_observation *obs, const struct map_input *in, char **warnings,
     char **cause)
 {
 	struct mctx m;
 	struct caom_plane *pl;
-	struct caom_artifact *art;
-	int r = 0;
+	int r;
 
 	memset(&m, 0, sizeof m);
 	m.in = in;
@@ -2050,33 +1580,9 @@ map_augment(struct caom_observation *obs, const struct map_input *in, char **war
 	set_date(&m, &obs->meta_release, &obs->has_meta_release, "Observation.metaRelease", 0);
 	set_str(&m, &obs->ent.meta_producer, "Observation.metaProducer", 0);
 	pl = caom_observation_add_plane(obs, in->product_id);
-	if (augment_plane(&m, pl) != 0)
-		r = -1;
-	if (r == 0) {
-		art = caom_plane_add_artifact(pl, in->uri);
-		augment_artifact_fields(&m, art);
-		if (art->product_type == NULL)
-			art->product_type = xstrdup("science");
-		if (art->release_type == NULL)
-			art->release_type = xstrdup("data");
-		set_str(&m, &art->ent.meta_producer, "Artifact.metaProducer", 0);
-		if (m.f != NULL)
-			r = augment_parts(&m, art);
-	}
-	if (r == 0 && m.f != NULL) {
-		if (augment_members(&m) != 0)
-			r = -1;
-		else
-			augment_observation_fields(&m);
-	}
-	if (warnings != NULL)
-		*warnings = m.warn.s;
-	else
-		free(m.warn.s);
-	if (r != 0) {
-		*cause = m.error != NULL ? m.error : xstrdup("mapping failed");
-		return -1;
-	}
-	free(m.error);
-	return 0;
+	if ((r = augment_plane(&m, pl)) == 0)
+		r = augment_artifact(&m, pl);
+	if (r == 0 && m.f != NULL && (r = augment_members(&m)) == 0)
+		augment_observation_fields(&m);
+	return map_finish(&m, r, warnings, cause);
 }

@@ -6,7 +6,7 @@
  * WCS keywords overridden, defaults filled in), then each CAOM attribute is
  * read from its keyword list (HDU 0 for Observation/Plane/Artifact, each
  * HDU for its Chunk), and every data HDU's WCS is interpreted with wcslib
- * and completed from the blueprint. Existing values survive when the
+ * (wcs.h) and completed from the blueprint. Existing values survive when the
  * headers say nothing (augment semantics); other planes and artifacts of
  * the observation are left alone.
  */
