@@ -6,7 +6,7 @@
 . "$srcdir/t/tap.sh"
 
 command -v nm >/dev/null || skip_all "nm not installed (binutils)"
-plan 15
+plan 16
 client=$top_builddir/src/caom2ingest
 daemon=$top_builddir/src/caom2ingestd
 maplib=$top_builddir/src/libcaom2map.a
@@ -110,3 +110,8 @@ missing=$(comm -23 "$tmp/modules" "$tmp/documented" | tr '\n' ' ')
 is "" "$missing" "doc/ARCHITECTURE.md lists every module of src/"
 extra=$(comm -13 "$tmp/modules" "$tmp/documented" | tr '\n' ' ')
 is "" "$extra" "and no module that is not there"
+
+# Blueprint keys are compile-time names (BPK_...): no key is looked up by a
+# string literal, where a misspelling would silently map nothing.
+lit=$(grep -n 'bp_key("' "$srcdir"/src/*/*.c | tr '\n' ' ')
+is "" "$lit" "no blueprint key looked up by a string literal in src/"

@@ -67,7 +67,7 @@ bp_key(const char *name)
 const char *
 bp_key_name(enum bp_key_id key)
 {
-	return bp_names[key];
+	return (unsigned)key < BP_NKEYS ? bp_names[key] : "(no key)";
 }
 
 /* ---- Values ---- */

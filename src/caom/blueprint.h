@@ -69,6 +69,8 @@ struct blueprint;
 /* The key of a name read from a file (an enum bp_key_id), or -1 when it is
  * not a blueprint key. */
 int bp_key(const char *name);
+/* The name of key ("Observation.type"), for messages ("(no key)" for BP_NKEYS). */
+const char *bp_key_name(enum bp_key_id key);
 
 /* The reference's default blueprint (OBSID, OBSTYPE, DATE-OBS, RELEASE...). */
 struct blueprint *blueprint_new(void);

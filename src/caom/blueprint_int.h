@@ -20,9 +20,6 @@ struct bp_plan {
 	unsigned	 next_seq;	/* the seq of the next key set */
 };
 
-/* The name of key ("Observation.type"). */
-const char *bp_key_name(enum bp_key_id key);
-
 /* Free a value's strings and zero it. */
 void bp_value_clear(struct bp_value *v);
 /* Add keyword kw to a value's list, at the front when front is set. */

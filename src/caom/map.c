@@ -110,16 +110,16 @@ get_list(struct mctx *m, const struct bp_value *b, struct mv *r)
 
 /* The blueprint's value of key for HDU index (free it with mv_free). */
 static struct mv
-get(struct mctx *m, const char *key, int index)
+get(struct mctx *m, enum bp_key_id key, int index)
 {
 	const struct bp_value *b;
 	struct mv r;
 
 	memset(&r, 0, sizeof r);
-	r.key = key;
+	r.key = bp_key_name(key);
 	r.index = index;
 	r.v.t = FITS_H_STR;
-	if ((b = bp_get(m->bp, bp_key(key), index)) == NULL)
+	if ((b = bp_get(m->bp, key, index)) == NULL)
 		return r;
 	switch (b->kind) {
 	case BP_LIST:
@@ -165,7 +165,7 @@ warn_value(struct mctx *m, const struct mv *v, const char *what)
 
 /* A string attribute. */
 static void
-set_str(struct mctx *m, char **field, const char *key, int index)
+set_str(struct mctx *m, char **field, enum bp_key_id key, int index)
 {
 	struct mv v = get(m, key, index);
 
@@ -181,7 +181,7 @@ set_str(struct mctx *m, char **field, const char *key, int index)
 
 /* A one-string value object's string (a UCD, a flag): cur or key's value; NULL when empty. */
 static char *
-set_single(struct mctx *m, const char *cur, const char *key)
+set_single(struct mctx *m, const char *cur, enum bp_key_id key)
 {
 	char *s = cur != NULL ? xstrdup(cur) : NULL;
 
@@ -208,7 +208,7 @@ mv_double(struct mctx *m, struct mv *v, double *out)
 }
 
 static void
-set_double(struct mctx *m, double *field, int *has, const char *key, int index)
+set_double(struct mctx *m, double *field, int *has, enum bp_key_id key, int index)
 {
 	struct mv v = get(m, key, index);
 	double d;
@@ -252,7 +252,7 @@ mv_long(struct mctx *m, struct mv *v, long long *out)
 }
 
 static void
-set_int(struct mctx *m, int *field, int *has, const char *key, int index)
+set_int(struct mctx *m, int *field, int *has, enum bp_key_id key, int index)
 {
 	struct mv v = get(m, key, index);
 	long long n;
@@ -268,7 +268,7 @@ set_int(struct mctx *m, int *field, int *has, const char *key, int index)
 
 /* _cast_as_bool: a FITS logical, or 'true'/'false'; anything else unsets. */
 static void
-set_bool(struct mctx *m, int *field, int *has, const char *key, int index)
+set_bool(struct mctx *m, int *field, int *has, enum bp_key_id key, int index)
 {
 	struct mv v = get(m, key, index);
 
@@ -322,7 +322,7 @@ parse_date(const char *s, int64_t *ms)
 }
 
 static void
-set_date(struct mctx *m, int64_t *field, int *has, const char *key, int index)
+set_date(struct mctx *m, int64_t *field, int *has, enum bp_key_id key, int index)
 {
 	struct mv v = get(m, key, index);
 	int64_t ms;
@@ -345,9 +345,9 @@ set_date(struct mctx *m, int64_t *field, int *has, const char *key, int index)
 
 /* _get_set_from_list: the first keyword's value (found or not), or a literal. */
 static char *
-get_set(struct mctx *m, const char *key)
+get_set(struct mctx *m, enum bp_key_id key)
 {
-	const struct bp_value *b = bp_get(m->bp, bp_key(key), 0);
+	const struct bp_value *b = bp_get(m->bp, key, 0);
 	struct fits_hval v;
 	char buf[40];
 
@@ -365,7 +365,7 @@ get_set(struct mctx *m, const char *key)
 
 /* _add_keywords: whitespace-separated words, or the current set kept. */
 static void
-set_keywords(struct mctx *m, struct caom_strlist *l, const char *key)
+set_keywords(struct mctx *m, struct caom_strlist *l, enum bp_key_id key)
 {
 	char *val = get_set(m, key), *tok, *save = NULL;
 
@@ -543,7 +543,7 @@ apply_blueprint(struct mctx *m)
 
 /* Two values that must both be there (_two_param_constructor); 1 when both are. */
 static int
-two_doubles(struct mctx *m, const char *k1, const char *k2, int index, double *a, double *b)
+two_doubles(struct mctx *m, enum bp_key_id k1, enum bp_key_id k2, int index, double *a, double *b)
 {
 	struct mv v1 = get(m, k1, index), v2 = get(m, k2, index);
 	int r = mv_has(&v1, 0) && mv_has(&v2, 0) && mv_double(m, &v1, a) == 0 &&
@@ -555,7 +555,7 @@ two_doubles(struct mctx *m, const char *k1, const char *k2, int index, double *a
 }
 
 static int
-two_strings(struct mctx *m, const char *k1, const char *k2, int index, struct caom_axis *out)
+two_strings(struct mctx *m, enum bp_key_id k1, enum bp_key_id k2, int index, struct caom_axis *out)
 {
 	struct mv v1 = get(m, k1, index), v2 = get(m, k2, index);
 	int r = mv_has(&v1, 0) && mv_has(&v2, 0);
@@ -570,7 +570,7 @@ two_strings(struct mctx *m, const char *k1, const char *k2, int index, struct ca
 }
 
 static int
-one_double(struct mctx *m, const char *key, int index, double *out)
+one_double(struct mctx *m, enum bp_key_id key, int index, double *out)
 {
 	struct mv v = get(m, key, index);
 	int r = mv_has(&v, 0) && mv_double(m, &v, out) == 0;
@@ -580,7 +580,7 @@ one_double(struct mctx *m, const char *key, int index, double *out)
 }
 
 static int
-one_long(struct mctx *m, const char *key, int index, long long *out)
+one_long(struct mctx *m, enum bp_key_id key, int index, long long *out)
 {
 	struct mv v = get(m, key, index);
 	int r = mv_has(&v, 0) && mv_long(m, &v, out) == 0;
@@ -591,7 +591,7 @@ one_long(struct mctx *m, const char *key, int index, long long *out)
 
 /* _to_int(_get_from_list(key)) assigned without a current value. */
 static void
-axis_index_from(struct mctx *m, const char *key, int index, int *field, int *has)
+axis_index_from(struct mctx *m, enum bp_key_id key, int index, int *field, int *has)
 {
 	long long n;
 
@@ -623,22 +623,39 @@ error_dup(const struct caom_coord_error *e)
 	return c;
 }
 
-/* "Chunk.LABEL.axis.WHAT" into buf. */
-static const char *
-axis_key(char buf[96], const char *label, const char *what)
-{
-	snprintf(buf, 96, "Chunk.%s.axis.%s", label, what);
-	return buf;
-}
+/*
+ * The blueprint keys of a 1-D axis (Chunk.LABEL.axis.* and Chunk.LABELAxis),
+ * named at compile time: a key the table lacks does not compile. The
+ * reference has no Chunk.customAxis: that axis's index is BP_NKEYS (never set).
+ */
+struct axis1d_keys {
+	enum bp_key_id	 ctype, cunit, syser, rnder;
+	enum bp_key_id	 start_pix, start_val, end_pix, end_val;
+	enum bp_key_id	 ref_pix, ref_val, delta, naxis, axis;
+};
+
+#define AXIS1D_KEYS(l, axis) {							\
+	BPK_Chunk_##l##_axis_axis_ctype, BPK_Chunk_##l##_axis_axis_cunit,	\
+	BPK_Chunk_##l##_axis_error_syser, BPK_Chunk_##l##_axis_error_rnder,	\
+	BPK_Chunk_##l##_axis_range_start_pix, BPK_Chunk_##l##_axis_range_start_val, \
+	BPK_Chunk_##l##_axis_range_end_pix, BPK_Chunk_##l##_axis_range_end_val,	\
+	BPK_Chunk_##l##_axis_function_refCoord_pix,				\
+	BPK_Chunk_##l##_axis_function_refCoord_val,				\
+	BPK_Chunk_##l##_axis_function_delta, BPK_Chunk_##l##_axis_function_naxis, axis }
+
+static const struct axis1d_keys energy_keys = AXIS1D_KEYS(energy, BPK_Chunk_energyAxis);
+static const struct axis1d_keys time_keys = AXIS1D_KEYS(time, BPK_Chunk_timeAxis);
+static const struct axis1d_keys polarization_keys =
+    AXIS1D_KEYS(polarization, BPK_Chunk_polarizationAxis);
+static const struct axis1d_keys custom_keys = AXIS1D_KEYS(custom, BP_NKEYS);
 
 /* The axis (ctype, cunit) and its error from the blueprint; 1 when it names a ctype. */
 static int
-axis_from_blueprint(struct mctx *m, const char *label, int index, struct caom_axis *ax,
-    struct caom_coord_error **err)
+axis_from_blueprint(struct mctx *m, const struct axis1d_keys *k, int index,
+    struct caom_axis *ax, struct caom_coord_error **err)
 {
-	char k1[96], k2[96];
-	struct mv c = get(m, axis_key(k1, label, "axis.ctype"), index);
-	struct mv u = get(m, axis_key(k2, label, "axis.cunit"), index);
+	struct mv c = get(m, k->ctype, index);
+	struct mv u = get(m, k->cunit, index);
 	double syser, rnder;
 	int have = mv_has(&c, 0);
 
@@ -648,47 +665,38 @@ axis_from_blueprint(struct mctx *m, const char *label, int index, struct caom_ax
 	}
 	mv_free(&c);
 	mv_free(&u);
-	if (two_doubles(m, axis_key(k1, label, "error.syser"), axis_key(k2, label, "error.rnder"),
-	    index, &syser, &rnder))
+	if (two_doubles(m, k->syser, k->rnder, index, &syser, &rnder))
 		*err = coord_error_of(syser, rnder);
 	return have;
 }
 
 /* The range's start and end (pix and val each) from the blueprint; 1 when all four are there. */
 static int
-range1d_from_blueprint(struct mctx *m, const char *label, int index, struct caom_ref_coord *s,
-    struct caom_ref_coord *e)
+range1d_from_blueprint(struct mctx *m, const struct axis1d_keys *k, int index,
+    struct caom_ref_coord *s, struct caom_ref_coord *e)
 {
-	char k1[96], k2[96];
-
-	return two_doubles(m, axis_key(k1, label, "range.start.pix"),
-	    axis_key(k2, label, "range.start.val"), index, &s->pix, &s->val) &&
-	    two_doubles(m, axis_key(k1, label, "range.end.pix"),
-	    axis_key(k2, label, "range.end.val"), index, &e->pix, &e->val);
+	return two_doubles(m, k->start_pix, k->start_val, index, &s->pix, &s->val) &&
+	    two_doubles(m, k->end_pix, k->end_val, index, &e->pix, &e->val);
 }
 
 /* The function (refCoord, delta, naxis) from the blueprint, and with it the axis index. */
 static void
-function1d_from_blueprint(struct mctx *m, const char *label, int index,
+function1d_from_blueprint(struct mctx *m, const struct axis1d_keys *k, int index,
     struct caom_coord_axis1d *out, int *axis_field, int *axis_has)
 {
-	char k1[96], k2[96];
 	double pix, val, delta;
 	long long len;
 
 	/* a function-less axis built from the blueprint keeps no index either */
-	if (!two_doubles(m, axis_key(k1, label, "function.refCoord.pix"),
-	    axis_key(k2, label, "function.refCoord.val"), index, &pix, &val) ||
-	    !one_double(m, axis_key(k1, label, "function.delta"), index, &delta) ||
-	    !one_long(m, axis_key(k2, label, "function.naxis"), index, &len))
+	if (!two_doubles(m, k->ref_pix, k->ref_val, index, &pix, &val) ||
+	    !one_double(m, k->delta, index, &delta) || !one_long(m, k->naxis, index, &len))
 		return;
 	out->function = caom_coord_function1d_new();
 	out->function->naxis = len;
 	out->function->delta = delta;
 	out->function->ref_coord.pix = pix;
 	out->function->ref_coord.val = val;
-	snprintf(k1, sizeof k1, "Chunk.%sAxis", label);
-	axis_index_from(m, k1, index, axis_field, axis_has);
+	axis_index_from(m, k->axis, index, axis_field, axis_has);
 }
 
 /*
@@ -696,7 +704,7 @@ function1d_from_blueprint(struct mctx *m, const char *label, int index,
  * function, into *out; 1 when one was built (0: *out is empty).
  */
 static int
-axis1d_from_blueprint(struct mctx *m, const char *label, int index,
+axis1d_from_blueprint(struct mctx *m, const struct axis1d_keys *k, int index,
     const struct caom_coord_axis1d *wcsaxis, struct caom_coord_axis1d *out, int *axis_field,
     int *axis_has)
 {
@@ -706,8 +714,8 @@ axis1d_from_blueprint(struct mctx *m, const char *label, int index,
 	int from_wcs = wcsaxis != NULL && wcsaxis->axis.ctype != NULL, have_axis, have_range;
 
 	memset(out, 0, sizeof *out);
-	have_axis = from_wcs || axis_from_blueprint(m, label, index, &ax, &err);
-	have_range = range1d_from_blueprint(m, label, index, &s, &e);
+	have_axis = from_wcs || axis_from_blueprint(m, k, index, &ax, &err);
+	have_range = range1d_from_blueprint(m, k, index, &s, &e);
 	if (!have_axis || (!have_range && wcsaxis != NULL && wcsaxis->function != NULL)) {
 		free(ax.ctype);
 		free(ax.cunit);
@@ -727,7 +735,7 @@ axis1d_from_blueprint(struct mctx *m, const char *label, int index,
 		out->range->start = s;
 		out->range->end = e;
 	} else
-		function1d_from_blueprint(m, label, index, out, axis_field, axis_has);
+		function1d_from_blueprint(m, k, index, out, axis_field, axis_has);
 	return 1;
 }
 
@@ -752,8 +760,8 @@ bp_energy_transition(struct mctx *m, struct caom_spectral_wcs *e)
 		species = xstrdup(e->transition->species);
 		transition = xstrdup(e->transition->transition);
 	}
-	set_str(m, &species, "Chunk.energy.transition.species", 0);
-	set_str(m, &transition, "Chunk.energy.transition.transition", 0);
+	set_str(m, &species, BPK_Chunk_energy_transition_species, 0);
+	set_str(m, &transition, BPK_Chunk_energy_transition_transition, 0);
 	caom_energy_transition_free(e->transition);
 	e->transition = NULL;
 	if (species != NULL && transition != NULL) {
@@ -773,28 +781,28 @@ bp_energy(struct mctx *m, int index, struct caom_chunk *ch)
 	struct caom_spectral_wcs *e;
 	struct mv sp;
 
-	if (axis1d_from_blueprint(m, "energy", index, ch->energy ? &ch->energy->axis : NULL,
+	if (axis1d_from_blueprint(m, &energy_keys, index, ch->energy ? &ch->energy->axis : NULL,
 	    &built, &ch->energy_axis, &ch->has_energy_axis)) {
 		if (ch->energy == NULL)
 			ch->energy = caom_spectral_wcs_new();
 		axis1d_install(&ch->energy->axis, &built, &ch->has_energy_axis);
-		sp = get(m, "Chunk.energy.specsys", index);
+		sp = get(m, BPK_Chunk_energy_specsys, index);
 		free(ch->energy->specsys);
 		ch->energy->specsys = mv_has(&sp, 0) ? xstrdup(mv_text(&sp)) : NULL;
 		mv_free(&sp);
 	}
 	if ((e = ch->energy) == NULL)
 		return;
-	set_str(m, &e->ssysobs, "Chunk.energy.ssysobs", index);
-	set_double(m, &e->restfrq, &e->has_restfrq, "Chunk.energy.restfrq", index);
-	set_double(m, &e->restwav, &e->has_restwav, "Chunk.energy.restwav", index);
-	set_double(m, &e->velosys, &e->has_velosys, "Chunk.energy.velosys", index);
-	set_double(m, &e->zsource, &e->has_zsource, "Chunk.energy.zsource", index);
-	set_str(m, &e->ssyssrc, "Chunk.energy.ssyssrc", index);
-	set_double(m, &e->velang, &e->has_velang, "Chunk.energy.velang", index);
-	set_str(m, &e->bandpass_name, "Chunk.energy.bandpassName", index);
+	set_str(m, &e->ssysobs, BPK_Chunk_energy_ssysobs, index);
+	set_double(m, &e->restfrq, &e->has_restfrq, BPK_Chunk_energy_restfrq, index);
+	set_double(m, &e->restwav, &e->has_restwav, BPK_Chunk_energy_restwav, index);
+	set_double(m, &e->velosys, &e->has_velosys, BPK_Chunk_energy_velosys, index);
+	set_double(m, &e->zsource, &e->has_zsource, BPK_Chunk_energy_zsource, index);
+	set_str(m, &e->ssyssrc, BPK_Chunk_energy_ssyssrc, index);
+	set_double(m, &e->velang, &e->has_velang, BPK_Chunk_energy_velang, index);
+	set_str(m, &e->bandpass_name, BPK_Chunk_energy_bandpassName, index);
 	bp_energy_transition(m, e);
-	set_double(m, &e->resolving_power, &e->has_resolving_power, "Chunk.energy.resolvingPower",
+	set_double(m, &e->resolving_power, &e->has_resolving_power, BPK_Chunk_energy_resolvingPower,
 	    index);
 }
 
@@ -804,7 +812,7 @@ bp_time(struct mctx *m, int index, struct caom_chunk *ch)
 	struct caom_coord_axis1d built;
 	struct caom_temporal_wcs *t;
 
-	if (axis1d_from_blueprint(m, "time", index, ch->time ? &ch->time->axis : NULL, &built,
+	if (axis1d_from_blueprint(m, &time_keys, index, ch->time ? &ch->time->axis : NULL, &built,
 	    &ch->time_axis, &ch->has_time_axis)) {
 		if (ch->time == NULL)
 			ch->time = caom_temporal_wcs_new();
@@ -812,11 +820,11 @@ bp_time(struct mctx *m, int index, struct caom_chunk *ch)
 	}
 	if ((t = ch->time) == NULL)
 		return;
-	set_double(m, &t->exposure, &t->has_exposure, "Chunk.time.exposure", index);
-	set_double(m, &t->resolution, &t->has_resolution, "Chunk.time.resolution", index);
-	set_str(m, &t->timesys, "Chunk.time.timesys", index);
-	set_str(m, &t->trefpos, "Chunk.time.trefpos", index);
-	set_double(m, &t->mjdref, &t->has_mjdref, "Chunk.time.mjdref", index);
+	set_double(m, &t->exposure, &t->has_exposure, BPK_Chunk_time_exposure, index);
+	set_double(m, &t->resolution, &t->has_resolution, BPK_Chunk_time_resolution, index);
+	set_str(m, &t->timesys, BPK_Chunk_time_timesys, index);
+	set_str(m, &t->trefpos, BPK_Chunk_time_trefpos, index);
+	set_double(m, &t->mjdref, &t->has_mjdref, BPK_Chunk_time_mjdref, index);
 }
 
 static void
@@ -824,7 +832,7 @@ bp_polarization(struct mctx *m, int index, struct caom_chunk *ch)
 {
 	struct caom_coord_axis1d built;
 
-	if (axis1d_from_blueprint(m, "polarization", index,
+	if (axis1d_from_blueprint(m, &polarization_keys, index,
 	    ch->polarization ? &ch->polarization->axis : NULL, &built, &ch->polarization_axis,
 	    &ch->has_polarization_axis)) {
 		if (ch->polarization == NULL)
@@ -838,7 +846,7 @@ bp_custom(struct mctx *m, int index, struct caom_chunk *ch)
 {
 	struct caom_coord_axis1d built;
 
-	if (axis1d_from_blueprint(m, "custom", index, ch->custom ? &ch->custom->axis : NULL,
+	if (axis1d_from_blueprint(m, &custom_keys, index, ch->custom ? &ch->custom->axis : NULL,
 	    &built, &ch->custom_axis, &ch->has_custom_axis)) {
 		if (ch->custom == NULL)
 			ch->custom = caom_custom_wcs_new();
@@ -852,10 +860,10 @@ bp_observable(struct mctx *m, int index, struct caom_chunk *ch)
 	struct caom_axis ax = { NULL, NULL };
 	long long bin;
 
-	if (!two_strings(m, "Chunk.observable.dependent.axis.ctype",
-	    "Chunk.observable.dependent.axis.cunit", index, &ax))
+	if (!two_strings(m, BPK_Chunk_observable_dependent_axis_ctype,
+	    BPK_Chunk_observable_dependent_axis_cunit, index, &ax))
 		return;
-	if (!one_long(m, "Chunk.observable.dependent.bin", index, &bin)) {
+	if (!one_long(m, BPK_Chunk_observable_dependent_bin, index, &bin)) {
 		free(ax.ctype);
 		free(ax.cunit);
 		return;
@@ -864,7 +872,7 @@ bp_observable(struct mctx *m, int index, struct caom_chunk *ch)
 	ch->observable = caom_observable_axis_new();
 	ch->observable->dependent.axis = ax;
 	ch->observable->dependent.bin = bin;
-	axis_index_from(m, "Chunk.observableAxis", index, &ch->observable_axis,
+	axis_index_from(m, BPK_Chunk_observableAxis, index, &ch->observable_axis,
 	    &ch->has_observable_axis);
 }
 
@@ -902,15 +910,15 @@ position_axes_from_blueprint(struct mctx *m, int index, struct caom_axis *x,
 	double syser, rnder;
 	int have_x, have_y;
 
-	have_x = two_strings(m, "Chunk.position.axis.axis1.ctype",
-	    "Chunk.position.axis.axis1.cunit", index, x);
-	have_y = two_strings(m, "Chunk.position.axis.axis2.ctype",
-	    "Chunk.position.axis.axis2.cunit", index, y);
-	if (two_doubles(m, "Chunk.position.axis.error1.syser",
-	    "Chunk.position.axis.error1.rnder", index, &syser, &rnder))
+	have_x = two_strings(m, BPK_Chunk_position_axis_axis1_ctype,
+	    BPK_Chunk_position_axis_axis1_cunit, index, x);
+	have_y = two_strings(m, BPK_Chunk_position_axis_axis2_ctype,
+	    BPK_Chunk_position_axis_axis2_cunit, index, y);
+	if (two_doubles(m, BPK_Chunk_position_axis_error1_syser,
+	    BPK_Chunk_position_axis_error1_rnder, index, &syser, &rnder))
 		*ex = coord_error_of(syser, rnder);
-	if (two_doubles(m, "Chunk.position.axis.error2.syser",
-	    "Chunk.position.axis.error2.rnder", index, &syser, &rnder))
+	if (two_doubles(m, BPK_Chunk_position_axis_error2_syser,
+	    BPK_Chunk_position_axis_error2_rnder, index, &syser, &rnder))
 		*ey = coord_error_of(syser, rnder);
 	return have_x && have_y;
 }
@@ -919,15 +927,15 @@ position_axes_from_blueprint(struct mctx *m, int index, struct caom_axis *x,
 static int
 range2d_from_blueprint(struct mctx *m, int index, struct caom_coord_range2d *r)
 {
-	static const char *const rk[8] = {
-		"Chunk.position.axis.range.start.coord1.pix",
-		"Chunk.position.axis.range.start.coord1.val",
-		"Chunk.position.axis.range.end.coord1.pix",
-		"Chunk.position.axis.range.end.coord1.val",
-		"Chunk.position.axis.range.start.coord2.pix",
-		"Chunk.position.axis.range.start.coord2.val",
-		"Chunk.position.axis.range.end.coord2.pix",
-		"Chunk.position.axis.range.end.coord2.val",
+	static const enum bp_key_id rk[8] = {
+		BPK_Chunk_position_axis_range_start_coord1_pix,
+		BPK_Chunk_position_axis_range_start_coord1_val,
+		BPK_Chunk_position_axis_range_end_coord1_pix,
+		BPK_Chunk_position_axis_range_end_coord1_val,
+		BPK_Chunk_position_axis_range_start_coord2_pix,
+		BPK_Chunk_position_axis_range_start_coord2_val,
+		BPK_Chunk_position_axis_range_end_coord2_pix,
+		BPK_Chunk_position_axis_range_end_coord2_val,
 	};
 	double *v[8] = {
 		&r->start.coord1.pix, &r->start.coord1.val, &r->end.coord1.pix, &r->end.coord1.val,
@@ -950,18 +958,18 @@ function2d_from_blueprint(struct mctx *m, int index)
 	long long n1, n2;
 
 	memset(&f, 0, sizeof f);
-	if (!one_long(m, "Chunk.position.axis.function.dimension.naxis1", index, &n1) ||
-	    !one_long(m, "Chunk.position.axis.function.dimension.naxis2", index, &n2) ||
-	    !two_doubles(m, "Chunk.position.axis.function.refCoord.coord1.pix",
-	    "Chunk.position.axis.function.refCoord.coord1.val", index,
+	if (!one_long(m, BPK_Chunk_position_axis_function_dimension_naxis1, index, &n1) ||
+	    !one_long(m, BPK_Chunk_position_axis_function_dimension_naxis2, index, &n2) ||
+	    !two_doubles(m, BPK_Chunk_position_axis_function_refCoord_coord1_pix,
+	    BPK_Chunk_position_axis_function_refCoord_coord1_val, index,
 	    &f.ref_coord.coord1.pix, &f.ref_coord.coord1.val) ||
-	    !two_doubles(m, "Chunk.position.axis.function.refCoord.coord2.pix",
-	    "Chunk.position.axis.function.refCoord.coord2.val", index,
+	    !two_doubles(m, BPK_Chunk_position_axis_function_refCoord_coord2_pix,
+	    BPK_Chunk_position_axis_function_refCoord_coord2_val, index,
 	    &f.ref_coord.coord2.pix, &f.ref_coord.coord2.val) ||
-	    !one_double(m, "Chunk.position.axis.function.cd11", index, &f.cd11) ||
-	    !one_double(m, "Chunk.position.axis.function.cd12", index, &f.cd12) ||
-	    !one_double(m, "Chunk.position.axis.function.cd21", index, &f.cd21) ||
-	    !one_double(m, "Chunk.position.axis.function.cd22", index, &f.cd22))
+	    !one_double(m, BPK_Chunk_position_axis_function_cd11, index, &f.cd11) ||
+	    !one_double(m, BPK_Chunk_position_axis_function_cd12, index, &f.cd12) ||
+	    !one_double(m, BPK_Chunk_position_axis_function_cd21, index, &f.cd21) ||
+	    !one_double(m, BPK_Chunk_position_axis_function_cd22, index, &f.cd22))
 		return NULL;
 	f.dimension.naxis1 = n1;
 	f.dimension.naxis2 = n2;
@@ -996,9 +1004,9 @@ axis2d_from_blueprint(struct mctx *m, int index, struct caom_chunk *ch)
 		fn = NULL;
 	}
 	if (fn != NULL) {
-		axis_index_from(m, "Chunk.positionAxis1", index, &ch->position_axis1,
+		axis_index_from(m, BPK_Chunk_positionAxis1, index, &ch->position_axis1,
 		    &ch->has_position_axis1);
-		axis_index_from(m, "Chunk.positionAxis2", index, &ch->position_axis2,
+		axis_index_from(m, BPK_Chunk_positionAxis2, index, &ch->position_axis2,
 		    &ch->has_position_axis2);
 	}
 	if (have_axes && (have_range || fn != NULL)) {
@@ -1039,9 +1047,9 @@ bp_position(struct mctx *m, int index, struct caom_chunk *ch)
 	}
 	if ((p = ch->position) == NULL)
 		return;
-	set_str(m, &p->coordsys, "Chunk.position.coordsys", index);
-	set_double(m, &p->equinox, &p->has_equinox, "Chunk.position.equinox", index);
-	set_double(m, &p->resolution, &p->has_resolution, "Chunk.position.resolution", index);
+	set_str(m, &p->coordsys, BPK_Chunk_position_coordsys, index);
+	set_double(m, &p->equinox, &p->has_equinox, BPK_Chunk_position_equinox, index);
+	set_double(m, &p->resolution, &p->has_resolution, BPK_Chunk_position_resolution, index);
 }
 
 /* ---- Parts and chunks (FitsParser/ContentParser.augment_artifact) ---- */
@@ -1079,7 +1087,7 @@ augment_chunk(struct mctx *m, struct caom_artifact *art, int index)
 
 	snprintf(name, sizeof name, "%d", index);
 	part = caom_artifact_add_part(art, name);
-	set_str(m, &part->product_type, "Part.productType", index);
+	set_str(m, &part->product_type, BPK_Part_productType, index);
 	if (part->nchunks == 0)
 		caom_part_add_chunk(part);
 	ch = part->chunks[0];
@@ -1103,20 +1111,20 @@ augment_chunk(struct mctx *m, struct caom_artifact *art, int index)
 static void
 augment_artifact_fields(struct mctx *m, struct caom_artifact *a)
 {
-	set_str(m, &a->product_type, "Artifact.productType", 0);
-	set_str(m, &a->release_type, "Artifact.releaseType", 0);
-	set_str(m, &a->content_type, "Artifact.contentType", 0);
+	set_str(m, &a->product_type, BPK_Artifact_productType, 0);
+	set_str(m, &a->release_type, BPK_Artifact_releaseType, 0);
+	set_str(m, &a->content_type, BPK_Artifact_contentType, 0);
 	{
 		int64_t len = a->content_length;
 		double d = (double)len;
 		int has = a->has_content_length;
 
-		set_double(m, &d, &has, "Artifact.contentLength", 0);
+		set_double(m, &d, &has, BPK_Artifact_contentLength, 0);
 		a->content_length = numfmt_ll(d);
 		a->has_content_length = has;
 	}
-	set_str(m, &a->content_checksum, "Artifact.contentChecksum", 0);
-	set_date(m, &a->content_release, &a->has_content_release, "Artifact.contentRelease", 0);
+	set_str(m, &a->content_checksum, BPK_Artifact_contentChecksum, 0);
+	set_date(m, &a->content_release, &a->has_content_release, BPK_Artifact_contentRelease, 0);
 }
 
 static int
@@ -1137,7 +1145,7 @@ augment_parts(struct mctx *m, struct caom_artifact *a)
 		snprintf(name, sizeof name, "%zu", i);
 		part = caom_artifact_add_part(a, name);
 		caom_part_clear_chunks(part);
-		set_str(m, &part->product_type, "Part.productType", (int)i);
+		set_str(m, &part->product_type, BPK_Part_productType, (int)i);
 	}
 	return 0;
 }
@@ -1150,7 +1158,7 @@ augment_provenance(struct mctx *m, struct caom_plane *pl)
 	struct caom_provenance *cur = pl->provenance, *p;
 	char *name = cur != NULL && cur->name ? xstrdup(cur->name) : NULL, *inputs, *tok, *save;
 
-	set_str(m, &name, "Plane.provenance.name", 0);
+	set_str(m, &name, BPK_Plane_provenance_name, 0);
 	if (name == NULL || name[0] == '\0') {
 		free(name);
 		caom_provenance_free(pl->provenance);
@@ -1161,14 +1169,14 @@ augment_provenance(struct mctx *m, struct caom_plane *pl)
 		p = pl->provenance = caom_provenance_new();
 	free(p->name);
 	p->name = name;
-	set_str(m, &p->version, "Plane.provenance.version", 0);
-	set_str(m, &p->project, "Plane.provenance.project", 0);
-	set_str(m, &p->producer, "Plane.provenance.producer", 0);
-	set_str(m, &p->run_id, "Plane.provenance.runID", 0);
-	set_str(m, &p->reference, "Plane.provenance.reference", 0);
-	set_date(m, &p->last_executed, &p->has_last_executed, "Plane.provenance.lastExecuted", 0);
-	set_keywords(m, &p->keywords, "Plane.provenance.keywords");
-	if ((inputs = get_set(m, "Plane.provenance.inputs")) != NULL && inputs[0] != '\0') {
+	set_str(m, &p->version, BPK_Plane_provenance_version, 0);
+	set_str(m, &p->project, BPK_Plane_provenance_project, 0);
+	set_str(m, &p->producer, BPK_Plane_provenance_producer, 0);
+	set_str(m, &p->run_id, BPK_Plane_provenance_runID, 0);
+	set_str(m, &p->reference, BPK_Plane_provenance_reference, 0);
+	set_date(m, &p->last_executed, &p->has_last_executed, BPK_Plane_provenance_lastExecuted, 0);
+	set_keywords(m, &p->keywords, BPK_Plane_provenance_keywords);
+	if ((inputs = get_set(m, BPK_Plane_provenance_inputs)) != NULL && inputs[0] != '\0') {
 		caom_strlist_clear(&p->inputs);
 		save = NULL;
 		for (tok = strtok_r(inputs, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save))
@@ -1187,14 +1195,14 @@ augment_metrics(struct mctx *m, struct caom_plane *pl)
 	else
 		memset(&t, 0, sizeof t);
 	set_double(m, &t.source_number_density, &t.has_source_number_density,
-	    "Plane.metrics.sourceNumberDensity", 0);
-	set_double(m, &t.background, &t.has_background, "Plane.metrics.background", 0);
+	    BPK_Plane_metrics_sourceNumberDensity, 0);
+	set_double(m, &t.background, &t.has_background, BPK_Plane_metrics_background, 0);
 	set_double(m, &t.background_stddev, &t.has_background_stddev,
-	    "Plane.metrics.backgroundStddev", 0);
+	    BPK_Plane_metrics_backgroundStddev, 0);
 	set_double(m, &t.flux_density_limit, &t.has_flux_density_limit,
-	    "Plane.metrics.fluxDensityLimit", 0);
-	set_double(m, &t.mag_limit, &t.has_mag_limit, "Plane.metrics.magLimit", 0);
-	set_double(m, &t.sample_snr, &t.has_sample_snr, "Plane.metrics.sampleSNR", 0);
+	    BPK_Plane_metrics_fluxDensityLimit, 0);
+	set_double(m, &t.mag_limit, &t.has_mag_limit, BPK_Plane_metrics_magLimit, 0);
+	set_double(m, &t.sample_snr, &t.has_sample_snr, BPK_Plane_metrics_sampleSNR, 0);
 	if ((t.has_source_number_density && t.source_number_density != 0) ||
 	    (t.has_background && t.background != 0) ||
 	    (t.has_background_stddev && t.background_stddev != 0) ||
@@ -1214,17 +1222,17 @@ augment_plane(struct mctx *m, struct caom_plane *pl)
 {
 	char *s;
 
-	set_date(m, &pl->meta_release, &pl->has_meta_release, "Plane.metaRelease", 0);
-	set_date(m, &pl->data_release, &pl->has_data_release, "Plane.dataRelease", 0);
-	set_str(m, &pl->data_product_type, "Plane.dataProductType", 0);
+	set_date(m, &pl->meta_release, &pl->has_meta_release, BPK_Plane_metaRelease, 0);
+	set_date(m, &pl->data_release, &pl->has_data_release, BPK_Plane_dataRelease, 0);
+	set_str(m, &pl->data_product_type, BPK_Plane_dataProductType, 0);
 	if (pl->data_product_type == NULL)
 		return fail(m, "%s: no value for Plane.dataProductType", m->in->uri);
-	set_int(m, &pl->calibration_level, &pl->has_calibration_level, "Plane.calibrationLevel", 0);
+	set_int(m, &pl->calibration_level, &pl->has_calibration_level, BPK_Plane_calibrationLevel, 0);
 	if (!pl->has_calibration_level)
 		return fail(m, "%s: no value for Plane.calibrationLevel", m->in->uri);
-	set_str(m, &pl->ent.meta_producer, "Plane.metaProducer", 0);
+	set_str(m, &pl->ent.meta_producer, BPK_Plane_metaProducer, 0);
 	s = set_single(m, pl->observable != NULL ? pl->observable->ucd : NULL,
-	    "Plane.observable.ucd");
+	    BPK_Plane_observable_ucd);
 	caom_observable_free(pl->observable);
 	pl->observable = NULL;
 	if (s != NULL) {
@@ -1233,7 +1241,7 @@ augment_plane(struct mctx *m, struct caom_plane *pl)
 	}
 	augment_provenance(m, pl);
 	augment_metrics(m, pl);
-	s = set_single(m, pl->quality != NULL ? pl->quality->flag : NULL, "Plane.dataQuality");
+	s = set_single(m, pl->quality != NULL ? pl->quality->flag : NULL, BPK_Plane_dataQuality);
 	caom_data_quality_free(pl->quality);
 	pl->quality = NULL;
 	if (s != NULL) {
@@ -1247,16 +1255,16 @@ augment_plane(struct mctx *m, struct caom_plane *pl)
 
 /* Members from a BINTABLE column of the file (b is a table reference). */
 static int
-members_from_table(struct mctx *m, const struct bp_value *b, const char *which)
+members_from_table(struct mctx *m, const struct bp_value *b, enum bp_key_id which)
 {
 	char **values = NULL, *cause = NULL, *uri;
 	size_t n = 0, i;
 
 	if (m->in->path == NULL || m->f == NULL)
 		return fail(m, "%s: %s comes from a table, but the file's bytes are not here",
-		    m->in->uri, which);
+		    m->in->uri, bp_key_name(which));
 	if (fits_read_column(m->in->path, b->table_ext, b->kw[0], &values, &n, &cause) != 0) {
-		fail(m, "%s (%s)", cause, which);
+		fail(m, "%s (%s)", cause, bp_key_name(which));
 		free(cause);
 		return -1;
 	}
@@ -1275,7 +1283,7 @@ members_from_table(struct mctx *m, const struct bp_value *b, const char *which)
 
 /* Members as white-space separated URIs. */
 static void
-members_from_list(struct mctx *m, const char *which)
+members_from_list(struct mctx *m, enum bp_key_id which)
 {
 	char *list = NULL, *tok, *save = NULL;
 
@@ -1290,17 +1298,17 @@ static int
 augment_members(struct mctx *m)
 {
 	const struct bp_value *b = NULL;
-	const char *which = NULL;
+	enum bp_key_id which = BP_NKEYS;
 
-	if ((b = bp_get(m->bp, bp_key("DerivedObservation.members"), 1)) != NULL)
-		which = "DerivedObservation.members";
-	else if ((b = bp_get(m->bp, bp_key("CompositeObservation.members"), 1)) != NULL)
-		which = "CompositeObservation.members";
+	if ((b = bp_get(m->bp, BPK_DerivedObservation_members, 1)) != NULL)
+		which = BPK_DerivedObservation_members;
+	else if ((b = bp_get(m->bp, BPK_CompositeObservation_members, 1)) != NULL)
+		which = BPK_CompositeObservation_members;
 	if (b == NULL || b->kind == BP_NONE)
 		return 0;
 	if (m->obs->kind != CAOM_OBS_DERIVED)
 		return fail(m, "%s: the blueprint sets %s, but %s/%s is a SimpleObservation",
-		    m->in->uri, which, m->obs->collection, m->obs->observation_id);
+		    m->in->uri, bp_key_name(which), m->obs->collection, m->obs->observation_id);
 	if (b->kind == BP_TABLE)
 		return members_from_table(m, b, which);
 	members_from_list(m, which);
@@ -1316,15 +1324,15 @@ augment_environment(struct mctx *m)
 		t = *cur;
 	else
 		memset(&t, 0, sizeof t);
-	set_double(m, &t.seeing, &t.has_seeing, "Observation.environment.seeing", 0);
-	set_double(m, &t.humidity, &t.has_humidity, "Observation.environment.humidity", 0);
-	set_double(m, &t.elevation, &t.has_elevation, "Observation.environment.elevation", 0);
-	set_double(m, &t.tau, &t.has_tau, "Observation.environment.tau", 0);
+	set_double(m, &t.seeing, &t.has_seeing, BPK_Observation_environment_seeing, 0);
+	set_double(m, &t.humidity, &t.has_humidity, BPK_Observation_environment_humidity, 0);
+	set_double(m, &t.elevation, &t.has_elevation, BPK_Observation_environment_elevation, 0);
+	set_double(m, &t.tau, &t.has_tau, BPK_Observation_environment_tau, 0);
 	set_double(m, &t.wavelength_tau, &t.has_wavelength_tau,
-	    "Observation.environment.wavelengthTau", 0);
-	set_double(m, &t.ambient_temp, &t.has_ambient_temp, "Observation.environment.ambientTemp",
+	    BPK_Observation_environment_wavelengthTau, 0);
+	set_double(m, &t.ambient_temp, &t.has_ambient_temp, BPK_Observation_environment_ambientTemp,
 	    0);
-	set_bool(m, &t.photometric, &t.has_photometric, "Observation.environment.photometric", 0);
+	set_bool(m, &t.photometric, &t.has_photometric, BPK_Observation_environment_photometric, 0);
 	if ((t.has_seeing && t.seeing != 0) || (t.has_humidity && t.humidity != 0) ||
 	    (t.has_elevation && t.elevation != 0) || (t.has_tau && t.tau != 0) ||
 	    (t.has_wavelength_tau && t.wavelength_tau != 0) ||
@@ -1344,7 +1352,7 @@ augment_target(struct mctx *m)
 	struct caom_target *t = m->obs->target;
 	char *name = t != NULL ? xstrdup(t->name) : NULL;
 
-	set_str(m, &name, "Observation.target.name", 0);
+	set_str(m, &name, BPK_Observation_target_name, 0);
 	if (name == NULL || name[0] == '\0') {
 		free(name);
 		caom_target_free(m->obs->target);
@@ -1355,12 +1363,12 @@ augment_target(struct mctx *m)
 		t = m->obs->target = caom_target_new();
 	free(t->name);
 	t->name = name;
-	set_str(m, &t->type, "Observation.target.type", 0);
-	set_bool(m, &t->standard, &t->has_standard, "Observation.target.standard", 0);
-	set_double(m, &t->redshift, &t->has_redshift, "Observation.target.redshift", 0);
-	set_keywords(m, &t->keywords, "Observation.target.keywords");
-	set_bool(m, &t->moving, &t->has_moving, "Observation.target.moving", 0);
-	set_str(m, &t->target_id, "Observation.target.targetID", 0);
+	set_str(m, &t->type, BPK_Observation_target_type, 0);
+	set_bool(m, &t->standard, &t->has_standard, BPK_Observation_target_standard, 0);
+	set_double(m, &t->redshift, &t->has_redshift, BPK_Observation_target_redshift, 0);
+	set_keywords(m, &t->keywords, BPK_Observation_target_keywords);
+	set_bool(m, &t->moving, &t->has_moving, BPK_Observation_target_moving, 0);
+	set_str(m, &t->target_id, BPK_Observation_target_targetID, 0);
 }
 
 static void
@@ -1372,10 +1380,10 @@ augment_target_position(struct mctx *m)
 	int hx = cur != NULL, hy = cur != NULL, he = cur ? cur->has_equinox : 0;
 	char *sys = cur && cur->coordsys ? xstrdup(cur->coordsys) : NULL;
 
-	set_double(m, &x, &hx, "Observation.target_position.point.cval1", 0);
-	set_double(m, &y, &hy, "Observation.target_position.point.cval2", 0);
-	set_str(m, &sys, "Observation.target_position.coordsys", 0);
-	set_double(m, &eq, &he, "Observation.target_position.equinox", 0);
+	set_double(m, &x, &hx, BPK_Observation_target_position_point_cval1, 0);
+	set_double(m, &y, &hy, BPK_Observation_target_position_point_cval2, 0);
+	set_str(m, &sys, BPK_Observation_target_position_coordsys, 0);
+	set_double(m, &eq, &he, BPK_Observation_target_position_equinox, 0);
 	if (hx && hy && x != 0 && y != 0) {
 		if (m->obs->target_position == NULL)
 			m->obs->target_position = caom_target_position_new();
@@ -1399,7 +1407,7 @@ augment_telescope(struct mctx *m)
 	struct caom_telescope *t = m->obs->telescope;
 	char *name = t != NULL ? xstrdup(t->name) : NULL;
 
-	set_str(m, &name, "Observation.telescope.name", 0);
+	set_str(m, &name, BPK_Observation_telescope_name, 0);
 	if (name == NULL || name[0] == '\0') {
 		free(name);
 		caom_telescope_free(m->obs->telescope);
@@ -1411,12 +1419,12 @@ augment_telescope(struct mctx *m)
 	free(t->name);
 	t->name = name;
 	set_double(m, &t->geo_location_x, &t->has_geo_location_x,
-	    "Observation.telescope.geoLocationX", 0);
+	    BPK_Observation_telescope_geoLocationX, 0);
 	set_double(m, &t->geo_location_y, &t->has_geo_location_y,
-	    "Observation.telescope.geoLocationY", 0);
+	    BPK_Observation_telescope_geoLocationY, 0);
 	set_double(m, &t->geo_location_z, &t->has_geo_location_z,
-	    "Observation.telescope.geoLocationZ", 0);
-	set_keywords(m, &t->keywords, "Observation.telescope.keywords");
+	    BPK_Observation_telescope_geoLocationZ, 0);
+	set_keywords(m, &t->keywords, BPK_Observation_telescope_keywords);
 }
 
 static void
@@ -1425,7 +1433,7 @@ augment_instrument(struct mctx *m)
 	struct caom_instrument *t = m->obs->instrument;
 	char *name = t != NULL ? xstrdup(t->name) : NULL;
 
-	set_str(m, &name, "Observation.instrument.name", 0);
+	set_str(m, &name, BPK_Observation_instrument_name, 0);
 	if (name == NULL || name[0] == '\0') {
 		free(name);
 		caom_instrument_free(m->obs->instrument);
@@ -1436,7 +1444,7 @@ augment_instrument(struct mctx *m)
 		t = m->obs->instrument = caom_instrument_new();
 	free(t->name);
 	t->name = name;
-	set_keywords(m, &t->keywords, "Observation.instrument.keywords");
+	set_keywords(m, &t->keywords, BPK_Observation_instrument_keywords);
 }
 
 static void
@@ -1445,7 +1453,7 @@ augment_proposal(struct mctx *m)
 	struct caom_proposal *p = m->obs->proposal;
 	char *id = p != NULL ? xstrdup(p->id) : NULL;
 
-	set_str(m, &id, "Observation.proposal.id", 0);
+	set_str(m, &id, BPK_Observation_proposal_id, 0);
 	if (id == NULL || id[0] == '\0') {
 		free(id);
 		return;		/* the current proposal, if any, stays */
@@ -1454,10 +1462,10 @@ augment_proposal(struct mctx *m)
 		p = m->obs->proposal = caom_proposal_new();
 	free(p->id);
 	p->id = id;
-	set_str(m, &p->pi, "Observation.proposal.pi", 0);
-	set_str(m, &p->project, "Observation.proposal.project", 0);
-	set_str(m, &p->title, "Observation.proposal.title", 0);
-	set_keywords(m, &p->keywords, "Observation.proposal.keywords");
+	set_str(m, &p->pi, BPK_Observation_proposal_pi, 0);
+	set_str(m, &p->project, BPK_Observation_proposal_project, 0);
+	set_str(m, &p->title, BPK_Observation_proposal_title, 0);
+	set_keywords(m, &p->keywords, BPK_Observation_proposal_keywords);
 }
 
 /* algorithm.name; a derived observation's name is not replaced by "exposure". */
@@ -1467,7 +1475,7 @@ observation_algorithm(struct mctx *m)
 	struct caom_observation *o = m->obs;
 	char *s = o->algorithm.name != NULL ? xstrdup(o->algorithm.name) : NULL;
 
-	set_str(m, &s, "Observation.algorithm.name", 0);
+	set_str(m, &s, BPK_Observation_algorithm_name, 0);
 	if (s != NULL && !(o->kind == CAOM_OBS_DERIVED && strcmp(s, "exposure") == 0 &&
 	    o->algorithm.name != NULL)) {
 		free(o->algorithm.name);
@@ -1480,7 +1488,7 @@ observation_algorithm(struct mctx *m)
 static void
 observation_sequence(struct mctx *m)
 {
-	struct mv v = get(m, "Observation.sequenceNumber", 0);
+	struct mv v = get(m, BPK_Observation_sequenceNumber, 0);
 	long long n;
 
 	if (mv_has(&v, 0) && mv_long(m, &v, &n) == 0) {
@@ -1501,11 +1509,11 @@ augment_observation_fields(struct mctx *m)
 	observation_sequence(m);
 	if (o->intent == NULL)
 		o->intent = xstrdup("science");
-	set_str(m, &o->intent, "Observation.intent", 0);
-	set_str(m, &o->type, "Observation.type", 0);
+	set_str(m, &o->intent, BPK_Observation_intent, 0);
+	set_str(m, &o->type, BPK_Observation_type, 0);
 	/* metaRelease and metaProducer were read by map_augment (once: one warning) */
 	s = set_single(m, o->requirements != NULL ? o->requirements->flag : NULL,
-	    "Observation.requirements.flag");
+	    BPK_Observation_requirements_flag);
 	caom_requirements_free(o->requirements);
 	o->requirements = NULL;
 	if (s != NULL) {
@@ -1525,8 +1533,8 @@ map_observation_kind(const struct blueprint *bp)
 {
 	const struct bp_value *b;
 
-	if (((b = bp_get(bp, bp_key("DerivedObservation.members"), 1)) != NULL ||
-	    (b = bp_get(bp, bp_key("CompositeObservation.members"), 1)) != NULL) &&
+	if (((b = bp_get(bp, BPK_DerivedObservation_members, 1)) != NULL ||
+	    (b = bp_get(bp, BPK_CompositeObservation_members, 1)) != NULL) &&
 	    b->kind != BP_NONE)
 		return CAOM_OBS_DERIVED;
 	return CAOM_OBS_SIMPLE;
@@ -1543,7 +1551,7 @@ augment_artifact(struct mctx *m, struct caom_plane *pl)
 		art->product_type = xstrdup("science");
 	if (art->release_type == NULL)
 		art->release_type = xstrdup("data");
-	set_str(m, &art->ent.meta_producer, "Artifact.metaProducer", 0);
+	set_str(m, &art->ent.meta_producer, BPK_Artifact_metaProducer, 0);
 	return m->f != NULL ? augment_parts(m, art) : 0;
 }
 
@@ -1577,8 +1585,8 @@ map_augment(struct caom_observation *obs, const struct map_input *in, char **war
 	m.f = in->fits;
 	m.obs = obs;
 	apply_blueprint(&m);
-	set_date(&m, &obs->meta_release, &obs->has_meta_release, "Observation.metaRelease", 0);
-	set_str(&m, &obs->ent.meta_producer, "Observation.metaProducer", 0);
+	set_date(&m, &obs->meta_release, &obs->has_meta_release, BPK_Observation_metaRelease, 0);
+	set_str(&m, &obs->ent.meta_producer, BPK_Observation_metaProducer, 0);
 	pl = caom_observation_add_plane(obs, in->product_id);
 	if ((r = augment_plane(&m, pl)) == 0)
 		r = augment_artifact(&m, pl);

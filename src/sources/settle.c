@@ -11,6 +11,7 @@
 
 #include <ev.h>
 
+#include "lib/fileio.h"
 #include "lib/log.h"
 #include "sources/settle.h"
 #include "lib/stats.h"
@@ -143,7 +144,7 @@ settle_check(struct settle *s, struct settle_file *f)
 		return;
 	}
 	if (!settle_same(f, &st) ||
-	    (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 > ev_now(s->loop) - s->quiet) {
+	    fileio_mtime_ns(&st) / 1e9 > ev_now(s->loop) - s->quiet) {
 		settle_requeue(s, f, &st);
 		return;
 	}
@@ -248,7 +249,7 @@ settle_offer(struct settle *s, const char *path, enum settle_how how,
 	 * its scan is, not a quiet period later.)
 	 */
 	if (how == SETTLE_FOUND && f == NULL &&
-	    (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 <= ev_now(s->loop) - s->quiet) {
+	    fileio_mtime_ns(&st) / 1e9 <= ev_now(s->loop) - s->quiet) {
 		stats_time(STATS_SETTLE, 0.);
 		stats_count(STATS_FILES_SETTLED);
 		s->cb(s->arg, path, &st, 0, s->next_seq++);
