@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PREVIEW_SIZE_MAX	8192	/* the largest output box */
+#define PREVIEW_SIZE_MAX	4096	/* the largest output box */
 #define PREVIEW_SPECTRUM_MAX	(1L << 20)	/* points of a spectrum held, at most */
 
 enum preview_kind { PREVIEW_KIND_AUTO, PREVIEW_KIND_IMAGE, PREVIEW_KIND_SPECTRUM };
