@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caom/preview.h"
 #include "conf/conf.h"
 #include "daemon/daemon.h"
 #include "lib/log.h"
@@ -178,5 +179,6 @@ main(int argc, char **argv)
 	}
 	code = daemon_run(d);
 	daemon_free(d);
+	preview_cleanup();	/* the workers have stopped: the plots' font caches go */
 	return code;
 }
