@@ -233,95 +233,93 @@ pv_add_row(const double *row, long nx, const struct pv_span *sx, double wy, doub
 	}
 }
 
-/* One output row's grey bytes from its sums. */
-static void
-pv_grey_row(const struct preview_opts *o, double vmin, double vmax, const double *sum,
-    const double *wsum, long w, unsigned char *out)
+/* The grid area-averaged into w x h means (NaN where no finite value falls),
+ * rows in FITS order; NULL when the deadline passes. */
+static double *
+pv_average(const double *v, long nx, long ny, long w, long h,
+    const struct preview_deadline *dl)
 {
-	double y;
-	long x;
-	int b;
-
-	for (x = 0; x < w; x++) {
-		y = wsum[x] > 0 ? preview_stretch(o, vmin, vmax, sum[x] / wsum[x]) : 0;
-		if (o->invert)
-			y = 1 - y;
-		b = (int)(y * 256);	/* matplotlib's colormap lookup: floor(y * N) */
-		out[x] = (unsigned char)(b < 0 ? 0 : b > 255 ? 255 : b);
-	}
-}
-
-/* The grid area-averaged into w x h, top row first. */
-static int
-pv_render(const struct preview_data *d, const struct preview_opts *o, double vmin,
-    double vmax, long w, long h, const struct preview_deadline *dl, unsigned char *grey)
-{
-	struct pv_span *sx = pv_spans(d->nx, w), *sy = pv_spans(d->ny, h);
+	struct pv_span *sx = pv_spans(nx, w), *sy = pv_spans(ny, h);
+	double *mean = xreallocarray(NULL, (size_t)w * (size_t)h, sizeof *mean);
 	double *sum = xcalloc((size_t)w * 2, sizeof *sum), *wsum = sum + w;
-	long y = 0, j;
-	int r = 0;
+	long y = 0, j, x;
 
-	for (j = 0; j < h && r == 0; j++) {
+	for (j = 0; j < h && mean != NULL; j++) {
 		memset(sum, 0, (size_t)w * 2 * sizeof *sum);
 		/* the rows that fall in output row j: wholly, or their first part
 		 * (w0), or, for the row before, its rest */
 		if (y > 0 && sy[y - 1].c0 == j - 1 && sy[y - 1].w0 < 1.0)
-			pv_add_row(d->v + (y - 1) * d->nx, d->nx, sx, 1.0 - sy[y - 1].w0, sum, wsum);
-		for (; y < d->ny && sy[y].c0 == j; y++)
-			pv_add_row(d->v + y * d->nx, d->nx, sx, sy[y].w0, sum, wsum);
-		pv_grey_row(o, vmin, vmax, sum, wsum, w, grey + (size_t)(h - 1 - j) * (size_t)w);
-		if (j % 64 == 63 && preview_expired(dl))
-			r = -1;
+			pv_add_row(v + (y - 1) * nx, nx, sx, 1.0 - sy[y - 1].w0, sum, wsum);
+		for (; y < ny && sy[y].c0 == j; y++)
+			pv_add_row(v + y * nx, nx, sx, sy[y].w0, sum, wsum);
+		for (x = 0; x < w; x++)
+			mean[j * w + x] = wsum[x] > 0 ? sum[x] / wsum[x] : NAN;
+		if (j % 64 == 63 && preview_expired(dl)) {
+			free(mean);
+			mean = NULL;
+		}
 	}
 	free(sum);
 	free(sx);
 	free(sy);
-	return r;
+	return mean;
 }
 
-/* The output box: the plane scaled into size x size, never enlarged. */
-static void
-pv_box(const struct preview_data *d, long size, long *w, long *h)
+/* Means to grey bytes, stretched and inverted, the last FITS row on top. */
+static unsigned char *
+pv_grey(const struct preview_opts *o, double vmin, double vmax, const double *mean, long w,
+    long h)
 {
-	double f = fmin(1.0, fmin((double)size / (double)d->naxis1,
-	    (double)size / (double)d->naxis2));
+	unsigned char *grey = xreallocarray(NULL, (size_t)w, (size_t)h), *row;
+	double y;
+	long i, j;
+	int b;
 
-	*w = (long)lround((double)d->naxis1 * f);
-	*h = (long)lround((double)d->naxis2 * f);
-	*w = *w < 1 ? 1 : *w > d->nx ? d->nx : *w;
-	*h = *h < 1 ? 1 : *h > d->ny ? d->ny : *h;
-}
-
-static int
-pv_output(const struct preview_data *d, const struct preview_opts *o,
-    const struct preview_info *info, const struct preview_deadline *dl,
-    struct preview_output *out, const char *path, char **cause)
-{
-	int format = out->format != PREVIEW_FORMAT_AUTO ? out->format : o->format, iw, ih, r;
-	unsigned char *px = NULL;
-	char *why = NULL;
-	long w, h;
-
-	if (d->kind == PREVIEW_KIND_SPECTRUM) {
-		if (preview_plot(d, o, out->size, &px, &iw, &ih, &why) != 0) {
-			*cause = xasprintf("%s: HDU %d: %s", path, d->hdu, why);
-			free(why);
-			return -1;
-		}
-		w = iw;
-		h = ih;
-	} else {
-		pv_box(d, out->size, &w, &h);
-		px = xreallocarray(NULL, (size_t)w, (size_t)h);
-		if (pv_render(d, o, info->vmin, info->vmax, w, h, dl, px) != 0) {
-			free(px);
-			*cause = xasprintf("%s: preview timed out after %llu ms", path,
-			    (unsigned long long)dl->ms);
-			return -1;
+	for (j = 0; j < h; j++) {
+		row = grey + (size_t)(h - 1 - j) * (size_t)w;
+		for (i = 0; i < w; i++) {
+			y = isfinite(mean[j * w + i]) ? preview_stretch(o, vmin, vmax,
+			    mean[j * w + i]) : 0;
+			if (o->invert)
+				y = 1 - y;
+			b = (int)(y * 256);	/* matplotlib's colormap lookup: floor(y * N) */
+			row[i] = (unsigned char)(b < 0 ? 0 : b > 255 ? 255 : b);
 		}
 	}
-	r = preview_encode(format, o->quality, (int)w, (int)h, d->kind == PREVIEW_KIND_SPECTRUM ?
-	    3 : 1, px, &out->data, &out->len, &why);
+	return grey;
+}
+
+/* The output box: the plane scaled into size x size, never enlarged, and
+ * never more pixels than the source (nx x ny) has. */
+static void
+pv_box(long naxis1, long naxis2, long nx, long ny, long size, long *w, long *h)
+{
+	double f = fmin(1.0, fmin((double)size / (double)naxis1, (double)size / (double)naxis2));
+
+	*w = (long)lround((double)naxis1 * f);
+	*h = (long)lround((double)naxis2 * f);
+	*w = *w < 1 ? 1 : *w > nx ? nx : *w;
+	*h = *h < 1 ? 1 : *h > ny ? ny : *h;
+}
+
+/* What the outputs of an image are made from: the pixels read, or, for an
+ * output no larger than one already made, that one's means (a quarter of
+ * the work for a thumbnail; the same area averages where the cells align). */
+struct pv_source {
+	double		*mean;		/* the largest output's means, or NULL */
+	long		 mw, mh;
+};
+
+static int
+pv_encode(const struct preview_opts *o, int channels, long w, long h, unsigned char *px,
+    struct preview_output *out, const char *path, char **cause)
+{
+	int format = out->format != PREVIEW_FORMAT_AUTO ? out->format : o->format;
+	char *why = NULL;
+	int r;
+
+	r = preview_encode(format, o->quality, (int)w, (int)h, channels, px, &out->data,
+	    &out->len, &why);
 	free(px);
 	if (r != 0) {
 		*cause = xasprintf("%s: %s", path, why);
@@ -331,6 +329,72 @@ pv_output(const struct preview_data *d, const struct preview_opts *o,
 	out->width = (int)w;
 	out->height = (int)h;
 	return 0;
+}
+
+static int
+pv_image(const struct preview_data *d, const struct preview_opts *o,
+    const struct preview_info *info, const struct preview_deadline *dl, struct pv_source *src,
+    struct preview_output *out, const char *path, char **cause)
+{
+	double *mean;
+	long w, h;
+
+	pv_box(d->naxis1, d->naxis2, d->nx, d->ny, out->size, &w, &h);
+	if (src->mean != NULL && w <= src->mw && h <= src->mh)
+		mean = pv_average(src->mean, src->mw, src->mh, w, h, dl);
+	else
+		mean = pv_average(d->v, d->nx, d->ny, w, h, dl);
+	if (mean == NULL) {
+		*cause = xasprintf("%s: preview timed out after %llu ms", path,
+		    (unsigned long long)dl->ms);
+		return -1;
+	}
+	if (pv_encode(o, 1, w, h, pv_grey(o, info->vmin, info->vmax, mean, w, h), out, path,
+	    cause) != 0) {
+		free(mean);
+		return -1;
+	}
+	if (src->mean == NULL || (long)w * h > src->mw * src->mh) {
+		free(src->mean);
+		src->mean = mean;
+		src->mw = w;
+		src->mh = h;
+	} else
+		free(mean);
+	return 0;
+}
+
+static int
+pv_spectrum(const struct preview_data *d, const struct preview_opts *o,
+    struct preview_output *out, const char *path, char **cause)
+{
+	unsigned char *px = NULL;
+	char *why = NULL;
+	int w, h;
+
+	if (preview_plot(d, o, out->size, &px, &w, &h, &why) != 0) {
+		*cause = xasprintf("%s: HDU %d: %s", path, d->hdu, why);
+		free(why);
+		return -1;
+	}
+	return pv_encode(o, 3, w, h, px, out, path, cause);
+}
+
+/* The outputs' order: the largest first, so the others can come from its means. */
+static void
+pv_order(const struct preview_output *outs, size_t n, size_t *order)
+{
+	size_t i, j, t;
+
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	for (i = 1; i < n; i++) {
+		for (j = i; j > 0 && outs[order[j]].size > outs[order[j - 1]].size; j--) {
+			t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	}
 }
 
 static void
@@ -355,8 +419,9 @@ preview_make(const char *path, const struct preview_opts *o, struct preview_outp
 	struct preview_deadline dl;
 	struct preview_data d;
 	struct preview_info local;
+	struct pv_source src;
+	size_t i, *order;
 	long box = 1;
-	size_t i;
 	int r = 0;
 
 	if (info == NULL)
@@ -373,17 +438,26 @@ preview_make(const char *path, const struct preview_opts *o, struct preview_outp
 	preview_deadline_start(&dl, o->timeout_ms);
 	if (preview_read(path, o, box, &dl, &d, cause) != 0)
 		return -1;
+	memset(&src, 0, sizeof src);
 	pv_info(&d, info);
 	flux.scale = PREVIEW_MINMAX;	/* a spectrum's flux: its whole range */
-	if (preview_limits(d.v, (size_t)d.nx * (size_t)d.ny, d.float32, d.kind ==
+	if (preview_limits_n(d.v, (size_t)d.nx * (size_t)d.ny, d.nfinite, d.float32, d.kind ==
 	    PREVIEW_KIND_SPECTRUM ? &flux : o, &info->vmin, &info->vmax) != 0) {
 		*cause = xasprintf("%s: HDU %d: no finite pixel value", path, d.hdu);
 		r = -1;
 	}
-	for (i = 0; r == 0 && i < nouts; i++)
-		r = pv_output(&d, o, info, &dl, &outs[i], path, cause);
+	order = xcalloc(nouts + 1, sizeof *order);
+	pv_order(outs, nouts, order);
+	for (i = 0; r == 0 && i < nouts; i++) {
+		if (d.kind == PREVIEW_KIND_SPECTRUM)
+			r = pv_spectrum(&d, o, &outs[order[i]], path, cause);
+		else
+			r = pv_image(&d, o, info, &dl, &src, &outs[order[i]], path, cause);
+	}
 	for (i = 0; r != 0 && i < nouts; i++)
 		preview_output_clear(&outs[i]);
+	free(order);
+	free(src.mean);
 	preview_data_free(&d);
 	return r;
 }

@@ -74,7 +74,10 @@ enc_png_rows(png_structp png, png_infop info, struct enc_buf *b, int width, int 
 	png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
 	    channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
 	    PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-	png_set_compression_level(png, 6);
+	/* one cheap filter and a quick level: most of the time went to libpng's
+	 * adaptive filtering and zlib level 6, for files a few percent smaller */
+	png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB);
+	png_set_compression_level(png, 3);
 	png_write_info(png, info);
 	for (y = 0; y < height; y++)
 		png_write_row(png, pixels + (size_t)y * (size_t)width * (size_t)channels);

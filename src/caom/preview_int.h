@@ -38,6 +38,7 @@ struct preview_data {
 	char		 ylabel[96];
 	char		 title[96];
 	uint64_t	 read_pixels;
+	size_t		 nfinite;	/* of the values held */
 };
 
 /* Read the HDU o chooses of path, strided for an output box of box pixels
@@ -46,6 +47,10 @@ int preview_read(const char *path, const struct preview_opts *o, long box,
     const struct preview_deadline *dl, struct preview_data *d, char **cause);
 /* Free what preview_read allocated. */
 void preview_data_free(struct preview_data *d);
+
+/* preview_limits of n values of which nfinite are finite (SIZE_MAX: not counted). */
+int preview_limits_n(const double *v, size_t n, size_t nfinite, int float32,
+    const struct preview_opts *o, double *vmin, double *vmax);
 
 /* A spectrum plot of size x 3/4 size pixels as RGB rows (malloc'ed); 0, or -1 with *cause. */
 int preview_plot(const struct preview_data *d, const struct preview_opts *o, long size,

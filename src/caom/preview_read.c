@@ -226,6 +226,17 @@ rd_float32(const struct rd_hdu *h, double bscale, double bzero, int blank)
 	return 1;
 }
 
+/* Are the pixels float numbers as cfitsio gives them: unscaled float32, or
+ * 8- and 16-bit integers (unsigned ones too)? */
+static int
+rd_asfloat(const struct rd_hdu *h, double bscale, double bzero)
+{
+	if (h->bitpix == FLOAT_IMG)
+		return bscale == 1 && bzero == 0;
+	return (h->bitpix == BYTE_IMG || h->bitpix == SHORT_IMG) && bscale == 1 &&
+	    (bzero == 0 || bzero == 32768 || bzero == -128);
+}
+
 /*
  * astropy scales 8- and 16-bit data in float32: float32(raw) * float32(BSCALE)
  * + float32(BZERO), each step rounded to float32; cfitsio scales in double.
@@ -248,14 +259,49 @@ rd_scale_float32(double *v, size_t n, double bscale, double bzero)
 	}
 }
 
-/* Read the strided grid of the plane into d->v, strip by strip. */
+/* The finite values of a strip just read (still in the cache). */
+static size_t
+rd_count_finite(const double *v, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += isfinite(v[i]) != 0;
+	return k;
+}
+
+/* One strip into out (nx * rows values): as float when the values are
+ * float numbers anyway (cfitsio converts to float faster than to double),
+ * widened here in the cache; 0, or a cfitsio status. */
 static int
-rd_grid(struct rd_hdu *h, struct preview_data *d, const struct preview_deadline *dl,
-    char **cause)
+rd_strip(struct rd_hdu *h, long *fpixel, long *lpixel, long *inc, float *buf, size_t n,
+    double *out)
+{
+	double nulval = NAN;
+	float fnul = NAN;
+	int status = 0, anynul = 0;
+	size_t i;
+
+	if (buf == NULL)
+		return fits_read_subset(h->fp, TDOUBLE, fpixel, lpixel, inc, &nulval, out,
+		    &anynul, &status);
+	if (fits_read_subset(h->fp, TFLOAT, fpixel, lpixel, inc, &fnul, buf, &anynul,
+	    &status) != 0)
+		return status;
+	for (i = 0; i < n; i++)
+		out[i] = (double)buf[i];
+	return 0;
+}
+
+/* Read the strided grid of the plane into d->v, strip by strip (as float
+ * when asfloat: the values are float numbers). */
+static int
+rd_grid(struct rd_hdu *h, struct preview_data *d, int asfloat,
+    const struct preview_deadline *dl, char **cause)
 {
 	long fpixel[RD_AXES], lpixel[RD_AXES], inc[RD_AXES], r, rows, strip;
-	int n, status = 0, anynul = 0;
-	double nulval = NAN;
+	float *buf = NULL;
+	int n, status = 0;
 
 	for (n = 0; n < h->naxis; n++)
 		fpixel[n] = lpixel[n] = inc[n] = 1;
@@ -264,8 +310,11 @@ rd_grid(struct rd_hdu *h, struct preview_data *d, const struct preview_deadline 
 		inc[h->ax[0]] = d->stride;
 	}
 	strip = RD_STRIP / d->nx > 0 ? RD_STRIP / d->nx : 1;
-	for (r = 0; r < d->ny; r += rows) {
+	if (asfloat)
+		buf = xreallocarray(NULL, (size_t)(strip * d->nx), sizeof *buf);
+	for (r = 0; r < d->ny && status == 0; r += rows) {
 		if (preview_expired(dl)) {
+			free(buf);
 			*cause = rd_timeout(h->path, dl);
 			return -1;
 		}
@@ -275,12 +324,16 @@ rd_grid(struct rd_hdu *h, struct preview_data *d, const struct preview_deadline 
 			lpixel[h->ax[1]] = 1 + (r + rows - 1) * d->stride;
 			inc[h->ax[1]] = d->stride;
 		}
-		if (fits_read_subset(h->fp, TDOUBLE, fpixel, lpixel, inc, &nulval,
-		    d->v + r * d->nx, &anynul, &status) != 0) {
-			*cause = rd_error(h->path, h->index, status);
-			return -1;
-		}
+		if ((status = rd_strip(h, fpixel, lpixel, inc, buf, (size_t)(rows * d->nx),
+		    d->v + r * d->nx)) != 0)
+			break;
 		d->read_pixels += (uint64_t)(rows * d->nx);
+		d->nfinite += rd_count_finite(d->v + r * d->nx, (size_t)(rows * d->nx));
+	}
+	free(buf);
+	if (status != 0) {
+		*cause = rd_error(h->path, h->index, status);
+		return -1;
 	}
 	return 0;
 }
@@ -305,7 +358,7 @@ rd_image(struct rd_hdu *h, long box, const struct preview_deadline *dl,
 	bzero = rd_key(h->fp, "BZERO", 0, NULL);
 	rd_key(h->fp, "BLANK", 0, &blank);
 	d->float32 = rd_float32(h, bscale, bzero, blank);
-	if (rd_grid(h, d, dl, cause) != 0)
+	if (rd_grid(h, d, rd_asfloat(h, bscale, bzero), dl, cause) != 0)
 		return -1;
 	if (d->float32 && h->bitpix > 0)
 		rd_scale_float32(d->v, (size_t)d->nx * (size_t)d->ny, bscale, bzero);
@@ -428,6 +481,7 @@ rd_collapse(struct preview_data *d, long nx, long ny, int disp_is_x)
 	d->v = out;
 	d->nx = n;
 	d->ny = 1;
+	d->nfinite = rd_count_finite(out, (size_t)n);
 }
 
 /* A spectrum: 1-D data, or a 2-D image averaged across DISPAXIS's other axis. */
@@ -451,7 +505,7 @@ rd_spectrum(struct rd_hdu *h, const struct preview_deadline *dl, struct preview_
 	d->nx = (n1 + d->stride - 1) / d->stride;
 	d->ny = (n2 + d->stride - 1) / d->stride;
 	d->v = xreallocarray(NULL, (size_t)d->nx * (size_t)d->ny, sizeof *d->v);
-	if (rd_grid(h, d, dl, cause) != 0)
+	if (rd_grid(h, d, 0, dl, cause) != 0)
 		return -1;
 	if (d->ny > 1 || !disp_is_x)
 		rd_collapse(d, d->nx, d->ny, disp_is_x);

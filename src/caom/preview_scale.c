@@ -11,10 +11,12 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "caom/preview.h"
+#include "caom/preview_int.h"
 #include "lib/xmalloc.h"
 
 /* ZScaleInterval's defaults. */
@@ -170,24 +172,35 @@ scale_zscale_fit(const double *s, size_t npix, size_t minpix, double *slope_out)
 	return ngood >= minpix;
 }
 
-/* ZScaleInterval().get_limits(values) with its defaults. */
+/* ZScaleInterval().get_limits(values) with its defaults. The samples are
+ * picked from v directly, without a copy of its finite values; when all are
+ * finite, by their index. */
 static int
-scale_zscale(const double *v, size_t n, int float32, double *vmin, double *vmax)
+scale_zscale(const double *v, size_t n, size_t nf, int float32, double *vmin, double *vmax)
 {
-	double *f, *s, slope, median, lo, hi;
-	size_t nf, stride, npix = 0, i, minpix, center;
+	double *s, slope, median, lo, hi;
+	size_t stride, npix = 0, i, skip, minpix, center;
 
-	f = scale_finite(v, n, &nf);
-	if (nf == 0) {
-		free(f);
-		return -1;
+	if (nf == SIZE_MAX) {
+		for (i = 0, nf = 0; i < n; i++)
+			nf += isfinite(v[i]) != 0;
 	}
-	/* stride = int(max(1.0, values.size / n_samples)); samples = values[::stride][:n_samples] */
+	if (nf == 0)
+		return -1;
+	/* stride = int(max(1.0, values.size / n_samples)) over the finite values;
+	 * samples = values[::stride][:n_samples] */
 	stride = (size_t)fmax(1.0, (double)nf / (double)ZS_SAMPLES);
 	s = xreallocarray(NULL, ZS_SAMPLES, sizeof *s);
-	for (i = 0; i < nf && npix < ZS_SAMPLES; i += stride)
-		s[npix++] = f[i];
-	free(f);
+	for (i = 0; nf == n && i < n && npix < ZS_SAMPLES; i += stride)
+		s[npix++] = v[i];
+	for (i = 0, skip = 0; nf < n && i < n && npix < ZS_SAMPLES; i++) {
+		if (!isfinite(v[i]))
+			continue;
+		if (skip-- == 0) {	/* finite values 0, stride, 2 * stride, ... */
+			s[npix++] = v[i];
+			skip = stride - 1;
+		}
+	}
 	qsort(s, npix, sizeof *s, scale_cmp);
 	lo = s[0];
 	hi = s[npix - 1];
@@ -224,33 +237,51 @@ scale_percentile(const double *s, size_t n, double p, int float32)
 	return t >= 0.5 ? s[prev + 1] - d * (1 - t) : s[prev] + d * t;
 }
 
+/* MinMaxInterval: 0, or -1 when no value is finite. */
+static int
+scale_minmax(const double *v, size_t n, double *vmin, double *vmax)
+{
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!isfinite(v[i]))
+			continue;
+		if (!any || v[i] < *vmin)
+			*vmin = v[i];
+		if (!any || v[i] > *vmax)
+			*vmax = v[i];
+		any = 1;
+	}
+	return any ? 0 : -1;
+}
+
 int
 preview_limits(const double *v, size_t n, int float32, const struct preview_opts *o,
     double *vmin, double *vmax)
 {
+	return preview_limits_n(v, n, SIZE_MAX, float32, o, vmin, vmax);
+}
+
+int
+preview_limits_n(const double *v, size_t n, size_t nfinite, int float32,
+    const struct preview_opts *o, double *vmin, double *vmax)
+{
 	double *f;
-	size_t nf, i;
+	size_t nf;
 
 	if (o->scale == PREVIEW_ZSCALE)
-		return scale_zscale(v, n, float32, vmin, vmax);
+		return scale_zscale(v, n, nfinite, float32, vmin, vmax);
+	if (o->scale == PREVIEW_MINMAX)
+		return scale_minmax(v, n, vmin, vmax);
 	f = scale_finite(v, n, &nf);
-	if (nf == 0) {
-		free(f);
-		return -1;
-	}
-	if (o->scale == PREVIEW_PERCENTILE) {
+	if (nf > 0) {
 		qsort(f, nf, sizeof *f, scale_cmp);
 		*vmin = scale_percentile(f, nf, o->low, float32);
 		*vmax = scale_percentile(f, nf, o->high, float32);
-	} else {
-		*vmin = *vmax = f[0];
-		for (i = 1; i < nf; i++) {
-			*vmin = fmin(*vmin, f[i]);
-			*vmax = fmax(*vmax, f[i]);
-		}
 	}
 	free(f);
-	return 0;
+	return nf > 0 ? 0 : -1;
 }
 
 double
