@@ -23,6 +23,7 @@
 #define RD_STRIP	(1L << 18)	/* values read per call */
 #define RD_GZIP_MAX	(1ULL << 30)	/* a gzipped file cfitsio uncompresses in memory */
 #define RD_SPATIAL_MAX	4096		/* rows averaged into a 2-D spectrum, at most */
+#define RD_ROWS_STRIDE	4		/* whole rows read up to this stride */
 
 /* The chosen HDU of an open file. */
 struct rd_hdu {
@@ -34,6 +35,7 @@ struct rd_hdu {
 	long		 naxes[RD_AXES];
 	int		 ax[2];		/* the first two axes longer than 1; -1: none */
 	int		 ndim;		/* axes longer than 1 */
+	int		 compressed;	/* a tile-compressed image */
 };
 
 void
@@ -140,6 +142,7 @@ rd_shape(struct rd_hdu *h, int i, int *status)
 		return 0;
 	if (fits_get_img_param(h->fp, RD_AXES, &h->bitpix, &h->naxis, h->naxes, status) != 0)
 		return -1;
+	h->compressed = fits_is_compressed_image(h->fp, status);
 	if (h->naxis == 0 || h->naxis > RD_AXES)
 		return 0;
 	for (n = 0, h->ndim = 0; n < h->naxis; n++) {
@@ -270,67 +273,106 @@ rd_count_finite(const double *v, size_t n)
 	return k;
 }
 
-/* One strip into out (nx * rows values): as float when the values are
- * float numbers anyway (cfitsio converts to float faster than to double),
- * widened here in the cache; 0, or a cfitsio status. */
-static int
-rd_strip(struct rd_hdu *h, long *fpixel, long *lpixel, long *inc, float *buf, size_t n,
-    double *out)
+/* How a grid is read: as float or double, with null checking or not. */
+struct rd_how {
+	int		 type;		/* TFLOAT or TDOUBLE */
+	int		 nullcheck;	/* BLANK / compressed nulls to NaN; plain floats
+					 * need none: their NaN stay NaN */
+	void		*buf;		/* a strip or a row */
+};
+
+/* The values just read (n of them, spaced by step in buf) into out. */
+static void
+rd_widen(const struct rd_how *how, size_t n, size_t step, double *out)
 {
-	double nulval = NAN;
+	const float *f = how->buf;
+	const double *dd = how->buf;
+	size_t i, k;
+
+	for (i = 0, k = 0; k < n; i += step, k++)
+		out[k] = how->type == TFLOAT ? (double)f[i] : dd[i];
+}
+
+/* A strip of rows, strided in x by cfitsio (large strides: it converts only
+ * the values kept). 0, or a cfitsio status. */
+static int
+rd_strip(struct rd_hdu *h, struct preview_data *d, const struct rd_how *how, long r,
+    long rows, long *fpixel, long *lpixel, long *inc)
+{
+	double dnul = NAN;
 	float fnul = NAN;
 	int status = 0, anynul = 0;
-	size_t i;
 
-	if (buf == NULL)
-		return fits_read_subset(h->fp, TDOUBLE, fpixel, lpixel, inc, &nulval, out,
-		    &anynul, &status);
-	if (fits_read_subset(h->fp, TFLOAT, fpixel, lpixel, inc, &fnul, buf, &anynul,
-	    &status) != 0)
+	if (h->ax[1] >= 0) {
+		fpixel[h->ax[1]] = 1 + r * d->stride;
+		lpixel[h->ax[1]] = 1 + (r + rows - 1) * d->stride;
+		inc[h->ax[1]] = d->stride;
+	}
+	if (fits_read_subset(h->fp, how->type, fpixel, lpixel, inc, !how->nullcheck ? NULL :
+	    how->type == TFLOAT ? (void *)&fnul : (void *)&dnul, how->buf, &anynul, &status) != 0)
 		return status;
-	for (i = 0; i < n; i++)
-		out[i] = (double)buf[i];
+	rd_widen(how, (size_t)(rows * d->nx), 1, d->v + r * d->nx);
+	d->read_pixels += (uint64_t)(rows * d->nx);
 	return 0;
 }
 
-/* Read the strided grid of the plane into d->v, strip by strip (as float
- * when asfloat: the values are float numbers). */
+/* One whole row (y of the grid), decimated here: cfitsio reads a contiguous
+ * run two to three times faster than with an element increment (17 ms
+ * against 43 ms for 2048 rows of 4096 floats, measured), which pays for
+ * converting every value of the row at small strides. 0, or a status. */
 static int
-rd_grid(struct rd_hdu *h, struct preview_data *d, int asfloat,
+rd_row(struct rd_hdu *h, struct preview_data *d, const struct rd_how *how, long y,
+    long *fpixel)
+{
+	long n1 = h->ax[0] >= 0 ? h->naxes[h->ax[0]] : 1;
+	double dnul = NAN;
+	float fnul = NAN;
+	int status = 0, anynul = 0;
+
+	if (h->ax[1] >= 0)
+		fpixel[h->ax[1]] = 1 + y * d->stride;
+	if (fits_read_pix(h->fp, how->type, fpixel, n1, !how->nullcheck ? NULL :
+	    how->type == TFLOAT ? (void *)&fnul : (void *)&dnul, how->buf, &anynul, &status) != 0)
+		return status;
+	rd_widen(how, (size_t)d->nx, (size_t)d->stride, d->v + y * d->nx);
+	d->read_pixels += (uint64_t)n1;
+	return 0;
+}
+
+/* Read the strided grid of the plane into d->v (whole rows at strides up
+ * to RD_ROWS_STRIDE, else strips strided by cfitsio), checking the deadline
+ * as it goes. */
+static int
+rd_grid(struct rd_hdu *h, struct preview_data *d, struct rd_how *how,
     const struct preview_deadline *dl, char **cause)
 {
-	long fpixel[RD_AXES], lpixel[RD_AXES], inc[RD_AXES], r, rows, strip;
-	float *buf = NULL;
-	int n, status = 0;
+	long fpixel[RD_AXES], lpixel[RD_AXES], inc[RD_AXES], r, rows, strip, n1;
+	int n, status = 0, byrow;
 
 	for (n = 0; n < h->naxis; n++)
 		fpixel[n] = lpixel[n] = inc[n] = 1;
+	n1 = h->ax[0] >= 0 ? h->naxes[h->ax[0]] : 1;
 	if (h->ax[0] >= 0) {
-		lpixel[h->ax[0]] = h->naxes[h->ax[0]];
+		lpixel[h->ax[0]] = n1;
 		inc[h->ax[0]] = d->stride;
 	}
-	strip = RD_STRIP / d->nx > 0 ? RD_STRIP / d->nx : 1;
-	if (asfloat)
-		buf = xreallocarray(NULL, (size_t)(strip * d->nx), sizeof *buf);
+	byrow = d->stride <= RD_ROWS_STRIDE && n1 <= RD_STRIP;
+	strip = byrow ? 1 : RD_STRIP / d->nx > 0 ? RD_STRIP / d->nx : 1;
+	how->buf = xreallocarray(NULL, (size_t)(byrow ? n1 : strip * d->nx),
+	    how->type == TFLOAT ? sizeof(float) : sizeof(double));
 	for (r = 0; r < d->ny && status == 0; r += rows) {
 		if (preview_expired(dl)) {
-			free(buf);
+			free(how->buf);
 			*cause = rd_timeout(h->path, dl);
 			return -1;
 		}
 		rows = d->ny - r < strip ? d->ny - r : strip;
-		if (h->ax[1] >= 0) {
-			fpixel[h->ax[1]] = 1 + r * d->stride;
-			lpixel[h->ax[1]] = 1 + (r + rows - 1) * d->stride;
-			inc[h->ax[1]] = d->stride;
-		}
-		if ((status = rd_strip(h, fpixel, lpixel, inc, buf, (size_t)(rows * d->nx),
-		    d->v + r * d->nx)) != 0)
-			break;
-		d->read_pixels += (uint64_t)(rows * d->nx);
-		d->nfinite += rd_count_finite(d->v + r * d->nx, (size_t)(rows * d->nx));
+		status = byrow ? rd_row(h, d, how, r, fpixel) :
+		    rd_strip(h, d, how, r, rows, fpixel, lpixel, inc);
+		if (status == 0)
+			d->nfinite += rd_count_finite(d->v + r * d->nx, (size_t)(rows * d->nx));
 	}
-	free(buf);
+	free(how->buf);
 	if (status != 0) {
 		*cause = rd_error(h->path, h->index, status);
 		return -1;
@@ -343,6 +385,7 @@ static int
 rd_image(struct rd_hdu *h, long box, const struct preview_deadline *dl,
     struct preview_data *d, char **cause)
 {
+	struct rd_how how = { TDOUBLE, 1, NULL };
 	double ratio, bscale, bzero;
 	int blank;
 
@@ -358,7 +401,9 @@ rd_image(struct rd_hdu *h, long box, const struct preview_deadline *dl,
 	bzero = rd_key(h->fp, "BZERO", 0, NULL);
 	rd_key(h->fp, "BLANK", 0, &blank);
 	d->float32 = rd_float32(h, bscale, bzero, blank);
-	if (rd_grid(h, d, rd_asfloat(h, bscale, bzero), dl, cause) != 0)
+	how.type = rd_asfloat(h, bscale, bzero) ? TFLOAT : TDOUBLE;
+	how.nullcheck = h->bitpix > 0 || h->compressed;
+	if (rd_grid(h, d, &how, dl, cause) != 0)
 		return -1;
 	if (d->float32 && h->bitpix > 0)
 		rd_scale_float32(d->v, (size_t)d->nx * (size_t)d->ny, bscale, bzero);
@@ -491,6 +536,7 @@ rd_spectrum(struct rd_hdu *h, const struct preview_deadline *dl, struct preview_
 {
 	long n1 = h->ax[0] >= 0 ? h->naxes[h->ax[0]] : 1, n2 = h->ax[1] >= 0 ?
 	    h->naxes[h->ax[1]] : 1, disp_n, sx, sy;
+	struct rd_how how = { TDOUBLE, 1, NULL };
 	int disp_is_x, dispaxis;
 
 	dispaxis = (int)rd_key(h->fp, "DISPAXIS", 1, NULL);
@@ -505,7 +551,7 @@ rd_spectrum(struct rd_hdu *h, const struct preview_deadline *dl, struct preview_
 	d->nx = (n1 + d->stride - 1) / d->stride;
 	d->ny = (n2 + d->stride - 1) / d->stride;
 	d->v = xreallocarray(NULL, (size_t)d->nx * (size_t)d->ny, sizeof *d->v);
-	if (rd_grid(h, d, 0, dl, cause) != 0)
+	if (rd_grid(h, d, &how, dl, cause) != 0)
 		return -1;
 	if (d->ny > 1 || !disp_is_x)
 		rd_collapse(d, d->nx, d->ny, disp_is_x);
