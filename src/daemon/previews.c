@@ -208,6 +208,15 @@ pv_plan_item(struct previews_plan *p, const struct previews_coll *pc, int kind,
 	return r;
 }
 
+/* A header dump (*.header) has no pixels. */
+static int
+pv_is_dump(const char *path)
+{
+	size_t n = strlen(path);
+
+	return n > 7 && strcmp(path + n - 7, ".header") == 0;
+}
+
 struct previews_plan *
 previews_plan(const struct previews *pv, const char *collection, const struct state_file *f)
 {
@@ -222,8 +231,8 @@ previews_plan(const struct previews *pv, const char *collection, const struct st
 			pc = &pv->v[i];
 	}
 	if (pc == NULL || f->product == NULL || f->observation == NULL ||
-	    !fits_name_is_fits(f->path))
-		return NULL;
+	    !fits_name_is_fits(f->path) || pv_is_dump(f->path))
+		return NULL;	/* no pixels to show */
 	p = xcalloc(1, sizeof *p);
 	for (k = 0; k < PV_KINDS; k++) {
 		if ((r = pv_plan_item(p, pc, k, f)) != NULL)
