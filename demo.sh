@@ -6,7 +6,8 @@
 # files from the header dumps in etc/demo/ (tools/mkdemo), drops them into
 # the landing directory as producers should (written under a dot name, then
 # renamed), waits until each one is an observation, and shows the
-# observations written, `caom2ingest status` and what the daemon logged.
+# observations written (with the previews the daemon made of each file),
+# `caom2ingest status` and what the daemon logged.
 #
 # Each run starts from scratch: it stops the daemon a --keep run left and
 # removes demo/ first.
@@ -111,13 +112,16 @@ summary() {
 		if (line ~ /^<\//) { depth--; next }
 		if (!match(line, /^<caom2:[A-Za-z0-9]+/)) next
 		name = substr(line, 8, RLENGTH - 7)
-		if (name == "part") parts++
+		if (name == "part") ap[na]++
 		if (line ~ /\/>$/) next
 		if (line ~ /<\/caom2:[A-Za-z0-9]+>$/) {
 			val = line
 			sub(/^<[^>]*>/, "", val)
 			sub(/<\/caom2:[A-Za-z0-9]+>$/, "", val)
 			gsub(/&lt;/, "<", val); gsub(/&gt;/, ">", val); gsub(/&amp;/, "\\&", val)
+			if (st[depth] == "artifact" && name == "uri") au[++na] = val
+			if (st[depth] == "artifact" && name == "productType") at[na] = val
+			if (st[depth] == "artifact" && name == "contentLength") al[na] = val
 			path = ""
 			for (i = 1; i <= depth; i++) path = path "/" st[i]
 			v[path "/" name] = val
@@ -132,8 +136,12 @@ summary() {
 		printf "    %-12s %s\n", "target", get("/target/name")
 		printf "    %-12s %s, %s\n", "telescope", get("/telescope/name"),
 		    get("/instrument/name")
-		printf "    %-12s %s, %s bytes, %d part%s\n", "artifact", get("/artifact/uri"),
-		    get("/artifact/contentLength"), parts, parts == 1 ? "" : "s"
+		for (i = 1; i <= na; i++)
+			if (at[i] == "preview" || at[i] == "thumbnail")
+				printf "    %-12s %s, %s bytes\n", at[i], au[i], al[i]
+			else
+				printf "    %-12s %s, %s bytes, %d part%s\n", "artifact", au[i], al[i],
+				    ap[i], ap[i] == 1 ? "" : "s"
 		if (get("/position/coordsys") != "")
 			printf "    %-12s RA %.5f, Dec %.5f (%s %s)\n", "position",
 			    get("/coord1/val"), get("/coord2/val"), get("/position/coordsys"),
@@ -217,6 +225,11 @@ say "the observations written by the directory sink ($out/), checked by caom2ing
 for x in "$out"/*.xml; do
 	"$client" verify --xsd-dir "$xsd" "$x" || die "$x does not verify"
 	summary "$x"
+done
+
+say "the previews and thumbnails written beside them (plots of each frame's spectrum)"
+for x in "$out"/*.png "$out"/*.jpg; do
+	[ -f "$x" ] && printf '    %-52s %6d bytes\n' "$x" "$(wc -c < "$x")"
 done
 
 say "$ctl -c $conf status"

@@ -3,7 +3,7 @@
 . "$srcdir/t/tap.sh"
 
 command -v bash >/dev/null || skip_all "bash not installed"
-plan 12
+plan 14
 comp() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _caom2ingest;
 		echo "${COMPREPLY[*]}"' sh "$srcdir/etc/bash-completion/caom2ingest" "$@"
@@ -21,3 +21,5 @@ is "--lineage --local" "$(comp caom2ingest map --l)" "map options"
 is "--push" "$(comp caom2ingest map --p)" "map --push"
 is "--cert --ca-path" "$(comp caom2ingest map --ce) $(comp caom2ingest map --ca)" \
 	"and its TLS options"
+is "--stretch" "$(comp caom2ingest preview x.fits --st)" "preview options"
+is "zscale" "$(comp caom2ingest preview --scale z)" "and their values"

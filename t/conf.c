@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caom/preview.h"
 #include "conf/conf.h"
+#include "conf/conf_preview.h"
 #include "tap.h"
 
 /* want with every "%s" replaced by path. */
@@ -199,10 +201,58 @@ test_collections(void)
 	conf_free(cfg);
 }
 
+static void
+test_previews(void)
+{
+	const struct conf_previews *p;
+	struct preview_opts o;
+	struct conf *cfg = NULL;
+	char *path, *errors = NULL, *dir, *t;
+
+	path = test_data_path("conf/previews.yml");
+	ok(conf_load(path, &cfg, &errors) == 0, "previews.yml loads");
+	if (cfg == NULL)
+		bail("previews.yml: %s", errors);
+	p = &cfg->collections.v[0].rules.v[0].previews;
+	ok(conf_preview_wanted(p) && !conf_preview_wanted(&cfg->collections.v[0].rules.v[1].previews),
+	    "the first rule has previews, the second none");
+	ok(strcmp(p->preview.uri, "cadc:OMM/${product}_prev.jpg") == 0 && p->preview.size == 1024 &&
+	    p->thumbnail.size == 64, "preview and thumbnail: URIs, sizes (1024 by default)");
+	ok(p->scale == PREVIEW_PERCENTILE && p->stretch == PREVIEW_ASINH && p->invert &&
+	    p->on_error == 1 && p->timeout_ms == 5000 && p->quality == 90,
+	    "scale, stretch, invert, on_error, timeout; quality 90 by default");
+	dir = test_data_path("conf/previews");
+	is_string(dir, p->directory, "directory resolved against the file");
+	ok(conf_preview_options(p, &o, &errors) == 0 && o.low == 0.5 && o.high == 99.5 &&
+	    o.hdu == -1 && o.kind == PREVIEW_KIND_AUTO && o.timeout_ms == 5000,
+	    "as the preview module's options");
+	t = conf_preview_template(&cfg->collections.v[0].rules.v[0], p->preview.uri);
+	is_string("cadc:OMM/${obs}_${kind}_prev.jpg", t,
+	    "${product} in a preview URI becomes the rule's product template");
+	free(t);
+	free(dir);
+	free(path);
+	conf_free(cfg);
+}
+
 int
 main(void)
 {
-	plan(82);
+	plan(91);
+	test_previews();
+	check_file("conf/bad-previews.yml",
+	    "%s:12: collections[1].rules[1].previews.scale: 'zscal' is not one of zscale, minmax, "
+	    "percentile\n"
+	    "%s:5: collections[1].rules[1].previews.exponent: '-1' is not a number from 1e-06 "
+	    "to 1e+06\n"
+	    "%s:5: collections[1].rules[1].previews.thumbnail.uri: ${nope} is neither a named "
+	    "group of the pattern nor file or collection\n"
+	    "%s:5: collections[1].rules[1].previews.thumbnail.size: 5000 is more than 4096\n"
+	    "%s:18: collections[1].rules[2].previews: a preview or a thumbnail (with its uri) is "
+	    "required\n"
+	    "%s:19: collections[1].rules[3].previews.quality: 101 is more than 100\n"
+	    "%s:19: collections[1].rules[3].previews.preview.uri: 'cadc:OMM/y.gif' ends neither "
+	    "in .jpg nor .png: give a format");
 	test_collections();
 	check_file("conf/bad-collection.yml",
 	    "%s:4: unknown key 'collections[1].colour'\n"

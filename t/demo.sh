@@ -2,15 +2,16 @@
 # t/demo.sh - the README's demo: ./demo.sh, run in a temporary copy of its
 # files, turns every sample header dump into a FITS file that caom2ingestd
 # ingests into an observation that verifies, with the values the blueprint
-# maps; it is re-runnable, --keep/--stop work, a failure is reported as one,
-# it works as an unprivileged user, and tools/mkdemo refuses bad dumps.
+# maps and a preview and a thumbnail; it is re-runnable, --keep/--stop work,
+# a failure is reported as one, it works as an unprivileged user, and
+# tools/mkdemo refuses bad dumps.
 . "$srcdir/t/tap.sh"
 
 client=$top_builddir/src/caom2ingest
 mkdemo=$top_builddir/tools/mkdemo
 xsd=${CAOM2INGEST_XSD_DIR:-$srcdir/xsd}
 ids="dao_c122_2016_007777 dao_c122_2016_007830 dao_c122_2016_012725"
-plan 47
+plan 49
 
 # copy_tree DIR: the files demo.sh uses, as they are shipped
 copy_tree() {
@@ -152,6 +153,17 @@ ok_not "no daemon is left running" "$client" -s "$tree/demo/control.sock" status
 like "$(cat "$tmp/run1.out")" "observations +0 pending, 0 running, 0 retry, 3 done, 0 failed" \
     "the output shows caom2ingest status"
 like "$(cat "$tmp/run1.out")" "target +HR 8106" "and what was mapped"
+like "$(cat "$tmp/run1.out")" "preview +cadc:DEMO/dao_c122_2016_007777_prev.png, [0-9]+ bytes" \
+    "and the preview the daemon made"
+good=0
+for id in $ids; do
+	for p in "${id}_prev.png" "${id}_prev_256.png"; do
+		f=$out/$p
+		[ "$(od -An -tx1 -N4 "$f" 2>/dev/null | tr -d ' ')" = 89504e47 ] &&
+		    grep -q "md5:$(md5sum < "$f" | cut -d' ' -f1)" "$out/$id.xml" && good=$((good + 1))
+	done
+done
+is 6 "$good" "each observation has a PNG preview and thumbnail beside it, with their MD5 in its plane"
 like "$(cat "$tmp/run1.out")" "caom2ingestd stopped" "and the log"
 
 # Re-runnable: a second run starts from scratch and gives the same observations.
@@ -187,7 +199,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null &&
 	ok "demo.sh works as nobody" setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	    env DEMO_BUILDDIR="$top_builddir" CAOM2INGEST_XSD_DIR="$xsd" \
 	    timeout 120 sh "$nob/demo.sh"
-	is 3 "$(ls "$nob/demo/state/observations/DEMO" 2>/dev/null | wc -l | tr -d ' ')" \
+	is 3 "$(ls "$nob/demo/state/observations/DEMO"/*.xml 2>/dev/null | wc -l | tr -d ' ')" \
 	    "and writes the three observations"
 else
 	skip 2 "not root, or cannot switch to nobody here"

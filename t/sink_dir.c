@@ -1,6 +1,7 @@
 /*
  * t/sink_dir.c - the directory sink: write, read, replace, unsafe IDs, a
- * full disk, and a writer killed mid-write (the old file stays whole).
+ * file beside the observations, a full disk, and a writer killed mid-write
+ * (the old file stays whole).
  */
 #include "config.h"
 
@@ -62,6 +63,30 @@ test_unsafe(void)
 	is_string("unsafe collection or observation ID 'OMM/../escape' for a file name", cause,
 	    "with a clear message");
 	free(cause);
+}
+
+/* A file beside the observations (a preview): written whole, unsafe names refused. */
+static void
+test_file(void)
+{
+	static const unsigned char png[] = { 0x89, 'P', 'N', 'G', 0, 1, 2 };
+	char *cause = NULL, *path = xasprintf("%s/OMM/C1_prev.png", dir), *cmd;
+	unsigned char got[16];
+	FILE *fp;
+	size_t n = 0;
+
+	ok(sink_dir_write_file(dir, "OMM", "C1_prev.png", png, sizeof png, &cause) == 0 &&
+	    (fp = fopen(path, "rb")) != NULL && (n = fread(got, 1, sizeof got, fp)) ==
+	    sizeof png && fclose(fp) == 0 && memcmp(got, png, n) == 0,
+	    "a file beside the observations, written whole");
+	ok(sink_dir_write_file(dir, "OMM", "../x.png", png, sizeof png, &cause) != 0 &&
+	    strcmp(cause, "unsafe collection or file name 'OMM/../x.png'") == 0,
+	    "a name with a slash is refused: %s", cause ? cause : "accepted");
+	free(cause);
+	cmd = xasprintf("ls -A %s/OMM | grep -q '^\\.'", dir);
+	ok(system(cmd) != 0, "no temporary file is left");
+	free(cmd);
+	free(path);
 }
 
 static void
@@ -130,11 +155,12 @@ main(void)
 {
 	char *cmd;
 
-	plan(11);
+	plan(14);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	test_basic();
 	test_unsafe();
+	test_file();
 	test_full_disk();
 	test_killed();
 	cmd = xasprintf("rm -rf %s", dir);

@@ -855,6 +855,13 @@ cmd_map(struct client *cl, int argc, char **argv)
 	return client_map(argc, argv);
 }
 
+static int
+cmd_preview(struct client *cl, int argc, char **argv)
+{
+	(void)cl;
+	return client_preview(argc, argv);
+}
+
 static const struct client_command client_commands[] = {
 	{ "status", cmd_status, "status" },
 	{ "stats", cmd_stats, "stats" },
@@ -871,6 +878,8 @@ static const struct client_command client_commands[] = {
 	{ "map", cmd_map, "map --observation C ID --lineage P/URI... --local FILE...\n"
 	    "      (--blueprint F... | --config F --default F --override F)\n"
 	    "      [--in X.xml] [--artifact-info TSV] [-o OUT.xml]" },
+	{ "preview", cmd_preview, "preview FILE [-o OUT] [--size N] [-t THUMB] [--scale S]\n"
+	    "      [--stretch S] [--invert] [--hdu N] [--print-limits] ..." },
 	{ NULL, NULL, NULL }
 };
 

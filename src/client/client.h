@@ -13,5 +13,7 @@ enum client_exit {
 
 /* caom2ingest map ARGS (argv[0] is "map"); an exit code. */
 int client_map(int argc, char **argv);
+/* caom2ingest preview ARGS (argv[0] is "preview"); an exit code. */
+int client_preview(int argc, char **argv);
 
 #endif

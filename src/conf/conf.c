@@ -18,8 +18,11 @@
 
 #include <yaml.h>
 
+#include "caom/blueprint.h"
 #include "caom/legacy.h"
+#include "caom/preview.h"
 #include "conf/conf.h"
+#include "conf/conf_preview.h"
 #include "conf/rules.h"
 #include "lib/fileio.h"
 #include "lib/msgbuf.h"
@@ -107,6 +110,55 @@ static const struct conf_key conf_bucket_keys[] = {
 static const struct conf_table conf_bucket_table = { conf_bucket_keys,
 	sizeof(struct conf_bucket), NULL, NULL };
 
+#define PO(f) offsetof(struct conf_preview_out, f)
+static const struct conf_key conf_preview_out_keys[] = {
+	{ "uri", CONF_STRING, PO(uri), 1, NULL, NULL, "artifact URI template (the rule's "
+	  "${product}, ${observation}, groups, ${file}, ${collection}); .jpg or .png" },
+	{ "size", CONF_COUNT, PO(size), 0, NULL, NULL,
+	  "the box in pixels (preview 1024, thumbnail 256)" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef PO
+static const struct conf_table conf_preview_out_table = { conf_preview_out_keys, 0, NULL,
+	NULL };
+
+static const char *const conf_preview_errors[] = { "warn", "fail", NULL };
+#define PV(f) offsetof(struct conf_previews, f)
+static const struct conf_key conf_previews_keys[] = {
+	{ "preview", CONF_SECTION, PV(preview), 0, NULL, &conf_preview_out_table,
+	  "the preview (productType preview, releaseType data)" },
+	{ "thumbnail", CONF_SECTION, PV(thumbnail), 0, NULL, &conf_preview_out_table,
+	  "the thumbnail (productType thumbnail, releaseType meta)" },
+	{ "hdu", CONF_STRING, PV(hdu), 0, NULL, NULL,
+	  "auto (the first HDU with two axes, else with one) or an index" },
+	{ "kind", CONF_ENUM, PV(kind), 0, preview_kind_names, NULL,
+	  "auto, image or spectrum (a plot; 2-D: averaged across DISPAXIS)" },
+	{ "scale", CONF_ENUM, PV(scale), 0, preview_scale_names, NULL,
+	  "zscale (astropy's ZScaleInterval), minmax or percentile" },
+	{ "low", CONF_STRING, PV(low), 0, NULL, NULL, "percentile: the lower one (1)" },
+	{ "high", CONF_STRING, PV(high), 0, NULL, NULL, "percentile: the upper one (99)" },
+	{ "stretch", CONF_ENUM, PV(stretch), 0, preview_stretch_names, NULL,
+	  "linear, sqrt, log, asinh or power" },
+	{ "exponent", CONF_STRING, PV(exponent), 0, NULL, NULL, "power: the exponent (2)" },
+	{ "invert", CONF_BOOL, PV(invert), 0, NULL, NULL, "white background" },
+	{ "format", CONF_ENUM, PV(format), 0, preview_format_names, NULL,
+	  "png or jpeg (auto: the URI's suffix)" },
+	{ "quality", CONF_COUNT, PV(quality), 0, NULL, NULL, "JPEG quality, 1 to 100 (90)" },
+	{ "timeout", CONF_DURATION, PV(timeout_ms), 0, NULL, NULL,
+	  "longest time per file (30s)" },
+	{ "on_error", CONF_ENUM, PV(on_error), 0, conf_preview_errors, NULL,
+	  "warn (the observation goes on without) or fail" },
+	{ "directory", CONF_PATH, PV(directory), 0, NULL, NULL,
+	  "where the files go (default: the directory sink's, else STATE_DIR/previews)" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef PV
+static void conf_check_previews(struct conf_ctx *, const yaml_node_t *, const char *, void *);
+static void conf_check_rule_previews(struct conf_ctx *, const yaml_node_t *, const char *,
+    const struct conf_rule *);
+static const struct conf_table conf_previews_table = { conf_previews_keys, 0, NULL,
+	conf_check_previews };
+
 #define R(f) offsetof(struct conf_rule, f)
 static const struct conf_key conf_rule_keys[] = {
 	{ "match", CONF_STRING, R(match), 1, NULL, NULL, "PCRE2 pattern on the file name" },
@@ -120,11 +172,14 @@ static const struct conf_key conf_rule_keys[] = {
 	  "file name templates the observation waits for" },
 	{ "wait", CONF_DURATION, R(wait_ms), 0, NULL, NULL,
 	  "how long at most to wait for the expected files" },
+	{ "previews", CONF_SECTION, R(previews), 0, NULL, &conf_previews_table,
+	  "a preview and a thumbnail of each file" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef R
+static void conf_init_rule(void *);
 static const struct conf_table conf_rule_table = {
-	conf_rule_keys, sizeof(struct conf_rule), NULL, conf_check_rule
+	conf_rule_keys, sizeof(struct conf_rule), conf_init_rule, conf_check_rule
 };
 
 #define C(f) offsetof(struct conf_collection, f)
@@ -735,6 +790,42 @@ conf_check_rule(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefi
 		return;
 	}
 	rules_free(rules);
+	if (conf_preview_wanted(&r->previews))
+		conf_check_rule_previews(ctx, node, prefix, r);
+}
+
+static void
+conf_init_rule(void *item)
+{
+	struct conf_previews *p = &((struct conf_rule *)item)->previews;
+
+	p->preview.size = 1024;
+	p->thumbnail.size = 256;
+	p->quality = 90;
+	p->timeout_ms = 30000;
+}
+
+static void
+conf_check_previews(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefix,
+    void *item)
+{
+	if (!conf_preview_wanted(item))
+		conf_error(ctx, node, "%s: a preview or a thumbnail (with its uri) is required",
+		    prefix);
+}
+
+/* What conf_preview_check finds wrong with the rule's previews, line by line. */
+static void
+conf_check_rule_previews(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefix,
+    const struct conf_rule *r)
+{
+	char *errors = NULL, *line, *save = NULL;
+
+	if (conf_preview_check(r, &errors) == 0)
+		return;
+	for (line = strtok_r(errors, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+		conf_error(ctx, node, "%s.%s", prefix, line);
+	free(errors);
 }
 
 static void

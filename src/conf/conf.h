@@ -42,6 +42,32 @@ struct conf_legacy {
 	char		*override;
 };
 
+/* A preview or thumbnail a rule makes of each of its files. */
+struct conf_preview_out {
+	char		*uri;		/* artifact URI template; NULL: not made */
+	long		 size;		/* the box, pixels */
+};
+
+/* The previews of a rule's files (caom2ingest.yml(5), PREVIEWS); the
+ * options are checked and converted by conf_preview.h. */
+struct conf_previews {
+	struct conf_preview_out preview;	/* productType preview, releaseType data */
+	struct conf_preview_out thumbnail;	/* productType thumbnail, releaseType meta */
+	char		*hdu;		/* "auto" or an index; NULL: auto */
+	int		 kind;		/* enum preview_kind */
+	int		 scale;		/* enum preview_scale */
+	char		*low;		/* percentile limits as written; NULL: defaults */
+	char		*high;
+	int		 stretch;	/* enum preview_stretch */
+	char		*exponent;	/* of the power stretch */
+	int		 invert;
+	int		 format;	/* enum preview_format; AUTO: the URI's suffix */
+	long		 quality;	/* JPEG */
+	uint64_t	 timeout_ms;	/* per file */
+	int		 on_error;	/* 0 warn (the observation goes on), 1 fail */
+	char		*directory;	/* where the files go; NULL: see caom2ingest.yml(5) */
+};
+
 struct conf_rule {
 	char		*match;		/* PCRE2 pattern on the file name */
 	char		*observation;	/* templates: ${group}, ${file}, ${collection} */
@@ -51,6 +77,7 @@ struct conf_rule {
 	struct conf_legacy legacy;	/* instead of blueprint */
 	struct conf_strlist expect;	/* name templates the observation waits for */
 	uint64_t	 wait_ms;	/* at most this long (0: the default) */
+	struct conf_previews previews;	/* none unless a uri is set */
 };
 
 /* A bucket of an S3-compatible store whose objects belong to a collection. */

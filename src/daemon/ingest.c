@@ -22,6 +22,7 @@
 #include "caom/blueprint.h"
 #include "caom/fits.h"
 #include "daemon/ingest.h"
+#include "daemon/previews.h"
 #include "caom/map.h"
 #include "store/jobs.h"
 #include "lib/log.h"
@@ -43,6 +44,7 @@ struct ingest {
 	char			*dir;
 	struct strmap		*stored;	/* "coll\nobs" -> checksum stored, until recorded */
 	struct work		*work;		/* reads and checksums files off the loop */
+	struct previews		*previews;	/* the rules' previews and thumbnails */
 	struct ingest_observer	 observer;
 	LIST_HEAD(, ingest_run)	 runs;		/* in flight */
 };
@@ -55,6 +57,7 @@ struct ingest_prep {
 	int			 used;		/* map_augment changed ff: read again */
 	char			*warn;		/* a legacy mapping's warnings, logged on the loop */
 	char			*cause;		/* set: this file cannot be ingested */
+	struct previews_plan	*previews;	/* what the file's previews are, NULL: none */
 };
 
 /* One attempt of one observation, alive while a push is in flight. */
@@ -86,6 +89,7 @@ ingest_prep_clear(struct ingest_prep *pr)
 	blueprint_free(pr->bp);
 	free(pr->warn);
 	free(pr->cause);
+	previews_plan_free(pr->previews);
 	memset(pr, 0, sizeof *pr);
 }
 
@@ -97,6 +101,8 @@ ingest_prepare_file(const struct state_file *f, struct ingest_prep *pr)
 		return;
 	if (f->blueprint != NULL && f->blueprint[0] != '\0')
 		ingest_read_mapping(f, pr, &pr->cause);
+	if (pr->previews != NULL && pr->cause == NULL)
+		previews_make(pr->previews, f->path);	/* the file is complete: it is here */
 }
 
 /* Map one file's headers into obs with its blueprint. */
@@ -167,6 +173,8 @@ ingest_add_file(struct caom_observation *obs, const struct state_file *f,
 	if (a->release_type == NULL)
 		a->release_type = xstrdup("data");
 	artifact_facts_apply(a, &pr->facts);
+	if (pr->previews != NULL)
+		return previews_apply(pr->previews, obs, f->product, f->path, cause);
 	return 0;
 }
 
@@ -320,6 +328,7 @@ ingest_run(void *arg, struct jobs_job *job)
 	struct ingest *in = arg;
 	struct ingest_run *run = xcalloc(1, sizeof *run);
 	char *cause = NULL;
+	size_t i;
 
 	run->in = in;
 	run->job = job;
@@ -338,6 +347,9 @@ ingest_run(void *arg, struct jobs_job *job)
 		return;
 	}
 	run->prep = xcalloc(run->nfiles + 1, sizeof *run->prep);
+	for (i = 0; i < run->nfiles; i++)	/* which rule's previews: on the loop */
+		run->prep[i].previews = previews_plan(in->previews, jobs_job_collection(job),
+		    &run->files[i]);
 	work_submit(in->work, ingest_prepare, ingest_prepared, run);
 }
 
@@ -448,7 +460,8 @@ ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st, char 
 	LIST_INIT(&in->runs);
 	in->dir = cfg->sink.directory != NULL ? xstrdup(cfg->sink.directory) :
 	    xasprintf("%s/observations", cfg->state_dir);
-	if (rc->url != NULL && (in->repo = repo_new(loop, &repo, cause)) == NULL) {
+	if ((rc->url != NULL && (in->repo = repo_new(loop, &repo, cause)) == NULL) ||
+	    (in->previews = previews_new(cfg, in->repo == NULL ? in->dir : NULL, cause)) == NULL) {
 		ingest_free(in);
 		return NULL;
 	}
@@ -481,6 +494,7 @@ ingest_free(struct ingest *in)
 		ingest_run_free(LIST_FIRST(&in->runs));
 	strmap_each(in->stored, ingest_free_sum, NULL);
 	strmap_free(in->stored);
+	previews_free(in->previews);
 	free(in->dir);
 	free(in);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "caom/caom_xml.h"
+#include "caom/preview.h"
 #include "conf/conf.h"
 #include "lib/curlev.h"
 #include "daemon/daemon.h"
@@ -195,5 +196,6 @@ main(int argc, char **argv)
 	}
 	code = daemon_run(d);
 	daemon_free(d);
+	preview_cleanup();	/* the workers have stopped: the plots' font caches go */
 	return code;
 }

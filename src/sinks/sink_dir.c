@@ -94,16 +94,19 @@ sink_dir_mkdir(const char *path)
 }
 
 int
-sink_dir_write(const char *dir, const char *collection, const char *observation,
-    const char *buf, size_t len, char **cause)
+sink_dir_write_file(const char *dir, const char *collection, const char *name,
+    const void *buf, size_t len, char **cause)
 {
 	char *path, *tmp, *cdir;
 	int fd = -1, r = -1;
 
-	if ((path = sink_dir_path(dir, collection, observation, cause)) == NULL)
+	if (!sink_dir_safe(collection) || !sink_dir_safe(name)) {
+		*cause = xasprintf("unsafe collection or file name '%s/%s'", collection, name);
 		return -1;
+	}
+	path = xasprintf("%s/%s/%s", dir, collection, name);
 	cdir = xasprintf("%s/%s", dir, collection);
-	tmp = xasprintf("%s/.%s.xml.XXXXXX", cdir, observation);
+	tmp = xasprintf("%s/.%s.XXXXXX", cdir, name);
 	if (sink_dir_mkdir(dir) != 0 || sink_dir_mkdir(cdir) != 0 ||
 	    (fd = mkostemp(tmp, O_CLOEXEC)) < 0 || fchmod(fd, 0640) != 0 ||
 	    sink_dir_write_all(fd, buf, len) != 0 || fsync(fd) != 0 || close(fd) != 0 ||
@@ -116,6 +119,22 @@ sink_dir_write(const char *dir, const char *collection, const char *observation,
 		r = 0;
 	free(tmp);
 	free(cdir);
+	free(path);
+	return r;
+}
+
+int
+sink_dir_write(const char *dir, const char *collection, const char *observation,
+    const char *buf, size_t len, char **cause)
+{
+	char *path, *name;
+	int r;
+
+	if ((path = sink_dir_path(dir, collection, observation, cause)) == NULL)
+		return -1;
+	name = xasprintf("%s.xml", observation);
+	r = sink_dir_write_file(dir, collection, name, buf, len, cause);
+	free(name);
 	free(path);
 	return r;
 }

@@ -21,5 +21,10 @@ int sink_dir_read(const char *dir, const char *collection, const char *observati
 /* Replace the stored document atomically with buf; 0, or -1 with *cause. */
 int sink_dir_write(const char *dir, const char *collection, const char *observation,
     const char *buf, size_t len, char **cause);
+/* Replace DIR/COLLECTION/NAME, a file beside the observations (a preview),
+ * atomically as sink_dir_write does; NAME is a plain file name. 0, or -1
+ * with *cause. */
+int sink_dir_write_file(const char *dir, const char *collection, const char *name,
+    const void *buf, size_t len, char **cause);
 
 #endif
