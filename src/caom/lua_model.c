@@ -327,7 +327,8 @@ lm_no_attribute(lua_State *L, const struct caom_desc *d, const char *path, const
 
 	luaL_buffinit(L, &b);
 	for (f = d->fields; f->name != NULL; f++) {
-		if (f->flags & CAOM_F_READONLY)
+		if ((f->flags & CAOM_F_READONLY) || (f != d->fields && strcmp(f[-1].name,
+		    f->name) == 0))
 			continue;
 		if (f != d->fields)
 			luaL_addstring(&b, ", ");
@@ -338,7 +339,7 @@ lm_no_attribute(lua_State *L, const struct caom_desc *d, const char *path, const
 	if (d == &caom_desc_observation)
 		luaL_addstring(&b, ", kind");
 	luaL_pushresult(&b);
-	luaL_error(L, "%s: no attribute '%s' (a %s has %s)", path, name, d->name,
+	luaL_error(L, "%s: no attribute '%s' (%s has %s)", path, name, d->name,
 	    lua_tostring(L, -1));
 }
 

@@ -97,16 +97,28 @@ rt_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 	return p;
 }
 
+/*
+ * The count hook. Past the budget it fires on every instruction, so an
+ * error caught by a pcall in the script is raised again at once, until it
+ * leaves the call.
+ */
 static void
 rt_hook(lua_State *L, lua_Debug *ar)
 {
 	struct lua_rt_state *st = lua_rt_state_of(L);
+	int n;
 
 	(void)ar;
-	st->steps += HOOK_PERIOD;
-	if (st->steps <= st->budget)
-		return;
-	st->budget_hit = 1;
+	if (!st->budget_hit) {
+		n = lua_gethookcount(L);
+		st->steps += (uint64_t)n;
+		if (n != HOOK_PERIOD)	/* a coroutine of an earlier call that ran out */
+			lua_sethook(L, rt_hook, LUA_MASKCOUNT, HOOK_PERIOD);
+		if (st->steps <= st->budget)
+			return;
+		st->budget_hit = 1;
+	}
+	lua_sethook(L, rt_hook, LUA_MASKCOUNT, 1);
 	luaL_where(L, 0);
 	lua_pushfstring(L, "instruction budget of %I exceeded", (lua_Integer)st->budget);
 	lua_concat(L, 2);
@@ -196,7 +208,7 @@ sb_guard(lua_State *L, const char *lib)
 static int
 sb_load(lua_State *L)
 {
-	int n = lua_gettop(L);
+	int n = lua_gettop(L), with_env = n >= 4;
 
 	if (n >= 3 && !lua_isnil(L, 3)) {
 		const char *mode = luaL_checkstring(L, 3);
@@ -205,14 +217,15 @@ sb_load(lua_State *L)
 			return luaL_error(L, "load: only text chunks are allowed (mode \"t\"), "
 			    "not mode \"%s\"", mode);
 	}
+	lua_settop(L, 4);
 	lua_pushvalue(L, lua_upvalueindex(1));
 	lua_pushvalue(L, 1);
 	lua_pushvalue(L, 2);
 	lua_pushliteral(L, "t");
-	if (n >= 4)
+	if (with_env)
 		lua_pushvalue(L, 4);
-	lua_call(L, n >= 4 ? 4 : 3, LUA_MULTRET);
-	return lua_gettop(L) - n;
+	lua_call(L, with_env ? 4 : 3, LUA_MULTRET);
+	return lua_gettop(L) - 4;
 }
 
 /* collectgarbage: "count", "collect" and "step" only. */
@@ -378,6 +391,8 @@ rt_failed(struct lua_rt_state *st, int status, const char *script, const char *w
 static void
 state_reset_call(struct lua_rt_state *st)
 {
+	if (st->budget_hit)
+		lua_sethook(st->L, rt_hook, LUA_MASKCOUNT, HOOK_PERIOD);
 	st->steps = 0;
 	st->mem_hit = 0;
 	st->model_hit = 0;
@@ -495,25 +510,24 @@ state_get_global(struct lua_rt_state *st, size_t i, const char *name)
 	lua_remove(st->L, -2);
 }
 
-/* Reference the bound functions of a state that holds every script. */
-static int
-state_bind_all(struct lua_rt_state *st, char **cause)
+/* Reference the functions bound since this state was made (protected: raises). */
+static void
+state_bind_new(lua_State *L, struct lua_rt_state *st)
 {
 	struct lua_rt *rt = st->rt;
 	size_t i;
 
+	if (st->nbound == rt->nfns)
+		return;
 	st->fn_refs = xreallocarray(st->fn_refs, rt->nfns + 1, sizeof *st->fn_refs);
-	for (i = 0; i < rt->nfns; i++) {
+	for (i = st->nbound; i < rt->nfns; i++) {
 		state_get_global(st, rt->fns[i].script, rt->fns[i].name);
-		if (lua_type(st->L, -1) != LUA_TFUNCTION) {
-			*cause = xasprintf("%s: %s is not a function any more",
+		if (lua_type(L, -1) != LUA_TFUNCTION)
+			luaL_error(L, "%s: %s is not a function any more",
 			    rt->scripts[rt->fns[i].script].name, rt->fns[i].name);
-			lua_pop(st->L, 1);
-			return -1;
-		}
-		st->fn_refs[i] = luaL_ref(st->L, LUA_REGISTRYINDEX);
+		st->fn_refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+		st->nbound = i + 1;
 	}
-	return 0;
 }
 
 /* Fill a state with every script of its runtime (from bytecode). */
@@ -529,7 +543,7 @@ state_build(struct lua_rt_state *st, char **cause)
 		if (state_run_script(st, i, NULL, 0, cause) == -1)
 			return -1;
 	}
-	return state_bind_all(st, cause);
+	return 0;
 }
 
 static struct lua_rt_state *
@@ -551,6 +565,7 @@ state_close(struct lua_rt_state *st)
 	if (st->L != NULL)
 		lua_close(st->L);
 	st->L = NULL;
+	st->nbound = 0;
 	st->ctx_ref = LUA_NOREF;
 	st->gen++;
 }
@@ -1263,6 +1278,7 @@ tramp_call(lua_State *L)
 {
 	struct lua_rt_state *st = lua_rt_state_of(L);
 
+	state_bind_new(L, st);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, st->fn_refs[st->cur_fn]);
 	ctx_push(L, st);
 	ctx_set_ext(L, st->cur_ext);

@@ -48,6 +48,7 @@ struct lua_rt_state {
 	int			 broken;	/* rebuild before the next call */
 	int			*env_refs;	/* per script: its global table */
 	int			*fn_refs;	/* per bound function */
+	size_t			 nbound;	/* fn_refs made */
 	int			 ctx_ref;	/* this session's ctx table, or LUA_NOREF */
 	unsigned		 gen;		/* proxies made before are dead */
 	struct lua_rt_session	*sess;		/* the session running, or NULL */

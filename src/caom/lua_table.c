@@ -388,6 +388,17 @@ csv_index(struct lua_table *t)
 	}
 }
 
+/* Drop the names row: cells[r * ncols + c] is then row r's column c. */
+static void
+csv_drop_names(struct lua_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->ncols; i++)
+		free(t->cells[i]);
+	memmove(t->cells, t->cells + t->ncols, t->nrows * t->ncols * sizeof *t->cells);
+}
+
 static int
 csv_table(const char *path, const char *buf, size_t len, struct lua_table *t, char **cause)
 {
@@ -424,6 +435,7 @@ csv_table(const char *path, const char *buf, size_t len, struct lua_table *t, ch
 			*cause = xasprintf("%s:%zu: %zu fields where the first row names %zu",
 			    path, c.line, n, t->ncols);
 			csv_free_fields(f, n);
+			csv_drop_names(t);
 			return -1;
 		}
 		row = tn_new(TN_MAP);
@@ -438,12 +450,9 @@ csv_table(const char *path, const char *buf, size_t len, struct lua_table *t, ch
 		t->root->vals[t->root->n++] = row;
 		t->nrows++;
 	}
+	csv_drop_names(t);
 	if (r == -1)
 		return -1;
-	/* Drop the names row: cells[r * ncols + c] is row r's column c. */
-	for (i = 0; i < t->ncols; i++)
-		free(t->cells[i]);
-	memmove(t->cells, t->cells + t->ncols, t->nrows * t->ncols * sizeof *t->cells);
 	csv_index(t);
 	return 0;
 fail:
