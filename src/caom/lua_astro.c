@@ -369,19 +369,22 @@ sexagesimal(const char *s, double *out)
 	return 0;
 }
 
+/* astropy's hourangle -> degree factor: (15 deg in radians) / (1 deg in radians), not 15. */
+static const double hour_deg = (15.0 * (M_PI / 180.0)) / (M_PI / 180.0);
+
 static int
 astro_ra_deg(lua_State *L)
 {
 	double h;
 
 	if (lua_type(L, 1) == LUA_TNUMBER) {
-		lua_pushnumber(L, lua_tonumber(L, 1) * 15.0);
+		lua_pushnumber(L, lua_tonumber(L, 1) * hour_deg);
 		return 1;
 	}
 	if (sexagesimal(luaL_checkstring(L, 1), &h) == -1)
 		return astro_fail(L, "caom2.ra_deg: '%s' is not a right ascension (hours)",
 		    lua_tostring(L, 1));
-	lua_pushnumber(L, h * 15.0);
+	lua_pushnumber(L, h * hour_deg);
 	return 1;
 }
 
@@ -453,6 +456,25 @@ astro_fk5_to_j2000(lua_State *L)
 	return 2;
 }
 
+/*
+ * Wrap a longitude in degrees into [wrap - 360, wrap) as astropy's
+ * Angle.wrap_at does (only when it must: the rounding is part of the result).
+ */
+static double
+astropy_wrap(double v, double wrap)
+{
+	double floor_ = wrap - 360.0, wraps = floor((v - floor_) / 360.0);
+
+	if (!isfinite(wraps) || wraps == 0)
+		return v;
+	v -= wraps * 360.0;
+	if (v >= wrap)
+		v -= 360.0;
+	if (v < floor_)
+		v += 360.0;
+	return v;
+}
+
 static int
 astro_geocentric(lua_State *L)
 {
@@ -460,6 +482,11 @@ astro_geocentric(lua_State *L)
 	double height = luaL_checknumber(L, 3), xyz[3];
 	const double d2r = M_PI / 180.0;
 
+	/*
+	 * EarthLocation.from_geodetic wraps at 180 degrees, then its geodetic
+	 * representation holds a Longitude (wrapped at 360) and hands that to gd2gc.
+	 */
+	lon = astropy_wrap(astropy_wrap(lon, 180.0), 360.0);
 	if (eraGd2gc(ERFA_WGS84, lon * d2r, lat * d2r, height, xyz) != 0)
 		return astro_fail(L, "caom2.geocentric: latitude %s is out of range",
 		    luaL_tolstring(L, 1, NULL));
