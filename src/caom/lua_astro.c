@@ -23,6 +23,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,9 +348,16 @@ sexagesimal(const char *s, double *out)
 			s++;
 		if (!isdigit((unsigned char)*s) && *s != '.')
 			break;
-		v[n++] = strtod(s, &end);
-		if (end == s)
-			return -1;
+		/* Whole numbers by hand (exact, and strtod is most of the cost). */
+		for (v[n] = 0, end = (char *)(uintptr_t)s; isdigit((unsigned char)*end) &&
+		    end - s < 15; end++)
+			v[n] = v[n] * 10 + (*end - '0');
+		if (*end == '.' || *end == 'e' || *end == 'E' || isdigit((unsigned char)*end)) {
+			v[n] = strtod(s, &end);
+			if (end == s)
+				return -1;
+		}
+		n++;
 		s = end;
 		while (isspace((unsigned char)*s))
 			s++;
@@ -433,21 +441,37 @@ precession(double epoch, double rp[3][3])
 	eraBp06(djm0, djm, rb, rp, rbp);
 }
 
+/* The matrix from FK5 at epoch to FK5 J2000, the last one kept per thread (eraBp06 is slow). */
+static void
+fk5_matrix(double epoch, double m[3][3])
+{
+	static _Thread_local double last_epoch, last[3][3];
+	static _Thread_local int have;
+	double from[3][3], to[3][3], fromt[3][3];
+
+	if (!have || last_epoch != epoch) {
+		/* astropy: the matrix to J2000 times the transpose of the one to the equinox. */
+		precession(epoch, from);
+		precession(2000.0, to);
+		eraTr(from, fromt);
+		eraRxr(to, fromt, last);
+		last_epoch = epoch;
+		have = 1;
+	}
+	memcpy(m, last, sizeof last);
+}
+
 static int
 astro_fk5_to_j2000(lua_State *L)
 {
 	double ra = luaL_checknumber(L, 1), dec = luaL_checknumber(L, 2), epoch;
-	double from[3][3], to[3][3], fromt[3][3], m[3][3], p[3], q[3], a, b;
+	double m[3][3], p[3], q[3], a, b;
 	const double d2r = M_PI / 180.0, r2d = 180.0 / M_PI;
 
 	if (julian_epoch(L, 3, &epoch) == -1)
 		return astro_fail(L, "caom2.fk5_to_j2000: '%s' is not a Julian equinox",
 		    luaL_tolstring(L, 3, NULL));
-	/* astropy: the matrix to J2000 times the transpose of the one to the equinox. */
-	precession(epoch, from);
-	precession(2000.0, to);
-	eraTr(from, fromt);
-	eraRxr(to, fromt, m);
+	fk5_matrix(epoch, m);
 	eraS2c(ra * d2r, dec * d2r, p);
 	eraRxp(m, p, q);
 	eraC2s(q, &a, &b);

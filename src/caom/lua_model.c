@@ -1176,7 +1176,7 @@ lm_kid_args(lua_State *L, void *kid, const struct caom_desc *d, const char *path
 			continue;
 		if (lua_isnoneornil(L, arg))
 			luaL_error(L, "%s: a new %s needs %s (add(%s, ...))", path, d->name,
-			    f->name, lm_key_field(d)->name);
+			    f->name, d->fields[0].name);
 		lm_set_string(L, kid, d, f, arg++, path);
 	}
 }

@@ -996,6 +996,10 @@ hdr_key(lua_State *L, int idx, char *buf, size_t size)
 	if (lua_type(L, idx) != LUA_TSTRING)
 		return NULL;
 	s = lua_tolstring(L, idx, &n);
+	for (i = 0; i < n && !(s[i] >= 'a' && s[i] <= 'z'); i++)
+		;
+	if (i == n)
+		return s;		/* upper case already, as keywords mostly are */
 	if (n >= size)
 		return NULL;
 	for (i = 0; i < n; i++)
@@ -1004,14 +1008,17 @@ hdr_key(lua_State *L, int idx, char *buf, size_t size)
 	return buf;
 }
 
+/* __index: the metatable is locked, so argument 1 is a header; only its generation is checked. */
 static int
 hdr_index(lua_State *L)
 {
-	struct lua_hdr *h = hdr_check(L, 1);
+	struct lua_hdr *h = lua_touserdata(L, 1);
 	const struct fits_card *c;
 	char buf[80];
 	const char *key = hdr_key(L, 2, buf, sizeof buf);
 
+	if (h == NULL || h->gen != lua_rt_state_of(L)->gen)
+		hdr_check(L, 1);
 	if (key == NULL || (c = fits_hdu_find(h->hdu, key)) == NULL)
 		lua_pushnil(L);
 	else
