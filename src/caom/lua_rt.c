@@ -862,7 +862,7 @@ rt_thread_states(void)
 	pthread_once(&lua_rt_once, rt_key_init);
 	head = pthread_getspecific(lua_rt_key);
 	for (pp = &head; (st = *pp) != NULL;) {
-		if (atomic_load(&st->rt->retired)) {
+		if (atomic_load(&st->rt->retired) && st->sess == NULL) {
 			*pp = st->next;
 			rt_unref(st->rt);
 			state_free(st);

@@ -83,7 +83,8 @@ struct lua_rt *lua_rt_new(const struct lua_rt_limits *limits);
 /*
  * Drop the owner's reference: the runtime is freed once no thread's state
  * uses it any more (states of the calling thread are closed now, those of
- * other threads on their next lua_rt_begin or at thread exit). NULL is accepted.
+ * other threads on their next lua_rt_begin or at thread exit; a state in a
+ * session is closed after it). NULL is accepted.
  */
 void lua_rt_free(struct lua_rt *rt);
 /* Compile and run a script file (messages name it as given); 0 or -1, *cause "FILE:LINE: ...". */
