@@ -647,6 +647,28 @@ test_model_memory(void)
 	caom_observation_free(obs);
 }
 
+static void
+test_check_enum(void)
+{
+	char *cause = NULL;
+
+	is_int(0, lua_rt_check_enum("Plane.dataProductType", "spectrum", &cause),
+	    "check_enum: spectrum is a data product type");
+	is_int(0, lua_rt_check_enum("Chunk.productType", "http://x.org/v#thing", &cause),
+	    "check_enum: a vocabulary URI for an open vocabulary");
+	is_int(0, lua_rt_check_enum("Plane.provenance.name", "anything", &cause),
+	    "check_enum: no enumeration, no check");
+	is_int(-1, lua_rt_check_enum("Observation.target.type", "planet", &cause),
+	    "check_enum: a target type planet is refused");
+	is_string("Observation.target.type: 'planet' is not one of object, field", cause,
+	    "... saying so");
+	free(cause);
+	cause = NULL;
+	is_int(-1, lua_rt_check_enum("Artifact.releaseType", "dat", &cause),
+	    "check_enum: releaseType dat is refused");
+	free(cause);
+}
+
 /* ---- tables ---- */
 
 static char *
@@ -793,6 +815,7 @@ main(void)
 	test_derive_and_remove();
 	test_dead_proxy();
 	test_model_memory();
+	test_check_enum();
 	test_tables();
 	test_threads();
 	lua_rt_thread_cleanup();

@@ -154,6 +154,66 @@ lm_check_range(lua_State *L, const struct caom_desc *d, const struct caom_field 
 	}
 }
 
+static const struct {
+	const char		*name;
+	const struct caom_desc	*desc;
+} lm_entities[] = {
+	{ "Observation", &caom_desc_observation }, { "Plane", &caom_desc_plane },
+	{ "Artifact", &caom_desc_artifact }, { "Part", &caom_desc_part },
+	{ "Chunk", &caom_desc_chunk },
+};
+
+int
+lua_rt_check_enum(const char *key, const char *value, char **cause)
+{
+	const struct caom_desc *d = NULL;
+	const struct caom_field *f = NULL;
+	const struct lm_enum *e;
+	const char *seg, *dot;
+	size_t i, n;
+
+	n = strcspn(key, ".");
+	for (i = 0; i < sizeof lm_entities / sizeof lm_entities[0] && d == NULL; i++) {
+		if (strlen(lm_entities[i].name) == n && strncmp(lm_entities[i].name, key, n) == 0)
+			d = lm_entities[i].desc;
+	}
+	for (seg = key + n; d != NULL && *seg == '.'; seg = dot) {
+		seg++;
+		dot = seg + strcspn(seg, ".");
+		for (f = d->fields; f->name != NULL; f++) {
+			if (strlen(f->name) == (size_t)(dot - seg) &&
+			    strncmp(f->name, seg, (size_t)(dot - seg)) == 0)
+				break;
+		}
+		if (f->name == NULL)
+			return 0;
+		if (*dot == '.')
+			d = f->desc;
+	}
+	if (d == NULL || f == NULL || (e = lm_enum_of(d, f)) == NULL ||
+	    (e->open && strchr(value, '#') != NULL))
+		return 0;
+	for (i = 0; e->values[i] != NULL; i++) {
+		if (strcmp(e->values[i], value) == 0)
+			return 0;
+	}
+	for (i = 0, n = 0; e->values[i] != NULL; i++)
+		n += strlen(e->values[i]) + 2;
+	{
+		char *list = xcalloc(1, n + 1);
+
+		for (i = 0; e->values[i] != NULL; i++) {
+			if (i > 0)
+				strcat(list, ", ");
+			strcat(list, e->values[i]);
+		}
+		*cause = xasprintf("%s: '%s' is not one of %s%s", key, value, list,
+		    e->open ? " (or a vocabulary URI with '#')" : "");
+		free(list);
+	}
+	return -1;
+}
+
 /* ---- graves: what the visit detached ---- */
 
 static void

@@ -122,6 +122,13 @@ int lua_rt_visit(struct lua_rt_session *s, struct caom_observation *obs, char **
 /* End the session; NULL is accepted. */
 void lua_rt_end(struct lua_rt_session *s);
 
+/*
+ * Is value allowed for the enumerated attribute named by a blueprint key
+ * ("Plane.dataProductType", "Observation.target.type", "Chunk.productType")?
+ * 0 (also for keys that are no enumeration), or -1 with *cause. For the
+ * values blueprint functions return; visitors are checked the same way.
+ */
+int lua_rt_check_enum(const char *key, const char *value, char **cause);
 /* Free what v owns and make it nil. */
 void lua_rt_value_clear(struct lua_rt_value *v);
 /* Close this thread's Lua states (before a thread or the program ends). */
