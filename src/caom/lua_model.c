@@ -163,9 +163,28 @@ static const struct {
 	{ "Chunk", &caom_desc_chunk },
 };
 
+/* "a, b, c": the values of e. */
+static char *
+lm_enum_list(const struct lm_enum *e)
+{
+	size_t i, n = 1;
+	char *list;
+
+	for (i = 0; e->values[i] != NULL; i++)
+		n += strlen(e->values[i]) + 2;
+	list = xcalloc(1, n);
+	for (i = 0; e->values[i] != NULL; i++) {
+		if (i > 0)
+			strcat(list, ", ");
+		strcat(list, e->values[i]);
+	}
+	return list;
+}
+
 int
 lua_rt_check_enum(const char *key, const char *value, char **cause)
 {
+	char *list;
 	const struct caom_desc *d = NULL;
 	const struct caom_field *f = NULL;
 	const struct lm_enum *e;
@@ -197,20 +216,10 @@ lua_rt_check_enum(const char *key, const char *value, char **cause)
 		if (strcmp(e->values[i], value) == 0)
 			return 0;
 	}
-	for (i = 0, n = 0; e->values[i] != NULL; i++)
-		n += strlen(e->values[i]) + 2;
-	{
-		char *list = xcalloc(1, n + 1);
-
-		for (i = 0; e->values[i] != NULL; i++) {
-			if (i > 0)
-				strcat(list, ", ");
-			strcat(list, e->values[i]);
-		}
-		*cause = xasprintf("%s: '%s' is not one of %s%s", key, value, list,
-		    e->open ? " (or a vocabulary URI with '#')" : "");
-		free(list);
-	}
+	list = lm_enum_list(e);
+	*cause = xasprintf("%s: '%s' is not one of %s%s", key, value, list,
+	    e->open ? " (or a vocabulary URI with '#')" : "");
+	free(list);
 	return -1;
 }
 
