@@ -290,7 +290,10 @@ static const char limits[] =
 	"function raise_table() error({}) end\n"
 	"counter = 0\n"
 	"function count() counter = counter + 1; return counter end\n"
-	"function fine() return 'still here' end\n";
+	"function fine() return 'still here' end\n"
+	"function deep() return 1 + deep() end\n"
+	"function cdeep() local t = setmetatable({}, {__index = function(t, k) return t[k] end})\n"
+	"  return t.x end\n";
 
 static void
 test_limits(void)
@@ -365,6 +368,15 @@ test_limits(void)
 	cause = fail1(rt, "raise_table()");
 	ok(cause != NULL && strncmp(cause, "(error object is a table value) in raise_table()", 48)
 	    == 0, "an error object that is not a string");
+	free(cause);
+	cause = fail1(rt, "deep()");
+	ok(cause != NULL && (strstr(cause, "stack overflow") != NULL ||
+	    strstr(cause, "memory limit") != NULL), "endless recursion fails its call: %.60s",
+	    cause != NULL ? cause : "");
+	free(cause);
+	cause = fail1(rt, "cdeep()");
+	ok(cause != NULL && strstr(cause, "stack overflow") != NULL,
+	    "endless recursion through __index fails its call: %.60s", cause != NULL ? cause : "");
 	free(cause);
 	is_call(rt, "fine()", 0, "string still here", "the state is fine after all that");
 	lua_rt_free(rt);
