@@ -611,6 +611,66 @@ test_derive_and_remove(void)
 	caom_observation_free(obs);
 }
 
+/* The examples of caom2ingest-lua(5). */
+static const char man_example[] =
+	"function visit(obs, ctx)\n"
+	"  local chunk = obs.planes:add('p'):artifacts():add('u', 'science', 'data')\n"
+	"end\n";
+static const char man_example2[] =
+	"function visit(obs, ctx)\n"
+	"  local chunk = obs.planes:add('p').artifacts:add('u', 'science', 'data')"
+	".parts:add('0').chunks:add()\n"
+	"  chunk.energy = {specsys = 'TOPOCENT', axis = {axis = {ctype = 'WAVE'}}}\n"
+	"  chunk.energyAxis = 1\n"
+	"  chunk.position = {coordsys = 'ICRS', equinox = 2000.0,\n"
+	"    axis = {axis1 = {ctype = 'RA---TAN', cunit = 'deg'},\n"
+	"            axis2 = {ctype = 'DEC--TAN', cunit = 'deg'},\n"
+	"            ['function'] = {dimension = {naxis1 = 1, naxis2 = 1},\n"
+	"              refCoord = {coord1 = {pix = 1, val = 210.5},\n"
+	"                          coord2 = {pix = 1, val = 54.3}},\n"
+	"              cd11 = -0.001388, cd12 = 0, cd21 = 0, cd22 = 0.001388}}}\n"
+	"  local other = obs.planes.p.artifacts.u.parts['0'].chunks:add()\n"
+	"  other.energy = chunk.energy\n"
+	"  for _, plane in ipairs(obs.planes) do\n"
+	"    if ctx.header.OBSTYPE ~= 'object' then\n"
+	"      plane.energy = nil\n"
+	"      for _, a in ipairs(plane.artifacts) do\n"
+	"        for _, p in ipairs(a.parts) do\n"
+	"          for _, c in ipairs(p.chunks) do\n"
+	"            c.energy = nil\n"
+	"            c.energyAxis = nil\n"
+	"          end\n"
+	"        end\n"
+	"      end\n"
+	"    end\n"
+	"  end\n"
+	"end\n";
+
+static void
+test_man_examples(void)
+{
+	struct caom_observation *obs = caom_observation_new(CAOM_OBS_SIMPLE, "T", "o");
+	struct caom_chunk *c;
+	char *cause = visit1(man_example2, obs);
+
+	ok(cause == NULL, "the visitor of caom2ingest-lua(5) runs: %s", cause != NULL ? cause : "");
+	free(cause);
+	c = obs->nplanes == 1 ? obs->planes[0]->artifacts[0]->parts[0]->chunks[0] : NULL;
+	ok(c != NULL && c->position != NULL && c->position->axis.function != NULL &&
+	    c->position->axis.function->ref_coord.coord2.val == 54.3 &&
+	    c->position->axis.function->cd11 == -0.001388 && c->position->has_equinox,
+	    "its chunk.position table builds the SpatialWCS");
+	ok(c != NULL && c->energy == NULL && !c->has_energy_axis &&
+	    obs->planes[0]->artifacts[0]->parts[0]->chunks[1]->energy == NULL,
+	    "and the energy of the non-object file is removed");
+	caom_observation_free(obs);
+	obs = caom_observation_new(CAOM_OBS_SIMPLE, "T", "o");
+	cause = visit1(man_example, obs);
+	ok(cause != NULL, "calling a collection is an error");
+	free(cause);
+	caom_observation_free(obs);
+}
+
 static void
 test_dead_proxy(void)
 {
@@ -826,6 +886,7 @@ main(void)
 	test_refusals();
 	test_derive_and_remove();
 	test_dead_proxy();
+	test_man_examples();
 	test_model_memory();
 	test_check_enum();
 	test_tables();
