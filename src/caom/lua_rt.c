@@ -437,24 +437,18 @@ state_open(struct lua_rt_state *st, char **cause)
 }
 
 /*
- * Load script i's chunk (text when text != NULL, else its bytecode) with a
- * global table of its own over the sandbox's, and run its top level.
+ * Load script i's bytecode with a global table of its own over the
+ * sandbox's, and run its top level (protected).
  */
-
 static int
 state_load_chunk(lua_State *L)
 {
 	struct lua_rt_state *st = lua_rt_state_of(L);
 	struct load_args *a = st->load;
-	const char *chunkname;
 	int r;
 
 	lua_pushfstring(L, "@%s", a->sc->name);
-	chunkname = lua_tostring(L, -1);
-	if (a->text != NULL)
-		r = luaL_loadbufferx(L, a->text, a->len, chunkname, "t");
-	else
-		r = luaL_loadbufferx(L, a->sc->code, a->sc->len, chunkname, "b");
+	r = luaL_loadbufferx(L, a->sc->code, a->sc->len, lua_tostring(L, -1), "b");
 	if (r != LUA_OK) {
 		a->compile_status = r;
 		return lua_error(L);
@@ -471,13 +465,10 @@ state_load_chunk(lua_State *L)
 	return 0;
 }
 
-static int writer(lua_State *L, const void *p, size_t sz, void *ud);
-
 static int
-state_run_script(struct lua_rt_state *st, size_t i, const char *text, size_t len,
-    char **cause)
+state_run_script(struct lua_rt_state *st, size_t i, char **cause)
 {
-	struct load_args a = { &st->rt->scripts[i], text, len, LUA_OK };
+	struct load_args a = { &st->rt->scripts[i], NULL, 0, LUA_OK };
 	lua_State *L = st->L;
 	int status;
 
@@ -487,13 +478,10 @@ state_run_script(struct lua_rt_state *st, size_t i, const char *text, size_t len
 	st->load = NULL;
 	if (status != LUA_OK) {
 		if (a.compile_status != LUA_OK && a.compile_status != LUA_ERRMEM)
-			*cause = xstrdup(lua_tostring(L, -1) != NULL ? lua_tostring(L, -1) :
-			    "cannot compile");
+			*cause = xasprintf("%s: cannot load its bytecode: %s", a.sc->name,
+			    lua_tostring(L, -1) != NULL ? lua_tostring(L, -1) : "?");
 		else
 			rt_failed(st, status, a.sc->name, "its top level", cause);
-		/* A syntax error's traceback says nothing: keep its first line. */
-		if (a.compile_status == LUA_ERRSYNTAX)
-			(*cause)[strcspn(*cause, "\n")] = '\0';
 		lua_pop(L, 2);
 		return -1;
 	}
@@ -540,7 +528,7 @@ state_build(struct lua_rt_state *st, char **cause)
 		return -1;
 	st->env_refs = xreallocarray(st->env_refs, st->rt->nscripts + 1, sizeof *st->env_refs);
 	for (i = 0; i < st->rt->nscripts; i++) {
-		if (state_run_script(st, i, NULL, 0, cause) == -1)
+		if (state_run_script(st, i, cause) == -1)
 			return -1;
 	}
 	return 0;
@@ -713,7 +701,7 @@ lua_rt_load_text(struct lua_rt *rt, enum lua_rt_role role, const char *name,
 	st->env_refs = xreallocarray(st->env_refs, i + 1, sizeof *st->env_refs);
 	st->env_refs[i] = LUA_NOREF;
 	if (rt_compile(rt, sc, text, len, cause) == -1 ||
-	    state_run_script(st, i, NULL, 0, cause) == -1)
+	    state_run_script(st, i, cause) == -1)
 		goto fail;
 	if (role == LUA_RT_VISITOR) {
 		state_get_global(st, i, "visit");

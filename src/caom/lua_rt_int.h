@@ -27,7 +27,7 @@ struct lua_grave {
 /* What a script load hands to the protected loader. */
 struct load_args {
 	struct lua_rt_script	*sc;
-	const char		*text;		/* source, or NULL: the bytecode */
+	const char		*text;		/* the source being compiled */
 	size_t			 len;
 	int			 compile_status;
 };
