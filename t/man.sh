@@ -2,9 +2,9 @@
 # t/man.sh - the man pages lint clean with groff -ww and mandoc -Tlint.
 . "$srcdir/t/tap.sh"
 
-pages="caom2ingestd.8 caom2ingest.1 caom2ingest.yml.5 caom2ingest-blueprint.5"
+pages="caom2ingestd.8 caom2ingest.1 caom2ingest.yml.5 caom2ingest-blueprint.5 caom2ingest-lua.5"
 command -v groff >/dev/null || skip_all "groff not installed"
-plan 12
+plan 15
 for p in $pages; do
 	f=$top_builddir/man/$p
 	ok "$p exists" test -s "$f"

@@ -1275,6 +1275,18 @@ caom_strlist_add(struct caom_strlist *l, const char *s)
 	caom_strlist_add_ranked(l, s, NULL);
 }
 
+int
+caom_strlist_has(const struct caom_strlist *l, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		if (strcmp(l->v[i], s) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 void
 caom_strlist_clear(struct caom_strlist *l)
 {

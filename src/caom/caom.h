@@ -609,6 +609,8 @@ void caom_coord_axis2d_clear(struct caom_coord_axis2d *a);
 void caom_strlist_add(struct caom_strlist *l, const char *s);
 /* Add s to a set ranked by order (unknown values sort last, lexically). */
 void caom_strlist_add_ranked(struct caom_strlist *l, const char *s, const char *const *order);
+/* True when s is in the set. */
+int caom_strlist_has(const struct caom_strlist *l, const char *s);
 /* Empty the set. */
 void caom_strlist_clear(struct caom_strlist *l);
 
