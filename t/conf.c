@@ -321,6 +321,16 @@ test_includes(void)
 	    "conf_load_collections: a list of two collections");
 	conf_free(cfg);
 	free(path);
+	path = test_data_path("conf/inc/dup-offline.yml");
+	cfg = NULL;
+	ok(conf_load_collections(path, &cfg, &errors) == -1, "a collection file alone: a name "
+	    "used twice is refused...");
+	want = xasprintf("%s:3: [2]: name 'A' is already used by [1] (line 1)", path);
+	is_string(want, errors, "...naming them by their place in the file");
+	free(want);
+	free(errors);
+	errors = NULL;
+	free(path);
 	path = test_data_path("conf/inc/coll.d/empty.yml");
 	cfg = NULL;
 	ok(conf_load_collections(path, &cfg, &errors) == 0 && cfg->collections.n == 0,
@@ -366,7 +376,7 @@ test_includes(void)
 int
 main(void)
 {
-	plan(82 + 28);
+	plan(82 + 27);
 	test_collections();
 	test_includes();
 	check_file("conf/bad-collection.yml",

@@ -978,16 +978,17 @@ conf_free_table(const struct conf_table *t, void *base)
 
 /*
  * How the checks of the whole configuration name collection i: by its index
- * when the configuration file itself defines it, else by name (it comes
- * from a collection file, which the message names).
+ * when the file loaded defines it (collections[N], or [N] in a collection
+ * file loaded alone), else by name (it comes from a collection file, which
+ * the message names).
  */
 static char *
-conf_coll_label(const struct conf *cfg, size_t i)
+conf_coll_label(const struct conf_ctx *ctx, const struct conf *cfg, size_t i)
 {
 	const struct conf_collection *c = &cfg->collections.v[i];
 
 	if (c->file == cfg->path)
-		return xasprintf("collections[%zu]", i + 1);
+		return xasprintf(ctx->offline ? "[%zu]" : "collections[%zu]", i + 1);
 	return xasprintf("collection '%s'", c->name != NULL ? c->name : "?");
 }
 
@@ -1013,12 +1014,12 @@ conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 
 	for (i = 0; i < cfg->collections.n; i++) {
 		a = &cfg->collections.v[i];
-		la = conf_coll_label(cfg, i);
+		la = conf_coll_label(ctx, cfg, i);
 		for (j = 0; j < i; j++) {
 			b = &cfg->collections.v[j];
 			if (a->name == NULL || b->name == NULL || strcmp(a->name, b->name) != 0)
 				continue;
-			lb = conf_coll_label(cfg, j);
+			lb = conf_coll_label(ctx, cfg, j);
 			if (a->file == b->file)
 				conf_coll_error(ctx, a, "%s: name '%s' is already used by %s (line %d)",
 				    la, a->name, lb, b->line);
