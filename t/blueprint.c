@@ -379,8 +379,11 @@ test_errors(void)
 	    "Observation.type is not a Chunk axis key");
 	check_errors("one position axis", "Chunk.position.axis.axis1.ctype = ['CTYPE1']\n",
 	    "bad.bp: only one position axis found (ra/dec): 1/0");
-	check_errors("axis 1 taken", "Chunk.energy.axis.axis.ctype = ['CTYPE1']\n",
-	    "bad.bp: cannot determine the position axes: WCS axis 1 is taken by another axis");
+	check_errors("axis 2 taken, a position key", "Chunk.time.axis.axis.ctype = ['CTYPE1']\n"
+	    "Chunk.observable.axis.axis.ctype = ['CTYPE2']\n"
+	    "Chunk.position.equinox = 2000.0\n",
+	    "bad.bp:3: Chunk.position.equinox: a position key, but no position axes: WCS axis 1 "
+	    "is the time axis (name them with Chunk.position.axis.axis1.ctype and axis2.ctype)");
 }
 
 static void
@@ -465,6 +468,38 @@ test_axes(void)
 	    "Chunk.position.axis.axis2.ctype = CTYPE2\n");
 	ok(bp_axis_configured(bp, BP_AXIS_POSITION) == 1 && bp_configured_axes(bp) == 2,
 	    "literal CTYPE1/CTYPE2 name the position axes");
+	blueprint_free(bp);
+
+	/* no position key and another axis on WCS axis 1 or 2: no position (DAO's sky camera) */
+	bp = load_ok("skycam.bp",
+	    "Chunk.time.axis.axis.ctype = ['CTYPE1'], default = TIME\n"
+	    "Chunk.observable.axis.axis.ctype = ['CTYPE2'], default = FLUX\n"
+	    "Chunk.energy.axis.axis.ctype = WAVE\n");
+	ok(bp_axis_configured(bp, BP_AXIS_POSITION) == 0 &&
+	    bp_axis_configured(bp, BP_AXIS_TIME) == 1 &&
+	    bp_axis_configured(bp, BP_AXIS_OBSERVABLE) == 2 &&
+	    bp_axis_configured(bp, BP_AXIS_ENERGY) == 3 && bp_configured_axes(bp) == 3,
+	    "time on 1, observable on 2, no position key: no position; energy 3");
+	is_string(NULL, bp_wcs_std(bp, BPK_Chunk_position_axis_axis1_ctype),
+	    "no position: no position std keyword");
+	blueprint_free(bp);
+	bp = load_ok("energy1.bp", "Chunk.energy.axis.axis.ctype = ['CTYPE1']\n");
+	ok(bp_axis_configured(bp, BP_AXIS_POSITION) == 0 &&
+	    bp_axis_configured(bp, BP_AXIS_ENERGY) == 1 && bp_configured_axes(bp) == 1,
+	    "energy on 1, no position key: energy alone");
+	blueprint_free(bp);
+	bp = load_ok("energy2pos.bp", "Chunk.energy.axis.axis.ctype = ['CTYPE1']\n"
+	    "Chunk.position.axis.axis1.ctype = ['CTYPE2']\n"
+	    "Chunk.position.axis.axis2.ctype = ['CTYPE3']\n"
+	    "Chunk.position.equinox = 2000.0\n");
+	ok(bp_axis_configured(bp, BP_AXIS_POSITION) == 2 &&
+	    bp_axis_configured(bp, BP_AXIS_ENERGY) == 1,
+	    "energy on 1 and the position named on 2/3: both");
+	blueprint_free(bp);
+	bp = load_ok("energy3.bp", "Chunk.energy.axis.axis.ctype = ['CTYPE3']\n"
+	    "Chunk.position.equinox = 2000.0\n");
+	ok(bp_axis_configured(bp, BP_AXIS_POSITION) == 1 && bp_configured_axes(bp) == 3,
+	    "WCS axes 1 and 2 free, no axis1/axis2 ctype: position on 1/2 (the default)");
 	blueprint_free(bp);
 
 	/* the reference's apass blueprint: position 3/4, time 5, energy 1, observable 6 */

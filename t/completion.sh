@@ -3,7 +3,7 @@
 . "$srcdir/t/tap.sh"
 
 command -v bash >/dev/null || skip_all "bash not installed"
-plan 14
+plan 16
 comp() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _caom2ingest;
 		echo "${COMPREPLY[*]}"' sh "$srcdir/etc/bash-completion/caom2ingest" "$@"
@@ -19,6 +19,8 @@ is "failed" "$(comp caom2ingest list --state fa)" "states for list --state"
 is "--json" "$(comp caom2ingest -s /x --j)" "global options after -s SOCKET"
 is "--lineage --local" "$(comp caom2ingest map --l)" "map options"
 is "--push" "$(comp caom2ingest map --p)" "map --push"
+is "--config --collection" "$(comp caom2ingest map --co)" "map --collection"
+is "--outdir" "$(comp caom2ingest map --ou)" "map --outdir"
 is "--cert --ca-path" "$(comp caom2ingest map --ce) $(comp caom2ingest map --ca)" \
 	"and its TLS options"
 is "--stretch" "$(comp caom2ingest preview x.fits --st)" "preview options"

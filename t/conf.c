@@ -12,6 +12,7 @@
 #include "caom/preview.h"
 #include "conf/conf.h"
 #include "conf/conf_preview.h"
+#include "lib/xmalloc.h"
 #include "tap.h"
 
 /* want with every "%s" replaced by path. */
@@ -235,10 +236,183 @@ test_previews(void)
 	conf_free(cfg);
 }
 
+/* want with every token replaced by value (the test data's directory in messages). */
+static char *
+subst(const char *want, const char *token, const char *value)
+{
+	size_t tlen = strlen(token), vlen = strlen(value), n = 0;
+	const char *p;
+	char *out, *o;
+
+	for (p = want; *p != '\0'; p++) {
+		if (strncmp(p, token, tlen) == 0) {
+			n += vlen;
+			p += tlen - 1;
+		} else
+			n++;
+	}
+	o = out = malloc(n + 1);
+	if (out == NULL)
+		bail("out of memory");
+	for (p = want; *p != '\0'; p++) {
+		if (strncmp(p, token, tlen) == 0) {
+			memcpy(o, value, vlen);
+			o += vlen;
+			p += tlen - 1;
+		} else
+			*o++ = *p;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Collection files pulled in by include: globs, order, relative paths, the code keys. */
+static void
+test_includes(void)
+{
+	static const char *const names[] = { "MAIN", "DAO", "OMM", "OMM2", "ONE" };
+	struct conf *cfg = NULL;
+	const struct conf_collection *c;
+	const struct conf_rule *r;
+	char *path, *dir, *errors = NULL, *want, *got;
+	size_t i;
+
+	path = test_data_path("conf/inc/main.yml");
+	dir = test_data_path("conf/inc");
+	ok(conf_load(path, &cfg, &errors) == 0, "inc/main.yml with its collection files loads");
+	if (cfg == NULL)
+		bail("inc/main.yml: %s", errors);
+	is_int(5, (long long)cfg->collections.n,
+	    "5 collections: its own, then a.yml's, b.yml's two, one.yml's (included twice, read once)");
+	for (i = 0; i < 5 && i < cfg->collections.n; i++)
+		is_string(names[i], cfg->collections.v[i].name, "collection %zu is %s", i + 1,
+		    names[i]);
+	is_int(5, (long long)cfg->files.n,
+	    "files read: main.yml, a.yml, b.yml, empty.yml, one.yml (once)");
+	c = &cfg->collections.v[1];
+	want = subst("@/coll.d/a.yml", "@", dir);
+	is_string(want, c->file, "DAO: defined in coll.d/a.yml");
+	free(want);
+	is_int(2, c->line, "DAO: at line 2");
+	want = subst("@/coll.d/land", "@", dir);
+	is_string(want, c->landing.n == 1 ? c->landing.v[0] : NULL,
+	    "DAO: landing relative to the collection file");
+	free(want);
+	want = subst("@/coll.d/code/dao.lua", "@", dir);
+	is_string(want, c->code.functions, "DAO: functions");
+	free(want);
+	want = subst("@/coll.d/code/v1.lua @/coll.d/code/v2.lua", "@", dir);
+	got = xasprintf("%s %s", c->code.visit.n > 0 ? c->code.visit.v[0] : "",
+	    c->code.visit.n > 1 ? c->code.visit.v[1] : "");
+	ok(c->code.visit.n == 2 && strcmp(want, got) == 0, "DAO: visit, two files in order");
+	free(want);
+	free(got);
+	want = subst("filters=@/coll.d/code/filters.csv consts=@/coll.d/code/consts.yml", "@",
+	    dir);
+	got = c->code.tables.n == 2 ? xasprintf("%s=%s %s=%s", c->code.tables.v[0].name,
+	    c->code.tables.v[0].path, c->code.tables.v[1].name, c->code.tables.v[1].path) :
+	    xstrdup("");
+	is_string(want, got, "DAO: tables, in order, resolved");
+	free(want);
+	free(got);
+	r = &c->rules.v[0];
+	want = subst("@/coll.d/code/rule.lua|@/coll.d/code/v2.lua|consts=@/coll.d/code/rule.csv|"
+	    "@/coll.d/code/dao.blueprint", "@", dir);
+	got = xasprintf("%s|%s|%s=%s|%s", r->code.functions, r->code.visit.n == 1 ?
+	    r->code.visit.v[0] : "", r->code.tables.n == 1 ? r->code.tables.v[0].name : "",
+	    r->code.tables.n == 1 ? r->code.tables.v[0].path : "", r->blueprint);
+	is_string(want, got, "DAO rule 1: its own functions, visit (a scalar), tables, blueprint");
+	free(want);
+	free(got);
+	r = &c->rules.v[1];
+	ok(r->code.functions == NULL && r->code.visit.n == 0 && r->code.tables.n == 0,
+	    "DAO rule 2: no code of its own");
+	ok(cfg->collections.v[0].code.functions == NULL && cfg->collections.v[0].file == cfg->path,
+	    "MAIN: no code, defined in main.yml");
+	is_int(9, cfg->collections.v[3].line, "OMM2: line 9 of b.yml");
+	conf_free(cfg);
+	free(path);
+	free(dir);
+
+	/* a collection file alone: no landing directory needed */
+	path = test_data_path("conf/inc/offline.yml");
+	cfg = NULL;
+	ok(conf_load_collections(path, &cfg, &errors) == 0 && cfg->collections.n == 1 &&
+	    strcmp(cfg->collections.v[0].name, "DAOCADC") == 0,
+	    "conf_load_collections: a collection without landing loads");
+	conf_free(cfg);
+	cfg = NULL;
+	dir = test_data_path("conf/incland.yml");
+	ok(conf_load(dir, &cfg, &errors) == -1, "included by the daemon's configuration, it is "
+	    "refused...");
+	want = xasprintf("%s:2: a landing directory, a bucket or a queue is required", path);
+	is_string(want, errors, "...for want of a landing directory, at its own file and line");
+	free(want);
+	free(errors);
+	free(dir);
+	errors = NULL;
+	free(path);
+	path = test_data_path("conf/inc/coll.d/b.yml");
+	ok(conf_load_collections(path, &cfg, &errors) == 0 && cfg->collections.n == 2,
+	    "conf_load_collections: a list of two collections");
+	conf_free(cfg);
+	free(path);
+	path = test_data_path("conf/inc/dup-offline.yml");
+	cfg = NULL;
+	ok(conf_load_collections(path, &cfg, &errors) == -1, "a collection file alone: a name "
+	    "used twice is refused...");
+	want = xasprintf("%s:3: [2]: name 'A' is already used by [1] (line 1)", path);
+	is_string(want, errors, "...naming them by their place in the file");
+	free(want);
+	free(errors);
+	errors = NULL;
+	free(path);
+	path = test_data_path("conf/inc/coll.d/empty.yml");
+	cfg = NULL;
+	ok(conf_load_collections(path, &cfg, &errors) == 0 && cfg->collections.n == 0,
+	    "conf_load_collections: an empty file holds no collection");
+	conf_free(cfg);
+	free(path);
+
+	/* every error of every file, with its file and line */
+	path = test_data_path("conf/incbad/main.yml");
+	dir = test_data_path("conf/incbad");
+	cfg = NULL;
+	ok(conf_load(path, &cfg, &errors) == -1 && cfg == NULL, "incbad/main.yml is refused");
+	want = subst(
+	    "@/main.yml:1: include: @/main.yml is this configuration file\n"
+	    "@/bad.d/1-keys.yml:3: unknown key 'colour'\n"
+	    "@/bad.d/1-keys.yml:4: functions: @/bad.d/nope.lua: No such file or directory\n"
+	    "@/bad.d/1-keys.yml:5: visit: @/bad.d/gone.lua: No such file or directory\n"
+	    "@/bad.d/1-keys.yml:7: tables: a table name is a letter or '_', then letters, digits "
+	    "or '_'\n"
+	    "@/bad.d/1-keys.yml:8: tables.ok: @/bad.d/t.txt: a table is a .csv, .yml or .yaml "
+	    "file\n"
+	    "@/bad.d/1-keys.yml:9: tables: @/bad.d/gone.csv: No such file or directory\n"
+	    "@/bad.d/1-keys.yml:11: rules[1].match: missing terminating ] for character class "
+	    "at offset 2\n"
+	    "@/bad.d/2-scalar.yml:1: expected a collection (a mapping) or a list of them, got a "
+	    "scalar\n"
+	    "@/bad.d/3-list.yml:1: [1]: expected a collection (a mapping), got a scalar\n"
+	    "@/bad.d/3-list.yml:9: [3]: a landing directory, a bucket or a queue is required\n"
+	    "@/bad.d/3-list.yml:9: [3].rules: at least one rule is required\n"
+	    "@/bad.d/4-syntax.yml:2: YAML syntax error: did not find expected ',' or ']' (while "
+	    "parsing a flow sequence at line 1)\n"
+	    "@/main.yml:1: include: @/missing.yml: No such file or directory\n"
+	    "@/bad.d/3-list.yml:2: collection 'DUP': name 'DUP' is already used by "
+	    "collections[1] (@/main.yml:3)", "@", dir);
+	is_string(want, errors, "incbad: each error names its file and line; a glob matching "
+	    "nothing (none.d/*.yml) is none");
+	free(want);
+	free(errors);
+	free(path);
+	free(dir);
+}
+
 int
 main(void)
 {
-	plan(91);
+	plan(91 + 27);
 	test_previews();
 	check_file("conf/bad-previews.yml",
 	    "%s:12: collections[1].rules[1].previews.scale: 'zscal' is not one of zscale, minmax, "
@@ -254,6 +428,7 @@ main(void)
 	    "%s:19: collections[1].rules[3].previews.preview.uri: 'cadc:OMM/y.gif' ends neither "
 	    "in .jpg nor .png: give a format");
 	test_collections();
+	test_includes();
 	check_file("conf/bad-collection.yml",
 	    "%s:4: unknown key 'collections[1].colour'\n"
 	    "%s:5: collections[1].poll: 'maybe' is not true or false\n"

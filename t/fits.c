@@ -1,6 +1,7 @@
 /*
  * t/fits.c - FITS headers: header dumps of the reference cases, a real FITS
- * file, plain/tile-compressed/gzipped files written here with cfitsio,
+ * file, plain/tile-compressed/gzipped files written here with cfitsio, dumps
+ * cut into HDUs as the reference cuts them (END, Gemini markers, no END),
  * value parsing (strings, CONTINUE, logicals, numbers), values typed as
  * astropy types them, data detection, and each kind of bad input with its
  * message.
@@ -140,6 +141,105 @@ test_reference(void)
 	free(gemini);
 }
 
+/* A dump from text; NULL with the message in *cause when refused. */
+static struct fits_file *
+dump(const char *text, char **cause)
+{
+	struct fits_file *f = NULL;
+
+	free(*cause);
+	*cause = NULL;
+	if (fits_read_dump("d", text, strlen(text), &f, cause) != 0)
+		return NULL;
+	return f;
+}
+
+/* "KEY1,KEY2|KEY3" : every HDU's card keys in order, HDUs split by '|'. */
+static char *
+dump_keys(const struct fits_file *f)
+{
+	char buf[2048];
+	size_t n = 0, i, j;
+
+	buf[0] = '\0';
+	for (i = 0; f != NULL && i < f->nhdus; i++) {
+		for (j = 0; j < f->hdus[i].ncards && n < sizeof buf; j++)
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", j ? "," : "",
+			    f->hdus[i].cards[j].key);
+		if (i + 1 < f->nhdus && n < sizeof buf)
+			n += (size_t)snprintf(buf + n, sizeof buf - n, "|");
+	}
+	return xstrdup(buf);
+}
+
+/* Header dumps cut into HDUs as the reference does (caom2utils _clean_headers). */
+static void
+test_dumps(void)
+{
+	static const struct {
+		const char *what, *text, *keys;
+	} cases[] = {
+		{ "no END card: the end of the file ends the HDU",
+		  "SIMPLE  =                    T\nOBJECT  = 'M31'\n", "SIMPLE,OBJECT" },
+		{ "no END after the last of two HDUs",
+		  "SIMPLE  = T\nEND\nXTENSION= 'IMAGE'\nNAXIS   = 0", "SIMPLE|XTENSION,NAXIS" },
+		{ "Gemini markers: one HDU per marker",
+		  "--- PHU ---\nSIMPLE  = T\nINSTRUME= 'GMOS-N'\n\n--- HDU 1 ---\n"
+		  "XTENSION= 'BINTABLE'\nNAXIS   = 2\n\n--- HDU 2 ---\nXTENSION= 'IMAGE'\n",
+		  "SIMPLE,INSTRUME|XTENSION,NAXIS|XTENSION" },
+		{ "PHU then HDU 0: HDU 0 is the second HDU",
+		  "--- PHU ---\nSIMPLE  = T\n--- HDU 0 ---\nXTENSION= 'IMAGE'\n",
+		  "SIMPLE|XTENSION" },
+		{ "HDU 0 first (no PHU marker) opens the first HDU",
+		  "--- HDU 0 ---\nSIMPLE  = T\n--- HDU 1 ---\nXTENSION= 'IMAGE'\n",
+		  "SIMPLE|XTENSION" },
+		{ "END cards and markers together: no empty HDU",
+		  "--- PHU ---\nSIMPLE  = T\nEND\n--- HDU 1 ---\nXTENSION= 'IMAGE'\nEND\n"
+		  "END\n\n", "SIMPLE|XTENSION" },
+		{ "an END with blanks around it ends the HDU",
+		  "SIMPLE  = T\n   END   \r\nXTENSION= 'IMAGE'\n", "SIMPLE|XTENSION" },
+		{ "lines without '=' are dropped, COMMENT and HISTORY kept",
+		  "# HDU 0 in x.fits:\nSIMPLE  = T\n        blank keyword\nCOMMENT a\n"
+		  "CONTINUE  'more'\nHISTORY b\nJUNK\nEXPTIME = 5\n",
+		  "SIMPLE,COMMENT,HISTORY,EXPTIME" },
+	};
+	struct fits_file *f;
+	char *cause = NULL, *keys;
+	size_t i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		f = dump(cases[i].text, &cause);
+		keys = dump_keys(f);
+		is_string(cases[i].keys, keys, "%s", cases[i].what);
+		free(keys);
+		fits_file_free(f);
+	}
+	/* HDU indices follow the markers' order; values are read as before */
+	f = dump("--- PHU ---\nSIMPLE  = T\n--- HDU 1 ---\nXTENSION= 'IMAGE'\nNAXIS   = 2\n"
+	    "NAXIS1  = 4\nNAXIS2  = 4\nBITPIX  = 16\n", &cause);
+	ok(f != NULL && f->nhdus == 2 && f->hdus[1].index == 1 &&
+	    fits_hdu_has_data(&f->hdus[1]) && !fits_hdu_has_data(&f->hdus[0]),
+	    "Gemini dump: HDU 1 is the data HDU");
+	fits_file_free(f);
+	/* 80-column records without newlines: END closes an HDU, the end of the file too */
+	{
+		char rec[3 * 80 + 1];
+
+		snprintf(rec, sizeof rec, "%-80s%-80s%-80s", "XTENSION= 'IMAGE'", "END",
+		    "XTENSION= 'TABLE'");
+		f = dump(rec, &cause);
+		keys = dump_keys(f);
+		is_string("XTENSION|XTENSION", keys, "records without newlines: no END at the end");
+		free(keys);
+		fits_file_free(f);
+	}
+	ok(dump("END\n\nEND\n", &cause) == NULL, "END cards alone are refused");
+	is_string("d: not a FITS file or header dump", cause, "as not a header dump");
+	ok(dump("a = b\nsome text\n", &cause) == NULL, "text with an '=' but no card is refused");
+	is_string("d: not a FITS file or header dump", cause, "as not a header dump");
+	free(cause);
+}
+
 /* Card value types, values replaced with fits_hdu_set, and the records rendered for wcslib. */
 static void
 test_types(void)
@@ -270,19 +370,31 @@ test_typed(void)
 int
 main(void)
 {
-	plan(25 + 12 + 9 + 1 + 8 + 6 + 6 + 2);
+	plan(25 + 12 + 9 + 1 + 8 + 6 + 6 + 2 + 14);
 	/* the daemon reads headers on worker threads (src/ingest.c) */
 	ok(fits_is_reentrant(), "cfitsio is built reentrant (thread-safe)");
 	test_types();
 	test_typed();
+	test_dumps();
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	test_written();
 	test_reference();
-	check_bad("fits/not-fits.txt", ": HDU 0: header has no END card");
+	check_bad("fits/not-fits.txt", ": not a FITS file or header dump");
 	check_bad("fits/binary.png", ": not a FITS file or header dump");
 	check_bad("fits/empty.fits.header", ": not a FITS file or header dump");
-	check_bad("fits/no-end.fits.header", ": HDU 0: header has no END card");
+	{
+		char *path = test_data_path("fits/no-end.fits.header"), *cause = NULL;
+		struct fits_file *f = NULL;
+
+		ok(fits_read(path, &f, &cause) == 0 && f->nhdus == 1 && f->hdus[0].ncards == 3,
+		    "a dump without END card is read: 1 HDU, 3 cards");
+		is_string("M31", f != NULL ? fits_hdu_value(&f->hdus[0], "OBJECT") : NULL,
+		    "its last card is kept");
+		fits_file_free(f);
+		free(cause);
+		free(path);
+	}
 	check_bad("fits", ": not a regular file");
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);

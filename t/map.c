@@ -53,7 +53,9 @@
  * The other -1s of map.c are not failures of map_augment: parse_double,
  * mv_double, mv_long and parse_date refusing a value give the warnings
  * above; axis_index finding no axis of a kind and axis_length finding no
- * NAXISn leave the axis out (test_axis_length).
+ * NAXISn leave the axis out (test_axis_length). A blueprint without position
+ * keys whose other axes take WCS axes 1 or 2 maps without position
+ * (test_no_position).
  */
 #include "config.h"
 
@@ -850,6 +852,51 @@ test_warn_chunk(void)
 }
 
 /*
+ * No position key, time on WCS axis 1 and the observable on 2 (DAO's sky
+ * camera): the blueprint loads without position, and the chunk has time
+ * and observable on their axes, no position and no position axes.
+ */
+static void
+test_no_position(void)
+{
+	struct fits_file *f = dump("SIMPLE=T", "BITPIX=16", "NAXIS=2", "NAXIS1=1292",
+	    "NAXIS2=964", "EXPTIME=5.0", NULL);
+	struct blueprint *bp = bp_text(
+	    "Chunk.time.axis.axis.ctype = ['CTYPE1'], default = TIME\n"
+	    "Chunk.time.axis.axis.cunit = d\n"
+	    "Chunk.time.axis.function.naxis = 1\n"
+	    "Chunk.time.axis.function.delta = 5.787037037037037e-05\n"
+	    "Chunk.time.axis.function.refCoord.pix = 0.5\n"
+	    "Chunk.time.axis.function.refCoord.val = 59017.2916796875\n"
+	    "Chunk.observable.axis.axis.ctype = ['CTYPE2'], default = FLUX\n"
+	    "Chunk.observable.axis.axis.cunit = COUNTS\n"
+	    "Chunk.observable.axis.function.refCoord.pix = 1\n");
+	struct caom_observation *obs = obs_new(CAOM_OBS_SIMPLE);
+	struct caom_chunk *ch;
+	char *warn, *cause;
+
+	is_int(0, map(obs, f, NULL, bp, &warn, &cause), "no position key, time on 1: maps");
+	is_string(NULL, warn, "no position key, time on 1: no warnings");
+	ch = chunk(obs, "0");
+	ok(ch != NULL && ch->position == NULL && !ch->has_position_axis1 &&
+	    !ch->has_position_axis2, "no position key: no position, no position axes");
+	is_int(2, ch && ch->has_naxis ? ch->naxis : -1, "no position key: naxis 2");
+	is_int(1, ch && ch->has_time_axis ? ch->time_axis : -1, "no position key: timeAxis 1");
+	is_int(2, ch && ch->has_observable_axis ? ch->observable_axis : -1,
+	    "no position key: observableAxis 2");
+	ok(ch && ch->time && ch->time->axis.function && ch->time->axis.function->naxis == 1 &&
+	    ch->time->axis.function->ref_coord.val == 59017.2916796875 &&
+	    strcmp(ch->time->axis.axis.ctype, "TIME") == 0,
+	    "no position key: the time function from the blueprint (TIME, 1 pixel)");
+	ok(ch && ch->observable && strcmp(ch->observable->dependent.axis.ctype, "FLUX") == 0 &&
+	    ch->observable->dependent.bin == 1, "no position key: the observable (FLUX, bin 1)");
+	free(warn);
+	caom_observation_free(obs);
+	blueprint_free(bp);
+	fits_file_free(f);
+}
+
+/*
  * A WCS axis whose NAXISn is absent is left out (axis_length -1), without a
  * message; the blueprint's ctype alone then gives an axis without function
  * and without index.
@@ -882,7 +929,7 @@ test_axis_length(void)
 int
 main(void)
 {
-	plan(131);
+	plan(139);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	test_success();
@@ -897,6 +944,7 @@ main(void)
 	test_warn_one_position();
 	test_warn_chunk();
 	test_axis_length();
+	test_no_position();
 	{
 		char *cmd = xasprintf("rm -rf %s", dir);
 

@@ -649,6 +649,45 @@ guess_next_index(const struct guess *g, int axis)
 	return min == 1 ? max + 1 : (min < 1 ? min : 1);
 }
 
+/*
+ * No key names the position axes (no axis1/axis2 ctype). Position then
+ * goes on WCS axes 1 and 2 when no other axis takes them, as the
+ * reference's default is; when another axis does, the blueprint has no
+ * position at all, as a reference blueprint configured without
+ * configure_position_axes (DAO's sky camera: time 1, observable 2) - where
+ * the reference's load_from_file refuses. Other position keys then would
+ * be silently unused, so they are an error, with their line.
+ */
+static void
+guess_default_position(struct blueprint *bp, const struct guess *g, const int *keys,
+    size_t count, const char *file, struct msgbuf *e)
+{
+	static const char *const axis_name[G_N] = { "ra", "dec", "energy", "time",
+		"polarization", "observable", "custom" };
+	const char *name;
+	size_t i;
+	int a;
+
+	for (a = G_ENERGY; a < G_N; a++) {
+		if (g->set[a] && (g->index[a] == 1 || g->index[a] == 2))
+			break;
+	}
+	if (a == G_N) {
+		bp_configure_position(bp, 1, 2, 0);
+		return;
+	}
+	for (i = 0; i < count; i++) {
+		name = bp_key_name(keys[i]);
+		if (key_prefix(name, "Chunk.position.")) {
+			msgbuf_at(e, file, bp->plan.v[keys[i]].line, "%s: a position key, but no "
+			    "position axes: WCS axis %d is the %s axis (name them with "
+			    "Chunk.position.axis.axis1.ctype and axis2.ctype)", name, g->index[a],
+			    axis_name[a]);
+			return;
+		}
+	}
+}
+
 void
 bp_guess_axes(struct blueprint *bp, const char *file, struct msgbuf *e)
 {
@@ -683,23 +722,14 @@ bp_guess_axes(struct blueprint *bp, const char *file, struct msgbuf *e)
 		g.index[a] = guess_next_index(&g, a);
 		g.set[a] = 1;
 	}
-	free(keys);
 	if (g.set[G_RA] && g.set[G_DEC])
 		bp_configure_position(bp, g.index[G_RA], g.index[G_DEC], 0);
 	else if (g.set[G_RA] || g.set[G_DEC])
 		msgbuf_at(e, file, 0, "only one position axis found (ra/dec): %d/%d",
 		    g.index[G_RA], g.index[G_DEC]);
-	else {
-		for (a = G_ENERGY; a < G_N; a++) {
-			if (g.index[a] == 1 || g.index[a] == 2) {
-				msgbuf_at(e, file, 0, "cannot determine the position axes: WCS axis "
-				    "%d is taken by another axis", g.index[a]);
-				break;
-			}
-		}
-		if (a == G_N)
-			bp_configure_position(bp, 1, 2, 0);
-	}
+	else
+		guess_default_position(bp, &g, keys, count, file, e);
+	free(keys);
 	if (g.set[G_TIME])
 		bp_configure_time(bp, g.index[G_TIME], 0);
 	if (g.set[G_ENERGY])

@@ -288,22 +288,90 @@ hdr_is_end(const char *s, size_t len)
 	return 1;
 }
 
-/* Feed one record of a dump; in_hdu tracks whether an HDU is open. */
+/*
+ * How a dump is cut into HDUs. Dumps one card a line are read as the
+ * reference reads them (caom2utils data_util._clean_headers, then astropy's
+ * Header.fromstring per HDU): an END card, a Gemini/AstroData marker line
+ * ("--- HDU n ---"; "--- PHU ---" opens the first HDU, and so does the first
+ * "--- HDU 0") and the end of the file each close an HDU; an HDU without
+ * cards is no HDU; blank lines and lines with no '=' that are not COMMENT or
+ * HISTORY are dropped (so "# HDU 0 in x.fits:" lines, blank-keyword cards
+ * and CONTINUE cards without '=' are not cards). Dumps of 80-column records
+ * without newlines (not a reference format) keep every record; END cards and
+ * the end of the file close their HDUs.
+ */
+struct dump_state {
+	struct fits_builder *b;
+	int		     open;	/* the last HDU takes cards */
+	int		     first;	/* a PHU or HDU 0 marker was seen */
+	int		     valued;	/* some card has KEY = value */
+};
+
 static void
-hdr_dump_record(struct fits_builder *b, const char *s, size_t len, int *in_hdu)
+dump_card(struct dump_state *d, const char *s, size_t len)
+{
+	const struct fits_card *c;
+	struct fits_hdu *h;
+
+	if (!d->open) {
+		hdr_new_hdu(d->b);
+		d->open = 1;
+	}
+	hdr_add_card(d->b, s, len);
+	h = &d->b->f->hdus[d->b->f->nhdus - 1];
+	c = &h->cards[h->ncards - 1];
+	if (c->type != FITS_NOVALUE)
+		d->valued = 1;
+}
+
+static int
+dump_prefix(const char *s, size_t len, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return len >= n && memcmp(s, prefix, n) == 0;
+}
+
+/* One line of a dump, as _clean_headers takes it. */
+static void
+dump_line(struct dump_state *d, const char *s, size_t len)
+{
+	const char *t = s;
+	size_t tlen = len;
+
+	while (tlen > 0 && isspace((unsigned char)*t)) {
+		t++;
+		tlen--;
+	}
+	while (tlen > 0 && isspace((unsigned char)t[tlen - 1]))
+		tlen--;
+	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == ' '))
+		len--;
+	if (tlen == 0)
+		return;
+	if (dump_prefix(s, len, "--- PHU ---"))
+		d->first = 1;
+	else if (dump_prefix(s, len, "--- HDU 0")) {
+		if (d->first)
+			d->open = 0;
+		d->first = 1;
+	} else if (dump_prefix(s, len, "--- HDU") || (tlen == 3 && memcmp(t, "END", 3) == 0))
+		d->open = 0;
+	else if (memchr(s, '=', len) != NULL || dump_prefix(s, len, "COMMENT") ||
+	    dump_prefix(s, len, "HISTORY"))
+		dump_card(d, s, len);
+}
+
+/* One 80-column record of a dump without newlines. */
+static void
+dump_record(struct dump_state *d, const char *s, size_t len)
 {
 	while (len > 0 && (s[len - 1] == '\r' || s[len - 1] == ' '))
 		len--;
-	if (!*in_hdu) {
-		if (len == 0)
-			return;
-		hdr_new_hdu(b);
-		*in_hdu = 1;
-	}
 	if (hdr_is_end(s, len))
-		*in_hdu = 0;
+		d->open = 0;
 	else if (len > 0)
-		hdr_add_card(b, s, len);
+		dump_card(d, s, len);
 }
 
 /* True when the first record is not printable text (a PNG, a tarball, ...). */
@@ -326,8 +394,9 @@ fits_read_dump(const char *name, const char *buf, size_t len, struct fits_file *
     char **cause)
 {
 	struct fits_builder b = { xcalloc(1, sizeof(struct fits_file)), 0 };
+	struct dump_state d = { &b, 0, 0, 0 };
 	const char *p = buf, *lim = buf + len, *nl;
-	int in_hdu = 0, lines = memchr(buf, '\n', len < 81 ? len : 81) != NULL;
+	int lines = memchr(buf, '\n', len < 81 ? len : 81) != NULL;
 	size_t n;
 
 	b.f->path = xstrdup(name);
@@ -337,17 +406,17 @@ fits_read_dump(const char *name, const char *buf, size_t len, struct fits_file *
 		if (lines) {
 			nl = memchr(p, '\n', (size_t)(lim - p));
 			n = (size_t)((nl != NULL ? nl : lim) - p);
-			hdr_dump_record(&b, p, n, &in_hdu);
+			dump_line(&d, p, n);
 			p += n + (nl != NULL);
 		} else {
 			n = (size_t)(lim - p) < FITS_CARD ? (size_t)(lim - p) : FITS_CARD;
-			hdr_dump_record(&b, p, n, &in_hdu);
+			dump_record(&d, p, n);
 			p += n;
 		}
 	}
-	if (in_hdu || b.f->nhdus == 0) {
-		*cause = b.f->nhdus == 0 ? xasprintf("%s: not a FITS file or header dump", name) :
-		    xasprintf("%s: HDU %zu: header has no END card", name, b.f->nhdus - 1);
+	/* a text file that merely has an '=' somewhere is no header */
+	if (b.f->nhdus == 0 || !d.valued) {
+		*cause = xasprintf("%s: not a FITS file or header dump", name);
 		fits_file_free(b.f);
 		return -1;
 	}

@@ -3,7 +3,11 @@
  *
  * Reads plain, tile-compressed (.fz) and gzipped (.gz) FITS through cfitsio,
  * and header-dump text files (*.fits.header: 80-column cards, newline
- * separated or not, each HDU ended by an END card). Cards are kept raw in
+ * separated or not). A dump one card a line is cut into HDUs as the
+ * reference reads it (caom2utils _clean_headers): at END cards, at
+ * Gemini/AstroData markers ("--- PHU ---", "--- HDU n ---") and at the end
+ * of the file, so a missing END is no error; an HDU without cards is none,
+ * and lines with no '=' other than COMMENT/HISTORY are dropped. Cards are kept raw in
  * file order; nothing is interpreted beyond value parsing, and values are
  * read back either as text and numbers or typed as astropy types them (the
  * view the mapping engine has of a header).

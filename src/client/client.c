@@ -877,7 +877,9 @@ static const struct client_command client_commands[] = {
 	{ "verify", cmd_verify, "verify [--xsd-dir DIR] FILE.xml..." },
 	{ "map", cmd_map, "map --observation C ID --lineage P/URI... --local FILE...\n"
 	    "      (--blueprint F... | --config F --default F --override F)\n"
-	    "      [--in X.xml] [--artifact-info TSV] [-o OUT.xml]" },
+	    "      [--in X.xml] [--artifact-info TSV] [-o OUT.xml]\n"
+	    "  map --collection FILE.yml... [--in X.xml] [--artifact-info TSV]\n"
+	    "      [-o OUT.xml | --outdir DIR] FILE..." },
 	{ "preview", cmd_preview, "preview FILE [-o OUT] [--size N] [-t THUMB] [--scale S]\n"
 	    "      [--stretch S] [--invert] [--hdu N] [--print-limits] ..." },
 	{ NULL, NULL, NULL }

@@ -1,6 +1,8 @@
 /*
  * cmd_map.c - `caom2ingest map`: map files to a CAOM-2.4 observation offline,
- * with the reference caom2gen's arguments (see caom2ingest(1)).
+ * with the reference caom2gen's arguments (see caom2ingest(1)), or with a
+ * collection file's naming rules choosing collection, observation, plane,
+ * URI and blueprint for each file, as the daemon does (--collection).
  */
 #include "config.h"
 
@@ -22,7 +24,11 @@
 #include "caom/fits.h"
 #include "caom/legacy.h"
 #include "caom/map.h"
+#include "conf/collection.h"
+#include "conf/conf.h"
+#include "conf/rules.h"
 #include "sinks/repo.h"
+#include "sinks/sink_dir.h"
 #include "lib/xmalloc.h"
 
 struct strv {
@@ -47,6 +53,9 @@ struct map_args {
 	const char	*token_file;
 	const char	*netrc;
 	const char	*ca_path;
+	struct strv	 collections;	/* --collection files */
+	const char	*outdir;
+	struct strv	 files;		/* the files to map (with --collection) */
 };
 
 struct artifact_info {
@@ -73,8 +82,28 @@ map_usage(const char *why)
 	    "           (--blueprint FILE... | --config F --default F --override F)\n"
 	    "           [--in EXISTING.xml] [--artifact-info FILE.tsv]\n"
 	    "           [-o OUT.xml | --push URL [--cert PEM | --token-file F | --netrc F]\n"
-	    "           [--ca-path PATH]]\n");
+	    "           [--ca-path PATH]]\n"
+	    "       caom2ingest map --collection FILE.yml... [--in EXISTING.xml]\n"
+	    "           [--artifact-info FILE.tsv] [-o OUT.xml | --outdir DIR] FILE...\n");
 	return CLIENT_EXIT_USAGE;
+}
+
+/* --collection: the naming rules give what the caom2gen options would. */
+static int
+map_check_collection(const struct map_args *a)
+{
+	if (a->collection != NULL || a->lineage.n > 0 || a->local.n > 0 || a->blueprint.n > 0 ||
+	    a->config || a->defaults || a->overrides)
+		return map_usage("--collection takes the observation, lineage and blueprint from "
+		    "the naming rules: no --observation, --lineage, --local, --blueprint, --config, "
+		    "--default or --override");
+	if (a->push != NULL || a->cert || a->token_file || a->netrc || a->ca_path)
+		return map_usage("--push does not go with --collection");
+	if (a->out != NULL && a->outdir != NULL)
+		return map_usage("-o and --outdir exclude each other");
+	if (a->files.n == 0)
+		return map_usage("--collection needs the files to map");
+	return 0;
 }
 
 /* Options may take several values (argparse nargs='+'): up to the next option. */
@@ -106,9 +135,17 @@ map_parse(int argc, char **argv, struct map_args *a)
 				return map_usage(NULL);
 			continue;
 		}
+		if (opt[0] != '-' || strcmp(opt, "-") == 0) {
+			strv_add(&a->files, opt);
+			continue;
+		}
 		if (i >= argc && (strcmp(opt, "-h") != 0 && strcmp(opt, "--help") != 0))
 			return map_usage("an option's value is missing");
-		if (strcmp(opt, "--config") == 0)
+		if (strcmp(opt, "--collection") == 0)
+			strv_add(&a->collections, argv[i++]);
+		else if (strcmp(opt, "--outdir") == 0)
+			a->outdir = argv[i++];
+		else if (strcmp(opt, "--config") == 0)
 			a->config = argv[i++];
 		else if (strcmp(opt, "--default") == 0)
 			a->defaults = argv[i++];
@@ -141,6 +178,12 @@ map_parse(int argc, char **argv, struct map_args *a)
 			return r;
 		}
 	}
+	if (a->collections.n > 0)
+		return map_check_collection(a);
+	if (a->files.n > 0)
+		return map_usage("files to map are given with --local (or with --collection)");
+	if (a->outdir != NULL)
+		return map_usage("--outdir goes with --collection");
 	if (a->collection == NULL && a->in == NULL)
 		return map_usage("--observation (or --in) is required");
 	if (a->lineage.n == 0)
@@ -539,6 +582,318 @@ map_push(const struct map_args *a, struct legacy *lg, const struct artifact_info
 	return code;
 }
 
+/* ---- --collection: files classified by a collection file's naming rules ---- */
+
+/* A collection of the --collection files, with its rule set. */
+struct map_coll {
+	const struct conf_collection *conf;
+	struct rules		*rules;
+};
+
+/* A file to map and what the naming rules made of it. */
+struct map_file {
+	const char		*local;		/* as given: the bytes read */
+	char			*path;		/* the file it stands for: local, or without .header */
+	int			 dump;		/* local is NAME.header, a dump of NAME */
+	const struct map_coll	*coll;
+	struct rules_result	 res;
+};
+
+static void
+map_colls_free(struct map_coll *colls, size_t n, struct conf **confs, size_t nconfs)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		rules_free(colls[i].rules);
+	free(colls);
+	for (i = 0; i < nconfs; i++)
+		conf_free(confs[i]);
+	free(confs);
+}
+
+/* Every collection of every --collection file, in order, with its rules; -1 printed. */
+static int
+map_colls_load(const struct map_args *a, struct map_coll **out, size_t *nout,
+    struct conf ***confs)
+{
+	struct map_coll *colls = NULL;
+	char *errors = NULL, *cause = NULL;
+	size_t i, k, n = 0;
+
+	*confs = xcalloc(a->collections.n + 1, sizeof **confs);
+	for (i = 0; i < a->collections.n; i++) {
+		if (conf_load_collections(a->collections.v[i], &(*confs)[i], &errors) != 0) {
+			fprintf(stderr, "%s\n", errors);
+			free(errors);
+			break;
+		}
+		for (k = 0; k < (*confs)[i]->collections.n; k++) {
+			colls = xreallocarray(colls, n + 1, sizeof *colls);
+			colls[n].conf = &(*confs)[i]->collections.v[k];
+			if ((colls[n].rules = collection_rules(colls[n].conf, &cause)) == NULL) {
+				/* conf_load_collections compiled each rule: not expected */
+				fprintf(stderr, "caom2ingest map: %s: %s\n", a->collections.v[i], cause);
+				free(cause);
+				map_colls_free(colls, n, *confs, a->collections.n);
+				*confs = NULL;
+				return -1;
+			}
+			n++;
+		}
+	}
+	if (i < a->collections.n || n == 0) {
+		if (i == a->collections.n)
+			fprintf(stderr, "caom2ingest map: no collection in %s\n",
+			    a->collections.v[0]);
+		map_colls_free(colls, n, *confs, a->collections.n);
+		*confs = NULL;
+		return -1;
+	}
+	*out = colls;
+	*nout = n;
+	return 0;
+}
+
+/* The first collection whose rules take f (as the daemon's rules of a landing directory). */
+static int
+map_classify(struct map_file *f, const struct map_coll *colls, size_t ncolls)
+{
+	const char *name;
+	size_t i, len = strlen(f->local);
+	int excluded = 0;
+
+	f->dump = len > 7 && strcmp(f->local + len - 7, ".header") == 0;
+	f->path = f->dump ? xstrndup(f->local, len - 7) : xstrdup(f->local);
+	name = strrchr(f->path, '/') != NULL ? strrchr(f->path, '/') + 1 : f->path;
+	for (i = 0; i < ncolls; i++) {
+		switch (rules_classify(colls[i].rules, f->path, &f->res)) {
+		case RULES_MATCHED:
+			f->coll = &colls[i];
+			return 0;
+		case RULES_EXCLUDED:
+			excluded++;
+			break;
+		case RULES_NO_MATCH:
+			break;
+		}
+	}
+	fprintf(stderr, "caom2ingest map: %s: no naming rule of %s takes '%s'%s\n", f->local,
+	    ncolls == 1 ? colls[0].conf->name : "any collection", name,
+	    excluded ? " (excluded by include/exclude globs)" : "");
+	return -1;
+}
+
+/* Files of one observation together, then by path (the daemon's ORDER BY path). */
+static int
+map_file_cmp(const void *pa, const void *pb)
+{
+	const struct map_file *a = pa, *b = pb;
+	int c;
+
+	if ((c = strcmp(a->coll->conf->name, b->coll->conf->name)) != 0)
+		return c;
+	if ((c = strcmp(a->res.observation, b->res.observation)) != 0)
+		return c;
+	return strcmp(a->path, b->path);
+}
+
+/*
+ * One file into obs as ingest.c's job does: mapped with its rule's
+ * blueprint (when it has one), then the artifact of its plane with the
+ * facts of its bytes; a dump's artifact gets the type its name gives and
+ * the rest from --artifact-info only.
+ */
+static int
+map_coll_file(struct caom_observation *obs, const struct map_file *f,
+    const struct artifact_info *info, size_t ninfo)
+{
+	struct blueprint *bp = NULL;
+	struct fits_file *ff = NULL;
+	struct artifact_facts facts;
+	struct caom_artifact *art;
+	struct map_input in;
+	char *cause = NULL, *warn = NULL;
+	int r = -1;
+
+	if (f->res.blueprint != NULL && f->res.blueprint[0] != '\0') {
+		if (artifact_blueprint(f->res.blueprint, f->local, f->res.uri, &bp, &warn,
+		    &cause) != 0 || (fits_name_is_fits(f->local) && fits_read(f->local, &ff,
+		    &cause) != 0))
+			goto out;
+		print_warnings(warn);
+		warn = NULL;
+		if (obs->kind != map_observation_kind(bp) && obs->nplanes == 0)
+			obs->kind = map_observation_kind(bp);
+		memset(&in, 0, sizeof in);
+		in.product_id = f->res.product;
+		in.uri = f->res.uri;
+		in.fits = ff;
+		in.path = f->local;
+		in.bp = bp;
+		r = map_augment(obs, &in, &warn, &cause);
+		print_warnings(warn);
+		warn = NULL;
+		if (r != 0)
+			goto out;
+		r = -1;
+	}
+	art = caom_plane_add_artifact(caom_observation_add_plane(obs, f->res.product),
+	    f->res.uri);
+	if (art->product_type == NULL)
+		art->product_type = xstrdup("science");
+	if (art->release_type == NULL)
+		art->release_type = xstrdup("data");
+	if (!f->dump) {
+		if (artifact_facts_read(f->local, &facts, &cause) != 0)
+			goto out;
+		artifact_facts_apply(art, &facts);
+	} else {
+		free(art->content_type);
+		art->content_type = xstrdup(artifact_content_type(f->path));
+	}
+	r = content_meta(art, f->local, 0, info, ninfo);
+out:
+	if (cause != NULL)
+		fprintf(stderr, "caom2ingest map: %s\n", cause);
+	free(cause);
+	free(warn);
+	fits_file_free(ff);
+	blueprint_free(bp);
+	return r;
+}
+
+/* Visitors are the Lua runtime's; until it runs them, say so rather than seem to. */
+static void
+map_coll_code_note(const struct map_file *f)
+{
+	const struct conf_rule *rule = &f->coll->conf->rules.v[f->res.rule];
+
+	if (rule->code.visit.n > 0 || f->coll->conf->code.visit.n > 0)
+		fprintf(stderr, "caom2ingest map: warning: %s: visitors (visit:) are not run: "
+		    "this caom2ingest has no Lua runtime\n", f->local);
+}
+
+/* Write obs to -o, DIR/COLLECTION/OBSERVATION_ID.xml (--outdir) or standard output. */
+static int
+map_coll_write(const struct map_args *a, const struct caom_observation *obs)
+{
+	char *text, *cause = NULL;
+	size_t len;
+	int r;
+
+	if (a->outdir == NULL)
+		return map_write(a, obs);
+	text = caom_xml_write(obs, &len);
+	if ((r = sink_dir_write(a->outdir, obs->collection, obs->observation_id, text, len,
+	    &cause)) != 0) {
+		fprintf(stderr, "caom2ingest map: %s\n", cause);
+		free(cause);
+	}
+	free(text);
+	return r;
+}
+
+/* Map files[lo..hi), one observation; its existing version when --in holds it. */
+static int
+map_coll_group(const struct map_args *a, struct map_file *files, size_t lo, size_t hi,
+    struct caom_observation **existing, const struct artifact_info *info, size_t ninfo)
+{
+	const char *coll = files[lo].coll->conf->name, *oid = files[lo].res.observation;
+	struct caom_observation *obs = NULL;
+	size_t i;
+	int r = -1;
+
+	if (*existing != NULL && strcmp((*existing)->collection, coll) == 0 &&
+	    strcmp((*existing)->observation_id, oid) == 0) {
+		obs = *existing;
+		*existing = NULL;
+	} else {
+		obs = caom_observation_new(CAOM_OBS_SIMPLE, coll, oid);
+		obs->algorithm.name = xstrdup("exposure");
+	}
+	for (i = lo; i < hi; i++) {
+		map_coll_code_note(&files[i]);
+		if (map_coll_file(obs, &files[i], info, ninfo) != 0)
+			goto out;
+	}
+	checksum_compute(obs);
+	r = map_coll_write(a, obs);
+out:
+	caom_observation_free(obs);
+	return r;
+}
+
+/* caom2ingest map --collection: classify, group, map, write; an exit code. */
+static int
+map_collection(const struct map_args *a, const struct artifact_info *info, size_t ninfo)
+{
+	struct caom_observation *existing = NULL;
+	struct map_coll *colls = NULL;
+	struct map_file *files;
+	struct conf **confs = NULL;
+	size_t ncolls = 0, i, j, ngroups = 0;
+	char *cause = NULL;
+	int bad = 0, r = CLIENT_EXIT_FAIL;
+
+	if (map_colls_load(a, &colls, &ncolls, &confs) != 0)
+		return CLIENT_EXIT_FAIL;
+	files = xcalloc(a->files.n + 1, sizeof *files);
+	for (i = 0; i < a->files.n; i++) {
+		files[i].local = a->files.v[i];
+		if (access(files[i].local, R_OK) != 0) {
+			fprintf(stderr, "caom2ingest map: %s: %s\n", files[i].local, strerror(errno));
+			bad++;
+		} else if (map_classify(&files[i], colls, ncolls) != 0)
+			bad++;
+	}
+	if (bad > 0)
+		goto done;
+	qsort(files, a->files.n, sizeof *files, map_file_cmp);
+	for (i = 0; i < a->files.n; i = j, ngroups++) {
+		for (j = i + 1; j < a->files.n && files[j].coll == files[i].coll &&
+		    strcmp(files[j].res.observation, files[i].res.observation) == 0; j++)
+			;
+	}
+	if (ngroups > 1 && a->outdir == NULL) {
+		fprintf(stderr, "caom2ingest map: the files make %zu observations: give --outdir "
+		    "DIR for one file each\n", ngroups);
+		goto done;
+	}
+	if (a->in != NULL && caom_xml_read_file(a->in, &existing, &cause) != 0) {
+		fprintf(stderr, "caom2ingest map: %s\n", cause);
+		free(cause);
+		goto done;
+	}
+	for (i = 0; existing != NULL && i < a->files.n; i++) {
+		if (strcmp(existing->collection, files[i].coll->conf->name) == 0 &&
+		    strcmp(existing->observation_id, files[i].res.observation) == 0)
+			break;
+	}
+	if (existing != NULL && i == a->files.n) {
+		fprintf(stderr, "caom2ingest map: %s holds %s/%s, which none of the files make\n",
+		    a->in, existing->collection, existing->observation_id);
+		goto done;
+	}
+	for (i = 0; i < a->files.n; i = j) {
+		for (j = i + 1; j < a->files.n && files[j].coll == files[i].coll &&
+		    strcmp(files[j].res.observation, files[i].res.observation) == 0; j++)
+			;
+		if (map_coll_group(a, files, i, j, &existing, info, ninfo) != 0)
+			goto done;
+	}
+	r = CLIENT_EXIT_OK;
+done:
+	caom_observation_free(existing);
+	for (i = 0; i < a->files.n; i++) {
+		free(files[i].path);
+		rules_result_free(&files[i].res);
+	}
+	free(files);
+	map_colls_free(colls, ncolls, confs, a->collections.n);
+	return r;
+}
+
 int
 client_map(int argc, char **argv)
 {
@@ -555,6 +910,10 @@ client_map(int argc, char **argv)
 	r = CLIENT_EXIT_FAIL;
 	if (a.artifact_info != NULL && info_load(a.artifact_info, &info, &ninfo) != 0)
 		goto done;
+	if (a.collections.n > 0) {
+		r = map_collection(&a, info, ninfo);
+		goto done;
+	}
 	if ((a.config || a.defaults || a.overrides) &&
 	    legacy_load(a.config, a.defaults, a.overrides, &lg, &cause) != 0) {
 		fprintf(stderr, "caom2ingest map: %s\n", cause);
@@ -588,6 +947,8 @@ done:
 	free(a.lineage.v);
 	free(a.local.v);
 	free(a.blueprint.v);
+	free(a.collections.v);
+	free(a.files.v);
 	info_free(info, ninfo);
 	legacy_free(lg);
 	caom_observation_free(obs);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -41,7 +44,10 @@ enum conf_type {
 	CONF_GROUP,		/* long gid from a group name or number */
 	CONF_LIST,		/* a list of mappings described by sub */
 	CONF_SECTION,		/* a mapping into the struct at offset, described by sub */
-	CONF_COUNT		/* long, 1 .. 100000 */
+	CONF_COUNT,		/* long, 1 .. 100000 */
+	CONF_FILE,		/* char *, a path that must name a regular file */
+	CONF_FILELIST,		/* struct conf_strlist of such paths */
+	CONF_NAMEDFILES		/* struct conf_named_files: a mapping NAME: FILE */
 };
 
 struct conf_ctx;
@@ -76,6 +82,7 @@ struct conf_ctx {
 	char		*dir;		/* directory of path, for relative paths */
 	struct msgbuf	 errors;	/* "PATH:LINE: message" each */
 	yaml_document_t	*doc;
+	int		 offline;	/* a collection file alone: no sources needed */
 };
 
 static void conf_mapping(struct conf_ctx *, yaml_node_t *, const struct conf_table *,
@@ -174,6 +181,12 @@ static const struct conf_key conf_rule_keys[] = {
 	  "how long at most to wait for the expected files" },
 	{ "previews", CONF_SECTION, R(previews), 0, NULL, &conf_previews_table,
 	  "a preview and a thumbnail of each file" },
+	{ "functions", CONF_FILE, R(code.functions), 0, NULL, NULL,
+	  "Lua file of blueprint functions, in place of the collection's (for the Lua runtime)" },
+	{ "visit", CONF_FILELIST, R(code.visit), 0, NULL, NULL,
+	  "Lua visitor files, in place of the collection's (for the Lua runtime)" },
+	{ "tables", CONF_NAMEDFILES, R(code.tables), 0, NULL, NULL,
+	  "lookup tables NAME: FILE.csv|FILE.yml, over the collection's (for the Lua runtime)" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef R
@@ -197,6 +210,12 @@ static const struct conf_key conf_collection_keys[] = {
 	{ "rules", CONF_LIST, C(rules), 1, NULL, &conf_rule_table, "naming rules" },
 	{ "on_success", CONF_ACTION, C(on_success), 0, NULL, NULL, "keep, delete or move:DIR" },
 	{ "on_failure", CONF_ACTION, C(on_failure), 0, NULL, NULL, "keep, delete or move:DIR" },
+	{ "functions", CONF_FILE, C(code.functions), 0, NULL, NULL,
+	  "Lua file of blueprint functions (for the Lua runtime)" },
+	{ "visit", CONF_FILELIST, C(code.visit), 0, NULL, NULL,
+	  "Lua visitor files, run in order (for the Lua runtime)" },
+	{ "tables", CONF_NAMEDFILES, C(code.tables), 0, NULL, NULL,
+	  "lookup tables NAME: FILE.csv|FILE.yml (for the Lua runtime)" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef C
@@ -308,6 +327,8 @@ static const struct conf_key conf_top_keys[] = {
 	{ "webhook", CONF_SECTION, T(webhook), 0, NULL, &conf_webhook_table,
 	  "HTTP endpoint for bucket notifications" },
 	{ "amqp", CONF_SECTION, T(amqp), 0, NULL, &conf_amqp_table, "the AMQP broker" },
+	{ "include", CONF_PATHLIST, T(include), 0, NULL, NULL,
+	  "collection files to read (globs, relative to this file)" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef T
@@ -385,6 +406,7 @@ conf_free(struct conf *cfg)
 		return;
 	free(cfg->path);
 	conf_free_table(&conf_top_table, cfg);
+	conf_strlist_clear(&cfg->files);
 	free(cfg);
 }
 
@@ -435,6 +457,24 @@ conf_path_value(struct conf_ctx *ctx, const char *value)
 	if (value[0] == '/' || ctx->dir == NULL)
 		return xstrdup(value);
 	return xasprintf("%s/%s", ctx->dir, value);
+}
+
+/* A file the collection code needs: it must be there, a regular file. 0 or -1 (reported). */
+static int
+conf_check_file(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
+    const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		conf_error(ctx, node, "%s: %s: %s", name, path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		conf_error(ctx, node, "%s: %s: not a regular file", name, path);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -552,9 +592,12 @@ conf_set_scalar(struct conf_ctx *ctx, const char *name, const struct conf_key *k
 	switch (key->type) {
 	case CONF_STRING:
 	case CONF_PATH:
+	case CONF_FILE:
 		free(*(char **)dst);
-		*(char **)dst = key->type == CONF_PATH ? conf_path_value(ctx, value) :
+		*(char **)dst = key->type != CONF_STRING ? conf_path_value(ctx, value) :
 		    xstrdup(value);
+		if (key->type == CONF_FILE)
+			conf_check_file(ctx, name, node, *(char **)dst);
 		break;
 	case CONF_DURATION:
 		conf_set_duration(ctx, name, node, value, dst);
@@ -585,6 +628,19 @@ conf_set_scalar(struct conf_ctx *ctx, const char *name, const struct conf_key *k
 }
 
 static void
+conf_strlist_item(struct conf_ctx *ctx, const char *name, const struct conf_key *key,
+    const yaml_node_t *node, const char *v, struct conf_strlist *l)
+{
+	if (key->type == CONF_STRLIST) {
+		conf_strlist_add(l, xstrdup(v));
+		return;
+	}
+	conf_strlist_add(l, conf_path_value(ctx, v));
+	if (key->type == CONF_FILELIST)
+		conf_check_file(ctx, name, node, l->v[l->n - 1]);
+}
+
+static void
 conf_set_strlist(struct conf_ctx *ctx, const char *name, const struct conf_key *key,
     yaml_node_t *node, struct conf_strlist *l)
 {
@@ -605,13 +661,96 @@ conf_set_strlist(struct conf_ctx *ctx, const char *name, const struct conf_key *
 			continue;
 		}
 		v = (const char *)item->data.scalar.value;
-		conf_strlist_add(l, key->type == CONF_PATHLIST ? conf_path_value(ctx, v) :
-		    xstrdup(v));
+		conf_strlist_item(ctx, name, key, item, v, l);
 	}
 	if (node->type == YAML_SCALAR_NODE && node->data.scalar.length > 0) {
 		v = (const char *)node->data.scalar.value;
-		conf_strlist_add(l, key->type == CONF_PATHLIST ? conf_path_value(ctx, v) :
-		    xstrdup(v));
+		conf_strlist_item(ctx, name, key, node, v, l);
+	}
+}
+
+static void
+conf_named_files_clear(struct conf_named_files *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++) {
+		free(t->v[i].name);
+		free(t->v[i].path);
+	}
+	free(t->v);
+	t->v = NULL;
+	t->n = 0;
+}
+
+/* A lookup table's name: a Lua identifier, so that scripts can spell it plainly. */
+static int
+conf_table_name_ok(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return 0;
+	return s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")] ==
+	    '\0';
+}
+
+static int
+conf_table_file_ok(const char *path)
+{
+	static const char *const sfx[] = { ".csv", ".yml", ".yaml" };
+	size_t len = strlen(path), i, n;
+
+	for (i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		n = strlen(sfx[i]);
+		if (len > n && strcasecmp(path + len - n, sfx[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* tables: {NAME: FILE, ...}, each FILE a .csv or .yml file that is there. */
+static void
+conf_set_named_files(struct conf_ctx *ctx, const char *name, yaml_node_t *node,
+    struct conf_named_files *t)
+{
+	yaml_node_pair_t *p;
+	yaml_node_t *k, *v;
+	const char *kname;
+	size_t i;
+
+	conf_named_files_clear(t);
+	if (node->type != YAML_MAPPING_NODE) {
+		conf_error(ctx, node, "%s: expected a mapping of NAME: FILE, got %s", name,
+		    conf_node_kind(node));
+		return;
+	}
+	for (p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
+		k = yaml_document_get_node(ctx->doc, p->key);
+		v = yaml_document_get_node(ctx->doc, p->value);
+		if (k == NULL || v == NULL || k->type != YAML_SCALAR_NODE ||
+		    !conf_table_name_ok(kname = (const char *)k->data.scalar.value)) {
+			conf_error(ctx, k, "%s: a table name is a letter or '_', then letters, "
+			    "digits or '_'", name);
+			continue;
+		}
+		for (i = 0; i < t->n && strcmp(t->v[i].name, kname) != 0; i++)
+			;
+		if (i < t->n) {
+			conf_error(ctx, k, "%s: table '%s' is given twice", name, kname);
+			continue;
+		}
+		if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0) {
+			conf_error(ctx, v, "%s.%s: expected a file name", name, kname);
+			continue;
+		}
+		t->v = xreallocarray(t->v, t->n + 1, sizeof *t->v);
+		t->v[t->n].name = xstrdup(kname);
+		t->v[t->n].path = conf_path_value(ctx, (const char *)v->data.scalar.value);
+		if (!conf_table_file_ok(t->v[t->n].path))
+			conf_error(ctx, v, "%s.%s: %s: a table is a .csv, .yml or .yaml file", name,
+			    kname, t->v[t->n].path);
+		else
+			conf_check_file(ctx, name, v, t->v[t->n].path);
+		t->n++;
 	}
 }
 
@@ -656,8 +795,11 @@ conf_set_value(struct conf_ctx *ctx, const char *name, const struct conf_key *ke
 		conf_mapping(ctx, node, key->sub, name, dst);
 	else if (key->type == CONF_LIST)
 		conf_set_list(ctx, name, key, node, dst);
-	else if (key->type == CONF_STRLIST || key->type == CONF_PATHLIST)
+	else if (key->type == CONF_STRLIST || key->type == CONF_PATHLIST ||
+	    key->type == CONF_FILELIST)
 		conf_set_strlist(ctx, name, key, node, dst);
+	else if (key->type == CONF_NAMEDFILES)
+		conf_set_named_files(ctx, name, node, dst);
 	else if (node->type != YAML_SCALAR_NODE)
 		conf_error(ctx, node, "%s: expected a value, got %s", name, conf_node_kind(node));
 	else
@@ -878,17 +1020,20 @@ conf_check_collection(struct conf_ctx *ctx, const yaml_node_t *node, const char 
 	size_t i;
 
 	c->line = node->start_mark.line + 1;
-	if (c->landing.n == 0 && c->buckets.n == 0 && c->queues.n == 0)
-		conf_error(ctx, node, "%s: a landing directory, a bucket or a queue is required",
-		    prefix);
+	c->file = ctx->path;
+	/* prefix is "" for the collection of a collection file */
+	if (!ctx->offline && c->landing.n == 0 && c->buckets.n == 0 && c->queues.n == 0)
+		conf_error(ctx, node, "%s%sa landing directory, a bucket or a queue is required",
+		    prefix, *prefix ? ": " : "");
 	if (c->rules.n == 0)
-		conf_error(ctx, node, "%s.rules: at least one rule is required", prefix);
+		conf_error(ctx, node, "%s%srules: at least one rule is required", prefix,
+		    *prefix ? "." : "");
 	at = c->announce_from.n > 0 ? conf_lookup(ctx, (yaml_node_t *)(uintptr_t)node,
 	    "announce_from") : NULL;
 	for (i = 0; i < c->announce_from.n; i++)
 		if ((why = conf_bad_announce_prefix(c->announce_from.v[i])) != NULL)
-			conf_error(ctx, at != NULL ? at : node, "%s.announce_from: '%s': %s",
-			    prefix, c->announce_from.v[i], why);
+			conf_error(ctx, at != NULL ? at : node, "%s%sannounce_from: '%s': %s",
+			    prefix, *prefix ? "." : "", c->announce_from.v[i], why);
 }
 
 /* Free what the table's keys own inside base (not base itself). */
@@ -902,10 +1047,13 @@ conf_free_table(const struct conf_table *t, void *base)
 
 	for (key = t->keys; key->name != NULL; key++) {
 		dst = (char *)base + key->offset;
-		if (key->type == CONF_STRING || key->type == CONF_PATH)
+		if (key->type == CONF_STRING || key->type == CONF_PATH || key->type == CONF_FILE)
 			free(*(char **)dst);
-		else if (key->type == CONF_STRLIST || key->type == CONF_PATHLIST)
+		else if (key->type == CONF_STRLIST || key->type == CONF_PATHLIST ||
+		    key->type == CONF_FILELIST)
 			conf_strlist_clear(dst);
+		else if (key->type == CONF_NAMEDFILES)
+			conf_named_files_clear(dst);
 		else if (key->type == CONF_ACTION)
 			free(((struct conf_action *)dst)->dir);
 		else if (key->type == CONF_SECTION)
@@ -919,33 +1067,200 @@ conf_free_table(const struct conf_table *t, void *base)
 	}
 }
 
-/* Check what only the whole file can tell: unique collection names. */
+/*
+ * How the checks of the whole configuration name collection i: by its index
+ * when the file loaded defines it (collections[N], or [N] in a collection
+ * file loaded alone), else by name (it comes from a collection file, which
+ * the message names).
+ */
+static char *
+conf_coll_label(const struct conf_ctx *ctx, const struct conf *cfg, size_t i)
+{
+	const struct conf_collection *c = &cfg->collections.v[i];
+
+	if (c->file == cfg->path)
+		return xasprintf(ctx->offline ? "[%zu]" : "collections[%zu]", i + 1);
+	return xasprintf("collection '%s'", c->name != NULL ? c->name : "?");
+}
+
+static void __attribute__((format(printf, 3, 4)))
+conf_coll_error(struct conf_ctx *ctx, const struct conf_collection *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	msgbuf_vat(&ctx->errors, c->file != NULL ? c->file : ctx->path,
+	    (unsigned long)(c->line > 0 ? c->line : 1), fmt, ap);
+	va_end(ap);
+}
+
+/* Check what only the whole configuration can tell: unique collection names. */
 static void
 conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 {
 	const struct conf_collection *a, *b;
-	yaml_node_t at;
+	const char *sep;
+	char *la, *lb;
 	size_t i, j;
 
-	memset(&at, 0, sizeof at);
 	for (i = 0; i < cfg->collections.n; i++) {
 		a = &cfg->collections.v[i];
+		la = conf_coll_label(ctx, cfg, i);
 		for (j = 0; j < i; j++) {
 			b = &cfg->collections.v[j];
 			if (a->name == NULL || b->name == NULL || strcmp(a->name, b->name) != 0)
 				continue;
-			at.start_mark.line = (size_t)(a->line > 0 ? a->line - 1 : 0);
-			conf_error(ctx, &at, "collections[%zu]: name '%s' is already used by "
-			    "collections[%zu] (line %d)", i + 1, a->name, j + 1, b->line);
+			lb = conf_coll_label(ctx, cfg, j);
+			if (a->file == b->file)
+				conf_coll_error(ctx, a, "%s: name '%s' is already used by %s (line %d)",
+				    la, a->name, lb, b->line);
+			else
+				conf_coll_error(ctx, a, "%s: name '%s' is already used by %s (%s:%d)",
+				    la, a->name, lb, b->file, b->line);
+			free(lb);
 		}
-		at.start_mark.line = (size_t)(a->line > 0 ? a->line - 1 : 0);
-		if (a->buckets.n > 0 && cfg->s3.endpoint == NULL)
-			conf_error(ctx, &at, "collections[%zu].buckets: needs an s3 section with "
-			    "an endpoint", i + 1);
-		if (a->queues.n > 0 && cfg->amqp.url == NULL)
-			conf_error(ctx, &at, "collections[%zu].queues: needs an amqp section with "
-			    "a url", i + 1);
+		sep = a->file == cfg->path ? "." : ": ";
+		if (!ctx->offline && a->buckets.n > 0 && cfg->s3.endpoint == NULL)
+			conf_coll_error(ctx, a, "%s%sbuckets: needs an s3 section with an endpoint",
+			    la, sep);
+		if (!ctx->offline && a->queues.n > 0 && cfg->amqp.url == NULL)
+			conf_coll_error(ctx, a, "%s%squeues: needs an amqp section with a url", la,
+			    sep);
+		free(la);
 	}
+}
+
+/* ---- Collection files (include: GLOB...) ---- */
+
+/* One collection from node into cfg->collections; prefix names it in messages. */
+static void
+conf_add_collection(struct conf_ctx *ctx, struct conf *cfg, yaml_node_t *node,
+    const char *prefix)
+{
+	struct conf_list *l = (struct conf_list *)(void *)&cfg->collections;
+	const struct conf_table *t = &conf_collection_table;
+	void *elem;
+
+	l->v = xreallocarray(l->v, l->n + 1, t->size);
+	elem = (char *)l->v + l->n++ * t->size;
+	memset(elem, 0, t->size);
+	t->init(elem);
+	conf_mapping(ctx, node, t, prefix, elem);
+}
+
+/* A collection file's document: one collection (a mapping) or a list of them. */
+static void
+conf_collection_document(struct conf_ctx *ctx, struct conf *cfg)
+{
+	yaml_node_t *root = yaml_document_get_root_node(ctx->doc), *item;
+	yaml_node_item_t *it;
+	char *prefix;
+	size_t k = 0;
+
+	if (root == NULL || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0))
+		return;		/* an empty file: no collection */
+	if (root->type == YAML_MAPPING_NODE) {
+		conf_add_collection(ctx, cfg, root, "");
+		return;
+	}
+	if (root->type != YAML_SEQUENCE_NODE) {
+		conf_error(ctx, root, "expected a collection (a mapping) or a list of them, got %s",
+		    conf_node_kind(root));
+		return;
+	}
+	for (it = root->data.sequence.items.start; it < root->data.sequence.items.top; it++) {
+		item = yaml_document_get_node(ctx->doc, *it);
+		prefix = xasprintf("[%zu]", ++k);
+		if (item->type != YAML_MAPPING_NODE)
+			conf_error(ctx, item, "%s: expected a collection (a mapping), got %s", prefix,
+			    conf_node_kind(item));
+		else
+			conf_add_collection(ctx, cfg, item, prefix);
+		free(prefix);
+	}
+}
+
+static void conf_parse_text(struct conf_ctx *, const char *, size_t, struct conf *,
+    void (*)(struct conf_ctx *, struct conf *));
+static char *conf_dirname(const char *);
+
+/* Read the collection file path into cfg, its errors with its name; 0 or -1 (unreadable). */
+static int
+conf_read_collections(struct conf_ctx *ctx, struct conf *cfg, const char *path, char **cause)
+{
+	struct conf_ctx sub;
+	char *text;
+	size_t len;
+
+	if (fileio_read(path, &text, &len, cause) != 0)
+		return -1;
+	conf_strlist_add(&cfg->files, xstrdup(path));
+	memset(&sub, 0, sizeof sub);
+	sub.path = cfg->files.v[cfg->files.n - 1];	/* the collections' file: lives with cfg */
+	sub.dir = conf_dirname(path);
+	sub.offline = ctx->offline;
+	sub.errors = ctx->errors;	/* one list of errors: handed over and back */
+	conf_parse_text(&sub, text, len, cfg, conf_collection_document);
+	ctx->errors = sub.errors;
+	free(sub.dir);
+	free(text);
+	return 0;
+}
+
+/* Has the file at real path been read already (the configuration or a collection file)? */
+static int
+conf_read_already(struct conf_strlist *seen, const char *real)
+{
+	size_t i;
+
+	for (i = 0; i < seen->n; i++) {
+		if (strcmp(seen->v[i], real) == 0)
+			return 1;
+	}
+	conf_strlist_add(seen, xstrdup(real));
+	return 0;
+}
+
+/* Every file the include globs match, in glob order; at is the include key. */
+static void
+conf_includes(struct conf_ctx *ctx, struct conf *cfg, const yaml_node_t *at)
+{
+	struct conf_strlist seen = { NULL, 0 };
+	char *self = realpath(cfg->path, NULL), *real, *cause = NULL;
+	glob_t g;
+	size_t i, k;
+	int r;
+
+	if (self != NULL)
+		conf_read_already(&seen, self);
+	for (i = 0; i < cfg->include.n; i++) {
+		memset(&g, 0, sizeof g);
+		r = glob(cfg->include.v[i], GLOB_ERR, NULL, &g);
+		if (r == GLOB_NOMATCH && strpbrk(cfg->include.v[i], "*?[") == NULL)
+			conf_error(ctx, at, "include: %s: %s", cfg->include.v[i], strerror(ENOENT));
+		else if (r != 0 && r != GLOB_NOMATCH)
+			conf_error(ctx, at, "include: %s: %s", cfg->include.v[i],
+			    r == GLOB_NOSPACE ? "out of memory" : "a directory cannot be read");
+		for (k = 0; r == 0 && k < g.gl_pathc; k++) {
+			if ((real = realpath(g.gl_pathv[k], NULL)) != NULL &&
+			    conf_read_already(&seen, real)) {
+				if (self != NULL && strcmp(real, self) == 0)
+					conf_error(ctx, at, "include: %s is this configuration file",
+					    g.gl_pathv[k]);
+				free(real);
+				continue;	/* matched twice: read once */
+			}
+			free(real);
+			if (conf_read_collections(ctx, cfg, g.gl_pathv[k], &cause) != 0) {
+				conf_error(ctx, at, "include: %s", cause);
+				free(cause);
+				cause = NULL;
+			}
+		}
+		globfree(&g);
+	}
+	conf_strlist_clear(&seen);
+	free(self);
 }
 
 static void
@@ -963,6 +1278,8 @@ conf_document(struct conf_ctx *ctx, struct conf *cfg)
 		return;
 	}
 	conf_mapping(ctx, root, &conf_top_table, "", cfg);
+	if (cfg->include.n > 0)
+		conf_includes(ctx, cfg, conf_lookup(ctx, root, "include"));
 	conf_check_top(ctx, cfg);
 }
 
@@ -982,7 +1299,8 @@ conf_syntax_error(struct conf_ctx *ctx, const yaml_parser_t *parser)
 }
 
 static void
-conf_parse_text(struct conf_ctx *ctx, const char *text, size_t len, struct conf *cfg)
+conf_parse_text(struct conf_ctx *ctx, const char *text, size_t len, struct conf *cfg,
+    void (*document)(struct conf_ctx *, struct conf *))
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
@@ -995,7 +1313,7 @@ conf_parse_text(struct conf_ctx *ctx, const char *text, size_t len, struct conf 
 		return;
 	}
 	ctx->doc = &doc;
-	conf_document(ctx, cfg);
+	document(ctx, cfg);
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 }
@@ -1012,8 +1330,9 @@ conf_dirname(const char *path)
 	return xstrndup(path, (size_t)(slash - path));
 }
 
-int
-conf_load(const char *path, struct conf **out, char **errors)
+/* Load path as a configuration (conf_document) or a collection file alone. */
+static int
+conf_load_as(const char *path, int offline, struct conf **out, char **errors)
 {
 	struct conf_ctx ctx;
 	struct conf *cfg;
@@ -1025,11 +1344,17 @@ conf_load(const char *path, struct conf **out, char **errors)
 	if (fileio_read(path, &text, &len, errors) != 0)
 		return -1;
 	memset(&ctx, 0, sizeof ctx);
-	ctx.path = path;
-	ctx.dir = conf_dirname(path);
 	cfg = conf_new();
 	cfg->path = xstrdup(path);
-	conf_parse_text(&ctx, text, len, cfg);
+	conf_strlist_add(&cfg->files, xstrdup(path));
+	ctx.path = cfg->path;	/* collections defined here point at it */
+	ctx.dir = conf_dirname(path);
+	ctx.offline = offline;
+	if (offline) {
+		conf_parse_text(&ctx, text, len, cfg, conf_collection_document);
+		conf_check_top(&ctx, cfg);
+	} else
+		conf_parse_text(&ctx, text, len, cfg, conf_document);
 	free(text);
 	free(ctx.dir);
 	if (ctx.errors.n > 0) {
@@ -1039,4 +1364,16 @@ conf_load(const char *path, struct conf **out, char **errors)
 	}
 	*out = cfg;
 	return 0;
+}
+
+int
+conf_load(const char *path, struct conf **out, char **errors)
+{
+	return conf_load_as(path, 0, out, errors);
+}
+
+int
+conf_load_collections(const char *path, struct conf **out, char **errors)
+{
+	return conf_load_as(path, 1, out, errors);
 }

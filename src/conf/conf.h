@@ -7,6 +7,14 @@
  * (collections[1].rules[2].match). All errors of a file are reported, not
  * just the first. Relative paths are resolved against the directory of the
  * configuration file.
+ *
+ * Collections may also live in collection files of their own, pulled in
+ * with "include: GLOB..." (relative to the including file): each holds one
+ * collection (a mapping of the keys of a collections[] item) or a list of
+ * them, appended to collections in the order the globs and their sorted
+ * matches give; paths inside are relative to the collection file, and its
+ * errors name it and its lines. conf_load_collections reads one collection
+ * file alone (caom2ingest map --collection).
  */
 #ifndef CAOM2INGEST_CONF_H
 #define CAOM2INGEST_CONF_H
@@ -68,6 +76,29 @@ struct conf_previews {
 	char		*directory;	/* where the files go; NULL: see caom2ingest.yml(5) */
 };
 
+/* A named file: a lookup table of a collection (tables: {NAME: FILE}). */
+struct conf_named_file {
+	char		*name;
+	char		*path;
+};
+
+struct conf_named_files {
+	struct conf_named_file *v;
+	size_t		  n;
+};
+
+/*
+ * The collection code of a rule or a collection: stored for the Lua runtime,
+ * which is to run it (functions called by blueprint values, visitors after
+ * the mapping, lookup tables). The files are checked to exist (regular
+ * files; tables .csv, .yml or .yaml) when the configuration is loaded.
+ */
+struct conf_code {
+	char		*functions;	/* Lua file of blueprint functions, or NULL */
+	struct conf_strlist visit;	/* Lua files of visitors, in order */
+	struct conf_named_files tables;	/* lookup tables */
+};
+
 struct conf_rule {
 	char		*match;		/* PCRE2 pattern on the file name */
 	char		*observation;	/* templates: ${group}, ${file}, ${collection} */
@@ -78,6 +109,9 @@ struct conf_rule {
 	struct conf_strlist expect;	/* name templates the observation waits for */
 	uint64_t	 wait_ms;	/* at most this long (0: the default) */
 	struct conf_previews previews;	/* none unless a uri is set */
+	/* functions, visit: when set, in place of the collection's; tables: over
+	 * the collection's (a name of both is the rule's) */
+	struct conf_code code;
 };
 
 /* A bucket of an S3-compatible store whose objects belong to a collection. */
@@ -104,7 +138,9 @@ struct conf_collection {
 	}			 rules;
 	struct conf_action	 on_success;
 	struct conf_action	 on_failure;
+	struct conf_code	 code;		/* its rules' unless they give their own */
 	int			 line;		/* where it is defined */
+	const char		*file;		/* in which file (one of conf.files) */
 };
 
 struct conf_retry {
@@ -180,6 +216,8 @@ struct conf {
 	struct conf_s3	 s3;
 	struct conf_webhook webhook;
 	struct conf_amqp amqp;
+	struct conf_strlist include;	/* collection file globs, resolved */
+	struct conf_strlist files;	/* the files read: path, then each included one */
 };
 
 /* A configuration holding the built-in defaults. */
@@ -189,6 +227,13 @@ void conf_free(struct conf *cfg);
 /* Load path over the defaults (a regular file, lib/fileio.h). 0, or -1 with *errors (one
  * "FILE:LINE: ..." per line, or "FILE: reason" when it cannot be read). */
 int conf_load(const char *path, struct conf **out, char **errors);
+/*
+ * Load a collection file alone (what include pulls in) into a configuration
+ * holding the defaults and its collections; no landing directory, bucket
+ * or queue is required, nor the sections they need. 0, or -1 with *errors
+ * as conf_load.
+ */
+int conf_load_collections(const char *path, struct conf **out, char **errors);
 /* Parse a duration such as 250ms, 2s, 5m, 1h, 1d (bare numbers are seconds); 0 or -1. */
 int conf_parse_duration(const char *text, uint64_t *ms);
 

@@ -1,0 +1,1 @@
+-- test data: the configuration checks only that this file is there
