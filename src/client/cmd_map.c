@@ -21,6 +21,7 @@
 #include "client/client.h"
 #include "caom/fits.h"
 #include "caom/legacy.h"
+#include "caom/lua_code.h"
 #include "caom/map.h"
 #include "sinks/repo.h"
 #include "lib/xmalloc.h"
@@ -28,6 +29,15 @@
 struct strv {
 	char		**v;
 	size_t		 n;
+};
+
+/* The collection code: --functions, --visit, --table; built once, bound per blueprint. */
+struct map_code {
+	const char	*functions;
+	struct strv	 visit;
+	struct strv	 table_names;
+	struct strv	 table_paths;	/* what follows '=' in each --table value */
+	struct lua_rt	*rt;		/* NULL: no code */
 };
 
 struct map_args {
@@ -47,6 +57,7 @@ struct map_args {
 	const char	*token_file;
 	const char	*netrc;
 	const char	*ca_path;
+	struct map_code	 code;
 };
 
 struct artifact_info {
@@ -71,6 +82,7 @@ map_usage(const char *why)
 	fprintf(stderr, "usage: caom2ingest map --observation COLLECTION OBSERVATION_ID\n"
 	    "           --lineage PRODUCT_ID/ARTIFACT_URI... --local FILE...\n"
 	    "           (--blueprint FILE... | --config F --default F --override F)\n"
+	    "           [--functions FILE.lua] [--visit FILE.lua]... [--table NAME=FILE]...\n"
 	    "           [--in EXISTING.xml] [--artifact-info FILE.tsv]\n"
 	    "           [-o OUT.xml | --push URL [--cert PEM | --token-file F | --netrc F]\n"
 	    "           [--ca-path PATH]]\n");
@@ -130,6 +142,20 @@ map_parse(int argc, char **argv, struct map_args *a)
 			a->netrc = argv[i++];
 		else if (strcmp(opt, "--ca-path") == 0)
 			a->ca_path = argv[i++];
+		else if (strcmp(opt, "--functions") == 0)
+			a->code.functions = argv[i++];
+		else if (strcmp(opt, "--visit") == 0)
+			strv_add(&a->code.visit, argv[i++]);
+		else if (strcmp(opt, "--table") == 0) {
+			char *eq = strchr(argv[i], '=');
+
+			if (eq == NULL || eq == argv[i] || eq[1] == '\0')
+				return map_usage("--table takes NAME=FILE");
+			*eq = '\0';
+			strv_add(&a->code.table_names, argv[i]);
+			strv_add(&a->code.table_paths, eq + 1);
+			i++;
+		}
 		else if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
 			map_usage(NULL);
 			return CLIENT_EXIT_USAGE;
@@ -294,6 +320,24 @@ print_warnings(char *w)
 	free(w);
 }
 
+/* The runtime of --functions, --visit and --table (none when none is given). */
+static int
+map_code_build(struct map_code *c, char **cause)
+{
+	struct lua_code_spec spec;
+
+	memset(&spec, 0, sizeof spec);
+	spec.functions = c->functions;
+	spec.visit = (const char *const *)c->visit.v;
+	spec.nvisit = c->visit.n;
+	spec.table_names = (const char *const *)c->table_names.v;
+	spec.table_paths = (const char *const *)c->table_paths.v;
+	spec.ntables = c->table_names.n;
+	if (!lua_code_wanted(&spec))
+		return 0;
+	return (c->rt = lua_code_build(&spec, cause)) != NULL ? 0 : -1;
+}
+
 /* The blueprint for lineage entry i. */
 static struct blueprint *
 map_blueprint(const struct map_args *a, struct legacy *lg, size_t i, const char *uri)
@@ -318,7 +362,11 @@ map_blueprint(const struct map_args *a, struct legacy *lg, size_t i, const char 
 	if (a->blueprint.n == 0)
 		return bp;
 	file = a->blueprint.v[a->blueprint.n == 1 ? 0 : i];
-	if (blueprint_load(bp, file, &cause) != 0) {
+	if (a->code.functions != NULL)
+		bp_allow_functions(bp);
+	if (blueprint_load(bp, file, &cause) != 0 ||
+	    (a->code.functions != NULL && lua_code_bind(a->code.rt, a->code.functions, bp,
+	    &cause) != 0)) {
 		fprintf(stderr, "caom2ingest map: %s\n", cause);
 		free(cause);
 		blueprint_free(bp);
@@ -346,6 +394,7 @@ map_one(const struct map_args *a, struct legacy *lg, size_t i, struct caom_obser
 		    entry);
 		return -1;
 	}
+	memset(&in, 0, sizeof in);
 	pid = xstrndup(entry, (size_t)(slash - entry));
 	if ((bp = map_blueprint(a, lg, i, slash + 1)) == NULL)
 		goto out;
@@ -366,12 +415,26 @@ map_one(const struct map_args *a, struct legacy *lg, size_t i, struct caom_obser
 	in.fits = f;
 	in.path = local;
 	in.bp = bp;
+	if (a->code.rt != NULL) {
+		const char *base = strrchr(local, '/') != NULL ? strrchr(local, '/') + 1 : local;
+		struct lua_rt_input li = { f, slash + 1, base, NULL };
+
+		if ((in.lua = lua_rt_begin(a->code.rt, &li, &cause)) == NULL) {
+			fprintf(stderr, "caom2ingest map: %s\n", cause);
+			goto out;
+		}
+	}
 	if (map_augment(*obs, &in, &warn, &cause) != 0) {
 		print_warnings(warn);
 		fprintf(stderr, "caom2ingest map: %s\n", cause);
 		goto out;
 	}
 	print_warnings(warn);
+	/* the visitors, in order, after the mapping and before the checksums */
+	if (in.lua != NULL && lua_rt_visit(in.lua, *obs, &cause) != 0) {
+		fprintf(stderr, "caom2ingest map: %s: %s\n", local, cause);
+		goto out;
+	}
 	pl = caom_observation_find_plane(*obs, pid);
 	art = pl != NULL ? caom_plane_find_artifact(pl, slash + 1) : NULL;
 	if (art != NULL && content_meta(art, local, f == NULL || real_fits_bytes(local), info,
@@ -379,6 +442,7 @@ map_one(const struct map_args *a, struct legacy *lg, size_t i, struct caom_obser
 		goto out;
 	r = 0;
 out:
+	lua_rt_end(in.lua);
 	free(cause);
 	free(pid);
 	fits_file_free(f);
@@ -560,6 +624,10 @@ client_map(int argc, char **argv)
 		fprintf(stderr, "caom2ingest map: %s\n", cause);
 		goto done;
 	}
+	if (map_code_build(&a.code, &cause) != 0) {
+		fprintf(stderr, "caom2ingest map: %s\n", cause);
+		goto done;
+	}
 	if (a.push != NULL) {
 		r = map_push(&a, lg, info, ninfo);
 		goto done;
@@ -588,6 +656,11 @@ done:
 	free(a.lineage.v);
 	free(a.local.v);
 	free(a.blueprint.v);
+	free(a.code.visit.v);
+	free(a.code.table_names.v);
+	free(a.code.table_paths.v);
+	lua_rt_free(a.code.rt);
+	lua_rt_thread_cleanup();
 	info_free(info, ninfo);
 	legacy_free(lg);
 	caom_observation_free(obs);
