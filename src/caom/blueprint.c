@@ -750,22 +750,36 @@ bp_set_source(struct blueprint *bp, const char *name)
 	bp->source = xstrdup(name);
 }
 
+/* Plan values by line, for messages in the file's order. */
+static int
+bind_cmp(const void *a, const void *b)
+{
+	const struct bp_value *x = *(const struct bp_value *const *)a;
+	const struct bp_value *y = *(const struct bp_value *const *)b;
+
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
 static void
 bind_plan(struct bp_plan *p, const char *source, int (*bind)(void *, const char *, char **),
     void *arg, struct msgbuf *e)
 {
+	struct bp_value *v[BP_NKEYS];
 	char *why;
-	size_t i;
+	size_t i, n = 0;
 
 	for (i = 0; i < BP_NKEYS; i++) {
-		if (p->v[i].kind != BP_FUNCTION)
-			continue;
+		if (p->v[i].kind == BP_FUNCTION)
+			v[n++] = &p->v[i];
+	}
+	qsort(v, n, sizeof *v, bind_cmp);
+	for (i = 0; i < n; i++) {
 		why = NULL;
-		if ((p->v[i].fn = bind(arg, p->v[i].lit, &why)) < 0) {
-			msgbuf_at(e, source, p->v[i].line, "unknown function %.*s (%s)",
-			    (int)strcspn(p->v[i].lit, "( "), p->v[i].lit,
+		if ((v[i]->fn = bind(arg, v[i]->lit, &why)) < 0) {
+			msgbuf_at(e, source, v[i]->line, "unknown function %.*s (%s)",
+			    (int)strcspn(v[i]->lit, "( "), v[i]->lit,
 			    why != NULL ? why : "not bound");
-			p->v[i].fn = -1;
+			v[i]->fn = -1;
 		}
 		free(why);
 	}
