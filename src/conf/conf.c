@@ -15,11 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
 #include "caom/blueprint.h"
+#include "caom/blueprint_load.h"
 #include "caom/legacy.h"
+#include "caom/lua_code.h"
 #include "caom/preview.h"
 #include "conf/conf.h"
 #include "conf/conf_preview.h"
@@ -41,7 +44,8 @@ enum conf_type {
 	CONF_GROUP,		/* long gid from a group name or number */
 	CONF_LIST,		/* a list of mappings described by sub */
 	CONF_SECTION,		/* a mapping into the struct at offset, described by sub */
-	CONF_COUNT		/* long, 1 .. 100000 */
+	CONF_COUNT,		/* long, 1 .. 100000 */
+	CONF_PATHMAP		/* struct conf_strlist NAME, PATH, ...: a mapping to paths */
 };
 
 struct conf_ctx;
@@ -174,6 +178,12 @@ static const struct conf_key conf_rule_keys[] = {
 	  "how long at most to wait for the expected files" },
 	{ "previews", CONF_SECTION, R(previews), 0, NULL, &conf_previews_table,
 	  "a preview and a thumbnail of each file" },
+	{ "functions", CONF_PATH, R(functions), 0, NULL, NULL,
+	  "Lua file whose globals the blueprint's function values call" },
+	{ "visit", CONF_PATHLIST, R(visit), 0, NULL, NULL,
+	  "Lua files defining visit(obs, ctx), run in order after the mapping" },
+	{ "tables", CONF_PATHMAP, R(tables), 0, NULL, NULL,
+	  "lookup tables for ctx.lookup: NAME: FILE.csv or FILE.yml" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef R
@@ -300,6 +310,10 @@ static const struct conf_key conf_top_keys[] = {
 	  "threads stat'ing files in a scan (default: one per CPU, up to 8)" },
 	{ "ignore_suffixes", CONF_STRLIST, T(ignore_suffixes), 0, NULL, NULL,
 	  "names ignored while being written" },
+	{ "lua_memory", CONF_COUNT, T(lua_memory), 0, NULL, NULL,
+	  "MiB of memory per Lua state (default 64)" },
+	{ "lua_instructions", CONF_COUNT, T(lua_instructions), 0, NULL, NULL,
+	  "millions of Lua instructions per function call or visit (default 50)" },
 	{ "collections", CONF_LIST, T(collections), 0, NULL, &conf_collection_table,
 	  "collections and their landing directories" },
 	{ "sink", CONF_SECTION, T(sink), 0, NULL, &conf_sink_table, "where observations go" },
@@ -381,8 +395,14 @@ conf_new(void)
 void
 conf_free(struct conf *cfg)
 {
+	size_t i, j;
+
 	if (cfg == NULL)
 		return;
+	for (i = 0; i < cfg->collections.n; i++) {
+		for (j = 0; j < cfg->collections.v[i].rules.n; j++)
+			lua_rt_free(cfg->collections.v[i].rules.v[j].lua);
+	}
 	free(cfg->path);
 	conf_free_table(&conf_top_table, cfg);
 	free(cfg);
@@ -615,6 +635,33 @@ conf_set_strlist(struct conf_ctx *ctx, const char *name, const struct conf_key *
 	}
 }
 
+/* NAME: PATH pairs, each path relative to the file. */
+static void
+conf_set_pathmap(struct conf_ctx *ctx, const char *name, yaml_node_t *node,
+    struct conf_strlist *l)
+{
+	yaml_node_pair_t *pair;
+	yaml_node_t *k, *v;
+
+	conf_strlist_clear(l);
+	if (node->type != YAML_MAPPING_NODE) {
+		conf_error(ctx, node, "%s: expected a mapping of NAME: FILE, got %s", name,
+		    conf_node_kind(node));
+		return;
+	}
+	for (pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top; pair++) {
+		k = yaml_document_get_node(ctx->doc, pair->key);
+		v = yaml_document_get_node(ctx->doc, pair->value);
+		if (k->type != YAML_SCALAR_NODE || k->data.scalar.length == 0 ||
+		    v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0) {
+			conf_error(ctx, k, "%s: each entry is NAME: FILE", name);
+			continue;
+		}
+		conf_strlist_add(l, xstrdup((const char *)k->data.scalar.value));
+		conf_strlist_add(l, conf_path_value(ctx, (const char *)v->data.scalar.value));
+	}
+}
+
 static void
 conf_set_list(struct conf_ctx *ctx, const char *name, const struct conf_key *key,
     yaml_node_t *node, struct conf_list *l)
@@ -658,6 +705,8 @@ conf_set_value(struct conf_ctx *ctx, const char *name, const struct conf_key *ke
 		conf_set_list(ctx, name, key, node, dst);
 	else if (key->type == CONF_STRLIST || key->type == CONF_PATHLIST)
 		conf_set_strlist(ctx, name, key, node, dst);
+	else if (key->type == CONF_PATHMAP)
+		conf_set_pathmap(ctx, name, node, dst);
 	else if (node->type != YAML_SCALAR_NODE)
 		conf_error(ctx, node, "%s: expected a value, got %s", name, conf_node_kind(node));
 	else
@@ -768,6 +817,7 @@ conf_check_rule(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefi
 	struct rules *rules;
 	char *cause = NULL;
 
+	((struct conf_rule *)item)->line = (int)node->start_mark.line + 1;
 	if (r->match == NULL || r->observation == NULL || r->product == NULL || r->uri == NULL)
 		return;		/* already reported as required */
 	if (r->legacy.config != NULL || r->legacy.defaults != NULL || r->legacy.override != NULL) {
@@ -904,7 +954,8 @@ conf_free_table(const struct conf_table *t, void *base)
 		dst = (char *)base + key->offset;
 		if (key->type == CONF_STRING || key->type == CONF_PATH)
 			free(*(char **)dst);
-		else if (key->type == CONF_STRLIST || key->type == CONF_PATHLIST)
+		else if (key->type == CONF_STRLIST || key->type == CONF_PATHLIST ||
+		    key->type == CONF_PATHMAP)
 			conf_strlist_clear(dst);
 		else if (key->type == CONF_ACTION)
 			free(((struct conf_action *)dst)->dir);
@@ -919,11 +970,71 @@ conf_free_table(const struct conf_table *t, void *base)
 	}
 }
 
+/*
+ * A rule's collection code: its scripts compiled (with the global limits)
+ * and, when its blueprint is one file, the blueprint's function values
+ * bound to them; what is wrong is reported at the rule's line.
+ */
+static void
+conf_build_code(struct conf_ctx *ctx, const struct conf *cfg, struct conf_rule *r,
+    const char *prefix)
+{
+	struct lua_code_spec spec;
+	struct blueprint *bp;
+	yaml_node_t at;
+	char **names, **paths, *cause = NULL, *line, *save = NULL;
+	size_t i;
+
+	memset(&spec, 0, sizeof spec);
+	spec.functions = r->functions;
+	spec.visit = (const char *const *)r->visit.v;
+	spec.nvisit = r->visit.n;
+	spec.ntables = r->tables.n / 2;
+	if (!lua_code_wanted(&spec))
+		return;
+	memset(&at, 0, sizeof at);
+	at.start_mark.line = (size_t)(r->line > 0 ? r->line - 1 : 0);
+	if (r->legacy.config != NULL || r->legacy.defaults != NULL || r->legacy.override != NULL) {
+		conf_error(ctx, &at, "%s: functions, visit and tables go with a blueprint, not "
+		    "legacy", prefix);
+		return;
+	}
+	names = xcalloc(spec.ntables + 1, sizeof *names);
+	paths = xcalloc(spec.ntables + 1, sizeof *paths);
+	for (i = 0; i < spec.ntables; i++) {
+		names[i] = r->tables.v[2 * i];
+		paths[i] = r->tables.v[2 * i + 1];
+	}
+	spec.table_names = (const char *const *)names;
+	spec.table_paths = (const char *const *)paths;
+	spec.limits.memory = (size_t)cfg->lua_memory << 20;
+	spec.limits.instructions = (uint64_t)cfg->lua_instructions * 1000000;
+	if ((r->lua = lua_code_build(&spec, &cause)) == NULL)
+		goto fail;
+	/* a templated blueprint (${group}) is bound when a file names it */
+	if (r->blueprint != NULL && strstr(r->blueprint, "${") == NULL &&
+	    access(r->blueprint, R_OK) == 0) {
+		bp = blueprint_new();
+		bp_allow_functions(bp);
+		if (blueprint_load(bp, r->blueprint, &cause) == 0)
+			lua_code_bind(r->lua, r->functions, bp, &cause);
+		blueprint_free(bp);
+	}
+fail:
+	for (line = cause != NULL ? strtok_r(cause, "\n", &save) : NULL; line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		conf_error(ctx, &at, "%s: %s", prefix, line);
+	free(cause);
+	free(names);
+	free(paths);
+}
+
 /* Check what only the whole file can tell: unique collection names. */
 static void
 conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 {
-	const struct conf_collection *a, *b;
+	struct conf_collection *a;
+	const struct conf_collection *b;
 	yaml_node_t at;
 	size_t i, j;
 
@@ -945,6 +1056,12 @@ conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 		if (a->queues.n > 0 && cfg->amqp.url == NULL)
 			conf_error(ctx, &at, "collections[%zu].queues: needs an amqp section with "
 			    "a url", i + 1);
+		for (j = 0; j < a->rules.n; j++) {
+			char *prefix = xasprintf("collections[%zu].rules[%zu]", i + 1, j + 1);
+
+			conf_build_code(ctx, cfg, &a->rules.v[j], prefix);
+			free(prefix);
+		}
 	}
 }
 

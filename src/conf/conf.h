@@ -78,6 +78,11 @@ struct conf_rule {
 	struct conf_strlist expect;	/* name templates the observation waits for */
 	uint64_t	 wait_ms;	/* at most this long (0: the default) */
 	struct conf_previews previews;	/* none unless a uri is set */
+	char		*functions;	/* Lua blueprint functions (lua_code.h), or NULL */
+	struct conf_strlist visit;	/* Lua visitor files, in order */
+	struct conf_strlist tables;	/* lookup tables: NAME, FILE, NAME, FILE... */
+	struct lua_rt	*lua;		/* built from those at load; NULL: no code */
+	int		 line;		/* where it is defined */
 };
 
 /* A bucket of an S3-compatible store whose objects belong to a collection. */
@@ -158,6 +163,8 @@ struct conf_sink {
 	struct conf_repo repo;
 };
 
+struct lua_rt;
+
 struct conf {
 	char		*path;		/* the file read */
 	int		 log_target;	/* enum log_target */
@@ -171,6 +178,8 @@ struct conf {
 	uint64_t	 poll_ms;	/* rescan interval of poll-mode trees */
 	long		 scan_threads;	/* threads of a scan; 0: one per CPU, up to 8 */
 	struct conf_strlist ignore_suffixes;	/* names ignored while written */
+	long		 lua_memory;	/* MiB per Lua state, 0: the default */
+	long		 lua_instructions; /* millions of Lua instructions per call, 0: the default */
 	struct {
 		struct conf_collection *v;
 		size_t		  n;
