@@ -330,8 +330,8 @@ test_errors(void)
 	    "extension 1:\nChunk.time.exposure = 1\nObservation.type = OBJECT\n",
 	    "bad.bp:3: Observation.type: only Chunk keys can follow 'extension 1:'");
 	check_errors("unknown function", "Plane.productID = foo(uri)\n",
-	    "bad.bp:1: Plane.productID: unknown function foo (no collection function of that "
-	    "name is registered)");
+	    "bad.bp:1: Plane.productID: unknown function foo (no functions: file is "
+	    "configured)");
 	check_errors("unterminated list", "Observation.target.name = ['OBJECT'\n",
 	    "bad.bp:1: Observation.target.name: unterminated keyword list '['OBJECT''");
 	check_errors("table: not BINTABLE", "DerivedObservation.members = ('IMAGE', 'F', 1)\n",
@@ -366,8 +366,8 @@ test_errors(void)
 	    "bad.bp:2: syntax error: expected KEY = VALUE or 'extension N:'\n"
 	    "bad.bp:3: Observation.target.name: malformed default in '['A'] default = B' "
 	    "(expected ['KEYWORD'], default = VALUE)\n"
-	    "bad.bp:4: Plane.productID: unknown function foo (no collection function of that "
-	    "name is registered)\n"
+	    "bad.bp:4: Plane.productID: unknown function foo (no functions: file is "
+	    "configured)\n"
 	    "bad.bp:5: Observation.telescope.name: unterminated keyword list '['TELESCOP''\n"
 	    "bad.bp:6: DerivedObservation.members: malformed table reference (expected "
 	    "('BINTABLE', 'COLUMN', EXTENSION))\n"
@@ -679,10 +679,50 @@ test_legacy(void)
 	free(cause);
 }
 
+/* A binder that knows get_a only (id 7). */
+static int
+bind_a(void *arg, const char *call, char **why)
+{
+	(*(int *)arg)++;
+	if (strncmp(call, "get_a(", 6) == 0)
+		return 7;
+	*why = strdup("f.lua defines no such global");
+	return -1;
+}
+
+/* Function values load once allowed; bp_bind_functions binds them in every plan. */
+static void
+test_functions(void)
+{
+	const char *text = "Observation.type = get_b()\nPlane.calibrationLevel = get_a(header)\n"
+	    "extension 1:\nChunk.time.exposure = get_c(uri)\n";
+	struct blueprint *bp = blueprint_new();
+	const struct bp_value *v;
+	char *cause = NULL;
+	int calls = 0;
+
+	bp_allow_functions(bp);
+	ok(blueprint_load_text(bp, "f.bp", text, strlen(text), &cause) == 0,
+	    "function values load when allowed");
+	ok(bp_has_functions(bp), "bp_has_functions");
+	ok(bp_bind_functions(bp, bind_a, &calls, &cause) == -1, "unknown functions: -1");
+	is_int(3, calls, "every function value is bound (plan and extension plan)");
+	is_string("f.bp:1: unknown function get_b (f.lua defines no such global)\n"
+	    "f.bp:4: unknown function get_c (f.lua defines no such global)", cause,
+	    "each unknown one with the blueprint's file:line, in line order");
+	v = bp_get(bp, BPK_Plane_calibrationLevel, 0);
+	ok(v != NULL && v->kind == BP_FUNCTION && v->fn == 7, "the known one has its id");
+	v = bp_get(bp, BPK_Chunk_time_exposure, 1);
+	ok(v != NULL && v->kind == BP_FUNCTION && v->fn == -1, "an unknown one stays -1");
+	free(cause);
+	blueprint_free(bp);
+}
+
 int
 main(void)
 {
 	plan_lazy();
+	test_functions();
 	test_keys();
 	test_good();
 	test_errors();

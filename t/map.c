@@ -132,7 +132,7 @@ static int
 map(struct caom_observation *obs, struct fits_file *f, const char *path,
     const struct blueprint *bp, char **warnings, char **cause)
 {
-	struct map_input in = { "p1", URI, f, path, bp };
+	struct map_input in = { "p1", URI, f, path, bp, NULL };
 
 	if (warnings != NULL)
 		*warnings = NULL;

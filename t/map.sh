@@ -92,7 +92,8 @@ EOF
 is 1 $? "a bad blueprint: exit 1"
 like "$(cat "$tmp/err")" "bad.blueprint:2: unknown key 'Observation.nosuch'" "unknown key with file:line"
 like "$(cat "$tmp/err")" "bad.blueprint:3: syntax error" "syntax error with file:line"
-like "$(cat "$tmp/err")" "bad.blueprint:4: .*unknown function get_exposure" "unknown function with file:line"
+like "$(cat "$tmp/err")" "bad.blueprint:4: .*unknown function get_exposure \\(no functions: file is configured\\)" \
+	"unknown function with file:line (no functions file)"
 like "$(cat "$tmp/err")" "bad.blueprint:5: .*malformed default" "malformed default with file:line"
 ok_not "no output file is left behind" test -e "$tmp/bad.xml"
 

@@ -40,6 +40,8 @@ struct blueprint {
 	char		*wcs_std[BP_NKEYS];
 	int		 configured[BP_NAXES];
 	int		 index[BP_NAXES][2];
+	int		 allow_fn;	/* bp_allow_functions */
+	char		*source;	/* the file loaded, for messages */
 };
 
 /* ---- Keys ---- */
@@ -209,6 +211,7 @@ blueprint_free(struct blueprint *bp)
 	free(bp->ext_numbers);
 	for (i = 0; i < BP_NKEYS; i++)
 		free(bp->wcs_std[i]);
+	free(bp->source);
 	free(bp);
 }
 
@@ -754,4 +757,104 @@ bp_strip_dup(const char *s, size_t n)
 	while (n > 0 && isspace((unsigned char)s[n - 1]))
 		n--;
 	return xstrndup(s, n);
+}
+
+/* ---- Functions ---- */
+
+void
+bp_allow_functions(struct blueprint *bp)
+{
+	bp->allow_fn = 1;
+}
+
+int
+bp_functions_allowed(const struct blueprint *bp)
+{
+	return bp->allow_fn;
+}
+
+void
+bp_set_source(struct blueprint *bp, const char *name)
+{
+	free(bp->source);
+	bp->source = xstrdup(name);
+}
+
+/* Plan values by line, for messages in the file's order. */
+static int
+bind_cmp(const void *a, const void *b)
+{
+	const struct bp_value *x = *(const struct bp_value *const *)a;
+	const struct bp_value *y = *(const struct bp_value *const *)b;
+
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static void
+bind_plan(struct bp_plan *p, const char *source, int (*bind)(void *, const char *, char **),
+    void *arg, struct msgbuf *e)
+{
+	struct bp_value *v[BP_NKEYS];
+	char *why;
+	size_t i, n = 0;
+
+	for (i = 0; i < BP_NKEYS; i++) {
+		if (p->v[i].kind == BP_FUNCTION)
+			v[n++] = &p->v[i];
+	}
+	qsort(v, n, sizeof *v, bind_cmp);
+	for (i = 0; i < n; i++) {
+		why = NULL;
+		if ((v[i]->fn = bind(arg, v[i]->lit, &why)) < 0) {
+			msgbuf_at(e, source, v[i]->line, "unknown function %.*s (%s)",
+			    (int)strcspn(v[i]->lit, "( "), v[i]->lit,
+			    why != NULL ? why : "not bound");
+			v[i]->fn = -1;
+		}
+		free(why);
+	}
+}
+
+int
+bp_bind_functions(struct blueprint *bp, int (*bind)(void *, const char *, char **),
+    void *arg, char **cause)
+{
+	struct msgbuf e = { 0 };
+	const char *source = bp->source != NULL ? bp->source : "blueprint";
+	size_t i;
+
+	bind_plan(&bp->plan, source, bind, arg, &e);
+	for (i = 0; i < bp->nexts; i++)
+		bind_plan(bp->exts[i].plan, source, bind, arg, &e);
+	if (e.n > 0) {
+		*cause = msgbuf_take(&e);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+plan_has_functions(const struct bp_plan *p)
+{
+	size_t i;
+
+	for (i = 0; i < BP_NKEYS; i++) {
+		if (p->v[i].kind == BP_FUNCTION)
+			return 1;
+	}
+	return 0;
+}
+
+int
+bp_has_functions(const struct blueprint *bp)
+{
+	size_t i;
+
+	if (plan_has_functions(&bp->plan))
+		return 1;
+	for (i = 0; i < bp->nexts; i++) {
+		if (plan_has_functions(bp->exts[i].plan))
+			return 1;
+	}
+	return 0;
 }

@@ -3,8 +3,10 @@
  *
  * A blueprint holds, for each of the 195 keys of blueprint_keys.h, where the
  * value comes from: a list of header keywords with an optional default, a
- * literal, None, or a BINTABLE column (a collection function "name(uri)"
- * is recognised but refused: none is compiled in).
+ * literal, None, a BINTABLE column, or a collection function ("get_x()",
+ * "get_x(header)"): accepted only when the caller has said it will bind the
+ * functions (bp_allow_functions), and bound by name with bp_bind_functions
+ * (the mapping calls them through lua_rt.h).
  * The plan applies to every HDU; "extension N" plans override Chunk keys for
  * HDU N. Which WCS axis is which (position, energy, time, ...) is configured
  * from the keys used, as the reference tools (caom2utils ObsBlueprint) do.
@@ -24,8 +26,7 @@ enum bp_kind {
 	BP_LIST,	/* header keywords, first truthy wins, then the default */
 	BP_LITERAL,	/* a value */
 	BP_NONE,	/* explicitly no value */
-	BP_FUNCTION,	/* a collection function "name(args)" in lit; none is compiled in,
-			   so the text format refuses every call and no plan holds one */
+	BP_FUNCTION,	/* a collection function "name(args)" in lit, bound as fn */
 	BP_TABLE	/* a BINTABLE column: kw[0] in extension table_ext */
 };
 
@@ -36,6 +37,7 @@ struct bp_value {
 	char		*def;		/* BP_LIST default or NULL */
 	char		*lit;		/* BP_LITERAL text, BP_FUNCTION name(args) */
 	int		 table_ext;
+	int		 fn;		/* BP_FUNCTION: the bound function's id, -1 until bound */
 	unsigned	 seq;		/* insertion order in its plan */
 	unsigned	 line;		/* where it was set (0: built in) */
 };
@@ -76,6 +78,23 @@ const char *bp_key_name(enum bp_key_id key);
 struct blueprint *blueprint_new(void);
 /* Free a blueprint; NULL is accepted. */
 void blueprint_free(struct blueprint *bp);
+
+/*
+ * Accept function values in what is loaded into bp from now on (the caller
+ * will bind them with bp_bind_functions); without this each one is an error
+ * "FILE:LINE: KEY: unknown function get_x (no functions: file is configured)".
+ */
+void bp_allow_functions(struct blueprint *bp);
+/*
+ * Bind every function value of the plan and of every extension plan: bind
+ * returns the id of call ("get_x(header)") or -1 with *why ("FILE.lua
+ * defines no such global", allocated). 0, or -1 with *cause listing each
+ * unbound value as "BLUEPRINT:LINE: unknown function get_x (WHY)".
+ */
+int bp_bind_functions(struct blueprint *bp, int (*bind)(void *arg, const char *call,
+    char **why), void *arg, char **cause);
+/* Whether bp holds function values (bound or not). */
+int bp_has_functions(const struct blueprint *bp);
 
 /* The value for key in HDU ext (extension plan first, then the plan); NULL when
  * unset or when key is not a key (bp_key's -1). */

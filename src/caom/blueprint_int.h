@@ -47,6 +47,11 @@ void bp_configure_simple(struct blueprint *bp, enum bp_axis axis, int a, int ove
  * is added to e as "file[:LINE]: message". */
 void bp_guess_axes(struct blueprint *bp, const char *file, struct msgbuf *e);
 
+/* Whether function values may be loaded (bp_allow_functions). */
+int bp_functions_allowed(const struct blueprint *bp);
+/* Remember the file bp was loaded from (for bp_bind_functions' messages). */
+void bp_set_source(struct blueprint *bp, const char *name);
+
 /* n bytes of s without leading and trailing white space (allocated). */
 char *bp_strip_dup(const char *s, size_t n);
 

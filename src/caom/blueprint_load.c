@@ -49,9 +49,9 @@ is_function(const char *s)
 	return strchr(s, '(') != NULL && strchr(s, ')') != NULL && strchr(s, '/') == NULL;
 }
 
-/* One VALUE into v; 0, or -1 with a message in *msg. */
+/* One VALUE into v (functions only when allow_fn); 0, or -1 with a message in *msg. */
 static int
-parse_value(const char *raw, struct bp_value *v, char **msg)
+parse_value(const char *raw, struct bp_value *v, int allow_fn, char **msg)
 {
 	char *val = bp_strip_dup(raw, strlen(raw)), *d, *def, *p;
 	char *parts[4];
@@ -106,10 +106,13 @@ parse_value(const char *raw, struct bp_value *v, char **msg)
 		}
 	} else if (strcmp(val, "None") == 0) {
 		v->kind = BP_NONE;
+	} else if (is_function(val) && allow_fn) {
+		v->kind = BP_FUNCTION;
+		v->lit = xstrdup(val);
+		v->fn = -1;		/* bp_bind_functions binds it */
 	} else if (is_function(val)) {
-		/* no collection function is compiled in: every call is unknown */
-		*msg = xasprintf("unknown function %.*s (no collection function of that "
-		    "name is registered)", (int)strcspn(val, "("), val);
+		*msg = xasprintf("unknown function %.*s (no functions: file is configured)",
+		    (int)strcspn(val, "("), val);
 		r = -1;
 	} else {
 		v->kind = BP_LITERAL;
@@ -172,7 +175,7 @@ blueprint_line(struct blueprint *bp, const char *name, unsigned lineno, char *li
 		msgbuf_at(e, name, lineno, "unknown key '%s'", key);
 	else if (*ext > 0 && strncmp(key, "Chunk", 5) != 0)
 		msgbuf_at(e, name, lineno, "%s: only Chunk keys can follow 'extension %d:'", key, *ext);
-	else if (parse_value(eq + 1, &v, &msg) != 0) {
+	else if (parse_value(eq + 1, &v, bp_functions_allowed(bp), &msg) != 0) {
 		msgbuf_at(e, name, lineno, "%s: %s", key, msg);
 		free(msg);
 	} else {
@@ -192,6 +195,7 @@ blueprint_load_text(struct blueprint *bp, const char *name, const char *text, si
 	char *line;
 	int ext = 0;
 
+	bp_set_source(bp, name);
 	while (p < end) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)

@@ -69,7 +69,7 @@ struct lua_hdr {
 static pthread_key_t lua_rt_key;
 static pthread_once_t lua_rt_once = PTHREAD_ONCE_INIT;
 
-static void state_free(struct lua_rt_state *st);
+static void rts_free(struct lua_rt_state *st);
 static void rt_unref(struct lua_rt *rt);
 
 /* ---- allocation, the count hook, panics ---- */
@@ -389,7 +389,7 @@ rt_failed(struct lua_rt_state *st, int status, const char *script, const char *w
 /* ---- states ---- */
 
 static void
-state_reset_call(struct lua_rt_state *st)
+rts_reset_call(struct lua_rt_state *st)
 {
 	if (st->budget_hit)
 		lua_sethook(st->L, rt_hook, LUA_MASKCOUNT, HOOK_PERIOD);
@@ -401,9 +401,9 @@ state_reset_call(struct lua_rt_state *st)
 
 /* Run the protected function fn with the message handler; LUA_OK or an error status. */
 static int
-state_pcall(struct lua_rt_state *st, lua_CFunction fn, int nresults)
+rts_pcall(struct lua_rt_state *st, lua_CFunction fn, int nresults)
 {
-	state_reset_call(st);
+	rts_reset_call(st);
 	lua_pushcfunction(st->L, rt_msgh);
 	lua_pushcfunction(st->L, fn);
 	return lua_pcall(st->L, 0, nresults, -2);
@@ -411,7 +411,7 @@ state_pcall(struct lua_rt_state *st, lua_CFunction fn, int nresults)
 
 /* A new Lua state with the sandbox, not yet holding any script. */
 static int
-state_open(struct lua_rt_state *st, char **cause)
+rts_open(struct lua_rt_state *st, char **cause)
 {
 	int status;
 
@@ -426,7 +426,7 @@ state_open(struct lua_rt_state *st, char **cause)
 	lua_atpanic(st->L, rt_panic);
 	lua_setwarnf(st->L, rt_warn, NULL);
 	lua_sethook(st->L, rt_hook, LUA_MASKCOUNT, HOOK_PERIOD);
-	if ((status = state_pcall(st, sb_open, 0)) != LUA_OK) {
+	if ((status = rts_pcall(st, sb_open, 0)) != LUA_OK) {
 		*cause = xasprintf("cannot set up the Lua sandbox: %s", lua_tostring(st->L, -1));
 		lua_close(st->L);
 		st->L = NULL;
@@ -441,7 +441,7 @@ state_open(struct lua_rt_state *st, char **cause)
  * sandbox's, and run its top level (protected).
  */
 static int
-state_load_chunk(lua_State *L)
+rts_load_chunk(lua_State *L)
 {
 	struct lua_rt_state *st = lua_rt_state_of(L);
 	struct load_args *a = st->load;
@@ -466,7 +466,7 @@ state_load_chunk(lua_State *L)
 }
 
 static int
-state_run_script(struct lua_rt_state *st, size_t i, char **cause)
+rts_run_script(struct lua_rt_state *st, size_t i, char **cause)
 {
 	struct load_args a = { &st->rt->scripts[i], NULL, 0, LUA_OK };
 	lua_State *L = st->L;
@@ -474,7 +474,7 @@ state_run_script(struct lua_rt_state *st, size_t i, char **cause)
 
 	st->cur_script = i;
 	st->load = &a;
-	status = state_pcall(st, state_load_chunk, 0);
+	status = rts_pcall(st, rts_load_chunk, 0);
 	st->load = NULL;
 	if (status != LUA_OK) {
 		if (a.compile_status != LUA_OK && a.compile_status != LUA_ERRMEM)
@@ -491,7 +491,7 @@ state_run_script(struct lua_rt_state *st, size_t i, char **cause)
 
 /* Push global name of script i's table. */
 static void
-state_get_global(struct lua_rt_state *st, size_t i, const char *name)
+rts_get_global(struct lua_rt_state *st, size_t i, const char *name)
 {
 	lua_rawgeti(st->L, LUA_REGISTRYINDEX, st->env_refs[i]);
 	lua_getfield(st->L, -1, name);
@@ -500,7 +500,7 @@ state_get_global(struct lua_rt_state *st, size_t i, const char *name)
 
 /* Reference the functions bound since this state was made (protected: raises). */
 static void
-state_bind_new(lua_State *L, struct lua_rt_state *st)
+rts_bind_new(lua_State *L, struct lua_rt_state *st)
 {
 	struct lua_rt *rt = st->rt;
 	size_t i;
@@ -509,7 +509,7 @@ state_bind_new(lua_State *L, struct lua_rt_state *st)
 		return;
 	st->fn_refs = xreallocarray(st->fn_refs, rt->nfns + 1, sizeof *st->fn_refs);
 	for (i = st->nbound; i < rt->nfns; i++) {
-		state_get_global(st, rt->fns[i].script, rt->fns[i].name);
+		rts_get_global(st, rt->fns[i].script, rt->fns[i].name);
 		if (lua_type(L, -1) != LUA_TFUNCTION)
 			luaL_error(L, "%s: %s is not a function any more",
 			    rt->scripts[rt->fns[i].script].name, rt->fns[i].name);
@@ -520,22 +520,22 @@ state_bind_new(lua_State *L, struct lua_rt_state *st)
 
 /* Fill a state with every script of its runtime (from bytecode). */
 static int
-state_build(struct lua_rt_state *st, char **cause)
+rts_build(struct lua_rt_state *st, char **cause)
 {
 	size_t i;
 
-	if (state_open(st, cause) == -1)
+	if (rts_open(st, cause) == -1)
 		return -1;
 	st->env_refs = xreallocarray(st->env_refs, st->rt->nscripts + 1, sizeof *st->env_refs);
 	for (i = 0; i < st->rt->nscripts; i++) {
-		if (state_run_script(st, i, cause) == -1)
+		if (rts_run_script(st, i, cause) == -1)
 			return -1;
 	}
 	return 0;
 }
 
 static struct lua_rt_state *
-state_new(struct lua_rt *rt)
+rts_new(struct lua_rt *rt)
 {
 	struct lua_rt_state *st = xcalloc(1, sizeof *st);
 
@@ -547,7 +547,7 @@ state_new(struct lua_rt *rt)
 }
 
 static void
-state_close(struct lua_rt_state *st)
+rts_close(struct lua_rt_state *st)
 {
 	lua_model_bury(st);
 	if (st->L != NULL)
@@ -559,9 +559,9 @@ state_close(struct lua_rt_state *st)
 }
 
 static void
-state_free(struct lua_rt_state *st)
+rts_free(struct lua_rt_state *st)
 {
-	state_close(st);
+	rts_close(st);
 	free(st->env_refs);
 	free(st->fn_refs);
 	free(st->graves);
@@ -589,8 +589,8 @@ lua_rt_new(const struct lua_rt_limits *limits)
 	rt->tables = strmap_new();
 	atomic_init(&rt->refs, 1);
 	atomic_init(&rt->retired, 0);
-	rt->check = state_new(rt);
-	if (state_open(rt->check, &cause) == -1) {
+	rt->check = rts_new(rt);
+	if (rts_open(rt->check, &cause) == -1) {
 		log_errx("%s", cause);
 		abort();
 	}
@@ -611,7 +611,7 @@ rt_destroy(struct lua_rt *rt)
 	size_t i;
 
 	if (rt->check != NULL)
-		state_free(rt->check);
+		rts_free(rt->check);
 	for (i = 0; i < rt->nscripts; i++) {
 		free(rt->scripts[i].name);
 		free(rt->scripts[i].code);
@@ -669,7 +669,7 @@ rt_compile(struct lua_rt *rt, struct lua_rt_script *sc, const char *text, size_t
 	lua_State *L = rt->check->L;
 	int status;
 
-	state_reset_call(rt->check);
+	rts_reset_call(rt->check);
 	rt->check->load = &a;
 	lua_pushcfunction(L, rt_dump_chunk);
 	status = lua_pcall(L, 0, 0, 0);
@@ -701,10 +701,10 @@ lua_rt_load_text(struct lua_rt *rt, enum lua_rt_role role, const char *name,
 	st->env_refs = xreallocarray(st->env_refs, i + 1, sizeof *st->env_refs);
 	st->env_refs[i] = LUA_NOREF;
 	if (rt_compile(rt, sc, text, len, cause) == -1 ||
-	    state_run_script(st, i, cause) == -1)
+	    rts_run_script(st, i, cause) == -1)
 		goto fail;
 	if (role == LUA_RT_VISITOR) {
-		state_get_global(st, i, "visit");
+		rts_get_global(st, i, "visit");
 		if (lua_type(st->L, -1) != LUA_TFUNCTION) {
 			lua_pop(st->L, 1);
 			*cause = xasprintf("%s: defines no function visit(obs, ctx)", name);
@@ -774,7 +774,7 @@ lua_rt_bind(struct lua_rt *rt, const char *call, char **cause)
 	for (i = rt->nscripts; i-- > 0;) {
 		if (rt->scripts[i].role != LUA_RT_FUNCTIONS)
 			continue;
-		state_get_global(st, i, name);
+		rts_get_global(st, i, name);
 		type = lua_type(st->L, -1);
 		lua_pop(st->L, 1);
 		if (type != LUA_TFUNCTION)
@@ -830,7 +830,7 @@ rt_thread_exit(void *p)
 	for (; st != NULL; st = next) {
 		next = st->next;
 		rt_unref(st->rt);
-		state_free(st);
+		rts_free(st);
 	}
 }
 
@@ -853,7 +853,7 @@ rt_thread_states(void)
 		if (atomic_load(&st->rt->retired) && st->sess == NULL) {
 			*pp = st->next;
 			rt_unref(st->rt);
-			state_free(st);
+			rts_free(st);
 		} else
 			pp = &st->next;
 	}
@@ -888,16 +888,16 @@ rt_state(struct lua_rt *rt, char **cause)
 	for (st = head; st != NULL && st->rt != rt; st = st->next)
 		;
 	if (st == NULL) {
-		st = state_new(rt);
+		st = rts_new(rt);
 		atomic_fetch_add(&rt->refs, 1);
 		st->next = head;
 		pthread_setspecific(lua_rt_key, st);
 		st->broken = 1;
 	}
 	if (st->broken) {
-		state_close(st);
-		if (state_build(st, cause) == -1) {
-			state_close(st);
+		rts_close(st);
+		if (rts_build(st, cause) == -1) {
+			rts_close(st);
 			return NULL;
 		}
 		st->broken = 0;
@@ -1259,9 +1259,9 @@ sess_ready(struct lua_rt_session *s, char **cause)
 
 	if (!st->broken)
 		return 0;
-	state_close(st);
-	if (state_build(st, cause) == -1) {
-		state_close(st);
+	rts_close(st);
+	if (rts_build(st, cause) == -1) {
+		rts_close(st);
 		return -1;
 	}
 	st->broken = 0;
@@ -1273,7 +1273,7 @@ tramp_call(lua_State *L)
 {
 	struct lua_rt_state *st = lua_rt_state_of(L);
 
-	state_bind_new(L, st);
+	rts_bind_new(L, st);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, st->fn_refs[st->cur_fn]);
 	ctx_push(L, st);
 	ctx_set_ext(L, st->cur_ext);
@@ -1332,7 +1332,7 @@ lua_rt_call(struct lua_rt_session *s, int id, int ext, struct lua_rt_value *out,
 		return -1;
 	st->cur_fn = id;
 	st->cur_ext = ext;
-	status = state_pcall(st, tramp_call, 1);
+	status = rts_pcall(st, tramp_call, 1);
 	if (status != LUA_OK) {
 		char *what = xasprintf("%s()", fn->name);
 
@@ -1379,7 +1379,7 @@ lua_rt_visit(struct lua_rt_session *s, struct caom_observation *obs, char **caus
 		st->cur_script = i;
 		st->cur_obs = obs;
 		st->charged = 0;
-		status = state_pcall(st, tramp_visit, 0);
+		status = rts_pcall(st, tramp_visit, 0);
 		if (status != LUA_OK) {
 			rt_failed(st, status, rt->scripts[i].name, "visit()", cause);
 			lua_pop(st->L, 1);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "caom/lua_rt.h"
 #include "caom/map.h"
 #include "caom/numfmt.h"
 #include "caom/wcs.h"
@@ -37,6 +38,7 @@ struct mctx {
 	struct caom_observation	*obs;
 	struct msgbuf		 warn;
 	char			*error;		/* the first fatal error */
+	char			*fn_error;	/* the first failed function call */
 };
 
 static int
@@ -108,6 +110,60 @@ get_list(struct mctx *m, const struct bp_value *b, struct mv *r)
 	}
 }
 
+/* A function value: call it for HDU r->index (a failure is kept in m->fn_error). */
+static void
+get_function(struct mctx *m, const struct bp_value *b, struct mv *r)
+{
+	struct lua_rt_value v;
+	char *cause = NULL;
+
+	if (m->fn_error != NULL)
+		return;		/* the mapping has failed already */
+	if (m->in->lua == NULL || b->fn < 0) {
+		m->fn_error = xasprintf("%s: function %s is not bound (no functions file)",
+		    r->key, b->lit);
+		return;
+	}
+	memset(&v, 0, sizeof v);
+	if (lua_rt_call(m->in->lua, b->fn, r->index, &v, &cause) != 0) {
+		m->fn_error = xasprintf("%s = %s: %s", r->key, b->lit, cause);
+		free(cause);
+		return;
+	}
+	switch (v.type) {
+	case LUA_RT_NIL:
+		break;		/* absent, as a missing keyword */
+	case LUA_RT_BOOL:
+		r->st = MV_VALUE;
+		r->v.t = FITS_H_BOOL;
+		r->v.b = v.b;
+		break;
+	case LUA_RT_INT:
+		r->st = MV_VALUE;
+		r->v.t = FITS_H_INT;
+		r->v.i = v.i;
+		r->v.d = (double)v.i;
+		break;
+	case LUA_RT_FLOAT:
+		r->st = MV_VALUE;
+		r->v.t = FITS_H_FLOAT;
+		r->v.d = v.d;
+		break;
+	case LUA_RT_STRING:
+		if (lua_rt_check_enum(r->key, v.s, &cause) != 0) {
+			m->fn_error = xasprintf("%s = %s: %s", r->key, b->lit, cause);
+			free(cause);
+			break;
+		}
+		r->st = MV_VALUE;
+		r->own = v.s;
+		v.s = NULL;
+		r->v.s = r->own;
+		break;
+	}
+	lua_rt_value_clear(&v);
+}
+
 /* The blueprint's value of key for HDU index (free it with mv_free). */
 static struct mv
 get(struct mctx *m, enum bp_key_id key, int index)
@@ -134,7 +190,9 @@ get(struct mctx *m, enum bp_key_id key, int index)
 	case BP_NONE:
 		r.st = MV_NULL;
 		break;
-	case BP_FUNCTION:	/* never in a plan: no collection function is compiled in */
+	case BP_FUNCTION:
+		get_function(m, b, &r);
+		break;
 	default:
 		break;
 	}
@@ -1563,6 +1621,13 @@ map_finish(struct mctx *m, int r, char **warnings, char **cause)
 		*warnings = msgbuf_take(&m->warn);
 	else
 		msgbuf_clear(&m->warn);
+	if (m->fn_error != NULL) {	/* the cause of whatever followed */
+		free(m->error);
+		m->error = m->fn_error;
+		m->fn_error = NULL;
+		r = -1;
+	}
+	free(m->fn_error);
 	if (r != 0) {
 		*cause = m->error != NULL ? m->error : xstrdup("mapping failed");
 		return -1;

@@ -431,7 +431,7 @@ rd_spectral_name(const char *ctype)
 		{ "VOPT", "Optical velocity" }, { "VELO", "Velocity" }, { "ZOPT", "Redshift" },
 		{ "BETA", "Beta" }, { "VELOCITY", "Velocity" }, { "WAVELENGTH", "Wavelength" },
 	};
-	char base[16];
+	char base[FLEN_KEYWORD];
 	size_t i;
 
 	snprintf(base, sizeof base, "%.*s", (int)strcspn(ctype, "- "), ctype);
@@ -446,7 +446,7 @@ rd_spectral_name(const char *ctype)
 static void
 rd_world(struct rd_hdu *h, int axis, struct preview_data *d)
 {
-	char key[16], ctype[72], cunit[72];
+	char key[FLEN_KEYWORD], ctype[72], cunit[72];
 	const char *name;
 	struct wcsprm wcs;
 	double crval, crpix, cdelt, pix, img, phi, theta, unit;

@@ -23,6 +23,7 @@
 #include "client/client.h"
 #include "caom/fits.h"
 #include "caom/legacy.h"
+#include "caom/lua_code.h"
 #include "caom/map.h"
 #include "conf/collection.h"
 #include "conf/conf.h"
@@ -34,6 +35,15 @@
 struct strv {
 	char		**v;
 	size_t		 n;
+};
+
+/* The collection code: --functions, --visit, --table; built once, bound per blueprint. */
+struct map_code {
+	const char	*functions;
+	struct strv	 visit;
+	struct strv	 table_names;
+	struct strv	 table_paths;	/* what follows '=' in each --table value */
+	struct lua_rt	*rt;		/* NULL: no code */
 };
 
 struct map_args {
@@ -56,6 +66,7 @@ struct map_args {
 	struct strv	 collections;	/* --collection files */
 	const char	*outdir;
 	struct strv	 files;		/* the files to map (with --collection) */
+	struct map_code	 code;
 };
 
 struct artifact_info {
@@ -80,6 +91,7 @@ map_usage(const char *why)
 	fprintf(stderr, "usage: caom2ingest map --observation COLLECTION OBSERVATION_ID\n"
 	    "           --lineage PRODUCT_ID/ARTIFACT_URI... --local FILE...\n"
 	    "           (--blueprint FILE... | --config F --default F --override F)\n"
+	    "           [--functions FILE.lua] [--visit FILE.lua]... [--table NAME=FILE]...\n"
 	    "           [--in EXISTING.xml] [--artifact-info FILE.tsv]\n"
 	    "           [-o OUT.xml | --push URL [--cert PEM | --token-file F | --netrc F]\n"
 	    "           [--ca-path PATH]]\n"
@@ -167,6 +179,20 @@ map_parse(int argc, char **argv, struct map_args *a)
 			a->netrc = argv[i++];
 		else if (strcmp(opt, "--ca-path") == 0)
 			a->ca_path = argv[i++];
+		else if (strcmp(opt, "--functions") == 0)
+			a->code.functions = argv[i++];
+		else if (strcmp(opt, "--visit") == 0)
+			strv_add(&a->code.visit, argv[i++]);
+		else if (strcmp(opt, "--table") == 0) {
+			char *eq = strchr(argv[i], '=');
+
+			if (eq == NULL || eq == argv[i] || eq[1] == '\0')
+				return map_usage("--table takes NAME=FILE");
+			*eq = '\0';
+			strv_add(&a->code.table_names, argv[i]);
+			strv_add(&a->code.table_paths, eq + 1);
+			i++;
+		}
 		else if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
 			map_usage(NULL);
 			return CLIENT_EXIT_USAGE;
@@ -337,6 +363,24 @@ print_warnings(char *w)
 	free(w);
 }
 
+/* The runtime of --functions, --visit and --table (none when none is given). */
+static int
+map_code_build(struct map_code *c, char **cause)
+{
+	struct lua_code_spec spec;
+
+	memset(&spec, 0, sizeof spec);
+	spec.functions = c->functions;
+	spec.visit = (const char *const *)c->visit.v;
+	spec.nvisit = c->visit.n;
+	spec.table_names = (const char *const *)c->table_names.v;
+	spec.table_paths = (const char *const *)c->table_paths.v;
+	spec.ntables = c->table_names.n;
+	if (!lua_code_wanted(&spec))
+		return 0;
+	return (c->rt = lua_code_build(&spec, cause)) != NULL ? 0 : -1;
+}
+
 /* The blueprint for lineage entry i. */
 static struct blueprint *
 map_blueprint(const struct map_args *a, struct legacy *lg, size_t i, const char *uri)
@@ -361,7 +405,11 @@ map_blueprint(const struct map_args *a, struct legacy *lg, size_t i, const char 
 	if (a->blueprint.n == 0)
 		return bp;
 	file = a->blueprint.v[a->blueprint.n == 1 ? 0 : i];
-	if (blueprint_load(bp, file, &cause) != 0) {
+	if (a->code.functions != NULL)
+		bp_allow_functions(bp);
+	if (blueprint_load(bp, file, &cause) != 0 ||
+	    (a->code.functions != NULL && lua_code_bind(a->code.rt, a->code.functions, bp,
+	    &cause) != 0)) {
 		fprintf(stderr, "caom2ingest map: %s\n", cause);
 		free(cause);
 		blueprint_free(bp);
@@ -389,6 +437,7 @@ map_one(const struct map_args *a, struct legacy *lg, size_t i, struct caom_obser
 		    entry);
 		return -1;
 	}
+	memset(&in, 0, sizeof in);
 	pid = xstrndup(entry, (size_t)(slash - entry));
 	if ((bp = map_blueprint(a, lg, i, slash + 1)) == NULL)
 		goto out;
@@ -409,12 +458,26 @@ map_one(const struct map_args *a, struct legacy *lg, size_t i, struct caom_obser
 	in.fits = f;
 	in.path = local;
 	in.bp = bp;
+	if (a->code.rt != NULL) {
+		const char *base = strrchr(local, '/') != NULL ? strrchr(local, '/') + 1 : local;
+		struct lua_rt_input li = { f, slash + 1, base, NULL };
+
+		if ((in.lua = lua_rt_begin(a->code.rt, &li, &cause)) == NULL) {
+			fprintf(stderr, "caom2ingest map: %s\n", cause);
+			goto out;
+		}
+	}
 	if (map_augment(*obs, &in, &warn, &cause) != 0) {
 		print_warnings(warn);
 		fprintf(stderr, "caom2ingest map: %s\n", cause);
 		goto out;
 	}
 	print_warnings(warn);
+	/* the visitors, in order, after the mapping and before the checksums */
+	if (in.lua != NULL && lua_rt_visit(in.lua, *obs, &cause) != 0) {
+		fprintf(stderr, "caom2ingest map: %s: %s\n", local, cause);
+		goto out;
+	}
 	pl = caom_observation_find_plane(*obs, pid);
 	art = pl != NULL ? caom_plane_find_artifact(pl, slash + 1) : NULL;
 	if (art != NULL && content_meta(art, local, f == NULL || real_fits_bytes(local), info,
@@ -422,6 +485,7 @@ map_one(const struct map_args *a, struct legacy *lg, size_t i, struct caom_obser
 		goto out;
 	r = 0;
 out:
+	lua_rt_end(in.lua);
 	free(cause);
 	free(pid);
 	fits_file_free(f);
@@ -708,6 +772,7 @@ static int
 map_coll_file(struct caom_observation *obs, const struct map_file *f,
     const struct artifact_info *info, size_t ninfo)
 {
+	const struct conf_rule *rule = &f->coll->conf->rules.v[f->res.rule];
 	struct blueprint *bp = NULL;
 	struct fits_file *ff = NULL;
 	struct artifact_facts facts;
@@ -717,9 +782,17 @@ map_coll_file(struct caom_observation *obs, const struct map_file *f,
 	int r = -1;
 
 	if (f->res.blueprint != NULL && f->res.blueprint[0] != '\0') {
-		if (artifact_blueprint(f->res.blueprint, f->local, f->res.uri, &bp, &warn,
-		    &cause) != 0 || (fits_name_is_fits(f->local) && fits_read(f->local, &ff,
-		    &cause) != 0))
+		if (rule->lua != NULL) {
+			/* collection code: function values bound to its runtime (as ingest.c) */
+			bp = blueprint_new();
+			bp_allow_functions(bp);
+			if (blueprint_load(bp, f->res.blueprint, &cause) != 0 ||
+			    lua_code_bind(rule->lua, rule->lua_functions, bp, &cause) != 0)
+				goto out;
+		} else if (artifact_blueprint(f->res.blueprint, f->local, f->res.uri, &bp, &warn,
+		    &cause) != 0)
+			goto out;
+		if (fits_name_is_fits(f->local) && fits_read(f->local, &ff, &cause) != 0)
 			goto out;
 		print_warnings(warn);
 		warn = NULL;
@@ -731,9 +804,21 @@ map_coll_file(struct caom_observation *obs, const struct map_file *f,
 		in.fits = ff;
 		in.path = f->local;
 		in.bp = bp;
+		if (rule->lua != NULL) {
+			const char *base = strrchr(f->local, '/') != NULL ?
+			    strrchr(f->local, '/') + 1 : f->local;
+			struct lua_rt_input li = { ff, f->res.uri, base, NULL };
+
+			if ((in.lua = lua_rt_begin(rule->lua, &li, &cause)) == NULL)
+				goto out;
+		}
 		r = map_augment(obs, &in, &warn, &cause);
 		print_warnings(warn);
 		warn = NULL;
+		/* the visitors, in order, after the mapping and before the checksums */
+		if (r == 0 && in.lua != NULL && lua_rt_visit(in.lua, obs, &cause) != 0)
+			r = -1;
+		lua_rt_end(in.lua);
 		if (r != 0)
 			goto out;
 		r = -1;
@@ -761,17 +846,6 @@ out:
 	fits_file_free(ff);
 	blueprint_free(bp);
 	return r;
-}
-
-/* Visitors are the Lua runtime's; until it runs them, say so rather than seem to. */
-static void
-map_coll_code_note(const struct map_file *f)
-{
-	const struct conf_rule *rule = &f->coll->conf->rules.v[f->res.rule];
-
-	if (rule->code.visit.n > 0 || f->coll->conf->code.visit.n > 0)
-		fprintf(stderr, "caom2ingest map: warning: %s: visitors (visit:) are not run: "
-		    "this caom2ingest has no Lua runtime\n", f->local);
 }
 
 /* Write obs to -o, DIR/COLLECTION/OBSERVATION_ID.xml (--outdir) or standard output. */
@@ -813,7 +887,6 @@ map_coll_group(const struct map_args *a, struct map_file *files, size_t lo, size
 		obs->algorithm.name = xstrdup("exposure");
 	}
 	for (i = lo; i < hi; i++) {
-		map_coll_code_note(&files[i]);
 		if (map_coll_file(obs, &files[i], info, ninfo) != 0)
 			goto out;
 	}
@@ -919,6 +992,10 @@ client_map(int argc, char **argv)
 		fprintf(stderr, "caom2ingest map: %s\n", cause);
 		goto done;
 	}
+	if (map_code_build(&a.code, &cause) != 0) {
+		fprintf(stderr, "caom2ingest map: %s\n", cause);
+		goto done;
+	}
 	if (a.push != NULL) {
 		r = map_push(&a, lg, info, ninfo);
 		goto done;
@@ -949,6 +1026,11 @@ done:
 	free(a.blueprint.v);
 	free(a.collections.v);
 	free(a.files.v);
+	free(a.code.visit.v);
+	free(a.code.table_names.v);
+	free(a.code.table_paths.v);
+	lua_rt_free(a.code.rt);
+	lua_rt_thread_cleanup();
 	info_free(info, ninfo);
 	legacy_free(lg);
 	caom_observation_free(obs);

@@ -18,11 +18,14 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
 #include "caom/blueprint.h"
+#include "caom/blueprint_load.h"
 #include "caom/legacy.h"
+#include "caom/lua_code.h"
 #include "caom/preview.h"
 #include "conf/conf.h"
 #include "conf/conf_preview.h"
@@ -319,6 +322,10 @@ static const struct conf_key conf_top_keys[] = {
 	  "threads stat'ing files in a scan (default: one per CPU, up to 8)" },
 	{ "ignore_suffixes", CONF_STRLIST, T(ignore_suffixes), 0, NULL, NULL,
 	  "names ignored while being written" },
+	{ "lua_memory", CONF_COUNT, T(lua_memory), 0, NULL, NULL,
+	  "MiB of memory per Lua state (default 64)" },
+	{ "lua_instructions", CONF_COUNT, T(lua_instructions), 0, NULL, NULL,
+	  "millions of Lua instructions per function call or visit (default 50)" },
 	{ "collections", CONF_LIST, T(collections), 0, NULL, &conf_collection_table,
 	  "collections and their landing directories" },
 	{ "sink", CONF_SECTION, T(sink), 0, NULL, &conf_sink_table, "where observations go" },
@@ -402,8 +409,14 @@ conf_new(void)
 void
 conf_free(struct conf *cfg)
 {
+	size_t i, j;
+
 	if (cfg == NULL)
 		return;
+	for (i = 0; i < cfg->collections.n; i++) {
+		for (j = 0; j < cfg->collections.v[i].rules.n; j++)
+			lua_rt_free(cfg->collections.v[i].rules.v[j].lua);
+	}
 	free(cfg->path);
 	conf_free_table(&conf_top_table, cfg);
 	conf_strlist_clear(&cfg->files);
@@ -910,6 +923,7 @@ conf_check_rule(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefi
 	struct rules *rules;
 	char *cause = NULL;
 
+	((struct conf_rule *)item)->line = (int)node->start_mark.line + 1;
 	if (r->match == NULL || r->observation == NULL || r->product == NULL || r->uri == NULL)
 		return;		/* already reported as required */
 	if (r->legacy.config != NULL || r->legacy.defaults != NULL || r->legacy.override != NULL) {
@@ -1094,11 +1108,93 @@ conf_coll_error(struct conf_ctx *ctx, const struct conf_collection *c, const cha
 	va_end(ap);
 }
 
+/*
+ * A rule's collection code: its scripts compiled (with the global limits)
+ * and, when its blueprint is one file, the blueprint's function values
+ * bound to them; what is wrong is reported at the rule's line.
+ */
+static void
+conf_build_code(struct conf_ctx *ctx, const struct conf *cfg, const struct conf_collection *c,
+    struct conf_rule *r, const char *prefix)
+{
+	/* the rule's functions and visit in place of the collection's; tables: both */
+	const struct conf_strlist *visit = r->code.visit.n > 0 ? &r->code.visit : &c->code.visit;
+	const struct conf_named_files *rt = &r->code.tables, *ct = &c->code.tables;
+	struct lua_code_spec spec;
+	struct blueprint *bp;
+	yaml_node_t at;
+	char **names, **paths, *cause = NULL, *line, *save = NULL;
+	size_t i, k, n = 0;
+
+	memset(&spec, 0, sizeof spec);
+	spec.functions = r->code.functions != NULL ? r->code.functions : c->code.functions;
+	spec.visit = (const char *const *)visit->v;
+	spec.nvisit = visit->n;
+	spec.ntables = rt->n + ct->n;
+	if (!lua_code_wanted(&spec))
+		return;
+	/* a file that is not there was reported where its key is */
+	if (spec.functions != NULL && access(spec.functions, R_OK) != 0)
+		return;
+	for (i = 0; i < visit->n; i++)
+		if (access(visit->v[i], R_OK) != 0)
+			return;
+	for (i = 0; i < rt->n + ct->n; i++)
+		if (access(i < rt->n ? rt->v[i].path : ct->v[i - rt->n].path, R_OK) != 0)
+			return;
+	memset(&at, 0, sizeof at);
+	at.start_mark.line = (size_t)(r->line > 0 ? r->line - 1 : 0);
+	if (r->legacy.config != NULL || r->legacy.defaults != NULL || r->legacy.override != NULL) {
+		conf_error(ctx, &at, "%s: functions, visit and tables go with a blueprint, not "
+		    "legacy", prefix);
+		return;
+	}
+	names = xcalloc(spec.ntables + 1, sizeof *names);
+	paths = xcalloc(spec.ntables + 1, sizeof *paths);
+	for (i = 0; i < rt->n; i++) {
+		names[n] = rt->v[i].name;
+		paths[n++] = rt->v[i].path;
+	}
+	for (i = 0; i < ct->n; i++) {
+		for (k = 0; k < rt->n && strcmp(rt->v[k].name, ct->v[i].name) != 0; k++)
+			;
+		if (k == rt->n) {	/* a name of both is the rule's */
+			names[n] = ct->v[i].name;
+			paths[n++] = ct->v[i].path;
+		}
+	}
+	spec.ntables = n;
+	spec.table_names = (const char *const *)names;
+	spec.table_paths = (const char *const *)paths;
+	spec.limits.memory = (size_t)cfg->lua_memory << 20;
+	spec.limits.instructions = (uint64_t)cfg->lua_instructions * 1000000;
+	if ((r->lua = lua_code_build(&spec, &cause)) == NULL)
+		goto fail;
+	r->lua_functions = spec.functions;
+	/* a templated blueprint (${group}) is bound when a file names it */
+	if (r->blueprint != NULL && strstr(r->blueprint, "${") == NULL &&
+	    access(r->blueprint, R_OK) == 0) {
+		bp = blueprint_new();
+		bp_allow_functions(bp);
+		if (blueprint_load(bp, r->blueprint, &cause) == 0)
+			lua_code_bind(r->lua, r->lua_functions, bp, &cause);
+		blueprint_free(bp);
+	}
+fail:
+	for (line = cause != NULL ? strtok_r(cause, "\n", &save) : NULL; line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		conf_error(ctx, &at, "%s: %s", prefix, line);
+	free(cause);
+	free(names);
+	free(paths);
+}
+
 /* Check what only the whole configuration can tell: unique collection names. */
 static void
 conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 {
-	const struct conf_collection *a, *b;
+	struct conf_collection *a;
+	const struct conf_collection *b;
 	const char *sep;
 	char *la, *lb;
 	size_t i, j;
@@ -1126,6 +1222,12 @@ conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 		if (!ctx->offline && a->queues.n > 0 && cfg->amqp.url == NULL)
 			conf_coll_error(ctx, a, "%s%squeues: needs an amqp section with a url", la,
 			    sep);
+		for (j = 0; j < a->rules.n; j++) {
+			char *prefix = xasprintf("%s%srules[%zu]", la, sep, j + 1);
+
+			conf_build_code(ctx, cfg, a, &a->rules.v[j], prefix);
+			free(prefix);
+		}
 		free(la);
 	}
 }

@@ -112,6 +112,9 @@ struct conf_rule {
 	/* functions, visit: when set, in place of the collection's; tables: over
 	 * the collection's (a name of both is the rule's) */
 	struct conf_code code;
+	struct lua_rt	*lua;		/* built from the code in force at load; NULL: none */
+	const char	*lua_functions;	/* the functions file lua was built with, or NULL */
+	int		 line;		/* where it is defined */
 };
 
 /* A bucket of an S3-compatible store whose objects belong to a collection. */
@@ -194,6 +197,8 @@ struct conf_sink {
 	struct conf_repo repo;
 };
 
+struct lua_rt;
+
 struct conf {
 	char		*path;		/* the file read */
 	int		 log_target;	/* enum log_target */
@@ -207,6 +212,8 @@ struct conf {
 	uint64_t	 poll_ms;	/* rescan interval of poll-mode trees */
 	long		 scan_threads;	/* threads of a scan; 0: one per CPU, up to 8 */
 	struct conf_strlist ignore_suffixes;	/* names ignored while written */
+	long		 lua_memory;	/* MiB per Lua state, 0: the default */
+	long		 lua_instructions; /* millions of Lua instructions per call, 0: the default */
 	struct {
 		struct conf_collection *v;
 		size_t		  n;

@@ -20,7 +20,10 @@
 #include "caom/checksum.h"
 #include "conf/conf.h"
 #include "caom/blueprint.h"
+#include "caom/blueprint_load.h"
 #include "caom/fits.h"
+#include "caom/lua_code.h"
+#include "conf/rules.h"
 #include "daemon/ingest.h"
 #include "daemon/previews.h"
 #include "caom/map.h"
@@ -46,6 +49,8 @@ struct ingest {
 	struct work		*work;		/* reads and checksums files off the loop */
 	struct previews		*previews;	/* the rules' previews and thumbnails */
 	struct ingest_observer	 observer;
+	struct rules		**code_rules;	/* per collection, to find a file's rule's
+						 * collection code; NULL: it has none */
 	LIST_HEAD(, ingest_run)	 runs;		/* in flight */
 };
 
@@ -58,6 +63,7 @@ struct ingest_prep {
 	char			*warn;		/* a legacy mapping's warnings, logged on the loop */
 	char			*cause;		/* set: this file cannot be ingested */
 	struct previews_plan	*previews;	/* what the file's previews are, NULL: none */
+	const struct conf_rule	*code;		/* its rule, when that has collection code */
 };
 
 /* One attempt of one observation, alive while a push is in flight. */
@@ -75,7 +81,19 @@ struct ingest_run {
 static int
 ingest_read_mapping(const struct state_file *f, struct ingest_prep *pr, char **cause)
 {
-	if (artifact_blueprint(f->blueprint, f->path, f->uri, &pr->bp, &pr->warn, cause) != 0)
+	char *msg = NULL;
+
+	if (pr->code != NULL) {
+		/* its function values are bound on the loop (ingest_map_file) */
+		pr->bp = blueprint_new();
+		bp_allow_functions(pr->bp);
+		if (blueprint_load(pr->bp, f->blueprint, &msg) != 0) {
+			*cause = xasprintf("blueprint for %s: %s", f->path, msg);
+			free(msg);
+			return -1;
+		}
+	} else if (artifact_blueprint(f->blueprint, f->path, f->uri, &pr->bp, &pr->warn,
+	    cause) != 0)
 		return -1;
 	if (fits_name_is_fits(f->path) && fits_read(f->path, &pr->ff, cause) != 0)
 		return -1;
@@ -138,7 +156,25 @@ ingest_map_file(struct caom_observation *obs, const struct state_file *f,
 	in.fits = pr->ff;
 	in.path = f->path;
 	in.bp = pr->bp;
+	/*
+	 * Collection code runs here, where the mapping runs: on the loop thread
+	 * (its own Lua state there), bounded by the instruction budget.
+	 */
+	if (pr->code != NULL) {
+		const char *base = strrchr(f->path, '/') != NULL ? strrchr(f->path, '/') + 1 :
+		    f->path;
+		struct lua_rt_input li = { pr->ff, f->uri, base, NULL };
+
+		if (lua_code_bind(pr->code->lua, pr->code->lua_functions, pr->bp, cause) != 0)
+			return -1;
+		if ((in.lua = lua_rt_begin(pr->code->lua, &li, cause)) == NULL)
+			return -1;
+	}
 	r = map_augment(obs, &in, &warn, &msg);
+	/* the visitors, in order, after the mapping and before the checksums */
+	if (r == 0 && in.lua != NULL && lua_rt_visit(in.lua, obs, &msg) != 0)
+		r = -1;
+	lua_rt_end(in.lua);
 	/* logged whether or not the mapping failed: a warning may say why it did */
 	if (warn != NULL)
 		log_at(LOG_WARNING, 0, LOG_FIELDS({ "FILE", f->path }), "%s: mapping: %s", f->path,
@@ -322,6 +358,63 @@ ingest_prepared(void *arg)
 		ingest_to_dir(run);
 }
 
+/* The rule of f, when that rule has collection code (its name still gives f's observation). */
+static const struct conf_rule *
+ingest_code(struct ingest *in, const char *collection, const struct state_file *f)
+{
+	const struct conf_collection *c;
+	const struct conf_rule *r = NULL;
+	struct rules_result res;
+	size_t i;
+
+	for (i = 0; i < in->cfg->collections.n; i++) {
+		c = &in->cfg->collections.v[i];
+		if (strcmp(c->name, collection) != 0 || in->code_rules == NULL ||
+		    in->code_rules[i] == NULL || f->observation == NULL || f->blueprint == NULL)
+			continue;
+		if (rules_classify(in->code_rules[i], f->path, &res) != RULES_MATCHED)
+			return NULL;
+		if (c->rules.v[res.rule].lua != NULL &&
+		    strcmp(res.observation, f->observation) == 0)
+			r = &c->rules.v[res.rule];
+		rules_result_free(&res);
+		return r;
+	}
+	return NULL;
+}
+
+/* The rules of collections with collection code, to find a file's rule again. */
+static int
+ingest_code_rules(struct ingest *in, char **cause)
+{
+	const struct conf_collection *c;
+	struct rules_spec *specs;
+	size_t i, j;
+	int any;
+
+	in->code_rules = xcalloc(in->cfg->collections.n + 1, sizeof *in->code_rules);
+	for (i = 0; i < in->cfg->collections.n; i++) {
+		c = &in->cfg->collections.v[i];
+		for (j = 0, any = 0; j < c->rules.n; j++)
+			any |= c->rules.v[j].lua != NULL;
+		if (!any)
+			continue;
+		specs = xcalloc(c->rules.n + 1, sizeof *specs);
+		for (j = 0; j < c->rules.n; j++) {
+			specs[j].match = c->rules.v[j].match;
+			specs[j].observation = c->rules.v[j].observation;
+			specs[j].product = c->rules.v[j].product;
+			specs[j].uri = c->rules.v[j].uri;
+			specs[j].blueprint = c->rules.v[j].blueprint;
+		}
+		in->code_rules[i] = rules_new(c->name, NULL, NULL, specs, c->rules.n, cause);
+		free(specs);
+		if (in->code_rules[i] == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 static void
 ingest_run(void *arg, struct jobs_job *job)
 {
@@ -347,9 +440,11 @@ ingest_run(void *arg, struct jobs_job *job)
 		return;
 	}
 	run->prep = xcalloc(run->nfiles + 1, sizeof *run->prep);
-	for (i = 0; i < run->nfiles; i++)	/* which rule's previews: on the loop */
+	for (i = 0; i < run->nfiles; i++) {	/* which rule's previews and code: on the loop */
 		run->prep[i].previews = previews_plan(in->previews, jobs_job_collection(job),
 		    &run->files[i]);
+		run->prep[i].code = ingest_code(in, jobs_job_collection(job), &run->files[i]);
+	}
 	work_submit(in->work, ingest_prepare, ingest_prepared, run);
 }
 
@@ -468,7 +563,7 @@ ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st, char 
 	/* two workers: a file being checksummed does not hold up the next. They
 	 * read headers with cfitsio while the loop may too (BINTABLE columns):
 	 * cfitsio must be built reentrant, as Debian's is (t/fits checks it). */
-	if ((in->work = work_new(loop, 2, cause)) == NULL) {
+	if ((in->work = work_new(loop, 2, cause)) == NULL || ingest_code_rules(in, cause) != 0) {
 		ingest_free(in);
 		return NULL;
 	}
@@ -485,6 +580,8 @@ ingest_free_sum(const char *key, void *value, void *arg)
 void
 ingest_free(struct ingest *in)
 {
+	size_t i;
+
 	if (in == NULL)
 		return;
 	work_free(in->work, ingest_discard);
@@ -495,6 +592,9 @@ ingest_free(struct ingest *in)
 	strmap_each(in->stored, ingest_free_sum, NULL);
 	strmap_free(in->stored);
 	previews_free(in->previews);
+	for (i = 0; in->code_rules != NULL && i < in->cfg->collections.n; i++)
+		rules_free(in->code_rules[i]);
+	free(in->code_rules);
 	free(in->dir);
 	free(in);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "caom/caom_xml.h"
+#include "caom/lua_rt.h"
 #include "caom/preview.h"
 #include "conf/conf.h"
 #include "lib/curlev.h"
@@ -175,6 +176,7 @@ main(int argc, char **argv)
 	if (opt.check_config) {
 		printf("OK\n");
 		conf_free(cfg);
+		lua_rt_thread_cleanup();
 		return DAEMON_EXIT_OK;
 	}
 	log_init("caom2ingestd", cfg->log_level, (enum log_target)cfg->log_target);
@@ -197,5 +199,6 @@ main(int argc, char **argv)
 	code = daemon_run(d);
 	daemon_free(d);
 	preview_cleanup();	/* the workers have stopped: the plots' font caches go */
+	lua_rt_thread_cleanup();	/* the loop's Lua states (the mapping runs there) */
 	return code;
 }

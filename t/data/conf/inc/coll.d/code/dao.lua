@@ -1,1 +1,1 @@
--- test data: the configuration checks only that this file is there
+-- test data: the collection's functions (none called by dao.blueprint)

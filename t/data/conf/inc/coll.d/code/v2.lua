@@ -1,1 +1,2 @@
--- test data: the configuration checks only that this file is there
+-- test data: a visitor that changes nothing
+function visit(obs, ctx) end
