@@ -117,6 +117,13 @@ struct conf_webhook {
 	long		 max_body;	/* bytes */
 };
 
+/* The operators' HTTP endpoint: metrics, the status page. */
+struct conf_http {
+	char		*listen;	/* ADDR:PORT; NULL: none */
+	char		*token_file;	/* bearer token required, or NULL */
+	uint64_t	 refresh_ms;	/* counts from the state store; 0: the default */
+};
+
 /* The AMQP broker that collections' queues live on. */
 struct conf_amqp {
 	char		*url;		/* amqp[s]://[user@]host[:port][/vhost] */
@@ -153,6 +160,7 @@ struct conf {
 	struct conf_s3	 s3;
 	struct conf_webhook webhook;
 	struct conf_amqp amqp;
+	struct conf_http http;
 };
 
 /* A configuration holding the built-in defaults. */

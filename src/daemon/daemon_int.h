@@ -30,6 +30,7 @@ struct daemon {
 	struct pipeline	*pipeline;
 	struct control	*control;
 	struct tickets	*tickets;	/* waits for queued work (commands.c) */
+	struct monitor	*monitor;	/* the operators' HTTP view, or NULL */
 	time_t		 started;
 	unsigned	 reloads;
 	int		 detached;	/* stderr is /dev/null: log to the journal */

@@ -709,6 +709,12 @@ pipeline_settle_oldest(const struct pipeline *p)
 	return settle_oldest(p->settle);
 }
 
+uint64_t
+pipeline_state_writes(const struct pipeline *p)
+{
+	return state_writes(p->state);
+}
+
 int
 pipeline_counts(struct pipeline *p, struct state_counts *c)
 {

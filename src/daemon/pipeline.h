@@ -55,6 +55,8 @@ uint64_t pipeline_rescan(struct pipeline *p);
 uint64_t pipeline_settle_mark(const struct pipeline *p);
 /* The lowest settle sequence number still waiting (see settle_oldest). */
 uint64_t pipeline_settle_oldest(const struct pipeline *p);
+/* Write statements the state store ran (a change means the store changed). */
+uint64_t pipeline_state_writes(const struct pipeline *p);
 /* Counts by status from the state store; 0 or -1. */
 int pipeline_counts(struct pipeline *p, struct state_counts *c);
 /* The names list --state takes: the statuses, then the life-cycle states. */

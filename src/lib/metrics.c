@@ -217,6 +217,21 @@ metrics_sample(FILE *fp, const char *name, double value, int nlabels, ...)
 	va_end(ap);
 }
 
+/* The upper bound of bucket i, 2^i us, in seconds written exactly ("0.000512"). */
+static void
+metrics_le(char *buf, size_t size, int i)
+{
+	uint64_t us = (uint64_t)1 << i;
+	size_t n;
+
+	snprintf(buf, size, "%llu.%06llu", (unsigned long long)(us / 1000000),
+	    (unsigned long long)(us % 1000000));
+	for (n = strlen(buf); buf[n - 1] == '0'; n--)
+		buf[n - 1] = '\0';
+	if (buf[n - 1] == '.')
+		buf[n - 1] = '\0';
+}
+
 /*
  * stats.h's bucket i counts latencies under 2^i us, so the buckets up to i
  * cumulated are the count at le = 2^i us (a latency of exactly 2^i us is
@@ -234,7 +249,7 @@ metrics_histogram(FILE *fp, const char *name, const struct stats_histogram *h,
 
 	for (i = 0; i < STATS_BUCKETS - 1; i++) {
 		cum += h->bucket[i];
-		snprintf(le, sizeof le, "%.6g", stats_bucket_le(i));
+		metrics_le(le, sizeof le, i);
 		if (label != NULL)
 			metrics_sample(fp, bucket, (double)cum, 2, label, value, "le", le);
 		else

@@ -134,12 +134,6 @@ stats_stage_name(enum stats_stage s)
 	return stats_stage_names[s];
 }
 
-double
-stats_bucket_le(int i)
-{
-	return (double)((uint64_t)1 << i) / 1e6;
-}
-
 void
 stats_reset(void)
 {

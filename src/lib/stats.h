@@ -56,8 +56,6 @@ const char *stats_counter_name(enum stats_counter c);
 /* A stage's histogram, and its name. */
 void stats_histogram(enum stats_stage s, struct stats_histogram *out);
 const char *stats_stage_name(enum stats_stage s);
-/* The upper bound in seconds of bucket i (< STATS_BUCKETS - 1). */
-double stats_bucket_le(int i);
 /* Zero everything (tests). */
 void stats_reset(void);
 
