@@ -16,7 +16,7 @@ for p in python3 /usr/bin/python3; do
 	if "$p" -c 'import prometheus_client.parser' 2>/dev/null; then py=$p; break; fi
 done
 chromium=$(command -v chromium || command -v chromium-browser || true)
-plan 64
+plan 65
 
 N=400		# the burst
 land=$tmp/landing
@@ -235,14 +235,27 @@ is 404 "$(code "$url/nope")" "an unknown page: 404"
 is 400 "$(code "$url/observations/OMM")" "an observation without an ID: 400"
 is 404 "$(code "$url/observations/OMM/nope")" "an unknown observation: 404"
 if [ -n "$py" ]; then
-	reply=$("$py" -c '
-import socket, sys
+	raw() {	# send bytes ($2, a Python literal) on a connection; the answer's first line
+		"$py" -c '
+import ast, socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-s.sendall(b"\x00\x01garbage\r\n\r\n")
-print(s.recv(100).decode("latin-1").split("\r\n")[0])' "$port")
-	like "$reply" '^HTTP/1.1 400' "a request that is not HTTP: 400"
+s.settimeout(10)
+s.sendall(ast.literal_eval(sys.argv[2]))
+data = b""
+try:
+    while not data.endswith(b"\r\n") and b"\r\n" not in data:
+        d = s.recv(4096)
+        if not d: break
+        data += d
+except OSError:
+    pass
+print(data.split(b"\r\n")[0].decode("latin-1") or "closed")' "$port" "$1"
+	}
+	like "$(raw 'b"GET /metrics HTTP/1.1\r\nNoColonHere\r\n\r\n"')" '^HTTP/1.1 400' \
+		"a header line without a colon: 400"
+	like "$(raw 'b"GET /metrics HTTP/9.9\r\n\r\n"')" '^HTTP/1.1 505' "an unknown HTTP version: 505"
 else
-	skip 1 "no python3"
+	skip 2 "no python3"
 fi
 is 200 "$(code "$url/status.json")" "and the daemon answers on"
 

@@ -32,6 +32,7 @@
 
 #define MONITOR_REFRESH_S	2.	/* the default refresh interval */
 #define MONITOR_XML_MAX		(1024 * 1024)	/* of a stored document shown */
+#define MONITOR_CACHE_S		0.25	/* a page is rendered again after this */
 
 #define MONITOR_TEXT	"text/plain; version=0.0.4; charset=utf-8"
 #define MONITOR_HTML	"text/html; charset=utf-8"
@@ -180,7 +181,6 @@ static void
 monitor_metrics_states(const struct monitor *m, FILE *fp, const char **colls)
 {
 	const struct state_census_group *g;
-	int64_t oldest;
 	size_t i;
 	int p;
 
@@ -194,20 +194,12 @@ monitor_metrics_states(const struct monitor *m, FILE *fp, const char **colls)
 			    state_phase_name((enum state_phase)p));
 	}
 	metrics_family(fp, "caom2ingest_oldest_unfinished_landed_timestamp_seconds", "gauge",
-	    "When the first file of the collection's oldest observation not yet done or "
-	    "failed landed (absent: none)");
+	    "When the first file landed of the collection's unfinished observation (not done "
+	    "or failed) that changed least recently (absent: none)");
 	for (i = 0; colls[i] != NULL; i++) {
-		if ((g = monitor_group(m, colls[i])) == NULL)
-			continue;
-		for (p = 0, oldest = 0; p < STATE_NPHASES; p++) {
-			if (p != STATE_PHASE_DONE && p != STATE_PHASE_FAILED && g->n[p] > 0 &&
-			    g->oldest_landed_ms[p] > 0 && (oldest == 0 ||
-			    g->oldest_landed_ms[p] < oldest))
-				oldest = g->oldest_landed_ms[p];
-		}
-		if (oldest > 0)
+		if ((g = monitor_group(m, colls[i])) != NULL && g->oldest_landed_ms > 0)
 			metrics_sample(fp, "caom2ingest_oldest_unfinished_landed_timestamp_seconds",
-			    (double)oldest / 1e3, 1, "collection", colls[i]);
+			    (double)g->oldest_landed_ms / 1e3, 1, "collection", colls[i]);
 	}
 }
 
@@ -333,23 +325,44 @@ monitor_metrics(const struct monitor *m, size_t *len)
 
 /* --- the routes -------------------------------------------------------- */
 
+/*
+ * Serve a copy of the text of page (rendered again when older than
+ * MONITOR_CACHE_S): a thousand scrapes at once cost the loop one rendering,
+ * not a thousand.
+ */
 static void
-monitor_serve(struct http_req *r, const char *type, char *buf, size_t len)
+monitor_serve_cached(struct monitor *m, struct http_req *r, enum monitor_page page,
+    const char *type, char *(*render)(struct monitor *, size_t *))
 {
-	if (buf == NULL)
+	struct monitor_cached *c = &m->cached[page];
+	double now = ev_now(m->loop);
+	char *copy;
+
+	if (c->buf == NULL || now - c->at >= MONITOR_CACHE_S || now < c->at) {
+		free(c->buf);
+		c->len = 0;
+		c->buf = render(m, &c->len);
+		c->at = now;
+	}
+	if (c->buf == NULL) {
 		http_reply_text(r, 500, "out of memory\n");
-	else
-		http_reply(r, 200, type, buf, len);
+		return;
+	}
+	copy = xmalloc(c->len + 1);
+	memcpy(copy, c->buf, c->len);
+	http_reply(r, 200, type, copy, c->len);
+}
+
+static char *
+monitor_render_metrics(struct monitor *m, size_t *len)
+{
+	return monitor_metrics(m, len);
 }
 
 static void
 monitor_on_metrics(void *arg, struct http_req *r, const char *path)
 {
-	struct monitor *m = arg;
-	size_t len = 0;
-	char *buf = monitor_metrics(m, &len);
-
-	monitor_serve(r, MONITOR_TEXT, buf, len);
+	monitor_serve_cached(arg, r, MONITOR_PAGE_METRICS, MONITOR_TEXT, monitor_render_metrics);
 }
 
 /* What the status command replies, with the census's counts. */
@@ -364,39 +377,48 @@ monitor_status_json(struct monitor *m)
 	return reply;
 }
 
-static void
-monitor_on_status_json(void *arg, struct http_req *r, const char *path)
+static char *
+monitor_render_json(struct monitor *m, size_t *len)
 {
-	json_t *reply = monitor_status_json(arg);
+	json_t *reply = monitor_status_json(m);
 	char *text = json_dumps(reply, JSON_INDENT(2));
 
 	json_decref(reply);
-	monitor_serve(r, MONITOR_JSON, text, text != NULL ? strlen(text) : 0);
+	*len = text != NULL ? strlen(text) : 0;
+	return text;
+}
+
+static void
+monitor_on_status_json(void *arg, struct http_req *r, const char *path)
+{
+	monitor_serve_cached(arg, r, MONITOR_PAGE_JSON, MONITOR_JSON, monitor_render_json);
+}
+
+static char *
+monitor_render_page(struct monitor *m, size_t *len)
+{
+	json_t *status;
+	char *buf = NULL;
+	FILE *fp;
+
+	if ((fp = open_memstream(&buf, len)) == NULL)
+		return NULL;
+	status = monitor_status_json(m);
+	monitor_html_status(m, status, fp);
+	json_decref(status);
+	fclose(fp);
+	return buf;
 }
 
 /* The status page. */
 static void
 monitor_on_page(void *arg, struct http_req *r, const char *path)
 {
-	struct monitor *m = arg;
-	json_t *status;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *fp;
-
-	if (strcmp(path, "/") != 0) {
+	if (strcmp(path, "/") != 0)
 		http_reply_text(r, 404, "no such page\n");
-		return;
-	}
-	if ((fp = open_memstream(&buf, &len)) == NULL) {
-		http_reply_text(r, 500, "out of memory\n");
-		return;
-	}
-	status = monitor_status_json(m);
-	monitor_html_status(m, status, fp);
-	json_decref(status);
-	fclose(fp);
-	monitor_serve(r, MONITOR_HTML, buf, len);
+	else
+		monitor_serve_cached(arg, r, MONITOR_PAGE_STATUS, MONITOR_HTML,
+		    monitor_render_page);
 }
 
 static void
@@ -598,6 +620,8 @@ monitor_on_discard(void *arg)
 void
 monitor_free(struct monitor *m)
 {
+	int i;
+
 	if (m == NULL)
 		return;
 	ev_timer_stop(m->loop, &m->refresh);
@@ -606,6 +630,8 @@ monitor_free(struct monitor *m)
 	state_close(m->reader);
 	state_census_clear(&m->census.c);
 	free(m->census.error);
+	for (i = 0; i < MONITOR_NPAGES; i++)
+		free(m->cached[i].buf);
 	free(m->state_dir);
 	free(m->listen);
 	free(m);

@@ -292,8 +292,8 @@ monitor_html_collection(const struct monitor *m, json_t *c, FILE *fp)
 	fputs("<td>", fp);
 	if (metrics_last_success(name) > 0)
 		monitor_html_age(fp, (int64_t)(metrics_last_success(name) * 1e3));
-	else if (g != NULL && g->latest_ms[STATE_PHASE_DONE] > 0)
-		monitor_html_age(fp, g->latest_ms[STATE_PHASE_DONE]);
+	else if (g != NULL && g->last_done_ms > 0)
+		monitor_html_age(fp, g->last_done_ms);
 	else
 		fputs("-", fp);
 	fputs(" ago</td></tr>\n", fp);

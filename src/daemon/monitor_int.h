@@ -31,6 +31,20 @@ struct monitor_census {
 	char			*error;		/* why the last read failed, or NULL */
 };
 
+/* The pages served from a copy rendered at most every MONITOR_CACHE_S. */
+enum monitor_page {
+	MONITOR_PAGE_METRICS,
+	MONITOR_PAGE_STATUS,
+	MONITOR_PAGE_JSON,
+	MONITOR_NPAGES
+};
+
+struct monitor_cached {
+	char		*buf;		/* or NULL */
+	size_t		 len;
+	double		 at;		/* ev_now when it was rendered */
+};
+
 struct monitor {
 	struct daemon		*d;
 	struct ev_loop		*loop;
@@ -44,6 +58,7 @@ struct monitor {
 	const struct pipeline	*seen_pipeline;	/* and the store's writes then */
 	uint64_t		 seen_writes;
 	struct monitor_census	 census;
+	struct monitor_cached	 cached[MONITOR_NPAGES];
 };
 
 /* The head of each task of the worker: what to do with it when the daemon stops first. */

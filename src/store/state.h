@@ -217,14 +217,18 @@ void state_events_free(struct state_event *ev, size_t n);
 /*
  * What the status page and the metrics report of the store, read in one go
  * (on a reader, off the loop): counts by status, observations by
- * collection and life-cycle state with the oldest landing and the latest
- * change in each, the oldest unfinished observations and the latest failures.
+ * collection and life-cycle state (counts kept by triggers as rows change,
+ * so that reading them does not grow with the store), each collection's
+ * last success and stalest unfinished observation, the oldest unfinished
+ * observations and the latest failures (through the index by status and
+ * time of change).
  */
 struct state_census_group {
 	char		*collection;
 	long		 n[STATE_NPHASES];
-	int64_t		 oldest_landed_ms[STATE_NPHASES];	/* 0: none */
-	int64_t		 latest_ms[STATE_NPHASES];		/* 0: none */
+	int64_t		 oldest_landed_ms;	/* the landing of the unfinished observation
+						 * changed least recently; 0: none */
+	int64_t		 last_done_ms;		/* the latest stored; 0: none */
 };
 
 struct state_census {
