@@ -271,6 +271,7 @@ monitor_html_collection(const struct monitor *m, json_t *c, FILE *fp)
 	const char *name = json_string_value(json_object_get(c, "name"));
 	const struct state_census_group *g = monitor_html_group(m, name);
 	char *id = xasprintf("c-%s", name);
+	int64_t last = 0;
 	json_t *dir;
 	size_t i;
 	int p;
@@ -291,12 +292,15 @@ monitor_html_collection(const struct monitor *m, json_t *c, FILE *fp)
 		    p == STATE_PHASE_RETRY ? "warn" : p == STATE_PHASE_DONE ? "ok" : NULL);
 	fputs("<td>", fp);
 	if (metrics_last_success(name) > 0)
-		monitor_html_age(fp, (int64_t)(metrics_last_success(name) * 1e3));
-	else if (g != NULL && g->last_done_ms > 0)
-		monitor_html_age(fp, g->last_done_ms);
-	else
+		last = (int64_t)(metrics_last_success(name) * 1e3);
+	else if (g != NULL)
+		last = g->last_done_ms;
+	if (last > 0) {
+		monitor_html_age(fp, last);
+		fputs(" ago", fp);
+	} else
 		fputs("-", fp);
-	fputs(" ago</td></tr>\n", fp);
+	fputs("</td></tr>\n", fp);
 	free(id);
 }
 
