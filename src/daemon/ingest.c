@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -463,9 +464,8 @@ ingest_record_ok(struct ingest *in, const char *coll, const char *oid, unsigned 
 		log_errx("%s", cause);
 		free(cause);
 	}
-	if (landed > 0)
-		stats_time(STATS_LAG, now - (double)landed / 1e3 > 0 ?
-		    now - (double)landed / 1e3 : 0.);
+	if (landed > 0)		/* (a clock set back makes no negative lag) */
+		stats_time(STATS_LAG, fmax(now - (double)landed / 1e3, 0.));
 	metrics_count(METRICS_OBS_STORED, coll, 1);
 	metrics_success(coll, now);
 	detail = sum != NULL ? xasprintf("stored (%s)", sum) :

@@ -33,6 +33,7 @@
 #define MONITOR_REFRESH_S	2.	/* the default refresh interval */
 #define MONITOR_XML_MAX		(1024 * 1024)	/* of a stored document shown */
 #define MONITOR_CACHE_S		0.25	/* a page is rendered again after this */
+#define MONITOR_CENSUS_SHARE	10.	/* a census waits for 10x its last duration */
 
 #define MONITOR_TEXT	"text/plain; version=0.0.4; charset=utf-8"
 #define MONITOR_HTML	"text/html; charset=utf-8"
@@ -115,7 +116,11 @@ monitor_refresh_discard(void *arg)
 	monitor_refresh_free(arg);
 }
 
-/* Read the census again when the store changed since the last one. */
+/*
+ * Read the census again when the store changed since the last one, and no
+ * sooner than ten times what the last one took after it (a large store is
+ * counted less often: the worker spends at most a tenth of a CPU on it).
+ */
 static void
 monitor_on_refresh(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -125,6 +130,8 @@ monitor_on_refresh(struct ev_loop *loop, ev_timer *t, int revents)
 
 	if (m->refreshing || (m->census.ok && m->census.error == NULL &&
 	    m->seen_pipeline == m->d->pipeline && m->seen_writes == writes))
+		return;
+	if (m->census.ok && ev_now(loop) - m->census.at < MONITOR_CENSUS_SHARE * m->census.took)
 		return;
 	m->seen_pipeline = m->d->pipeline;
 	m->seen_writes = writes;

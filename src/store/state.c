@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "store/state.h"
+#include "lib/strmap.h"
 #include "lib/xmalloc.h"
 
 /* Schema migrations: entry N brings user_version N to N + 1. */
@@ -52,11 +53,11 @@ static const char *const state_migrations[] = {
 	"  updated INTEGER NOT NULL,"
 	"  PRIMARY KEY (collection, bucket, key));"
 	"CREATE INDEX objects_by_status ON objects(status, updated);",
-	/* 2 -> 3: each observation's life-cycle state and history */
+	/* 2 -> 3: each observation's life-cycle state and history (in the order of its
+	 * rowids; no per-observation sequence to keep: appending costs least) */
 	"ALTER TABLE observations ADD COLUMN phase TEXT NOT NULL DEFAULT 'classified';"
 	"ALTER TABLE observations ADD COLUMN phase_ms INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE observations ADD COLUMN landed_ms INTEGER NOT NULL DEFAULT 0;"
-	"ALTER TABLE observations ADD COLUMN history_seq INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE observations SET phase = CASE status WHEN 'running' THEN 'storing'"
 	"  WHEN 'retry' THEN 'retry' WHEN 'done' THEN 'done' WHEN 'failed' THEN 'failed'"
 	"  ELSE CASE WHEN next_attempt > 0 THEN 'waiting' ELSE 'classified' END END,"
@@ -64,51 +65,11 @@ static const char *const state_migrations[] = {
 	"CREATE TABLE history ("
 	"  collection TEXT NOT NULL,"
 	"  observation TEXT NOT NULL,"
-	"  seq INTEGER NOT NULL,"
 	"  at_ms INTEGER NOT NULL,"
 	"  phase TEXT NOT NULL,"
 	"  detail TEXT,"
-	"  until_ms INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (collection, observation, seq)) WITHOUT ROWID;"
-	/* counts kept by triggers, so that reading them costs nothing however large the
-	 * store (they were GROUP BYs over every row: 50-250 ms at 100,000 observations);
-	 * (no INSERT OR IGNORE in them: an UPSERT that fires them would override it) */
-	"CREATE TABLE file_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
-	"INSERT INTO file_counts SELECT status, count(*) FROM files GROUP BY status;"
-	"CREATE TABLE observation_counts (collection TEXT NOT NULL, phase TEXT NOT NULL,"
-	"  n INTEGER NOT NULL, PRIMARY KEY (collection, phase)) WITHOUT ROWID;"
-	"INSERT INTO observation_counts SELECT collection, phase, count(*) FROM observations"
-	"  GROUP BY collection, phase;"
-	"CREATE TRIGGER files_counted AFTER INSERT ON files BEGIN"
-	"  INSERT INTO file_counts SELECT new.status, 0 WHERE NOT EXISTS"
-	"  (SELECT 1 FROM file_counts WHERE status = new.status);"
-	"  UPDATE file_counts SET n = n + 1 WHERE status = new.status; END;"
-	"CREATE TRIGGER files_recounted AFTER UPDATE OF status ON files"
-	"  WHEN old.status IS NOT new.status BEGIN"
-	"  UPDATE file_counts SET n = n - 1 WHERE status = old.status;"
-	"  INSERT INTO file_counts SELECT new.status, 0 WHERE NOT EXISTS"
-	"  (SELECT 1 FROM file_counts WHERE status = new.status);"
-	"  UPDATE file_counts SET n = n + 1 WHERE status = new.status; END;"
-	"CREATE TRIGGER files_uncounted AFTER DELETE ON files BEGIN"
-	"  UPDATE file_counts SET n = n - 1 WHERE status = old.status; END;"
-	"CREATE TRIGGER observations_counted AFTER INSERT ON observations BEGIN"
-	"  INSERT INTO observation_counts SELECT new.collection, new.phase, 0 WHERE NOT EXISTS"
-	"  (SELECT 1 FROM observation_counts"
-	"  WHERE collection = new.collection AND phase = new.phase);"
-	"  UPDATE observation_counts SET n = n + 1"
-	"  WHERE collection = new.collection AND phase = new.phase; END;"
-	"CREATE TRIGGER observations_recounted AFTER UPDATE OF phase ON observations"
-	"  WHEN old.phase IS NOT new.phase BEGIN"
-	"  UPDATE observation_counts SET n = n - 1"
-	"  WHERE collection = old.collection AND phase = old.phase;"
-	"  INSERT INTO observation_counts SELECT new.collection, new.phase, 0 WHERE NOT EXISTS"
-	"  (SELECT 1 FROM observation_counts"
-	"  WHERE collection = new.collection AND phase = new.phase);"
-	"  UPDATE observation_counts SET n = n + 1"
-	"  WHERE collection = new.collection AND phase = new.phase; END;"
-	"CREATE TRIGGER observations_uncounted AFTER DELETE ON observations BEGIN"
-	"  UPDATE observation_counts SET n = n - 1"
-	"  WHERE collection = old.collection AND phase = old.phase; END",
+	"  until_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX history_by_obs ON history(collection, observation)",
 };
 
 /* The columns of an observation row, in state_row_obs's order. */
@@ -202,8 +163,8 @@ static const char *const state_sql[ST_NSTMT] = {
 	[ST_OBS_LIST] = "SELECT " STATE_OBS_COLS " FROM observations"
 	    " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR collection = ?2)"
 	    " ORDER BY updated DESC, collection, observation LIMIT ?3",
-	[ST_COUNT_FILES] = "SELECT status, n FROM file_counts",
-	[ST_COUNT_OBS] = "SELECT phase, n FROM observation_counts",
+	[ST_COUNT_FILES] = "SELECT status, count(*) FROM files GROUP BY status",
+	[ST_COUNT_OBS] = "SELECT status, count(*) FROM observations GROUP BY status",
 	/* a pending observation waiting for its group: next_attempt is its deadline */
 	[ST_OBS_HOLD] = "UPDATE observations SET next_attempt = ?3, updated = ?4,"
 	    " phase = 'waiting', phase_ms = ?4"
@@ -227,18 +188,19 @@ static const char *const state_sql[ST_NSTMT] = {
 	[ST_OBS_LIST_PHASE] = "SELECT " STATE_OBS_COLS " FROM observations"
 	    " WHERE phase = ?1 AND (?2 IS NULL OR collection = ?2)"
 	    " ORDER BY updated DESC, collection, observation LIMIT ?3",
-	/* an event: the observation takes its state unless its status moved on */
-	[ST_HIST_PHASE] = "UPDATE observations SET history_seq = history_seq + 1,"
-	    " phase = CASE WHEN status = ?5 THEN ?3 ELSE phase END,"
-	    " phase_ms = CASE WHEN status = ?5 THEN ?4 ELSE phase_ms END"
-	    " WHERE collection = ?1 AND observation = ?2 RETURNING history_seq",
-	[ST_HIST_ADD] = "INSERT OR REPLACE INTO history (collection, observation, seq, at_ms,"
-	    " phase, detail, until_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[ST_HIST_PRUNE] = "DELETE FROM history WHERE collection = ?1 AND observation = ?2"
-	    " AND seq <= ?3",
-	[ST_HIST_GET] = "SELECT at_ms, phase, detail, until_ms FROM history"
-	    " WHERE collection = ?1 AND observation = ?2 ORDER BY seq",
-	[ST_CENSUS] = "SELECT collection, phase, n FROM observation_counts ORDER BY collection",
+	/* an event leaves the observation in its state unless its status moved on */
+	[ST_HIST_PHASE] = "UPDATE observations SET phase = ?3, phase_ms = ?4"
+	    " WHERE collection = ?1 AND observation = ?2 AND status = ?5",
+	[ST_HIST_ADD] = "INSERT INTO history (collection, observation, at_ms, phase, detail,"
+	    " until_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_HIST_PRUNE] = "DELETE FROM history WHERE rowid IN (SELECT rowid FROM history"
+	    " WHERE collection = ?1 AND observation = ?2 ORDER BY rowid DESC LIMIT -1 OFFSET ?3)",
+	[ST_HIST_GET] = "SELECT at_ms, phase, detail, until_ms FROM (SELECT rowid, * FROM history"
+	    " WHERE collection = ?1 AND observation = ?2 ORDER BY rowid DESC LIMIT ?3)"
+	    " ORDER BY rowid",
+	/* (a scan of the table: through the primary key it is twice as long) */
+	[ST_CENSUS] = "SELECT collection, phase, count(*) FROM observations NOT INDEXED"
+	    " GROUP BY collection, phase ORDER BY collection",
 	[ST_OBS_OLDEST] = "SELECT " STATE_OBS_COLS " FROM observations WHERE status = ?1"
 	    " ORDER BY updated LIMIT ?2",
 	[ST_OBS_NEWEST] = "SELECT " STATE_OBS_COLS " FROM observations WHERE status = ?1"
@@ -1092,25 +1054,17 @@ state_obs_list_phase(struct state *st, enum state_phase phase, const char *colle
 	    state_phase_name(phase), collection, (int64_t)limit), fn, arg, cause);
 }
 
-/* Rows (name, n) of a count into counts by status; by_phase: the names are life-cycle
- * states, added up by their status. */
 static int
-state_count(struct state *st, enum state_stmt which, int by_phase, long *counts, char **cause)
+state_count(struct state *st, enum state_stmt which, long *counts, char **cause)
 {
 	sqlite3_stmt *s = state_bind(st, which, "");
 	enum state_status status;
-	enum state_phase phase;
-	const char *name;
 	int rc;
 
 	memset(counts, 0, sizeof(long) * (STATE_UNMATCHED + 1));
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((name = (const char *)sqlite3_column_text(s, 0)) == NULL)
-			continue;
-		if (by_phase && state_phase_from_name(name, &phase) == 0)
-			counts[state_phase_status(phase)] += sqlite3_column_int64(s, 1);
-		else if (!by_phase && state_status_from_name(name, &status) == 0)
-			counts[status] += sqlite3_column_int64(s, 1);
+		if (state_status_from_name((const char *)sqlite3_column_text(s, 0), &status) == 0)
+			counts[status] = sqlite3_column_int64(s, 1);
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : state_fail(st, "counting", cause);
@@ -1119,9 +1073,9 @@ state_count(struct state *st, enum state_stmt which, int by_phase, long *counts,
 int
 state_get_counts(struct state *st, struct state_counts *c, char **cause)
 {
-	if (state_count(st, ST_COUNT_FILES, 0, c->files, cause) != 0)
+	if (state_count(st, ST_COUNT_FILES, c->files, cause) != 0)
 		return -1;
-	return state_count(st, ST_COUNT_OBS, 1, c->obs, cause);
+	return state_count(st, ST_COUNT_OBS, c->obs, cause);
 }
 
 static void
@@ -1217,7 +1171,7 @@ state_object_each(struct state *st, enum state_status status,
 int
 state_object_counts(struct state *st, long counts[STATE_UNMATCHED + 1], char **cause)
 {
-	return state_count(st, ST_COUNT_OBJ, 0, counts, cause);
+	return state_count(st, ST_COUNT_OBJ, counts, cause);
 }
 
 void
@@ -1258,26 +1212,47 @@ state_history_notify(struct state *st, void (*fn)(void *arg), void *arg)
 	st->notify_arg = arg;
 }
 
-/* One event: the observation's state and sequence number, the entry, the pruning. */
+/* Does a life-cycle state end an attempt (its history is pruned then)? */
 static int
-state_history_write(struct state *st, const struct state_pending_event *e, char **cause)
+state_phase_ends(enum state_phase p)
 {
-	const char *name = state_phase_name(e->ev.phase);
-	int64_t seq = 0;
+	return p == STATE_PHASE_DONE || p == STATE_PHASE_RETRY || p == STATE_PHASE_FAILED;
+}
 
-	if (state_run_returning(st, state_bind(st, ST_HIST_PHASE, "sssis", e->collection,
-	    e->observation, name, e->ev.at_ms, state_status_name(state_phase_status(
-	    e->ev.phase))), &seq, "recording a state", cause) != 0)
+/* Does a state come with no write of the status (and so only from the history)? */
+static int
+state_phase_lazy(enum state_phase p)
+{
+	return p == STATE_PHASE_LANDED || p == STATE_PHASE_SETTLING ||
+	    p == STATE_PHASE_MAPPING || p == STATE_PHASE_PUSHING;
+}
+
+static int
+state_history_insert(struct state *st, const struct state_pending_event *e, char **cause)
+{
+	return state_run(st, state_bind(st, ST_HIST_ADD, "ssissi", e->collection,
+	    e->observation, e->ev.at_ms, state_phase_name(e->ev.phase), e->ev.detail,
+	    e->ev.until_ms), "recording a history entry", cause);
+}
+
+/*
+ * After the entries of a batch, once per observation, for its last event of
+ * the batch (the other statuses wrote their state with the status): a lazy
+ * state is the observation's unless its status moved on; the end of an
+ * attempt prunes the history to STATE_HISTORY_MAX.
+ */
+static int
+state_history_settle(struct state *st, const struct state_pending_event *e, int ended,
+    char **cause)
+{
+	enum state_phase p = e->ev.phase;
+
+	if (state_phase_lazy(p) && state_run(st, state_bind(st, ST_HIST_PHASE, "sssis",
+	    e->collection, e->observation, state_phase_name(p), e->ev.at_ms,
+	    state_status_name(state_phase_status(p))), "recording a state", cause) != 0)
 		return -1;
-	if (seq == 0)
-		return 0;	/* no such observation (its assignment failed) */
-	if (state_run(st, state_bind(st, ST_HIST_ADD, "ssiissi", e->collection,
-	    e->observation, seq, e->ev.at_ms, name, e->ev.detail, e->ev.until_ms),
-	    "recording a history entry", cause) != 0)
-		return -1;
-	if (seq > STATE_HISTORY_MAX && state_run(st, state_bind(st, ST_HIST_PRUNE, "ssi",
-	    e->collection, e->observation, seq - STATE_HISTORY_MAX), "pruning a history",
-	    cause) != 0)
+	if (ended && state_run(st, state_bind(st, ST_HIST_PRUNE, "ssi", e->collection,
+	    e->observation, (int64_t)STATE_HISTORY_MAX), "pruning a history", cause) != 0)
 		return -1;
 	return 0;
 }
@@ -1295,11 +1270,52 @@ state_pending_clear(struct state *st)
 	st->nevents = 0;
 }
 
+/* The last event of each observation in the batch (and whether one ended an attempt). */
+struct state_last {
+	size_t		 index;
+	int		 ended;
+};
+
+static void
+state_last_free(const char *key, void *value, void *arg)
+{
+	free(value);
+}
+
+static int
+state_history_write(struct state *st, char **cause)
+{
+	struct strmap *last = strmap_new();
+	struct state_last *l;
+	size_t i;
+	char *key;
+	int r = 0;
+
+	for (i = 0; i < st->nevents && r == 0; i++) {
+		r = state_history_insert(st, &st->events[i], cause);
+		key = xasprintf("%s\n%s", st->events[i].collection, st->events[i].observation);
+		if ((l = strmap_get(last, key)) == NULL)
+			strmap_put(last, key, l = xcalloc(1, sizeof *l));
+		free(key);
+		l->index = i;
+		l->ended |= state_phase_ends(st->events[i].ev.phase);
+	}
+	for (i = 0; i < st->nevents && r == 0; i++) {
+		key = xasprintf("%s\n%s", st->events[i].collection, st->events[i].observation);
+		l = strmap_get(last, key);
+		free(key);
+		if (l->index == i)
+			r = state_history_settle(st, &st->events[i], l->ended, cause);
+	}
+	strmap_each(last, state_last_free, NULL);
+	strmap_free(last);
+	return r;
+}
+
 int
 state_history_flush(struct state *st, char **cause)
 {
-	size_t i;
-	int r = 0;
+	int r;
 
 	if (st->nevents == 0)
 		return 0;
@@ -1307,9 +1323,7 @@ state_history_flush(struct state *st, char **cause)
 		state_pending_clear(st);
 		return -1;
 	}
-	for (i = 0; i < st->nevents && r == 0; i++)
-		r = state_history_write(st, &st->events[i], cause);
-	if (r != 0)
+	if ((r = state_history_write(st, cause)) != 0)
 		state_batch_abort(st);
 	else
 		r = state_batch(st, 0, cause);
@@ -1327,7 +1341,8 @@ int
 state_history_get(struct state *st, const char *collection, const char *observation,
     struct state_event **ev, size_t *n, char **cause)
 {
-	sqlite3_stmt *s = state_bind(st, ST_HIST_GET, "ss", collection, observation);
+	sqlite3_stmt *s = state_bind(st, ST_HIST_GET, "ssi", collection, observation,
+	    (int64_t)STATE_HISTORY_MAX);
 	struct state_event *e;
 	size_t cap = 0;
 	int rc;
