@@ -50,6 +50,7 @@ print("%d iterations, p99 <= %s, longest <= %s" % (total, ms(p99), ms(longest)))
 }
 
 run() {	# N: a store of N observations, the daemon over it, the requests
+	nobs=$1
 	s=$base/s$1
 	mkdir -p "$s/state" "$s/landing"
 	fill=$("$bench" fill "$s/state" "$1")
@@ -68,7 +69,7 @@ collections:
       - {match: '^(?<o>o[0-9]+)\\.fits\$', observation: '\${o}', product: '\${o}', uri: 'cadc:BENCH/\${file}'}
 CONF
 	"$daemon" -f -c "$s/c.yml" 2>"$s/daemon.log" & dpid=$!
-	while ! grep -q '(port [0-9]*)' "$s/daemon.log"; do sleep 0.05; done
+	while ! grep -qs '(port [0-9]*)' "$s/daemon.log"; do sleep 0.05; done
 	port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$s/daemon.log" | head -1)
 	url=http://127.0.0.1:$port
 	until curl -sf "$url/metrics" | grep -q '^caom2ingest_state_read_timestamp_seconds [1-9]'; do
@@ -80,7 +81,7 @@ CONF
 	echo "== $1 observations in the store (made in $fill s; $done_n done), $(du -sh "$s/state" | cut -f1) of SQLite"
 	echo "  census of the store on the worker:  $(echo "$census" | awk '{printf "%.1f", $1 * 1000}') ms"
 	pages="/metrics:1:2000 /metrics:50:5000 /metrics:250:5000 /:1:1000 /status.json:1:2000"
-	[ "$1" -gt 500 ] && pages="$pages /observations/BENCH/o0000500:1:1000"
+	[ "$nobs" -gt 500 ] && pages="$pages /observations/BENCH/o0000500:1:1000"
 	for spec in $pages; do
 		set -- $(echo "$spec" | tr : ' ')
 		r=$("$bench" get "$url$1" "$2" "$3") || true
@@ -90,6 +91,20 @@ CONF
 	done
 	curl -sf "$url/metrics" > "$s/m1"
 	echo "  the event loop meanwhile:           $(loop_between "$s/m0" "$s/m1")"
+	# five more censuses, each after a change (an operator's re-ingest)
+	if [ "$nobs" -gt 0 ]; then
+		durations=
+		for k in 1 2 3 4 5; do
+			at=$(sed -n 's/^caom2ingest_state_read_timestamp_seconds //p' "$s/m1")
+			"$client" -s "$s/control.sock" reingest "BENCH/o000000$k" >/dev/null
+			while curl -sf "$url/metrics" > "$s/m1" &&
+			    [ "$(sed -n 's/^caom2ingest_state_read_timestamp_seconds //p' "$s/m1")" = "$at" ]; do
+				sleep 0.2
+			done
+			durations="$durations $(sed -n 's/^caom2ingest_state_read_duration_seconds //p' "$s/m1")"
+		done
+		echo "  five more censuses after a change:  $(echo $durations | awk '{for (i = 1; i <= NF; i++) printf "%s%.0f", (i > 1 ? ", " : ""), $i * 1000}') ms"
+	fi
 	t0=$(now)
 	i=0
 	while [ $i -lt 20 ]; do "$client" -s "$s/control.sock" status >/dev/null; i=$((i + 1)); done
