@@ -5,7 +5,7 @@
 . "$srcdir/t/tap.sh"
 
 command -v nm >/dev/null || skip_all "nm not installed (binutils)"
-plan 10
+plan 12
 client=$top_builddir/src/caom2ingest
 daemon=$top_builddir/src/caom2ingestd
 maplib=$top_builddir/src/libcaom2map.a
@@ -58,6 +58,18 @@ nm --defined-only "$d" | awk 'NF == 3 {print $3}' | sort -u > "$tmp/d.defined"
 found=$(comm -23 "$tmp/d.undefined" "$tmp/d.defined" | named "$tmp/above-map.prefixes" | wc -l)
 ok "and the check sees such needs where they are: libcaom2ingestd.a has $found (conf_, repo_, ...)" \
 	test "$found" -gt 10
+
+# No function or variable of ours is exported from a binary: one that a shared library
+# also defines (cfitsio's file driver has file_read, file_open...) would take the
+# library's place in the library's own calls.
+ours=$(for a in "$top_builddir"/src/*.a; do nm --defined-only "$a" 2>/dev/null; done |
+	awk 'NF == 3 && $2 ~ /[TDBR]/ {print $3}' | sort -u)
+printf '%s\n' "$ours" > "$tmp/ours"
+for b in "$client" "$daemon"; do
+	nm -D --defined-only "$b" | awk '{print $3}' | sed 's/@.*//' | sort -u > "$tmp/dyn"
+	is "" "$(comm -12 "$tmp/ours" "$tmp/dyn" | tr '\n' ' ')" \
+		"$(basename "$b") exports none of its own symbols to shared libraries"
+done
 
 # Folder-level includes: each #include "DIR/x.h" in src/FROM/ is an edge
 # FROM -> DIR; tsort refuses a graph with a cycle.
