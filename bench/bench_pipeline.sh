@@ -55,6 +55,7 @@ echo "peak RSS:                $((rss / 1024)) MB tracking $n files"
 while [ "$(sqlite3 "$base/state/state.db" "select count(*) from observations where status='done'" 2>/dev/null || echo 0)" -lt "$n" ]; do
 	sleep 0.2
 done
+echo "daemon CPU until every observation was stored: $(awk '{print ($14 + $15) / 100}' /proc/$dpid/stat) s"
 kill -TERM $dpid; wait $dpid || true
 
 # 2. restart over the N known files: READY (sd_notify), the control socket

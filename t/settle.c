@@ -24,13 +24,17 @@ static struct ev_loop *loop;
 static char dir[] = "/tmp/caom2ingest-settle.XXXXXX";
 static char *done[2048];
 static uint64_t done_seq[2048];
+static double done_first[2048], done_at[2048];
 static int ndone;
 
 static void
-on_done(void *arg, const char *path, const struct stat *st, int renamed, uint64_t seq)
+on_done(void *arg, const char *path, const struct stat *st, int renamed, uint64_t seq,
+    double first)
 {
 	if (ndone < 2048) {
 		done_seq[ndone] = seq;
+		done_first[ndone] = first;
+		done_at[ndone] = ev_now(loop);
 		done[ndone++] = xstrdup(path);
 	}
 }
@@ -115,14 +119,22 @@ static void
 test_quiet(struct settle *s)
 {
 	char *a = make_file("quiet.fits", "data", "w");
+	double offered;
 
+	ev_now_update(loop);	/* (the daemon offers from callbacks: ev_now is fresh) */
+	offered = ev_now(loop);
 	settle_offer(s, a, SETTLE_WRITTEN, NULL);
 	is_int(1, (long long)settle_pending(s), "an offered file is pending");
+	ok(settle_waiting(s, a), "and waiting");
 	run_for(0.05);
 	ok(!is_done(a), "not complete before the quiet period");
 	run_for(0.25);
 	ok(is_done(a), "complete after a quiet period");
 	is_int(0, (long long)settle_pending(s), "and no longer pending");
+	ok(!settle_waiting(s, a), "no longer waiting");
+	ok(done_index(a) >= 0 && done_first[done_index(a)] == offered &&
+	    done_at[done_index(a)] - offered >= 0.095,
+	    "told when it was first offered: a quiet period (100 ms) before it completed");
 	free(a);
 }
 
@@ -272,7 +284,7 @@ main(void)
 	char *p;
 	int i;
 
-	plan(33);
+	plan(36);
 	log_init("t-settle", LOG_ERR, LOG_TARGET_STDERR);
 	loop = ev_default_loop(0);
 	if (mkdtemp(dir) == NULL)

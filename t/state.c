@@ -26,7 +26,7 @@ static struct state_file
 file(const char *path, const char *obs, int64_t mtime)
 {
 	static char p[128], o[32], coll[] = "OMM", prod[] = "p1", uri[] = "cadc:OMM/x";
-	struct state_file f = { p, 100, mtime, coll, o, prod, uri, NULL, STATE_PENDING };
+	struct state_file f = { p, 100, mtime, coll, o, prod, uri, NULL, STATE_PENDING, 0 };
 
 	snprintf(p, sizeof p, "%s", path);
 	snprintf(o, sizeof o, "%s", obs);
@@ -106,7 +106,7 @@ test_lifecycle(struct state *st)
 	state_obs_clear(&o);
 	ok(state_obs_requeue(st, "OMM", "O1", 0, &cause) == 0, "an operator re-queues it");
 	is_int(1, state_obs_requeue(st, "OMM", "nope", 0, &cause), "an unknown one is reported");
-	ok(state_obs_done(st, "OMM", "O1", "md5:0123", &cause) == 0, "done");
+	ok(state_obs_done(st, "OMM", "O1", "md5:0123", NULL, &cause) == 0, "done");
 	state_obs_get(st, "OMM", "O1", &o, &cause);
 	ok(o.status == STATE_DONE && o.last_error == NULL, "done clears the error");
 	is_string("md5:0123", o.pushed_checksum, "and keeps the pushed checksum");
@@ -118,7 +118,7 @@ test_lifecycle(struct state *st)
 	ok(o.status == STATE_PENDING && o.pushed_checksum == NULL,
 	    "a forced re-ingest forgets the pushed checksum");
 	state_obs_clear(&o);
-	state_obs_done(st, "OMM", "O1", "md5:0123", &cause);
+	state_obs_done(st, "OMM", "O1", "md5:0123", NULL, &cause);
 	{
 		char *c = NULL, *ob = NULL;
 
@@ -158,6 +158,156 @@ test_counts(void)
 	state_close(st);
 }
 
+/* The life-cycle states an observation goes through, in the store and its history. */
+static void
+phase_cb(void *arg, const struct state_obs *o)
+{
+	if (*(char **)arg == NULL)	/* the newest */
+		*(char **)arg = xstrdup(o->observation);
+}
+
+static void
+test_history(void)
+{
+	struct state *st = reopen(NULL);
+	struct state_file f = file("/l/h.fits", "H1", 7);
+	struct state_event *ev = NULL;
+	struct state_obs o;
+	char *cause = NULL, *found = NULL, want[256];
+	int64_t landed = 0;
+	size_t n = 0, i;
+	int r;
+
+	f.landed_ms = 1000;
+	ok(state_file_assign(st, &f, &cause) == 0, "history: a file is classified");
+	state_history_add(st, "OMM", "H1", STATE_PHASE_LANDED, 1000, "/l/h.fits", 0);
+	state_history_add(st, "OMM", "H1", STATE_PHASE_SETTLING, 1000, "/l/h.fits", 0);
+	state_history_add(st, "OMM", "H1", STATE_PHASE_CLASSIFIED, 3000, "product p1", 0);
+	is_int(3, (long long)state_history_pending(st), "events wait in memory");
+	ok(state_history_get(st, "OMM", "H1", &ev, &n, &cause) == 0 && n == 0,
+	    "and are not in the store before a flush");
+	state_events_free(ev, n);
+	ok(state_history_flush(st, &cause) == 0 && state_history_pending(st) == 0,
+	    "a flush writes them");
+	ok(state_history_get(st, "OMM", "H1", &ev, &n, &cause) == 0 && n == 3 &&
+	    ev[0].phase == STATE_PHASE_LANDED && ev[0].at_ms == 1000 &&
+	    ev[1].phase == STATE_PHASE_SETTLING && ev[2].phase == STATE_PHASE_CLASSIFIED &&
+	    strcmp(ev[2].detail, "product p1") == 0, "oldest first, with times and details");
+	state_events_free(ev, n);
+	state_obs_running(st, "OMM", "H1", &cause);
+	state_history_add(st, "OMM", "H1", STATE_PHASE_MAPPING, 0, NULL, 0);
+	state_history_flush(st, &cause);
+	state_obs_get(st, "OMM", "H1", &o, &cause);
+	ok(o.status == STATE_RUNNING && o.phase == STATE_PHASE_MAPPING && o.landed_ms == 1000,
+	    "a sub-state of running is recorded, and when the round landed");
+	state_obs_clear(&o);
+	/* a late event of a status the observation has left does not take it back */
+	state_history_add(st, "OMM", "H1", STATE_PHASE_PUSHING, 0, NULL, 0);
+	ok(state_obs_done(st, "OMM", "H1", "md5:1", &landed, &cause) == 0 && landed == 1000,
+	    "done tells when the round landed");
+	state_history_flush(st, &cause);
+	state_obs_get(st, "OMM", "H1", &o, &cause);
+	is_string("done", state_phase_name(o.phase), "an event flushed after the status moved on "
+	    "leaves the state to the status");
+	state_obs_clear(&o);
+	ok(state_obs_list_phase(st, STATE_PHASE_DONE, "OMM", 10, phase_cb, &found, &cause) == 0 &&
+	    found != NULL && strcmp(found, "H1") == 0, "listed by life-cycle state");
+	free(found);
+	found = NULL;
+	state_obs_list_phase(st, STATE_PHASE_MAPPING, NULL, 10, phase_cb, &found, &cause);
+	ok(found == NULL, "and not under the state it left");
+	for (i = 0; i < 2 * STATE_HISTORY_MAX; i++) {
+		snprintf(want, sizeof want, "attempt %zu", i);
+		state_history_add(st, "OMM", "H1", STATE_PHASE_STORING, 0, want, 0);
+	}
+	ok(state_history_flush(st, &cause) == 0, "a flush of many events");
+	r = state_history_get(st, "OMM", "H1", &ev, &n, &cause);
+	snprintf(want, sizeof want, "attempt %d", 2 * STATE_HISTORY_MAX - 1);
+	ok(r == 0 && n == STATE_HISTORY_MAX && strcmp(ev[n - 1].detail, want) == 0,
+	    "the history is bounded to the newest %d entries", STATE_HISTORY_MAX);
+	state_events_free(ev, n);
+	state_obs_failed(st, "OMM", "H1", "503", 99999, &cause);
+	state_history_add(st, "OMM", "H1", STATE_PHASE_RETRY, 0, "503", 99999);
+	st = reopen(st);	/* a close flushes what is left */
+	state_history_get(st, "OMM", "H1", &ev, &n, &cause);
+	ok(n > 0 && ev[n - 1].phase == STATE_PHASE_RETRY && ev[n - 1].until_ms == 99999,
+	    "retry and its next attempt, flushed at close");
+	state_events_free(ev, n);
+	state_close(st);
+}
+
+/* Do the life-cycle states counted add up to the counts by status? */
+static int
+census_adds_up(const struct state_census *c)
+{
+	long by_status[STATE_UNMATCHED + 1] = { 0 };
+	size_t g;
+	int p;
+
+	for (g = 0; g < c->ngroups; g++)
+		for (p = 0; p < STATE_NPHASES; p++)
+			by_status[state_phase_status((enum state_phase)p)] += c->groups[g].n[p];
+	return memcmp(by_status, c->counts.obs, sizeof by_status) == 0;
+}
+
+/* The reader of the status page: opened read-only beside a writer, in one census. */
+static void
+test_census(void)
+{
+	struct state *st = reopen(NULL), *ro;
+	struct state_census c;
+	struct state_file f;
+	char *cause = NULL, path[64], obs[16];
+	int i, ok_groups = 0;
+	size_t g;
+
+	for (i = 0; i < 5; i++) {
+		snprintf(path, sizeof path, "/l/census%d.fits", i);
+		snprintf(obs, sizeof obs, "C%d", i);
+		f = file(path, obs, 1);
+		f.landed_ms = 500 + i;
+		if (state_file_assign(st, &f, &cause) != 0)
+			bail("census: %s", cause);
+	}
+	state_obs_failed(st, "OMM", "C4", "400 bad", 0, &cause);
+	state_obs_running(st, "OMM", "C3", &cause);
+	ro = state_open_readonly(dir, &cause);
+	ok(ro != NULL, "a reader opens beside the writer");
+	if (ro == NULL) {
+		diag("%s", cause);
+		skip(3, "no reader");
+		state_close(st);
+		return;
+	}
+	ok(state_census(ro, 3, &c, &cause) == 0, "a census");
+	for (g = 0; g < c.ngroups; g++) {
+		if (strcmp(c.groups[g].collection, "OMM") == 0 &&
+		    c.groups[g].n[STATE_PHASE_FAILED] >= 1 && c.groups[g].n[STATE_PHASE_STORING] == 1 &&
+		    c.groups[g].n[STATE_PHASE_CLASSIFIED] >= 3)
+			ok_groups = 1;
+	}
+	ok(ok_groups && c.counts.obs[STATE_RUNNING] == 1 && c.noldest == 3 &&
+	    c.oldest[0].landed_ms <= c.oldest[1].landed_ms && c.nfailures >= 1 &&
+	    strcmp(c.failures[0].observation, "C4") == 0 &&
+	    strcmp(c.failures[0].last_error, "400 bad") == 0,
+	    "counts by collection and state, the oldest unfinished, the latest failure");
+	ok(census_adds_up(&c), "the states of each status add up to its count");
+	state_census_clear(&c);
+	f = file("/l/census-again.fits", "C0", 1);
+	state_obs_done(st, "OMM", "C0", "md5:0", NULL, &cause);
+	ok(state_file_assign(st, &f, &cause) == 0 && state_file_assign(st, &f, &cause) == 0,
+	    "a new file of a done observation, twice (upserts)");
+	ok(state_census(ro, 3, &c, &cause) == 0 && census_adds_up(&c) &&
+	    c.counts.obs[STATE_DONE] >= 1, "and again after it");
+	state_census_clear(&c);
+	ok(state_obs_failed(ro, "OMM", "C0", "x", 0, &cause) == -1,
+	    "the reader cannot write");
+	free(cause);
+	state_close(ro);
+	state_close(st);
+}
+
+/* A child records files as fast as it can and is killed with SIGKILL. */
 /* The scan's snapshot: what it holds, under a directory or everywhere, and
  * that it is a snapshot (a file recorded later is not in it). */
 static void
@@ -319,6 +469,77 @@ test_objects(void)
 	state_close(st);
 }
 
+/* A store made by schema 2 (the one before the life cycle) opens, migrated, with its
+ * rows kept and their states derived from their status. */
+static void
+test_migration_v2(void)
+{
+	static const char *const want[][2] = { { "P", "classified" }, { "W", "waiting" },
+		{ "R", "classified" }, { "T", "retry" }, { "D", "done" }, { "F", "failed" } };
+	char *d = xasprintf("%s/v2", dir), *cmd, *cause = NULL;
+	struct state_event *ev = NULL;
+	struct state_obs o;
+	struct state *st;
+	size_t n = 0, i;
+	int good = 1;
+
+	cmd = xasprintf("mkdir %s && sqlite3 %s/state.db \"CREATE TABLE files (path TEXT"
+	    " PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, collection TEXT,"
+	    " observation TEXT, product TEXT, uri TEXT, blueprint TEXT, status TEXT NOT NULL,"
+	    " updated INTEGER NOT NULL); CREATE INDEX files_by_obs ON files(collection,"
+	    " observation); CREATE TABLE observations (collection TEXT NOT NULL,"
+	    " observation TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL"
+	    " DEFAULT 0, last_error TEXT, next_attempt INTEGER NOT NULL DEFAULT 0,"
+	    " pushed_checksum TEXT, updated INTEGER NOT NULL, PRIMARY KEY (collection,"
+	    " observation)); CREATE INDEX observations_by_status ON observations(status,"
+	    " updated); CREATE TABLE objects (collection TEXT NOT NULL, bucket TEXT NOT NULL,"
+	    " key TEXT NOT NULL, url TEXT NOT NULL, version TEXT, etag TEXT, size INTEGER NOT"
+	    " NULL DEFAULT -1, sequencer TEXT, status TEXT NOT NULL, attempts INTEGER NOT NULL"
+	    " DEFAULT 0, last_error TEXT, next_attempt INTEGER NOT NULL DEFAULT 0, updated"
+	    " INTEGER NOT NULL, PRIMARY KEY (collection, bucket, key)); CREATE INDEX"
+	    " objects_by_status ON objects(status, updated);"
+	    " INSERT INTO files VALUES ('/d.fits', 5, 6, 'C', 'D', 'P', 'u', NULL, 'done', 1);"
+	    " INSERT INTO observations VALUES ('C', 'P', 'pending', 0, NULL, 0, NULL, 10),"
+	    " ('C', 'W', 'pending', 0, NULL, 99999999999999, NULL, 11),"
+	    " ('C', 'R', 'running', 1, NULL, 0, NULL, 12),"
+	    " ('C', 'T', 'retry', 2, '503', 5000, NULL, 13),"
+	    " ('C', 'D', 'done', 1, NULL, 0, 'md5:x', 14),"
+	    " ('C', 'F', 'failed', 1, '400 no', 0, NULL, 15);"
+	    " PRAGMA user_version = 2;\"", d, d);
+	if (system(cmd) != 0)
+		bail("cannot make a version 2 store");
+	st = state_open(d, &cause);
+	ok(st != NULL, "a version 2 store opens (migrated to %d)", STATE_SCHEMA_VERSION);
+	if (st == NULL) {
+		diag("%s", cause);
+		skip(3, "not opened");
+		free(cmd);
+		free(d);
+		return;
+	}
+	for (i = 0; i < sizeof want / sizeof want[0]; i++) {
+		if (state_obs_get(st, "C", want[i][0], &o, &cause) != 0 ||
+		    strcmp(state_phase_name(o.phase), want[i][1]) != 0 || o.landed_ms == 0) {
+			diag("%s: %s", want[i][0], state_phase_name(o.phase));
+			good = 0;
+		}
+		state_obs_clear(&o);
+	}
+	ok(good, "its observations are kept, each in the state its status implies");
+	state_obs_get(st, "C", "T", &o, &cause);
+	ok(o.attempts == 2 && o.next_attempt_ms == 5000 && strcmp(o.last_error, "503") == 0,
+	    "with their attempts, next attempt and error");
+	state_obs_clear(&o);
+	state_history_add(st, "C", "D", STATE_PHASE_CLASSIFIED, 0, "again", 0);
+	ok(state_history_flush(st, &cause) == 0 &&
+	    state_history_get(st, "C", "D", &ev, &n, &cause) == 0 && n == 1,
+	    "and it records history");
+	state_events_free(ev, n);
+	state_close(st);
+	free(cmd);
+	free(d);
+}
+
 /* A store made by schema 1 is migrated to 2 with its rows kept. */
 static void
 test_migration(void)
@@ -357,7 +578,7 @@ main(void)
 	struct state *st;
 	char *cause = NULL, *cmd;
 
-	plan(56);
+	plan(80);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	st = state_open(dir, &cause);
@@ -368,7 +589,10 @@ main(void)
 	test_lifecycle(st);
 	test_objects();
 	test_migration();
+	test_migration_v2();
 	test_counts();
+	test_history();
+	test_census();
 	test_known();
 	test_killed();
 	test_bad_databases();

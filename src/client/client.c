@@ -305,10 +305,11 @@ cmd_status(struct client *cl, int argc, char **argv)
 static void
 print_obs_row(json_t *o)
 {
-	printf("%-10s %-28s %-9s %8lld  %s\n",
+	printf("%-10s %-28s %-9s %-10s %8lld  %s\n",
 	    json_string_value(json_object_get(o, "collection")),
 	    json_string_value(json_object_get(o, "observation")),
 	    json_string_value(json_object_get(o, "status")),
+	    json_string_value(json_object_get(o, "state")) ?: "-",
 	    (long long)json_integer_value(json_object_get(o, "attempts")),
 	    json_string_value(json_object_get(o, "last_error")) ?: "");
 }
@@ -319,8 +320,8 @@ print_list(json_t *r)
 	json_t *o;
 	size_t i;
 
-	printf("%-10s %-28s %-9s %8s  %s\n", "COLLECTION", "OBSERVATION", "STATUS", "ATTEMPTS",
-	    "LAST ERROR");
+	printf("%-10s %-28s %-9s %-10s %8s  %s\n", "COLLECTION", "OBSERVATION", "STATUS",
+	    "STATE", "ATTEMPTS", "LAST ERROR");
 	json_array_foreach(json_object_get(r, "observations"), i, o)
 		print_obs_row(o);
 }
@@ -358,15 +359,59 @@ cmd_list(struct client *cl, int argc, char **argv)
 	return client_simple(cl, "list", req, print_list);
 }
 
+/* A number of an object (0 when absent). */
+#define CLIENT_INT(o, key) ((long long)json_integer_value(json_object_get((o), (key))))
+
+/* A time in ms since the epoch as local "YYYY-MM-DD HH:MM:SS.mmm". */
+static const char *
+client_time_ms(long long ms, char *buf, size_t size)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	if (localtime_r(&t, &tm) == NULL || (n = strftime(buf, size, "%Y-%m-%d %H:%M:%S",
+	    &tm)) == 0)
+		snprintf(buf, size, "%lld ms", ms);
+	else
+		snprintf(buf + n, size - n, ".%03lld", ms % 1000);
+	return buf;
+}
+
+/* The history of an observation, one event a line. */
+static void
+print_history(json_t *history)
+{
+	char at[64], until[64];
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(history, i, e) {
+		printf("%-16s%s  %-10s %s", i == 0 ? "history" : "",
+		    client_time_ms(CLIENT_INT(e, "at_ms"), at, sizeof at),
+		    json_string_value(json_object_get(e, "state")),
+		    json_string_value(json_object_get(e, "detail")) ?: "");
+		if (CLIENT_INT(e, "until_ms") > 0)
+			printf(" (%s %s)", strcmp(json_string_value(json_object_get(e, "state")),
+			    "retry") == 0 ? "next attempt at" : "until",
+			    client_time_ms(CLIENT_INT(e, "until_ms"), until, sizeof until));
+		printf("\n");
+	}
+}
+
 static void
 print_show(json_t *r)
 {
 	json_t *o = json_object_get(r, "observation"), *f;
+	char since[64];
 	size_t i;
 
 	printf("%-16s%s/%s\n", "observation", json_string_value(json_object_get(o, "collection")),
 	    json_string_value(json_object_get(o, "observation")));
 	printf("%-16s%s\n", "status", json_string_value(json_object_get(o, "status")));
+	if (json_object_get(o, "state") != NULL)
+		printf("%-16s%s since %s\n", "state", json_string_value(json_object_get(o,
+		    "state")), client_time_ms(CLIENT_INT(o, "since_ms"), since, sizeof since));
 	printf("%-16s%lld\n", "attempts", (long long)json_integer_value(json_object_get(o,
 	    "attempts")));
 	printf("%-16s%s\n", "last error", json_string_value(json_object_get(o, "last_error"))
@@ -379,6 +424,7 @@ print_show(json_t *r)
 		    (long long)json_integer_value(json_object_get(f, "size")),
 		    json_string_value(json_object_get(f, "uri")),
 		    json_string_value(json_object_get(f, "status")));
+	print_history(json_object_get(r, "history"));
 }
 
 static int

@@ -280,6 +280,19 @@ static const struct conf_key conf_webhook_keys[] = {
 #undef WH
 static const struct conf_table conf_webhook_table = { conf_webhook_keys, 0, NULL, NULL };
 
+#define HT(f) offsetof(struct conf_http, f)
+static const struct conf_key conf_http_keys[] = {
+	{ "listen", CONF_STRING, HT(listen), 1, NULL, NULL,
+	  "ADDR:PORT of the metrics and status page (127.0.0.1:9464: loopback only)" },
+	{ "token_file", CONF_PATH, HT(token_file), 0, NULL, NULL,
+	  "bearer token every request must carry" },
+	{ "refresh", CONF_DURATION, HT(refresh_ms), 0, NULL, NULL,
+	  "how often counts are read again from the state store when it changed (2s)" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef HT
+static const struct conf_table conf_http_table = { conf_http_keys, 0, NULL, NULL };
+
 #define AM(f) offsetof(struct conf_amqp, f)
 static const struct conf_key conf_amqp_keys[] = {
 	{ "url", CONF_STRING, AM(url), 1, NULL, NULL, "amqp[s]://[user@]host[:port][/vhost]" },
@@ -336,6 +349,8 @@ static const struct conf_key conf_top_keys[] = {
 	{ "amqp", CONF_SECTION, T(amqp), 0, NULL, &conf_amqp_table, "the AMQP broker" },
 	{ "include", CONF_PATHLIST, T(include), 0, NULL, NULL,
 	  "collection files to read (globs, relative to this file)" },
+	{ "http", CONF_SECTION, T(http), 0, NULL, &conf_http_table,
+	  "HTTP endpoint for operators: Prometheus metrics and the status page" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef T

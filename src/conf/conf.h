@@ -183,6 +183,13 @@ struct conf_webhook {
 	long		 max_body;	/* bytes */
 };
 
+/* The operators' HTTP endpoint: metrics, the status page. */
+struct conf_http {
+	char		*listen;	/* ADDR:PORT; NULL: none */
+	char		*token_file;	/* bearer token required, or NULL */
+	uint64_t	 refresh_ms;	/* counts from the state store; 0: the default */
+};
+
 /* The AMQP broker that collections' queues live on. */
 struct conf_amqp {
 	char		*url;		/* amqp[s]://[user@]host[:port][/vhost] */
@@ -225,6 +232,7 @@ struct conf {
 	struct conf_amqp amqp;
 	struct conf_strlist include;	/* collection file globs, resolved */
 	struct conf_strlist files;	/* the files read: path, then each included one */
+	struct conf_http http;
 };
 
 /* A configuration holding the built-in defaults. */

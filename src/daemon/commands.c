@@ -44,11 +44,10 @@ commands_counts(const long *counts, int nfiles)
 	return o;
 }
 
-static int
-cmd_status(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
+void
+daemon_status_json(struct daemon *d, json_t *reply, const struct state_counts *c,
+    const long *objects)
 {
-	struct daemon *d = arg;
-	struct state_counts c;
 	struct pipeline_objects ob;
 	json_t *colls = json_array();
 	unsigned queued, running, waiting;
@@ -78,26 +77,37 @@ cmd_status(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char 
 	json_object_set_new(reply, "sink", json_string(d->cfg->sink.repo.url != NULL ?
 	    d->cfg->sink.repo.url : d->cfg->sink.directory != NULL ? d->cfg->sink.directory :
 	    "state_dir/observations"));
-	if (pipeline_counts(d->pipeline, &c) == 0) {
-		json_object_set_new(reply, "files", commands_counts(c.files, 1));
-		json_object_set_new(reply, "observations", commands_counts(c.obs, 0));
+	if (c != NULL) {
+		json_object_set_new(reply, "files", commands_counts(c->files, 1));
+		json_object_set_new(reply, "observations", commands_counts(c->obs, 0));
 	}
-	if (pipeline_objects(d->pipeline, &ob) == 0) {
-		json_object_set_new(reply, "objects", commands_counts(ob.counts, 0));
+	if (pipeline_objects(d->pipeline, &ob, objects == NULL) == 0) {
+		json_object_set_new(reply, "objects", commands_counts(objects != NULL ? objects :
+		    ob.counts, 0));
 		json_object_set_new(reply, "fetches", json_pack("{s:i, s:i, s:i, s:i}", "queued",
 		    ob.queued, "running", ob.running, "retry_wait", ob.waiting, "listings",
 		    ob.listing));
 		if (ob.webhook_port > 0)
 			json_object_set_new(reply, "webhook_port", json_integer(ob.webhook_port));
 	}
+}
+
+static int
+cmd_status(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
+{
+	struct daemon *d = arg;
+	struct state_counts c;
+
+	daemon_status_json(d, reply, pipeline_counts(d->pipeline, &c) == 0 ? &c : NULL, NULL);
 	return 0;
 }
 
-static json_t *
-commands_obs_json(const struct state_obs *o)
+json_t *
+daemon_obs_json(const struct state_obs *o)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:i}", "collection", o->collection,
+	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i}", "collection", o->collection,
 	    "observation", o->observation, "status", state_status_name(o->status),
+	    "state", state_phase_name(o->phase), "since_ms", (json_int_t)o->phase_ms,
 	    "attempts", o->attempts);
 
 	if (o->last_error != NULL)
@@ -106,13 +116,15 @@ commands_obs_json(const struct state_obs *o)
 		json_object_set_new(j, "next_attempt_ms", json_integer(o->next_attempt_ms));
 	if (o->pushed_checksum != NULL)
 		json_object_set_new(j, "pushed_checksum", json_string(o->pushed_checksum));
+	if (o->landed_ms > 0)
+		json_object_set_new(j, "landed_ms", json_integer(o->landed_ms));
 	return j;
 }
 
 static void
 commands_list_cb(void *arg, const struct state_obs *o)
 {
-	json_array_append_new(arg, commands_obs_json(o));
+	json_array_append_new(arg, daemon_obs_json(o));
 }
 
 static int
@@ -122,19 +134,13 @@ cmd_list(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **
 	const char *state = json_string_value(json_object_get(req, "state"));
 	const char *coll = json_string_value(json_object_get(req, "collection"));
 	json_t *limit = json_object_get(req, "limit"), *list;
-	enum state_status s;
 
-	if (state != NULL && state_status_from_name(state, &s) != 0) {
-		*error = xasprintf("unknown state '%.32s' (pending, running, retry, done, failed)",
-		    state);
-		return -1;
-	}
 	if (limit != NULL && (!json_is_integer(limit) || json_integer_value(limit) < 1)) {
 		*error = xstrdup("limit must be a positive integer");
 		return -1;
 	}
 	list = json_array();
-	if (pipeline_state_list(d->pipeline, state != NULL ? &s : NULL, coll,
+	if (pipeline_state_list(d->pipeline, state, coll,
 	    limit != NULL ? (long)json_integer_value(limit) : 1000, commands_list_cb, list,
 	    error) != 0) {
 		json_decref(list);
@@ -144,8 +150,8 @@ cmd_list(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **
 	return 0;
 }
 
-static json_t *
-commands_files_json(const struct state_file *files, size_t n)
+json_t *
+daemon_files_json(const struct state_file *files, size_t n)
 {
 	json_t *a = json_array();
 	size_t i;
@@ -174,29 +180,45 @@ commands_split(json_t *req, char **coll, const char **obs, char **error)
 	return 0;
 }
 
+json_t *
+daemon_history_json(const struct state_event *ev, size_t n)
+{
+	json_t *a = json_array(), *e;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		e = json_pack("{s:I, s:s}", "at_ms", (json_int_t)ev[i].at_ms, "state",
+		    state_phase_name(ev[i].phase));
+		if (ev[i].detail != NULL)
+			json_object_set_new(e, "detail", json_string(ev[i].detail));
+		if (ev[i].until_ms > 0)
+			json_object_set_new(e, "until_ms", json_integer(ev[i].until_ms));
+		json_array_append_new(a, e);
+	}
+	return a;
+}
+
 static int
 cmd_show(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **error)
 {
 	struct daemon *d = arg;
-	struct state_file *files = NULL;
-	struct state_obs o;
+	struct pipeline_show sh;
 	const char *obs;
 	char *coll;
-	size_t n = 0;
 	int r;
 
 	if (commands_split(req, &coll, &obs, error) != 0)
 		return -1;
-	r = pipeline_state_show(d->pipeline, coll, obs, &o, &files, &n, error);
+	r = pipeline_state_show(d->pipeline, coll, obs, &sh, error);
 	if (r == 1)
 		*error = xasprintf("no observation %s/%s", coll, obs);
 	free(coll);
 	if (r != 0)
 		return -1;
-	json_object_set_new(reply, "observation", commands_obs_json(&o));
-	json_object_set_new(reply, "files", commands_files_json(files, n));
-	state_obs_clear(&o);
-	state_files_free(files, n);
+	json_object_set_new(reply, "observation", daemon_obs_json(&sh.obs));
+	json_object_set_new(reply, "files", daemon_files_json(sh.files, sh.nfiles));
+	json_object_set_new(reply, "history", daemon_history_json(sh.history, sh.nhistory));
+	pipeline_show_clear(&sh);
 	return 0;
 }
 
@@ -417,7 +439,7 @@ const struct control_command daemon_commands[] = {
 	{ "status", 0, cmd_status, "version, uptime, configuration, counts" },
 	{ "stats", 0, cmd_stats, "counters and latency percentiles per stage" },
 	{ "list", 0, cmd_list, "observations, filtered by state and collection" },
-	{ "show", 0, cmd_show, "one observation and its files" },
+	{ "show", 0, cmd_show, "one observation, its files and its history" },
 	{ "reingest", 1, cmd_reingest, "queue an observation, a file's or every failed one again" },
 	{ "rescan", 1, cmd_rescan, "rescan every landing directory" },
 	{ "pause", 1, cmd_pause, "start no new jobs for a collection (or all)" },

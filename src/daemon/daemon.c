@@ -19,6 +19,7 @@
 #include "daemon/daemon_int.h"
 #include "daemon/control.h"
 #include "lib/log.h"
+#include "daemon/monitor.h"
 #include "daemon/pipeline.h"
 #include "store/state.h"
 #include "lib/stats.h"
@@ -142,6 +143,24 @@ daemon_carry_pauses(const struct pipeline *old, struct pipeline *new,
 	}
 }
 
+/* The operators' view takes the new token and refresh interval (an unreadable token
+ * file keeps the old token: logged). */
+static void
+daemon_reload_monitor(struct daemon *d)
+{
+	char *cause = NULL;
+
+	if (d->monitor == NULL) {
+		if (d->cfg->http.listen != NULL)
+			log_warnx("http listen %s: takes effect at restart", d->cfg->http.listen);
+		return;
+	}
+	if (monitor_reload(d->monitor, &cause) != 0) {
+		log_errx("http: %s; keeping the previous token", cause);
+		free(cause);
+	}
+}
+
 /* Load the configuration again and rebuild the pipeline from it. */
 static int
 daemon_reload_config(struct daemon *d, char **cause)
@@ -175,6 +194,7 @@ daemon_reload_config(struct daemon *d, char **cause)
 	pipeline_start(p);
 	tickets_rebase(d->tickets, pipeline_settle_mark(p));
 	daemon_apply_logging(d, cfg);
+	daemon_reload_monitor(d);
 	return 0;
 }
 
@@ -371,6 +391,8 @@ daemon_start(struct daemon *d, char **cause)
 	daemon_observe(d, d->pipeline);
 	if (daemon_start_control(d, cause) != 0)
 		return -1;
+	if (d->cfg->http.listen != NULL && (d->monitor = monitor_new(d, cause)) == NULL)
+		return -1;
 	ev_timer_init(&d->status_timer, daemon_on_status_timer, 5., 5.);
 	d->status_timer.data = d;
 	ev_timer_start(d->loop, &d->status_timer);
@@ -404,6 +426,7 @@ daemon_free(struct daemon *d)
 {
 	if (d == NULL)
 		return;
+	monitor_free(d->monitor);
 	control_free(d->control);
 	pipeline_free(d->pipeline);
 	tickets_free(d->tickets);

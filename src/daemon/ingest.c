@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,6 +30,7 @@
 #include "caom/map.h"
 #include "store/jobs.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/msgid.h"
 #include "sinks/repo.h"
 #include "sinks/sink_dir.h"
@@ -52,6 +54,7 @@ struct ingest {
 	struct rules		**code_rules;	/* per collection, to find a file's rule's
 						 * collection code; NULL: it has none */
 	LIST_HEAD(, ingest_run)	 runs;		/* in flight */
+	enum metrics_class	 finishing;	/* why the attempt being finished failed */
 };
 
 /* What a worker learnt of one file: its stat, MD5, headers and blueprint. */
@@ -64,6 +67,7 @@ struct ingest_prep {
 	char			*cause;		/* set: this file cannot be ingested */
 	struct previews_plan	*previews;	/* what the file's previews are, NULL: none */
 	const struct conf_rule	*code;		/* its rule, when that has collection code */
+	enum metrics_class	 class;		/* and why */
 };
 
 /* One attempt of one observation, alive while a push is in flight. */
@@ -74,13 +78,35 @@ struct ingest_run {
 	struct state_file	*files;
 	size_t			 nfiles;
 	struct ingest_prep	*prep;		/* one per file */
+	enum metrics_class	 class;		/* why the build failed */
+	size_t			 doclen;	/* bytes of the document built */
+	int			 merged;	/* the last merge built a document to send */
+	int			 merge_failed;	/* a merge failed: class says why */
 	LIST_ENTRY(ingest_run)	 entry;
 };
+
+/* Record a life-cycle event of the run's observation. */
+static void
+ingest_event(struct ingest_run *run, enum state_phase phase, const char *detail)
+{
+	state_history_add(run->in->state, jobs_job_collection(run->job),
+	    jobs_job_observation(run->job), phase, 0, detail, 0);
+}
+
+/* End the attempt: outcome, and for a failure its class and error. */
+static void
+ingest_finish(struct ingest_run *run, enum jobs_outcome outcome, enum metrics_class cl,
+    const char *error)
+{
+	run->in->finishing = cl;
+	jobs_finish(run->job, outcome, error);
+}
 
 /* Read a file's blueprint and, for a FITS file, its headers (on a worker). */
 static int
 ingest_read_mapping(const struct state_file *f, struct ingest_prep *pr, char **cause)
 {
+	pr->class = METRICS_CLASS_MAPPING;
 	char *msg = NULL;
 
 	if (pr->code != NULL) {
@@ -95,6 +121,7 @@ ingest_read_mapping(const struct state_file *f, struct ingest_prep *pr, char **c
 	} else if (artifact_blueprint(f->blueprint, f->path, f->uri, &pr->bp, &pr->warn,
 	    cause) != 0)
 		return -1;
+	pr->class = METRICS_CLASS_FILE;
 	if (fits_name_is_fits(f->path) && fits_read(f->path, &pr->ff, cause) != 0)
 		return -1;
 	return 0;
@@ -115,6 +142,7 @@ ingest_prep_clear(struct ingest_prep *pr)
 static void
 ingest_prepare_file(const struct state_file *f, struct ingest_prep *pr)
 {
+	pr->class = METRICS_CLASS_FILE;
 	if (artifact_facts_read(f->path, &pr->facts, &pr->cause) != 0)
 		return;
 	if (f->blueprint != NULL && f->blueprint[0] != '\0')
@@ -191,15 +219,17 @@ ingest_map_file(struct caom_observation *obs, const struct state_file *f,
 /* Put one file into obs as the artifact of its product's plane. */
 static int
 ingest_add_file(struct caom_observation *obs, const struct state_file *f,
-    struct ingest_prep *pr, char **cause)
+    struct ingest_prep *pr, enum metrics_class *cl, char **cause)
 {
 	struct caom_artifact *a;
 	struct caom_plane *p;
 
 	if (pr->cause != NULL) {
+		*cl = pr->class;
 		*cause = xstrdup(pr->cause);
 		return -1;
 	}
+	*cl = METRICS_CLASS_MAPPING;
 	if (pr->bp != NULL && ingest_map_file(obs, f, pr, cause) != 0)
 		return -1;
 	p = caom_observation_add_plane(obs, f->product);
@@ -227,7 +257,13 @@ ingest_build(struct ingest_run *run, const char *existing, size_t len, char **te
 	uint8_t before[16];
 	int had = 0, r = 0;
 	size_t i;
+	char *detail;
 
+	detail = xasprintf("%zu file%s into %s", run->nfiles, run->nfiles == 1 ? "" : "s",
+	    existing != NULL ? "the observation the sink holds" : "a new observation");
+	ingest_event(run, STATE_PHASE_MAPPING, detail);
+	free(detail);
+	run->class = METRICS_CLASS_SINK;	/* the sink's document is unreadable */
 	if (existing != NULL && caom_xml_read_memory(oid, existing, len, &obs, cause) != 0)
 		return -1;
 	if (obs != NULL && (had = obs->ent.has_acc_meta_checksum))
@@ -237,14 +273,16 @@ ingest_build(struct ingest_run *run, const char *existing, size_t len, char **te
 		obs->algorithm.name = xstrdup("exposure");
 	}
 	for (i = 0; i < run->nfiles && r == 0; i++)
-		r = ingest_add_file(obs, &run->files[i], &run->prep[i], cause);
+		r = ingest_add_file(obs, &run->files[i], &run->prep[i], &run->class, cause);
 	if (r == 0) {
 		checksum_compute(obs);
 		checksum_format(obs->ent.acc_meta_checksum, checksum);
 		if (had && memcmp(before, obs->ent.acc_meta_checksum, 16) == 0)
 			r = 1;
-		else
+		else {
 			*text = caom_xml_write(obs, textlen);
+			run->doclen = *textlen;
+		}
 	}
 	caom_observation_free(obs);
 	return r;
@@ -291,6 +329,21 @@ ingest_remember(struct ingest *in, struct jobs_job *job, const char *checksum)
 	free(key);
 }
 
+/* The bytes of a stored observation's files, and of its document when written. */
+static void
+ingest_stored(struct ingest_run *run, int written)
+{
+	const char *coll = jobs_job_collection(run->job);
+	uint64_t bytes = 0;
+	size_t i;
+
+	for (i = 0; i < run->nfiles; i++)
+		bytes += run->prep[i].facts.length > 0 ? (uint64_t)run->prep[i].facts.length : 0;
+	metrics_count(METRICS_FILE_BYTES, coll, bytes);
+	if (written)
+		metrics_count(METRICS_DOCUMENT_BYTES, coll, run->doclen);
+}
+
 /* The directory sink: read, build, write; all synchronous. */
 static void
 ingest_to_dir(struct ingest_run *run)
@@ -300,14 +353,19 @@ ingest_to_dir(struct ingest_run *run)
 	size_t oldlen = 0, len = 0;
 	int r;
 
+	run->class = METRICS_CLASS_SINK;
 	r = sink_dir_read(run->in->dir, coll, oid, &old, &oldlen, &cause);
 	if (r >= 0)
 		r = ingest_build(run, r == 0 ? old : NULL, oldlen, &text, &len, sum, &cause);
+	if (r == 0)
+		ingest_event(run, STATE_PHASE_PUSHING, "writing it to the directory sink");
 	if (r == 0 && sink_dir_write(run->in->dir, coll, oid, text, len, &cause) != 0) {
-		jobs_finish(run->job, JOBS_TRANSIENT, cause);	/* a full disk heals */
+		/* a full disk heals */
+		ingest_finish(run, JOBS_TRANSIENT, METRICS_CLASS_SINK, cause);
 	} else if (r < 0) {
-		jobs_finish(run->job, JOBS_PERMANENT, cause);
+		ingest_finish(run, JOBS_PERMANENT, run->class, cause);
 	} else {
+		ingest_stored(run, r == 0);
 		ingest_remember(run->in, run->job, sum);
 		jobs_finish(run->job, JOBS_OK, NULL);
 	}
@@ -325,9 +383,16 @@ ingest_merge(void *arg, const char *existing, size_t len, char **out, size_t *ou
 	char sum[37];
 	int r;
 
+	run->merged = 0;
 	r = ingest_build(run, existing, len, out, outlen, sum, cause);
 	if (r >= 0)
 		ingest_remember(run->in, run->job, sum);
+	if (r == 0) {
+		ingest_event(run, STATE_PHASE_PUSHING, "sending it to the repository");
+		run->merged = 1;
+	}
+	if (r < 0)
+		run->merge_failed = 1;
 	return r;
 }
 
@@ -336,11 +401,14 @@ ingest_pushed(void *arg, enum repo_result result, long status, const char *messa
     long retry_after)
 {
 	struct ingest_run *run = arg;
+	enum metrics_class cl = run->merge_failed ? run->class : status == 0 ?
+	    METRICS_CLASS_NETWORK : METRICS_CLASS_SINK;
 
-	if (result == REPO_STORED || result == REPO_UNCHANGED)
+	if (result == REPO_STORED || result == REPO_UNCHANGED) {
+		ingest_stored(run, result == REPO_STORED && run->merged);
 		jobs_finish(run->job, JOBS_OK, NULL);
-	else
-		jobs_finish(run->job, result == REPO_TRANSIENT ? JOBS_TRANSIENT : JOBS_PERMANENT,
+	} else
+		ingest_finish(run, result == REPO_TRANSIENT ? JOBS_TRANSIENT : JOBS_PERMANENT, cl,
 		    message);
 	ingest_run_free(run);
 }
@@ -420,7 +488,7 @@ ingest_run(void *arg, struct jobs_job *job)
 {
 	struct ingest *in = arg;
 	struct ingest_run *run = xcalloc(1, sizeof *run);
-	char *cause = NULL;
+	char *cause = NULL, *detail;
 	size_t i;
 
 	run->in = in;
@@ -428,17 +496,22 @@ ingest_run(void *arg, struct jobs_job *job)
 	run->start = ev_time();
 	LIST_INSERT_HEAD(&in->runs, run, entry);
 	stats_count(STATS_JOBS_STARTED);
+	metrics_count(METRICS_ATTEMPTS, jobs_job_collection(job), 1);
 	if (in->observer.started != NULL)
 		in->observer.started(in->observer.arg, jobs_job_collection(job),
 		    jobs_job_observation(job));
 	if (state_obs_running(in->state, jobs_job_collection(job), jobs_job_observation(job),
 	    &cause) != 0 || state_obs_files(in->state, jobs_job_collection(job),
 	    jobs_job_observation(job), &run->files, &run->nfiles, &cause) != 0) {
-		jobs_finish(job, JOBS_TRANSIENT, cause);
+		ingest_finish(run, JOBS_TRANSIENT, METRICS_CLASS_STATE, cause);
 		free(cause);
 		ingest_run_free(run);
 		return;
 	}
+	detail = xasprintf("attempt %u: reading and checksumming %zu file%s",
+	    jobs_job_attempt(job), run->nfiles, run->nfiles == 1 ? "" : "s");
+	ingest_event(run, STATE_PHASE_STORING, detail);
+	free(detail);
 	run->prep = xcalloc(run->nfiles + 1, sizeof *run->prep);
 	for (i = 0; i < run->nfiles; i++) {	/* which rule's previews and code: on the loop */
 		run->prep[i].previews = previews_plan(in->previews, jobs_job_collection(job),
@@ -489,12 +562,22 @@ ingest_record_ok(struct ingest *in, const char *coll, const char *oid, unsigned 
 {
 	char *key = xasprintf("%s\n%s", coll, oid), *sum = strmap_del(in->stored, key);
 	const struct conf_collection *c = ingest_collection(in, coll);
-	char *cause = NULL;
+	char *cause = NULL, *detail;
+	int64_t landed = 0;
+	double now = ev_now(in->loop);
 
-	if (state_obs_done(in->state, coll, oid, sum, &cause) != 0) {
+	if (state_obs_done(in->state, coll, oid, sum, &landed, &cause) != 0) {
 		log_errx("%s", cause);
 		free(cause);
 	}
+	if (landed > 0)		/* (a clock set back makes no negative lag) */
+		stats_time(STATS_LAG, fmax(now - (double)landed / 1e3, 0.));
+	metrics_count(METRICS_OBS_STORED, coll, 1);
+	metrics_success(coll, now);
+	detail = sum != NULL ? xasprintf("stored (%s)", sum) :
+	    xstrdup("unchanged: not written again");
+	state_history_add(in->state, coll, oid, STATE_PHASE_DONE, 0, detail, 0);
+	free(detail);
 	log_at(LOG_INFO, 0, LOG_FIELDS({ "MESSAGE_ID", MSGID_OBS_INGESTED },
 	    { "COLLECTION", coll }, { "OBSERVATION_ID", oid }, { "STAGE", "push" }),
 	    "observation %s/%s stored (%s)", coll, oid, sum != NULL ? sum : "unchanged");
@@ -520,11 +603,14 @@ ingest_record(void *arg, const char *coll, const char *oid, enum jobs_outcome ou
 		return;
 	}
 	stats_count(retry_at > 0 ? STATS_OBS_RETRIED : STATS_OBS_FAILED);
+	metrics_failure(coll, in->finishing, retry_at > 0);
 	snprintf(att, sizeof att, "%u", attempts);
 	if (state_obs_failed(in->state, coll, oid, error, retry_at, &cause) != 0) {
 		log_errx("%s", cause);
 		free(cause);
 	}
+	state_history_add(in->state, coll, oid, retry_at > 0 ? STATE_PHASE_RETRY :
+	    STATE_PHASE_FAILED, 0, error, retry_at);
 	log_at(retry_at > 0 ? LOG_WARNING : LOG_ERR, 0, LOG_FIELDS({ "MESSAGE_ID",
 	    retry_at > 0 ? NULL : MSGID_OBS_FAILED }, { "COLLECTION", coll },
 	    { "OBSERVATION_ID", oid }, { "STAGE", "push" }, { "ATTEMPT", att }),

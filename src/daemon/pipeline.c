@@ -26,6 +26,7 @@
 #include "daemon/ingest.h"
 #include "store/jobs.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/msgid.h"
 #include "sources/objects.h"
 #include "daemon/pipeline.h"
@@ -71,8 +72,26 @@ struct pipeline {
 	double			  scan_started;	/* monotonic seconds */
 	unsigned long		  scan_found;	/* files reported by this scan */
 	unsigned long		  scans;
+	struct pipeline_scan	  last_scan;	/* the last full scan */
+	ev_timer		  flush;	/* writes the history recorded meanwhile */
 	struct pipeline_observer  observer;
 };
+
+/* How long life-cycle events wait in memory to be written together. */
+#define PIPELINE_FLUSH_S	0.1
+
+static int64_t
+pipeline_ms(double seconds)
+{
+	return (int64_t)(seconds * 1e3);
+}
+
+/* The name of a collection (by index). */
+static const char *
+pipeline_coll(const struct pipeline *p, size_t idx)
+{
+	return p->cfg->collections.v[idx].name;
+}
 
 static void
 pipeline_tell(struct pipeline *p, uint64_t seq, enum pipeline_file what, const char *coll,
@@ -113,11 +132,17 @@ static void
 pipeline_hold_expired(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	struct pipeline_hold *h = t->data;
+	char *detail;
 
 	log_at(LOG_NOTICE, 0, LOG_FIELDS({ "COLLECTION", h->collection },
 	    { "OBSERVATION_ID", h->observation }, { "STAGE", "group" }),
 	    "observation %s/%s: still without %s after %.0f s; ingesting it with the files it has",
 	    h->collection, h->observation, h->missing, h->wait_ms / 1e3);
+	detail = xasprintf("waited %.0f s; still without %s: going with the files it has",
+	    h->wait_ms / 1e3, h->missing);
+	state_history_add(h->p->state, h->collection, h->observation, STATE_PHASE_CLASSIFIED, 0,
+	    detail, 0);
+	free(detail);
 	ingest_submit(h->p->ingest, h->collection, h->observation);
 	pipeline_hold_free(h);
 }
@@ -157,7 +182,7 @@ static int
 pipeline_group_ready(struct pipeline *p, const char *coll, const struct rules_result *res,
     int64_t prior_deadline_ms)
 {
-	char *key = xasprintf("%s/%s", coll, res->observation), *missing, *cause = NULL;
+	char *key = xasprintf("%s/%s", coll, res->observation), *missing, *cause = NULL, *detail;
 	struct pipeline_hold *h = strmap_get(p->holds, key);
 
 	if ((missing = pipeline_missing(p, coll, res)) == NULL) {
@@ -193,6 +218,12 @@ pipeline_group_ready(struct pipeline *p, const char *coll, const struct rules_re
 		    (double)(h->deadline_ms - jobs_now_ms()) / 1e3, missing);
 	}
 	free(key);
+	if (h->missing == NULL || strcmp(h->missing, missing) != 0) {
+		detail = xasprintf("for %s", missing);
+		state_history_add(p->state, coll, res->observation, STATE_PHASE_WAITING, 0, detail,
+		    h->deadline_ms);
+		free(detail);
+	}
 	free(h->missing);
 	h->missing = missing;
 	/* assigning a file made the observation pending anew: keep the deadline */
@@ -203,13 +234,33 @@ pipeline_group_ready(struct pipeline *p, const char *coll, const struct rules_re
 	return 0;
 }
 
+/* The life cycle of a classified file so far: it landed (and settled), now it is classified. */
+static void
+pipeline_record_landing(struct pipeline *p, const char *coll, const char *path,
+    const struct rules_result *res, int renamed, double first)
+{
+	double now = ev_now(p->loop);
+	char *detail;
+
+	state_history_add(p->state, coll, res->observation, STATE_PHASE_LANDED,
+	    pipeline_ms(first), path, 0);
+	if (!renamed && now - first > 1e-3)
+		state_history_add(p->state, coll, res->observation, STATE_PHASE_SETTLING,
+		    pipeline_ms(first), path, 0);
+	detail = xasprintf("%s: product %s", path, res->product);
+	state_history_add(p->state, coll, res->observation, STATE_PHASE_CLASSIFIED,
+	    pipeline_ms(now), detail, 0);
+	free(detail);
+}
+
 static void
 pipeline_classified(struct pipeline *p, const char *coll, const char *path,
-    const struct stat *st, const struct rules_result *res, uint64_t seq)
+    const struct stat *st, const struct rules_result *res, uint64_t seq, int renamed,
+    double first)
 {
 	struct state_file f = { (char *)(uintptr_t)path, st->st_size, fileio_mtime_ns(st),
 		(char *)(uintptr_t)coll, res->observation, res->product, res->uri,
-		res->blueprint, STATE_PENDING };
+		res->blueprint, STATE_PENDING, pipeline_ms(first) };
 	char *cause = NULL, *key;
 	struct state_obs o;
 	int64_t prior = 0;
@@ -237,6 +288,8 @@ pipeline_classified(struct pipeline *p, const char *coll, const char *path,
 	    { "STAGE", "classify" }), "%s: observation %s/%s, product %s",
 	    path, coll, res->observation, res->product);
 	stats_count(STATS_FILES_CLASSIFIED);
+	metrics_count(METRICS_FILES_CLASSIFIED, coll, 1);
+	pipeline_record_landing(p, coll, path, res, renamed, first);
 	if (res->expect == NULL || pipeline_group_ready(p, coll, res, prior))
 		ingest_submit(p->ingest, coll, res->observation);
 	pipeline_tell(p, seq, PIPELINE_FILE_NEW, coll, res->observation);	/* queued or held */
@@ -249,6 +302,7 @@ pipeline_unmatched(struct pipeline *p, const char *coll, const char *path,
 	char *cause = NULL;
 
 	stats_count(STATS_FILES_UNMATCHED);
+	metrics_count(METRICS_FILES_UNMATCHED, coll, 1);
 	log_at(LOG_WARNING, 0, LOG_FIELDS({ "MESSAGE_ID", MSGID_FILE_REJECTED },
 	    { "COLLECTION", coll }, { "FILE", path }, { "STAGE", "classify" }),
 	    "%s matches no naming rule of collection %s; left alone until it changes",
@@ -262,7 +316,7 @@ pipeline_unmatched(struct pipeline *p, const char *coll, const char *path,
 
 /* Is this version of the file new to the state store? */
 static int
-pipeline_is_new(struct pipeline *p, const char *path, const struct stat *st)
+pipeline_is_new(struct pipeline *p, const char *coll, const char *path, const struct stat *st)
 {
 	enum state_change change;
 	enum state_status status;
@@ -274,8 +328,11 @@ pipeline_is_new(struct pipeline *p, const char *path, const struct stat *st)
 		free(cause);
 		return 0;
 	}
-	if (change == STATE_UNCHANGED)
+	if (change == STATE_UNCHANGED) {
 		stats_count(STATS_FILES_UNCHANGED);
+		metrics_count(METRICS_FILES_SETTLED, coll, 1);
+		metrics_count(METRICS_FILES_UNCHANGED, coll, 1);
+	}
 	return change != STATE_UNCHANGED;
 }
 
@@ -303,7 +360,7 @@ pipeline_fits_complete(struct pipeline *p, const char *path, uint64_t seq)
 
 static void
 pipeline_on_complete(void *arg, const char *path, const struct stat *st, int renamed,
-    uint64_t seq)
+    uint64_t seq, double first)
 {
 	struct pipeline *p = arg;
 	const struct pipeline_root *root;
@@ -316,15 +373,16 @@ pipeline_on_complete(void *arg, const char *path, const struct stat *st, int ren
 		return;
 	}
 	coll = p->cfg->collections.v[root->collection].name;
-	if (!pipeline_is_new(p, path, st)) {
+	if (!pipeline_is_new(p, coll, path, st)) {
 		pipeline_tell(p, seq, PIPELINE_FILE_UNCHANGED, coll, NULL);
 		return;
 	}
 	if (!renamed && !pipeline_fits_complete(p, path, seq))
 		return;	/* (a file renamed into place is complete: the mapping judges it) */
+	metrics_count(METRICS_FILES_SETTLED, coll, 1);
 	switch (rules_classify(p->rules[root->collection], path, &res)) {
 	case RULES_MATCHED:
-		pipeline_classified(p, coll, path, st, &res, seq);
+		pipeline_classified(p, coll, path, st, &res, seq, renamed, first);
 		rules_result_free(&res);
 		break;
 	case RULES_NO_MATCH:
@@ -333,6 +391,7 @@ pipeline_on_complete(void *arg, const char *path, const struct stat *st, int ren
 		break;
 	case RULES_EXCLUDED:
 		log_at(LOG_DEBUG, 0, LOG_FIELDS({ "FILE", path }), "%s excluded", path);
+		metrics_count(METRICS_FILES_EXCLUDED, coll, 1);
 		pipeline_tell(p, seq, PIPELINE_FILE_EXCLUDED, coll, NULL);
 		break;
 	}
@@ -388,12 +447,30 @@ pipeline_scan_begin(struct pipeline *p)
 	pipeline_scan_batch(p, 1);
 }
 
+/* The files each collection's roots had as known in the last scan: seen, settled, unchanged. */
+static void
+pipeline_scan_count(struct pipeline *p)
+{
+	unsigned long n;
+	size_t i;
+
+	for (i = 0; i < p->nroots; i++) {
+		if ((n = watch_scan_known_root(p->watch, (unsigned)i)) == 0)
+			continue;
+		metrics_count(METRICS_FILES_SEEN, pipeline_coll(p, p->roots[i].collection), n);
+		metrics_count(METRICS_FILES_SETTLED, pipeline_coll(p, p->roots[i].collection), n);
+		metrics_count(METRICS_FILES_UNCHANGED, pipeline_coll(p, p->roots[i].collection), n);
+	}
+}
+
 /* A scan of scope (NULL: every tree; else a polled one) ends. */
 static void
 pipeline_scan_end(struct pipeline *p, const char *scope)
 {
 	unsigned long known = watch_scan_known(p->watch);
+	double took = ev_time() - p->scan_started;
 
+	pipeline_scan_count(p);
 	state_known_free(p->known);
 	p->known = NULL;
 	if (known > 0) {
@@ -406,10 +483,27 @@ pipeline_scan_end(struct pipeline *p, const char *scope)
 	if (scope != NULL)
 		return;		/* a polled tree: every poll interval, not logged */
 	p->scans++;
+	stats_time(STATS_SCAN, took);
+	p->last_scan.at = ev_time();
+	p->last_scan.seconds = took;
+	p->last_scan.files = known + p->scan_found;
+	p->last_scan.unchanged = known;
 	log_at(p->scans == 1 ? LOG_INFO : LOG_DEBUG, 0, LOG_FIELDS({ "STAGE", "watch" }),
 	    "%s of the landing directories: %lu files in %.0f ms (%lu unchanged, %lu to look at)",
-	    p->scans == 1 ? "start-up scan" : "rescan", known + p->scan_found,
-	    (ev_time() - p->scan_started) * 1e3, known, p->scan_found);
+	    p->scans == 1 ? "start-up scan" : "rescan", known + p->scan_found, took * 1e3, known,
+	    p->scan_found);
+}
+
+/* A file noticed: counted as seen once per landing (not per write while it settles). */
+static void
+pipeline_seen(struct pipeline *p, enum watch_event ev, const char *path)
+{
+	const struct pipeline_root *root;
+
+	if (settle_ignored(p->settle, path) || (ev == WATCH_WRITTEN &&
+	    settle_waiting(p->settle, path)) || (root = pipeline_root_of(p, path)) == NULL)
+		return;
+	metrics_count(METRICS_FILES_SEEN, pipeline_coll(p, root->collection), 1);
 }
 
 static void
@@ -417,6 +511,8 @@ pipeline_on_event(void *arg, enum watch_event ev, const char *path, const struct
 {
 	struct pipeline *p = arg;
 
+	if (ev == WATCH_MOVED_IN || ev == WATCH_FOUND || ev == WATCH_WRITTEN)
+		pipeline_seen(p, ev, path);
 	switch (ev) {
 	case WATCH_SCAN_BEGIN:
 		pipeline_scan_begin(p);
@@ -506,6 +602,31 @@ pipeline_scan_threads(const struct conf *cfg)
 	return n > 8 ? 8 : (unsigned)n;
 }
 
+static void
+pipeline_on_flush(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct pipeline *p = t->data;
+	char *cause = NULL;
+
+	if (state_history_flush(p->state, &cause) != 0) {
+		log_at(LOG_ERR, 0, LOG_FIELDS({ "STAGE", "state" }),
+		    "recording life-cycle history: %s", cause);
+		free(cause);
+	}
+}
+
+/* The first life-cycle event is waiting: write it and those that follow soon. */
+static void
+pipeline_history_kick(void *arg)
+{
+	struct pipeline *p = arg;
+
+	if (!ev_is_active(&p->flush)) {
+		ev_timer_set(&p->flush, PIPELINE_FLUSH_S, 0.);
+		ev_timer_start(p->loop, &p->flush);
+	}
+}
+
 struct pipeline *
 pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
 {
@@ -518,6 +639,8 @@ pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
 	p->incomplete = strmap_new();
 	p->cfg = cfg;
 	p->rules = xcalloc(cfg->collections.n + 1, sizeof *p->rules);
+	ev_init(&p->flush, pipeline_on_flush);
+	p->flush.data = p;
 	if ((p->state = state_open(cfg->state_dir, cause)) == NULL ||
 	    (p->ingest = ingest_new(loop, cfg, p->state, cause)) == NULL ||
 	    (p->watch = watch_new(loop, pipeline_on_event, p, cause)) == NULL) {
@@ -528,6 +651,7 @@ pipeline_new(struct ev_loop *loop, const struct conf *cfg, char **cause)
 		pipeline_free(p);
 		return NULL;
 	}
+	state_history_notify(p->state, pipeline_history_kick, p);
 	watch_set_scan(p->watch, pipeline_scan_threads(cfg), pipeline_scan_prepare,
 	    pipeline_known);
 	p->settle = settle_new(loop, cfg->settle_ms, pipeline_on_complete, p);
@@ -585,6 +709,12 @@ pipeline_settle_oldest(const struct pipeline *p)
 	return settle_oldest(p->settle);
 }
 
+uint64_t
+pipeline_state_writes(const struct pipeline *p)
+{
+	return state_writes(p->state);
+}
+
 int
 pipeline_counts(struct pipeline *p, struct state_counts *c)
 {
@@ -599,26 +729,63 @@ pipeline_counts(struct pipeline *p, struct state_counts *c)
 }
 
 int
-pipeline_state_list(struct pipeline *p, const enum state_status *status,
-    const char *collection, long limit, void (*fn)(void *, const struct state_obs *),
-    void *arg, char **cause)
+pipeline_state_list(struct pipeline *p, const char *state, const char *collection, long limit,
+    void (*fn)(void *, const struct state_obs *), void *arg, char **cause)
 {
-	return state_obs_list(p->state, status, collection, limit, fn, arg, cause);
+	enum state_status status;
+	enum state_phase phase;
+
+	if (state == NULL)
+		return state_obs_list(p->state, NULL, collection, limit, fn, arg, cause);
+	if (state_status_from_name(state, &status) == 0)
+		return state_obs_list(p->state, &status, collection, limit, fn, arg, cause);
+	if (state_phase_from_name(state, &phase) == 0) {
+		pipeline_flush_history(p);
+		return state_obs_list_phase(p->state, phase, collection, limit, fn, arg, cause);
+	}
+	*cause = xasprintf("unknown state '%.32s' (%s)", state, PIPELINE_STATE_NAMES);
+	return -1;
+}
+
+void
+pipeline_flush_history(struct pipeline *p)
+{
+	ev_timer_stop(p->loop, &p->flush);
+	pipeline_on_flush(p->loop, &p->flush, 0);
 }
 
 int
 pipeline_state_show(struct pipeline *p, const char *collection, const char *observation,
-    struct state_obs *o, struct state_file **files, size_t *n, char **cause)
+    struct pipeline_show *out, char **cause)
 {
 	int r;
 
-	if ((r = state_obs_get(p->state, collection, observation, o, cause)) != 0)
+	memset(out, 0, sizeof *out);
+	pipeline_flush_history(p);
+	if ((r = state_obs_get(p->state, collection, observation, &out->obs, cause)) != 0)
 		return r;
-	if (state_obs_files(p->state, collection, observation, files, n, cause) != 0) {
-		state_obs_clear(o);
+	if (state_obs_files(p->state, collection, observation, &out->files, &out->nfiles,
+	    cause) != 0 || state_history_get(p->state, collection, observation, &out->history,
+	    &out->nhistory, cause) != 0) {
+		pipeline_show_clear(out);
 		return -1;
 	}
 	return 0;
+}
+
+void
+pipeline_show_clear(struct pipeline_show *s)
+{
+	state_obs_clear(&s->obs);
+	state_files_free(s->files, s->nfiles);
+	state_events_free(s->history, s->nhistory);
+	memset(s, 0, sizeof *s);
+}
+
+const struct pipeline_scan *
+pipeline_last_scan(const struct pipeline *p)
+{
+	return &p->last_scan;
 }
 
 int
@@ -631,6 +798,9 @@ pipeline_reingest(struct pipeline *p, const char *collection, const char *observ
 		log_at(LOG_NOTICE, 0, LOG_FIELDS({ "COLLECTION", collection },
 		    { "OBSERVATION_ID", observation }), "observation %s/%s queued again%s",
 		    collection, observation, force ? " (forced)" : "");
+		state_history_add(p->state, collection, observation, STATE_PHASE_CLASSIFIED, 0,
+		    force ? "queued again by an operator (forced)" : "queued again by an operator",
+		    0);
 		ingest_submit(p->ingest, collection, observation);
 	}
 	return r;
@@ -719,10 +889,10 @@ pipeline_jobs(const struct pipeline *p, unsigned *queued, unsigned *running,
 }
 
 int
-pipeline_objects(struct pipeline *p, struct pipeline_objects *out)
+pipeline_objects(struct pipeline *p, struct pipeline_objects *out, int counts)
 {
 	memset(out, 0, sizeof *out);
-	if (p->objects == NULL || objects_counts(p->objects, out->counts) != 0)
+	if (p->objects == NULL || (counts && objects_counts(p->objects, out->counts) != 0))
 		return -1;
 	objects_busy(p->objects, &out->queued, &out->running, &out->waiting, &out->listing);
 	out->webhook_port = objects_webhook_port(p->objects);
@@ -763,6 +933,8 @@ pipeline_free(struct pipeline *p)
 
 	if (p == NULL)
 		return;
+	if (p->loop != NULL)
+		ev_timer_stop(p->loop, &p->flush);
 	objects_free(p->objects);
 	settle_free(p->settle);
 	watch_free(p->watch);

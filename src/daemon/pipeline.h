@@ -72,15 +72,40 @@ uint64_t pipeline_rescan(struct pipeline *p);
 uint64_t pipeline_settle_mark(const struct pipeline *p);
 /* The lowest settle sequence number still waiting (see settle_oldest). */
 uint64_t pipeline_settle_oldest(const struct pipeline *p);
+/* Write statements the state store ran (a change means the store changed). */
+uint64_t pipeline_state_writes(const struct pipeline *p);
 /* Counts by status from the state store; 0 or -1. */
 int pipeline_counts(struct pipeline *p, struct state_counts *c);
-/* List observations from the state store (see state_obs_list). 0 or -1. */
-int pipeline_state_list(struct pipeline *p, const enum state_status *status,
-    const char *collection, long limit, void (*fn)(void *, const struct state_obs *),
-    void *arg, char **cause);
-/* One observation and its files: 0, 1 unknown, -1 with *cause. */
+/* The names list --state takes: the statuses, then the life-cycle states. */
+#define PIPELINE_STATE_NAMES "pending, running, retry, done, failed; landed, settling, " \
+	"classified, waiting, storing, mapping, pushing"
+/* List observations from the state store, newest first, in a status or a life-cycle state
+ * (NULL: any) and a collection (NULL: any). 0, or -1 with *cause (an unknown name...). */
+int pipeline_state_list(struct pipeline *p, const char *state, const char *collection,
+    long limit, void (*fn)(void *, const struct state_obs *), void *arg, char **cause);
+/* What `show` tells of an observation. */
+struct pipeline_show {
+	struct state_obs	 obs;
+	struct state_file	*files;
+	size_t			 nfiles;
+	struct state_event	*history;	/* oldest first */
+	size_t			 nhistory;
+};
+/* One observation, its files and history: 0, 1 unknown, -1 with *cause. */
 int pipeline_state_show(struct pipeline *p, const char *collection, const char *observation,
-    struct state_obs *o, struct state_file **files, size_t *n, char **cause);
+    struct pipeline_show *out, char **cause);
+/* Free what pipeline_state_show filled. */
+void pipeline_show_clear(struct pipeline_show *s);
+/* Write the life-cycle events recorded so far to the state store now. */
+void pipeline_flush_history(struct pipeline *p);
+/* The last full scan of the landing directories. */
+struct pipeline_scan {
+	double		 at;		/* when it ended (0: none yet) */
+	double		 seconds;	/* how long it took */
+	unsigned long	 files;		/* files it found */
+	unsigned long	 unchanged;	/* of which as recorded */
+};
+const struct pipeline_scan *pipeline_last_scan(const struct pipeline *p);
 /* Re-ingest an observation (force: even if unchanged): 0, 1 unknown, -1 with *cause. */
 int pipeline_reingest(struct pipeline *p, const char *collection, const char *observation,
     int force, char **cause);
@@ -108,8 +133,9 @@ struct pipeline_objects {
 	unsigned	 queued, running, waiting, listing;
 	int		 webhook_port;
 };
-/* Fill *out: 0, or -1 when no collection takes objects. */
-int pipeline_objects(struct pipeline *p, struct pipeline_objects *out);
+/* Fill *out (with counts: also the counts, from the state store): 0, or -1 when no
+ * collection takes objects. */
+int pipeline_objects(struct pipeline *p, struct pipeline_objects *out, int counts);
 /* Stop and free; NULL is accepted. */
 void pipeline_free(struct pipeline *p);
 

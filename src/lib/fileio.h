@@ -30,6 +30,15 @@
 #define FILEIO_READ_MAX		(256UL << 20)	/* bytes in a file for fileio_read */
 #define FILEIO_SECRET_MAX	8192		/* bytes in a secret file */
 
+/*
+ * Hidden: never exported from the binaries. cfitsio's own file driver has a
+ * public file_read (and file_open, file_close...): an executable that
+ * defines file_read and links libcfitsio exports it, and cfitsio's calls
+ * then land here (a NULL path: every FITS file unreadable). t/layers.sh
+ * checks that no binary exports a function of ours.
+ */
+#pragma GCC visibility push(hidden)
+
 /* A whole file into *buf (NUL-terminated; malloc'ed) and *len; 0, or -1 with
  * *cause ("PATH: reason"; "PATH: not a regular file" for a directory, a
  * FIFO...) and errno telling why (ENOENT: there is no such file). */
@@ -47,5 +56,7 @@ int fileio_secret(const char *path, const char *what, char **out, char **cause);
 void fileio_secret_free(char *secret);
 /* A stat's modification time in nanoseconds since the epoch. */
 int64_t fileio_mtime_ns(const struct stat *st);
+
+#pragma GCC visibility pop
 
 #endif

@@ -11,12 +11,11 @@
 
 #include "lib/stats.h"
 
-#define STATS_BUCKETS	40	/* bucket i holds latencies < 2^i us */
-
 struct stats_hist {
 	uint64_t	 n;
 	uint64_t	 bucket[STATS_BUCKETS];
 	double		 max;		/* seconds */
+	double		 sum;		/* seconds */
 };
 
 static uint64_t		 stats_counters[STATS_NCOUNTERS];
@@ -31,12 +30,15 @@ static const char *const stats_counter_names[STATS_NCOUNTERS] = {
 	[STATS_OBS_STORED] = "observations_stored",
 	[STATS_OBS_RETRIED] = "observations_retried",
 	[STATS_OBS_FAILED] = "observations_failed",
+	[STATS_INOTIFY_OVERFLOWS] = "inotify_overflows",
 };
 
 static const char *const stats_stage_names[STATS_NSTAGES] = {
 	[STATS_SETTLE] = "settle",
 	[STATS_JOB] = "job",
 	[STATS_LOOP] = "loop_iteration",
+	[STATS_LAG] = "ingest_lag",
+	[STATS_SCAN] = "scan",
 };
 
 void
@@ -62,6 +64,7 @@ stats_time(enum stats_stage s, double seconds)
 		i++;
 	h->bucket[i]++;
 	h->n++;
+	h->sum += seconds;
 	if (seconds > h->max)
 		h->max = seconds;
 }
@@ -100,4 +103,40 @@ stats_json(void)
 	json_object_set_new(o, "counters", c);
 	json_object_set_new(o, "latency", l);
 	return o;
+}
+
+uint64_t
+stats_counter(enum stats_counter c)
+{
+	return stats_counters[c];
+}
+
+const char *
+stats_counter_name(enum stats_counter c)
+{
+	return stats_counter_names[c];
+}
+
+void
+stats_histogram(enum stats_stage s, struct stats_histogram *out)
+{
+	const struct stats_hist *h = &stats_hists[s];
+
+	out->n = h->n;
+	out->sum = h->sum;
+	out->max = h->max;
+	memcpy(out->bucket, h->bucket, sizeof out->bucket);
+}
+
+const char *
+stats_stage_name(enum stats_stage s)
+{
+	return stats_stage_names[s];
+}
+
+void
+stats_reset(void)
+{
+	memset(stats_counters, 0, sizeof stats_counters);
+	memset(stats_hists, 0, sizeof stats_hists);
 }

@@ -19,6 +19,7 @@ enum stats_counter {
 	STATS_OBS_STORED,
 	STATS_OBS_RETRIED,		/* transient failures */
 	STATS_OBS_FAILED,		/* permanent failures */
+	STATS_INOTIFY_OVERFLOWS,	/* inotify queue overflows (each means a rescan) */
 	STATS_NCOUNTERS
 };
 
@@ -26,7 +27,19 @@ enum stats_stage {
 	STATS_SETTLE,			/* first look at a file -> complete */
 	STATS_JOB,			/* a job's attempt: start -> outcome */
 	STATS_LOOP,			/* one event-loop iteration's work (not its wait) */
+	STATS_LAG,			/* an observation's first file landed -> stored */
+	STATS_SCAN,			/* a full scan of the landing directories */
 	STATS_NSTAGES
+};
+
+#define STATS_BUCKETS	40	/* bucket i holds latencies < 2^i us; the last, the rest */
+
+/* A copy of one stage's histogram. */
+struct stats_histogram {
+	uint64_t	 n;
+	double		 sum;		/* seconds */
+	double		 max;		/* seconds */
+	uint64_t	 bucket[STATS_BUCKETS];
 };
 
 /* Count one event. */
@@ -37,5 +50,13 @@ void stats_add(enum stats_counter c, uint64_t n);
 void stats_time(enum stats_stage s, double seconds);
 /* Counters and per-stage count, p50, p90, p99 and max (ms) as a JSON object. */
 json_t *stats_json(void);
+/* A counter's value and name. */
+uint64_t stats_counter(enum stats_counter c);
+const char *stats_counter_name(enum stats_counter c);
+/* A stage's histogram, and its name. */
+void stats_histogram(enum stats_stage s, struct stats_histogram *out);
+const char *stats_stage_name(enum stats_stage s);
+/* Zero everything (tests). */
+void stats_reset(void);
 
 #endif

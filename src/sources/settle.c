@@ -135,6 +135,7 @@ settle_check(struct settle *s, struct settle_file *f)
 {
 	struct stat st;
 	uint64_t seq = f->seq;
+	double first;
 	char *path;
 
 	if (stat(f->path, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -149,10 +150,11 @@ settle_check(struct settle *s, struct settle_file *f)
 		return;
 	}
 	path = xstrdup(f->path);
-	stats_time(STATS_SETTLE, ev_now(s->loop) - f->first);
+	first = f->first;
+	stats_time(STATS_SETTLE, ev_now(s->loop) - first);
 	stats_count(STATS_FILES_SETTLED);
 	settle_drop(s, f);
-	s->cb(s->arg, path, &st, 0, seq);
+	s->cb(s->arg, path, &st, 0, seq, first);
 	free(path);
 }
 
@@ -210,14 +212,15 @@ settle_complete_now(struct settle *s, const char *path)
 {
 	struct settle_file *f = strmap_get(s->files, path);
 	uint64_t seq = f != NULL ? f->seq : s->next_seq++;
+	double first = f != NULL ? f->first : ev_now(s->loop);
 	struct stat st;
 
-	stats_time(STATS_SETTLE, f != NULL ? ev_now(s->loop) - f->first : 0.);
+	stats_time(STATS_SETTLE, ev_now(s->loop) - first);
 	if (f != NULL)
 		settle_drop(s, f);
 	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
 		stats_count(STATS_FILES_SETTLED);
-		s->cb(s->arg, path, &st, 1, seq);
+		s->cb(s->arg, path, &st, 1, seq, first);
 	}
 	settle_arm(s);
 }
@@ -252,7 +255,7 @@ settle_offer(struct settle *s, const char *path, enum settle_how how,
 	    fileio_mtime_ns(&st) / 1e9 <= ev_now(s->loop) - s->quiet) {
 		stats_time(STATS_SETTLE, 0.);
 		stats_count(STATS_FILES_SETTLED);
-		s->cb(s->arg, path, &st, 0, s->next_seq++);
+		s->cb(s->arg, path, &st, 0, s->next_seq++, ev_now(s->loop));
 		return;
 	}
 	if (f == NULL) {
@@ -287,6 +290,12 @@ settle_offer_again(struct settle *s, const char *path, uint64_t seq)
 		TAILQ_INSERT_BEFORE(g, f, order);
 	else
 		TAILQ_INSERT_TAIL(&s->arrivals, f, order);
+}
+
+int
+settle_waiting(const struct settle *s, const char *path)
+{
+	return strmap_get(s->files, path) != NULL;
 }
 
 size_t

@@ -32,9 +32,10 @@ enum settle_how {
 };
 
 /* Called once a file is complete, with its final stat, how it came:
- * SETTLE_RENAMED (complete by the producer contract) or not, and its sequence number. */
+ * SETTLE_RENAMED (complete by the producer contract) or not, its sequence number,
+ * and when it was first offered (ev_now seconds; now when it waited for nothing). */
 typedef void settle_cb(void *arg, const char *path, const struct stat *st, int renamed,
-    uint64_t seq);
+    uint64_t seq, double first);
 
 /* A settler on loop with a quiet period of quiet_ms. */
 struct settle *settle_new(struct ev_loop *loop, uint64_t quiet_ms, settle_cb *cb, void *arg);
@@ -52,6 +53,8 @@ void settle_offer(struct settle *s, const char *path, enum settle_how how,
 /* Offer again, as SETTLE_WRITTEN, a file that completed but was not ready after all,
  * keeping the sequence number seq it completed with. */
 void settle_offer_again(struct settle *s, const char *path, uint64_t seq);
+/* True when the file at path waits for its quiet period. */
+int settle_waiting(const struct settle *s, const char *path);
 /* Number of files waiting. */
 size_t settle_pending(const struct settle *s);
 /* A sequence number for files that need no settling (a scan's known

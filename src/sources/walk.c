@@ -89,6 +89,7 @@ struct walk_worker {
 	struct walk		*w;
 	struct walk_chunk	*chunk;		/* results not yet handed over */
 	unsigned long		 known;
+	unsigned long		*known_by_root;	/* when the spec wants them */
 	char			*buf;		/* a file's full path */
 	size_t			 bufsz;
 };
@@ -239,6 +240,8 @@ walk_check(struct walk_worker *k, struct walk_dir *d, const char *name, int64_t 
 
 	if (spec->known != NULL && spec->known(spec->arg, path, size, mtime_ns)) {
 		k->known++;
+		if (k->known_by_root != NULL)
+			k->known_by_root[d->root]++;
 		return;
 	}
 	if (st == NULL) {
@@ -432,7 +435,10 @@ walk_thread(void *arg)
 	struct walk_worker k = { .w = arg };
 	struct walk *w = k.w;
 	struct walk_task *t;
+	size_t r;
 
+	if (w->spec->known_by_root != NULL)
+		k.known_by_root = xcalloc(w->spec->nroots + 1, sizeof *k.known_by_root);
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		while (w->tasks == NULL && !w->over)
@@ -450,7 +456,10 @@ walk_thread(void *arg)
 		walk_check_over(w);
 	}
 	w->known += k.known;
+	for (r = 0; k.known_by_root != NULL && r < w->spec->nroots; r++)
+		w->spec->known_by_root[r] += k.known_by_root[r];
 	pthread_mutex_unlock(&w->lock);
+	free(k.known_by_root);
 	free(k.buf);
 	return NULL;
 }

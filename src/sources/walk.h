@@ -67,6 +67,7 @@ struct walk_spec {
 	walk_known_fn		*known;		/* NULL: every file is reported */
 	walk_report_fn		*report;
 	void			*arg;		/* for known and report */
+	unsigned long		*known_by_root;	/* or NULL: nroots counts, added to */
 	size_t			 queue;		/* results held for report() before
 						 * the threads wait; 0: 16384 */
 };

@@ -17,6 +17,7 @@
 
 #include "lib/log.h"
 #include "lib/msgid.h"
+#include "lib/stats.h"
 #include "sources/walk.h"
 #include "sources/watch.h"
 #include "lib/xmalloc.h"
@@ -36,6 +37,7 @@ struct watch_root {
 	char		*path;
 	int		 poll;		/* rescanned, not watched */
 	int		 watched;	/* its top directory has a watch */
+	unsigned long	 scan_known;	/* files its last scan left out as known */
 };
 
 /*
@@ -231,6 +233,7 @@ watch_walk(struct watch *w, const char *const *paths, const unsigned *root_of, s
 {
 	struct watch_walk ww = { w, root_of, scope };
 	struct walk_root *roots = xcalloc(n + 1, sizeof *roots);
+	unsigned long *by_root = xcalloc(n + 1, sizeof *by_root);
 	struct walk_spec spec;
 	unsigned long known;
 	size_t i;
@@ -249,7 +252,11 @@ watch_walk(struct watch *w, const char *const *paths, const unsigned *root_of, s
 	spec.known = scan && w->known != NULL ? watch_walk_known : NULL;
 	spec.report = watch_walked;
 	spec.arg = &ww;
+	spec.known_by_root = scan ? by_root : NULL;
 	known = walk_run(&spec);
+	for (i = 0; scan && i < n; i++)
+		w->roots[root_of[i]].scan_known = by_root[i];
+	free(by_root);
 	free(roots);
 	return known;
 }
@@ -286,6 +293,7 @@ watch_scan(struct watch *w, const unsigned *roots, size_t n, int all)
 	size_t i, m = 0;
 
 	for (i = 0; i < n; i++) {
+		w->roots[roots[i]].scan_known = 0;
 		if (watch_root_present(w, roots[i])) {
 			paths[m] = w->roots[roots[i]].path;
 			root_of[m++] = roots[i];
@@ -374,6 +382,7 @@ watch_event(struct watch *w, const struct inotify_event *ev)
 
 	if (ev->mask & IN_Q_OVERFLOW) {
 		w->stats.overflows++;
+		stats_count(STATS_INOTIFY_OVERFLOWS);
 		log_at(LOG_WARNING, 0, LOG_FIELDS({ "MESSAGE_ID", MSGID_OVERFLOW_RESCAN },
 		    { "STAGE", "watch" }),
 		    "inotify queue overflowed: rescanning every landing directory");
@@ -516,6 +525,12 @@ unsigned long
 watch_scan_known(const struct watch *w)
 {
 	return w->scan_known;
+}
+
+unsigned long
+watch_scan_known_root(const struct watch *w, unsigned root)
+{
+	return root < w->nroots ? w->roots[root].scan_known : 0;
 }
 
 void

@@ -66,6 +66,8 @@ void watch_set_scan(struct watch *w, unsigned threads, watch_prepare_fn *prepare
     watch_known_fn *known);
 /* How many files the last scan left out as known. */
 unsigned long watch_scan_known(const struct watch *w);
+/* How many of them the last scan of root (0 for the first added) left out. */
+unsigned long watch_scan_known_root(const struct watch *w, unsigned root);
 /* Rescan everything every ms milliseconds (0: never), and poll roots every poll_ms. */
 void watch_set_intervals(struct watch *w, uint64_t rescan_ms, uint64_t poll_ms);
 /* Counters. */

@@ -247,6 +247,12 @@ jobs_job_observation(const struct jobs_job *job)
 	return job->observation;
 }
 
+unsigned
+jobs_job_attempt(const struct jobs_job *job)
+{
+	return job->attempts;
+}
+
 struct jobs *
 jobs_new(struct ev_loop *loop, const struct jobs_config *cfg, const struct jobs_ops *ops,
     void *arg)

@@ -57,6 +57,8 @@ void jobs_finish(struct jobs_job *job, enum jobs_outcome outcome, const char *er
 /* The collection and observation of a job. */
 const char *jobs_job_collection(const struct jobs_job *job);
 const char *jobs_job_observation(const struct jobs_job *job);
+/* Attempt number of a running job (1 for the first). */
+unsigned jobs_job_attempt(const struct jobs_job *job);
 /* Pause or resume one collection (NULL: all). Running jobs finish. */
 void jobs_pause(struct jobs *j, const char *collection, int paused);
 /* True when the collection (or, for NULL, everything) is paused. */

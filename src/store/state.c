@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "store/state.h"
+#include "lib/strmap.h"
 #include "lib/xmalloc.h"
 
 /* Schema migrations: entry N brings user_version N to N + 1. */
@@ -52,7 +53,28 @@ static const char *const state_migrations[] = {
 	"  updated INTEGER NOT NULL,"
 	"  PRIMARY KEY (collection, bucket, key));"
 	"CREATE INDEX objects_by_status ON objects(status, updated);",
+	/* 2 -> 3: each observation's life-cycle state and history (in the order of its
+	 * rowids; no per-observation sequence to keep: appending costs least) */
+	"ALTER TABLE observations ADD COLUMN phase TEXT NOT NULL DEFAULT 'classified';"
+	"ALTER TABLE observations ADD COLUMN phase_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE observations ADD COLUMN landed_ms INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE observations SET phase = CASE status WHEN 'running' THEN 'storing'"
+	"  WHEN 'retry' THEN 'retry' WHEN 'done' THEN 'done' WHEN 'failed' THEN 'failed'"
+	"  ELSE CASE WHEN next_attempt > 0 THEN 'waiting' ELSE 'classified' END END,"
+	"  phase_ms = updated, landed_ms = updated;"
+	"CREATE TABLE history ("
+	"  collection TEXT NOT NULL,"
+	"  observation TEXT NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  phase TEXT NOT NULL,"
+	"  detail TEXT,"
+	"  until_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX history_by_obs ON history(collection, observation)",
 };
+
+/* The columns of an observation row, in state_row_obs's order. */
+#define STATE_OBS_COLS "collection, observation, status, attempts, last_error," \
+	" next_attempt, pushed_checksum, phase, phase_ms, landed_ms"
 
 enum state_stmt {
 	ST_FILE_GET,
@@ -77,6 +99,16 @@ enum state_stmt {
 	ST_OBJ_SET,
 	ST_OBJ_EACH,
 	ST_COUNT_OBJ,
+	ST_OBS_LIST_PHASE,
+	ST_HIST_PHASE,
+	ST_HIST_ADD,
+	ST_HIST_PRUNE,
+	ST_HIST_GET,
+	ST_CENSUS,
+	ST_OBS_OLDEST,
+	ST_OBS_NEWEST,
+	ST_COLL_STALEST,
+	ST_COLL_LAST_DONE,
 	ST_NSTMT
 };
 
@@ -98,38 +130,44 @@ static const char *const state_sql[ST_NSTMT] = {
 	[ST_OBS_FILES] = "SELECT path, size, mtime_ns, collection, observation, product, uri,"
 	    " blueprint, status FROM files WHERE collection = ?1 AND observation = ?2"
 	    " ORDER BY path",
-	[ST_OBS_GET] = "SELECT collection, observation, status, attempts, last_error,"
-	    " next_attempt, pushed_checksum FROM observations"
+	[ST_OBS_GET] = "SELECT " STATE_OBS_COLS " FROM observations"
 	    " WHERE collection = ?1 AND observation = ?2",
-	[ST_OBS_PENDING] = "INSERT INTO observations (collection, observation, status, updated)"
-	    " VALUES (?1, ?2, 'pending', ?3) ON CONFLICT(collection, observation) DO UPDATE"
+	/* a new round (after done or failed) lands with this file */
+	[ST_OBS_PENDING] = "INSERT INTO observations (collection, observation, status, updated,"
+	    " phase, phase_ms, landed_ms) VALUES (?1, ?2, 'pending', ?3, 'classified', ?3, ?4)"
+	    " ON CONFLICT(collection, observation) DO UPDATE"
 	    " SET status = 'pending', attempts = 0, last_error = NULL, next_attempt = 0,"
-	    " updated = ?3",
+	    " updated = ?3, phase = 'classified', phase_ms = ?3,"
+	    " landed_ms = CASE WHEN status IN ('done', 'failed') OR landed_ms = 0 THEN ?4"
+	    " ELSE landed_ms END",
 	[ST_OBS_SET] = "UPDATE observations SET status = 'running', attempts = attempts + 1,"
-	    " updated = ?3 WHERE collection = ?1 AND observation = ?2",
-	[ST_OBS_DONE] = "UPDATE observations SET status = 'done', last_error = NULL,"
-	    " next_attempt = 0, pushed_checksum = ?3, updated = ?4"
+	    " updated = ?3, phase = 'storing', phase_ms = ?3"
 	    " WHERE collection = ?1 AND observation = ?2",
+	[ST_OBS_DONE] = "UPDATE observations SET status = 'done', last_error = NULL,"
+	    " next_attempt = 0, pushed_checksum = ?3, updated = ?4, phase = 'done',"
+	    " phase_ms = ?4 WHERE collection = ?1 AND observation = ?2 RETURNING landed_ms",
 	[ST_OBS_FILES_DONE] = "UPDATE files SET status = 'done', updated = ?3"
 	    " WHERE collection = ?1 AND observation = ?2",
 	[ST_OBS_FAILED] = "UPDATE observations SET status = CASE WHEN ?4 > 0 THEN 'retry'"
-	    " ELSE 'failed' END, last_error = ?3, next_attempt = ?4, updated = ?5"
+	    " ELSE 'failed' END, last_error = ?3, next_attempt = ?4, updated = ?5,"
+	    " phase = CASE WHEN ?4 > 0 THEN 'retry' ELSE 'failed' END, phase_ms = ?5"
 	    " WHERE collection = ?1 AND observation = ?2",
+	/* an operator's re-ingest starts a new round */
 	[ST_OBS_REQUEUE] = "UPDATE observations SET status = 'pending', attempts = 0,"
 	    " last_error = NULL, next_attempt = 0, updated = ?3,"
-	    " pushed_checksum = CASE WHEN ?4 THEN NULL ELSE pushed_checksum END"
+	    " pushed_checksum = CASE WHEN ?4 THEN NULL ELSE pushed_checksum END,"
+	    " phase = 'classified', phase_ms = ?3, landed_ms = ?3"
 	    " WHERE collection = ?1 AND observation = ?2",
-	[ST_OBS_EACH] = "SELECT collection, observation, status, attempts, last_error,"
-	    " next_attempt, pushed_checksum FROM observations WHERE status = ?1"
+	[ST_OBS_EACH] = "SELECT " STATE_OBS_COLS " FROM observations WHERE status = ?1"
 	    " ORDER BY updated",
-	[ST_OBS_LIST] = "SELECT collection, observation, status, attempts, last_error,"
-	    " next_attempt, pushed_checksum FROM observations"
+	[ST_OBS_LIST] = "SELECT " STATE_OBS_COLS " FROM observations"
 	    " WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR collection = ?2)"
 	    " ORDER BY updated DESC, collection, observation LIMIT ?3",
 	[ST_COUNT_FILES] = "SELECT status, count(*) FROM files GROUP BY status",
 	[ST_COUNT_OBS] = "SELECT status, count(*) FROM observations GROUP BY status",
 	/* a pending observation waiting for its group: next_attempt is its deadline */
-	[ST_OBS_HOLD] = "UPDATE observations SET next_attempt = ?3, updated = ?4"
+	[ST_OBS_HOLD] = "UPDATE observations SET next_attempt = ?3, updated = ?4,"
+	    " phase = 'waiting', phase_ms = ?4"
 	    " WHERE collection = ?1 AND observation = ?2 AND status = 'pending'",
 	[ST_OBJ_GET] = "SELECT collection, bucket, key, url, version, etag, size, sequencer,"
 	    " status, attempts, last_error, next_attempt FROM objects"
@@ -147,6 +185,31 @@ static const char *const state_sql[ST_NSTMT] = {
 	    " status, attempts, last_error, next_attempt FROM objects WHERE status = ?1"
 	    " ORDER BY updated",
 	[ST_COUNT_OBJ] = "SELECT status, count(*) FROM objects GROUP BY status",
+	[ST_OBS_LIST_PHASE] = "SELECT " STATE_OBS_COLS " FROM observations"
+	    " WHERE phase = ?1 AND (?2 IS NULL OR collection = ?2)"
+	    " ORDER BY updated DESC, collection, observation LIMIT ?3",
+	/* an event leaves the observation in its state unless its status moved on */
+	[ST_HIST_PHASE] = "UPDATE observations SET phase = ?3, phase_ms = ?4"
+	    " WHERE collection = ?1 AND observation = ?2 AND status = ?5",
+	[ST_HIST_ADD] = "INSERT INTO history (collection, observation, at_ms, phase, detail,"
+	    " until_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_HIST_PRUNE] = "DELETE FROM history WHERE rowid IN (SELECT rowid FROM history"
+	    " WHERE collection = ?1 AND observation = ?2 ORDER BY rowid DESC LIMIT -1 OFFSET ?3)",
+	[ST_HIST_GET] = "SELECT at_ms, phase, detail, until_ms FROM (SELECT rowid, * FROM history"
+	    " WHERE collection = ?1 AND observation = ?2 ORDER BY rowid DESC LIMIT ?3)"
+	    " ORDER BY rowid",
+	/* (a scan of the table: through the primary key it is twice as long) */
+	[ST_CENSUS] = "SELECT collection, phase, count(*) FROM observations NOT INDEXED"
+	    " GROUP BY collection, phase ORDER BY collection",
+	[ST_OBS_OLDEST] = "SELECT " STATE_OBS_COLS " FROM observations WHERE status = ?1"
+	    " ORDER BY updated LIMIT ?2",
+	[ST_OBS_NEWEST] = "SELECT " STATE_OBS_COLS " FROM observations WHERE status = ?1"
+	    " ORDER BY updated DESC LIMIT ?2",
+	/* (the index on status and updated, read until a row of the collection) */
+	[ST_COLL_STALEST] = "SELECT landed_ms FROM observations WHERE status = ?1"
+	    " AND collection = ?2 ORDER BY updated LIMIT 1",
+	[ST_COLL_LAST_DONE] = "SELECT updated FROM observations WHERE status = 'done'"
+	    " AND collection = ?1 ORDER BY updated DESC LIMIT 1",
 };
 
 static const char *const state_status_names[] = {
@@ -158,12 +221,46 @@ static const char *const state_status_names[] = {
 	[STATE_UNMATCHED] = "unmatched",
 };
 
+/* Life-cycle states: name and status, in enum state_phase's order. */
+static const struct {
+	const char		*name;
+	enum state_status	 status;
+} state_phases[STATE_NPHASES] = {
+	[STATE_PHASE_LANDED] = { "landed", STATE_PENDING },
+	[STATE_PHASE_SETTLING] = { "settling", STATE_PENDING },
+	[STATE_PHASE_CLASSIFIED] = { "classified", STATE_PENDING },
+	[STATE_PHASE_WAITING] = { "waiting", STATE_PENDING },
+	[STATE_PHASE_STORING] = { "storing", STATE_RUNNING },
+	[STATE_PHASE_MAPPING] = { "mapping", STATE_RUNNING },
+	[STATE_PHASE_PUSHING] = { "pushing", STATE_RUNNING },
+	[STATE_PHASE_DONE] = { "done", STATE_DONE },
+	[STATE_PHASE_RETRY] = { "retry", STATE_RETRY },
+	[STATE_PHASE_FAILED] = { "failed", STATE_FAILED },
+};
+
+/* An event waiting for state_history_flush. */
+struct state_pending_event {
+	char		*collection;
+	char		*observation;
+	struct state_event ev;
+};
+
+/* Events kept at most while flushes fail; more are dropped. */
+#define STATE_HISTORY_BUFFER	100000
+
 struct state {
 	sqlite3		*db;
 	char		*path;
 	sqlite3_stmt	*stmt[ST_NSTMT];
 	int		 batch;		/* state_batch depth */
 	int		 in_txn;	/* the batch's BEGIN succeeded */
+	uint64_t	 writes;
+	struct state_pending_event *events;
+	size_t		 nevents;
+	size_t		 capevents;
+	unsigned long	 dropped;	/* events over STATE_HISTORY_BUFFER */
+	void		(*notify)(void *);
+	void		*notify_arg;
 };
 
 const char *
@@ -184,6 +281,38 @@ state_status_from_name(const char *name, enum state_status *s)
 		}
 	}
 	return -1;
+}
+
+const char *
+state_phase_name(enum state_phase p)
+{
+	return state_phases[p].name;
+}
+
+int
+state_phase_from_name(const char *name, enum state_phase *p)
+{
+	int i;
+
+	for (i = 0; i < STATE_NPHASES; i++) {
+		if (strcmp(name, state_phases[i].name) == 0) {
+			*p = (enum state_phase)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+enum state_status
+state_phase_status(enum state_phase p)
+{
+	return state_phases[p].status;
+}
+
+uint64_t
+state_writes(const struct state *st)
+{
+	return st->writes;
 }
 
 static int64_t
@@ -284,7 +413,8 @@ state_open(const char *dir, char **cause)
 	if (state_exec(st, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
 	    " PRAGMA foreign_keys = ON", cause) != 0 || state_migrate(st, cause) != 0 ||
 	    state_prepare(st, cause) != 0 ||
-	    state_exec(st, "UPDATE observations SET status = 'pending' WHERE status = 'running';"
+	    state_exec(st, "UPDATE observations SET status = 'pending', phase = 'classified'"
+	    " WHERE status = 'running';"
 	    " UPDATE objects SET status = 'pending' WHERE status = 'running'", cause) != 0) {
 		state_close(st);
 		return NULL;
@@ -292,13 +422,47 @@ state_open(const char *dir, char **cause)
 	return st;
 }
 
+struct state *
+state_open_readonly(const char *dir, char **cause)
+{
+	struct state *st;
+	int v;
+
+	st = xcalloc(1, sizeof *st);
+	st->path = xasprintf("%s/state.db", dir);
+	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK) {
+		state_fail(st, "cannot open", cause);
+		state_close(st);
+		return NULL;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	if (state_user_version(st, &v, cause) != 0)
+		goto fail;
+	if (v != STATE_SCHEMA_VERSION) {
+		*cause = xasprintf("%s: schema version %d, not this build's %d", st->path, v,
+		    STATE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (state_prepare(st, cause) != 0)
+		goto fail;
+	return st;
+fail:
+	state_close(st);
+	return NULL;
+}
+
 void
 state_close(struct state *st)
 {
+	char *cause = NULL;
 	int i;
 
 	if (st == NULL)
 		return;
+	if (st->nevents > 0 && state_history_flush(st, &cause) != 0)
+		free(cause);
+	free(st->events);
 	for (i = 0; i < ST_NSTMT; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
@@ -337,6 +501,7 @@ state_run(struct state *st, sqlite3_stmt *s, const char *what, char **cause)
 	int rc = sqlite3_step(s);
 
 	sqlite3_reset(s);
+	st->writes++;
 	if (rc != SQLITE_DONE)
 		return state_fail(st, what, cause);
 	return 0;
@@ -359,6 +524,17 @@ state_col_status(sqlite3_stmt *s, int col)
 	if (t != NULL)
 		state_status_from_name((const char *)t, &status);
 	return status;
+}
+
+static enum state_phase
+state_col_phase(sqlite3_stmt *s, int col)
+{
+	enum state_phase phase = STATE_PHASE_CLASSIFIED;
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	if (t != NULL)
+		state_phase_from_name((const char *)t, &phase);
+	return phase;
 }
 
 int
@@ -637,8 +813,9 @@ state_file_assign(struct state *st, const struct state_file *f, char **cause)
 	s = state_bind(st, ST_FILE_PUT, "siisssssi", f->path, f->size, f->mtime_ns,
 	    f->collection, f->observation, f->product, f->uri, f->blueprint, now);
 	if (state_run(st, s, "recording a file", cause) != 0 ||
-	    state_run(st, state_bind(st, ST_OBS_PENDING, "ssi", f->collection, f->observation,
-	    now), "recording an observation", cause) != 0) {
+	    state_run(st, state_bind(st, ST_OBS_PENDING, "ssii", f->collection, f->observation,
+	    now, f->landed_ms > 0 ? f->landed_ms : now), "recording an observation",
+	    cause) != 0) {
 		sqlite3_exec(st->db, "ROLLBACK TO assign; RELEASE assign", NULL, NULL, NULL);
 		return -1;
 	}
@@ -718,6 +895,9 @@ state_row_obs(sqlite3_stmt *s, struct state_obs *o)
 	o->last_error = state_col_text(s, 4);
 	o->next_attempt_ms = sqlite3_column_int64(s, 5);
 	o->pushed_checksum = state_col_text(s, 6);
+	o->phase = state_col_phase(s, 7);
+	o->phase_ms = sqlite3_column_int64(s, 8);
+	o->landed_ms = sqlite3_column_int64(s, 9);
 }
 
 void
@@ -756,21 +936,38 @@ state_obs_running(struct state *st, const char *collection, const char *observat
 	    state_now_ms()), "marking an observation running", cause);
 }
 
+/* The one write that returns a value (RETURNING): -1 with *cause, else 0 and *v
+ * (unchanged when no row was written). */
+static int
+state_run_returning(struct state *st, sqlite3_stmt *s, int64_t *v, const char *what,
+    char **cause)
+{
+	int rc;
+
+	st->writes++;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		*v = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : state_fail(st, what, cause);
+}
+
 int
 state_obs_done(struct state *st, const char *collection, const char *observation,
-    const char *checksum, char **cause)
+    const char *checksum, int64_t *landed_ms, char **cause)
 {
-	int64_t now = state_now_ms();
+	int64_t now = state_now_ms(), landed = 0;
 
 	if (state_exec(st, "SAVEPOINT done", cause) != 0)
 		return -1;
-	if (state_run(st, state_bind(st, ST_OBS_DONE, "sssi", collection, observation,
-	    checksum, now), "marking an observation done", cause) != 0 ||
+	if (state_run_returning(st, state_bind(st, ST_OBS_DONE, "sssi", collection,
+	    observation, checksum, now), &landed, "marking an observation done", cause) != 0 ||
 	    state_run(st, state_bind(st, ST_OBS_FILES_DONE, "ssi", collection, observation,
 	    now), "marking files done", cause) != 0) {
 		sqlite3_exec(st->db, "ROLLBACK TO done; RELEASE done", NULL, NULL, NULL);
 		return -1;
 	}
+	if (landed_ms != NULL)
+		*landed_ms = landed;
 	return state_exec(st, "RELEASE done", cause);
 }
 
@@ -841,6 +1038,14 @@ state_obs_list(struct state *st, const enum state_status *status, const char *co
 	return state_obs_rows(st, state_bind(st, ST_OBS_LIST, "ssi",
 	    status != NULL ? state_status_name(*status) : NULL, collection, (int64_t)limit),
 	    fn, arg, cause);
+}
+
+int
+state_obs_list_phase(struct state *st, enum state_phase phase, const char *collection,
+    long limit, void (*fn)(void *arg, const struct state_obs *o), void *arg, char **cause)
+{
+	return state_obs_rows(st, state_bind(st, ST_OBS_LIST_PHASE, "ssi",
+	    state_phase_name(phase), collection, (int64_t)limit), fn, arg, cause);
 }
 
 static int
@@ -961,4 +1166,389 @@ int
 state_object_counts(struct state *st, long counts[STATE_UNMATCHED + 1], char **cause)
 {
 	return state_count(st, ST_COUNT_OBJ, counts, cause);
+}
+
+void
+state_history_add(struct state *st, const char *collection, const char *observation,
+    enum state_phase phase, int64_t at_ms, const char *detail, int64_t until_ms)
+{
+	struct state_pending_event *e;
+
+	if (st->nevents >= STATE_HISTORY_BUFFER) {
+		st->dropped++;
+		return;
+	}
+	if (st->nevents == st->capevents) {
+		st->capevents = st->capevents ? st->capevents * 2 : 64;
+		st->events = xreallocarray(st->events, st->capevents, sizeof *st->events);
+	}
+	e = &st->events[st->nevents++];
+	e->collection = xstrdup(collection);
+	e->observation = xstrdup(observation);
+	e->ev.at_ms = at_ms > 0 ? at_ms : state_now_ms();
+	e->ev.phase = phase;
+	e->ev.detail = detail != NULL ? xstrdup(detail) : NULL;
+	e->ev.until_ms = until_ms;
+	if (st->nevents == 1 && st->notify != NULL)
+		st->notify(st->notify_arg);
+}
+
+size_t
+state_history_pending(const struct state *st)
+{
+	return st->nevents;
+}
+
+void
+state_history_notify(struct state *st, void (*fn)(void *arg), void *arg)
+{
+	st->notify = fn;
+	st->notify_arg = arg;
+}
+
+/* Does a life-cycle state end an attempt (its history is pruned then)? */
+static int
+state_phase_ends(enum state_phase p)
+{
+	return p == STATE_PHASE_DONE || p == STATE_PHASE_RETRY || p == STATE_PHASE_FAILED;
+}
+
+/* Does a state come with no write of the status (and so only from the history)? */
+static int
+state_phase_lazy(enum state_phase p)
+{
+	return p == STATE_PHASE_LANDED || p == STATE_PHASE_SETTLING ||
+	    p == STATE_PHASE_MAPPING || p == STATE_PHASE_PUSHING;
+}
+
+static int
+state_history_insert(struct state *st, const struct state_pending_event *e, char **cause)
+{
+	return state_run(st, state_bind(st, ST_HIST_ADD, "ssissi", e->collection,
+	    e->observation, e->ev.at_ms, state_phase_name(e->ev.phase), e->ev.detail,
+	    e->ev.until_ms), "recording a history entry", cause);
+}
+
+/*
+ * After the entries of a batch, once per observation, for its last event of
+ * the batch (the other statuses wrote their state with the status): a lazy
+ * state is the observation's unless its status moved on; the end of an
+ * attempt prunes the history to STATE_HISTORY_MAX.
+ */
+static int
+state_history_settle(struct state *st, const struct state_pending_event *e, int ended,
+    char **cause)
+{
+	enum state_phase p = e->ev.phase;
+
+	if (state_phase_lazy(p) && state_run(st, state_bind(st, ST_HIST_PHASE, "sssis",
+	    e->collection, e->observation, state_phase_name(p), e->ev.at_ms,
+	    state_status_name(state_phase_status(p))), "recording a state", cause) != 0)
+		return -1;
+	if (ended && state_run(st, state_bind(st, ST_HIST_PRUNE, "ssi", e->collection,
+	    e->observation, (int64_t)STATE_HISTORY_MAX), "pruning a history", cause) != 0)
+		return -1;
+	return 0;
+}
+
+static void
+state_pending_clear(struct state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nevents; i++) {
+		free(st->events[i].collection);
+		free(st->events[i].observation);
+		free(st->events[i].ev.detail);
+	}
+	st->nevents = 0;
+}
+
+/* The last event of each observation in the batch (and whether one ended an attempt). */
+struct state_last {
+	size_t		 index;
+	int		 ended;
+};
+
+static void
+state_last_free(const char *key, void *value, void *arg)
+{
+	free(value);
+}
+
+static int
+state_history_write(struct state *st, char **cause)
+{
+	struct strmap *last = strmap_new();
+	struct state_last *l;
+	size_t i;
+	char *key;
+	int r = 0;
+
+	for (i = 0; i < st->nevents && r == 0; i++) {
+		r = state_history_insert(st, &st->events[i], cause);
+		key = xasprintf("%s\n%s", st->events[i].collection, st->events[i].observation);
+		if ((l = strmap_get(last, key)) == NULL)
+			strmap_put(last, key, l = xcalloc(1, sizeof *l));
+		free(key);
+		l->index = i;
+		l->ended |= state_phase_ends(st->events[i].ev.phase);
+	}
+	for (i = 0; i < st->nevents && r == 0; i++) {
+		key = xasprintf("%s\n%s", st->events[i].collection, st->events[i].observation);
+		l = strmap_get(last, key);
+		free(key);
+		if (l->index == i)
+			r = state_history_settle(st, &st->events[i], l->ended, cause);
+	}
+	strmap_each(last, state_last_free, NULL);
+	strmap_free(last);
+	return r;
+}
+
+int
+state_history_flush(struct state *st, char **cause)
+{
+	int r;
+
+	if (st->nevents == 0)
+		return 0;
+	if (state_batch(st, 1, cause) != 0) {
+		state_pending_clear(st);
+		return -1;
+	}
+	if ((r = state_history_write(st, cause)) != 0)
+		state_batch_abort(st);
+	else
+		r = state_batch(st, 0, cause);
+	state_pending_clear(st);
+	if (r == 0 && st->dropped > 0) {
+		*cause = xasprintf("%s: %lu history entries dropped while the store could not "
+		    "be written", st->path, st->dropped);
+		st->dropped = 0;
+		return -1;
+	}
+	return r;
+}
+
+int
+state_history_get(struct state *st, const char *collection, const char *observation,
+    struct state_event **ev, size_t *n, char **cause)
+{
+	sqlite3_stmt *s = state_bind(st, ST_HIST_GET, "ssi", collection, observation,
+	    (int64_t)STATE_HISTORY_MAX);
+	struct state_event *e;
+	size_t cap = 0;
+	int rc;
+
+	*ev = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap)
+			*ev = xreallocarray(*ev, cap = cap ? cap * 2 : 16, sizeof **ev);
+		e = &(*ev)[(*n)++];
+		e->at_ms = sqlite3_column_int64(s, 0);
+		e->phase = state_col_phase(s, 1);
+		e->detail = state_col_text(s, 2);
+		e->until_ms = sqlite3_column_int64(s, 3);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		state_events_free(*ev, *n);
+		*ev = NULL;
+		*n = 0;
+		return state_fail(st, "reading a history", cause);
+	}
+	return 0;
+}
+
+void
+state_events_free(struct state_event *ev, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(ev[i].detail);
+	free(ev);
+}
+
+/* Rows of s (observations) appended to *v, *n. */
+static int
+state_obs_collect(struct state *st, sqlite3_stmt *s, struct state_obs **v, size_t *n,
+    char **cause)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*v = xreallocarray(*v, *n + 1, sizeof **v);
+		state_row_obs(s, &(*v)[(*n)++]);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : state_fail(st, "listing observations", cause);
+}
+
+static int
+state_obs_by_updated(const void *a, const void *b, int newest)
+{
+	const struct state_obs *x = a, *y = b;
+	int64_t d = x->phase_ms - y->phase_ms;
+
+	if (newest)
+		d = -d;
+	return d < 0 ? -1 : d > 0;
+}
+
+static int
+state_obs_older(const void *a, const void *b)
+{
+	const struct state_obs *x = a, *y = b;
+
+	if (x->landed_ms != y->landed_ms)
+		return x->landed_ms < y->landed_ms ? -1 : 1;
+	return state_obs_by_updated(a, b, 0);
+}
+
+static int
+state_obs_newer(const void *a, const void *b)
+{
+	return state_obs_by_updated(a, b, 1);
+}
+
+/* The first nlist of each status in which[], merged in cmp's order. */
+static int
+state_census_list(struct state *st, enum state_stmt which, const enum state_status *statuses,
+    size_t nstatuses, size_t nlist, int (*cmp)(const void *, const void *),
+    struct state_obs **v, size_t *n, char **cause)
+{
+	size_t i;
+
+	for (i = 0; i < nstatuses; i++) {
+		if (state_obs_collect(st, state_bind(st, which, "si",
+		    state_status_name(statuses[i]), (int64_t)nlist), v, n, cause) != 0)
+			return -1;
+	}
+	if (*n > 0)
+		qsort(*v, *n, sizeof **v, cmp);
+	while (*n > nlist)
+		state_obs_clear(&(*v)[--*n]);
+	return 0;
+}
+
+/* The group of collection coll, the last one or a new one (rows come by collection). */
+static struct state_census_group *
+state_census_group(struct state_census *c, const char *coll)
+{
+	struct state_census_group *g;
+
+	if (c->ngroups > 0 && strcmp(c->groups[c->ngroups - 1].collection, coll) == 0)
+		return &c->groups[c->ngroups - 1];
+	c->groups = xreallocarray(c->groups, c->ngroups + 1, sizeof *c->groups);
+	g = &c->groups[c->ngroups++];
+	memset(g, 0, sizeof *g);
+	g->collection = xstrdup(coll);
+	return g;
+}
+
+/* One value of a one-row query (unchanged when there is no row). */
+static int
+state_one(struct state *st, sqlite3_stmt *s, int64_t *v, char **cause)
+{
+	int rc;
+
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		*v = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : state_fail(st, "reading", cause);
+}
+
+/* A collection's last success, and the landing of its unfinished observation changed
+ * least recently (looked for only in the statuses it has observations in). */
+static int
+state_census_times(struct state *st, struct state_census_group *g, char **cause)
+{
+	static const enum state_status unfinished[] = { STATE_PENDING, STATE_RUNNING,
+		STATE_RETRY };
+	long n[STATE_UNMATCHED + 1] = { 0 };
+	int64_t v;
+	size_t i;
+	int p;
+
+	for (p = 0; p < STATE_NPHASES; p++)
+		n[state_phase_status((enum state_phase)p)] += g->n[p];
+	for (i = 0; i < sizeof unfinished / sizeof unfinished[0]; i++) {
+		if (n[unfinished[i]] <= 0)
+			continue;
+		v = 0;
+		if (state_one(st, state_bind(st, ST_COLL_STALEST, "ss",
+		    state_status_name(unfinished[i]), g->collection), &v, cause) != 0)
+			return -1;
+		if (v > 0 && (g->oldest_landed_ms == 0 || v < g->oldest_landed_ms))
+			g->oldest_landed_ms = v;
+	}
+	if (n[STATE_DONE] > 0 && state_one(st, state_bind(st, ST_COLL_LAST_DONE, "s",
+	    g->collection), &g->last_done_ms, cause) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+state_census_groups(struct state *st, struct state_census *c, char **cause)
+{
+	sqlite3_stmt *s = state_bind(st, ST_CENSUS, "");
+	struct state_census_group *g;
+	const unsigned char *coll;
+	size_t i;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((coll = sqlite3_column_text(s, 0)) == NULL)
+			continue;
+		g = state_census_group(c, (const char *)coll);
+		g->n[state_col_phase(s, 1)] += sqlite3_column_int64(s, 2);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return state_fail(st, "counting observations", cause);
+	for (i = 0; i < c->ngroups; i++) {
+		if (state_census_times(st, &c->groups[i], cause) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+state_census(struct state *st, size_t nlist, struct state_census *c, char **cause)
+{
+	static const enum state_status unfinished[] = { STATE_PENDING, STATE_RUNNING,
+		STATE_RETRY }, failures[] = { STATE_FAILED, STATE_RETRY };
+
+	memset(c, 0, sizeof *c);
+	if (state_get_counts(st, &c->counts, cause) != 0 ||
+	    state_object_counts(st, c->objects, cause) != 0 ||
+	    state_census_groups(st, c, cause) != 0 ||
+	    state_census_list(st, ST_OBS_OLDEST, unfinished, 3, nlist, state_obs_older,
+	    &c->oldest, &c->noldest, cause) != 0 ||
+	    state_census_list(st, ST_OBS_NEWEST, failures, 2, nlist, state_obs_newer,
+	    &c->failures, &c->nfailures, cause) != 0) {
+		state_census_clear(c);
+		return -1;
+	}
+	return 0;
+}
+
+void
+state_census_clear(struct state_census *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->ngroups; i++)
+		free(c->groups[i].collection);
+	free(c->groups);
+	for (i = 0; i < c->noldest; i++)
+		state_obs_clear(&c->oldest[i]);
+	free(c->oldest);
+	for (i = 0; i < c->nfailures; i++)
+		state_obs_clear(&c->failures[i]);
+	free(c->failures);
+	memset(c, 0, sizeof *c);
 }

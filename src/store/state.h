@@ -8,6 +8,16 @@
  * observation that was running when the daemon died is pending again at the
  * next open. The schema is versioned (PRAGMA user_version) and migrated
  * forward at open; a newer schema than this build knows is refused.
+ *
+ * Each observation also has a life-cycle state (enum state_phase, finer
+ * than its status) and a history of the states it went through, with
+ * times, bounded to STATE_HISTORY_MAX entries per observation. The states
+ * that change the status (classified, waiting, storing, done, retry,
+ * failed) are written with it; the others (landed, settling, mapping,
+ * pushing) and every history entry are kept in memory and written by
+ * state_history_flush in one transaction, so that recording them costs the
+ * pipeline little (no more than appending rows); a crash loses only the
+ * entries not yet flushed.
  */
 #ifndef CAOM2INGEST_STATE_H
 #define CAOM2INGEST_STATE_H
@@ -32,6 +42,39 @@ enum state_change {
 	STATE_UNCHANGED		/* seen as it is */
 };
 
+/*
+ * The life cycle of an observation: its files land and settle, a naming rule
+ * classifies them (the observation is queued), it may wait for the rest of
+ * its group, then each attempt stores it (its files are read and
+ * checksummed), maps it and pushes it to the sink; then done, retry (at
+ * a time) or failed (with the reason). Each state belongs to one status.
+ */
+enum state_phase {
+	STATE_PHASE_LANDED,	/* a file of it was noticed (pending) */
+	STATE_PHASE_SETTLING,	/* that file waits for its quiet period (pending) */
+	STATE_PHASE_CLASSIFIED,	/* a rule assigned the file; queued (pending) */
+	STATE_PHASE_WAITING,	/* for the rest of its group, until a deadline (pending) */
+	STATE_PHASE_STORING,	/* an attempt started: its files are read (running) */
+	STATE_PHASE_MAPPING,	/* the CAOM-2 observation is built (running) */
+	STATE_PHASE_PUSHING,	/* and sent to the sink (running) */
+	STATE_PHASE_DONE,	/* stored (done) */
+	STATE_PHASE_RETRY,	/* failed transiently, next attempt at a time (retry) */
+	STATE_PHASE_FAILED,	/* failed for good, with the reason (failed) */
+	STATE_NPHASES
+};
+
+/* History entries kept per observation: the older ones are deleted when an attempt ends
+ * (done, retry, failed), and never read. */
+#define STATE_HISTORY_MAX	64
+
+/* One entry of an observation's history. */
+struct state_event {
+	int64_t		 at_ms;		/* wall clock */
+	enum state_phase phase;
+	char		*detail;	/* the file, the attempt, the error...; or NULL */
+	int64_t		 until_ms;	/* retry: the next attempt; waiting: the deadline; or 0 */
+};
+
 struct state_file {
 	char		*path;
 	int64_t		 size;
@@ -42,6 +85,7 @@ struct state_file {
 	char		*uri;
 	char		*blueprint;
 	enum state_status status;
+	int64_t		 landed_ms;	/* state_file_assign: when it landed (0: now) */
 };
 
 struct state_obs {
@@ -52,6 +96,9 @@ struct state_obs {
 	char		*last_error;
 	int64_t		 next_attempt_ms;	/* wall clock, 0: none */
 	char		*pushed_checksum;	/* accMetaChecksum last pushed, or NULL */
+	enum state_phase phase;			/* life-cycle state */
+	int64_t		 phase_ms;		/* since when */
+	int64_t		 landed_ms;		/* the first file of this round landed */
 };
 
 /* Counts by status, for files and observations. */
@@ -60,16 +107,27 @@ struct state_counts {
 	long		obs[STATE_UNMATCHED + 1];
 };
 
-#define STATE_SCHEMA_VERSION	2
+#define STATE_SCHEMA_VERSION	3
 
 /* Open (creating or migrating) DIR/state.db; NULL with *cause. */
 struct state *state_open(const char *dir, char **cause);
+/* Open DIR/state.db, made by a writer of this schema version, for reading only (on
+ * another thread than the writer's: the reports of the status page); NULL with *cause. */
+struct state *state_open_readonly(const char *dir, char **cause);
 /* Close; NULL is accepted. */
 void state_close(struct state *st);
 /* The name of a status ("pending", ...). */
 const char *state_status_name(enum state_status s);
 /* Parse a status name; 0 or -1. */
 int state_status_from_name(const char *name, enum state_status *s);
+/* The name of a life-cycle state ("landed", ..., "done", "retry", "failed"). */
+const char *state_phase_name(enum state_phase p);
+/* Parse a life-cycle state name; 0 or -1. */
+int state_phase_from_name(const char *name, enum state_phase *p);
+/* The status a life-cycle state belongs to. */
+enum state_status state_phase_status(enum state_phase p);
+/* Write statements run so far: a change of this number means the store changed. */
+uint64_t state_writes(const struct state *st);
 
 /*
  * Known files, for a scan: an immutable snapshot of (path, size, mtime) of
@@ -113,9 +171,10 @@ void state_obs_clear(struct state_obs *o);
 /* Mark an observation running (one more attempt). 0 or -1. */
 int state_obs_running(struct state *st, const char *collection, const char *observation,
     char **cause);
-/* Mark an observation and its files done, with the checksum pushed. 0 or -1. */
+/* Mark an observation and its files done, with the checksum pushed; *landed_ms (when not
+ * NULL) is when its first file of this round landed. 0 or -1. */
 int state_obs_done(struct state *st, const char *collection, const char *observation,
-    const char *checksum, char **cause);
+    const char *checksum, int64_t *landed_ms, char **cause);
 /* Mark an observation failed: retry at next_attempt_ms, or parked when 0. 0 or -1. */
 int state_obs_failed(struct state *st, const char *collection, const char *observation,
     const char *error, int64_t next_attempt_ms, char **cause);
@@ -132,8 +191,61 @@ int state_obs_each(struct state *st, enum state_status s,
 /* Call fn for observations, newest first, filtered by status (NULL: any) and collection (NULL: any), at most limit. 0 or -1. */
 int state_obs_list(struct state *st, const enum state_status *status, const char *collection,
     long limit, void (*fn)(void *arg, const struct state_obs *o), void *arg, char **cause);
+/* As state_obs_list, filtered by life-cycle state instead of status. 0 or -1. */
+int state_obs_list_phase(struct state *st, enum state_phase phase, const char *collection,
+    long limit, void (*fn)(void *arg, const struct state_obs *o), void *arg, char **cause);
 /* Counts by status. 0 or -1. */
 int state_get_counts(struct state *st, struct state_counts *c, char **cause);
+
+/* Record a life-cycle event of an observation the store holds (kept until
+ * state_history_flush; detail may be NULL). The observation takes that state unless
+ * its status moved on meanwhile. */
+void state_history_add(struct state *st, const char *collection, const char *observation,
+    enum state_phase phase, int64_t at_ms, const char *detail, int64_t until_ms);
+/* Events recorded and not yet flushed. */
+size_t state_history_pending(const struct state *st);
+/* Have fn(arg) called when the first event waits to be flushed (NULL: nobody). */
+void state_history_notify(struct state *st, void (*fn)(void *arg), void *arg);
+/* Write the recorded events in one transaction, pruning each observation's history
+ * to STATE_HISTORY_MAX. 0, or -1 with *cause (the events are dropped). */
+int state_history_flush(struct state *st, char **cause);
+/* An observation's history as flushed, oldest first (*ev: state_events_free). 0 or -1. */
+int state_history_get(struct state *st, const char *collection, const char *observation,
+    struct state_event **ev, size_t *n, char **cause);
+/* Free what state_history_get returned. */
+void state_events_free(struct state_event *ev, size_t n);
+
+/*
+ * What the status page and the metrics report of the store, read in one go
+ * (on a reader, off the loop): counts by status, observations by
+ * collection and life-cycle state (a pass over the table: about 100 ms at
+ * 100,000 observations), each collection's last success and stalest
+ * unfinished observation, the oldest unfinished observations and the
+ * latest failures (these through the index by status and time of change).
+ */
+struct state_census_group {
+	char		*collection;
+	long		 n[STATE_NPHASES];
+	int64_t		 oldest_landed_ms;	/* the landing of the unfinished observation
+						 * changed least recently; 0: none */
+	int64_t		 last_done_ms;		/* the latest stored; 0: none */
+};
+
+struct state_census {
+	struct state_counts	 counts;
+	long			 objects[STATE_UNMATCHED + 1];
+	struct state_census_group *groups;	/* by collection name */
+	size_t			 ngroups;
+	struct state_obs	*oldest;	/* pending, running, retry: oldest first */
+	size_t			 noldest;
+	struct state_obs	*failures;	/* failed and retry: newest first */
+	size_t			 nfailures;
+};
+
+/* Fill *c, listing up to nlist oldest and failed observations. 0 or -1 (*c empty). */
+int state_census(struct state *st, size_t nlist, struct state_census *c, char **cause);
+/* Free what state_census filled; a zeroed census is accepted. */
+void state_census_clear(struct state_census *c);
 
 /*
  * An object announced by a storage notification (bucket and key; for a
