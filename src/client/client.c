@@ -6,6 +6,8 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +59,172 @@ struct client_command {
 };
 
 static void client_usage(FILE *fp);
+static int client_cmd_usage(const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-/* The control socket: -s, else the configuration's control_socket, else the default. */
+#define CLIENT_MAX_OPTIONS	16
+
+/* The options every command takes anywhere on its line, as in git and systemctl: the
+ * long ones by values of their own, the short ones ("s:c:jh") by their letters. */
+enum {
+	CLIENT_OPT_SOCKET = 0x100,
+	CLIENT_OPT_CONFIG,
+	CLIENT_OPT_JSON,
+	CLIENT_OPT_HELP
+};
+static const struct option client_global_options[] = {
+	{ "socket", required_argument, NULL, CLIENT_OPT_SOCKET },
+	{ "config", required_argument, NULL, CLIENT_OPT_CONFIG },
+	{ "json", no_argument, NULL, CLIENT_OPT_JSON },
+	{ "help", no_argument, NULL, CLIENT_OPT_HELP },
+	{ NULL, 0, NULL, 0 }
+};
+static const char client_global_shorts[] = "s:c:jh";
+
+/* A command's options followed by the global ones; a short letter the command uses
+ * itself stays the command's (list -s is --state). */
+struct client_getopt {
+	struct option	 opts[CLIENT_MAX_OPTIONS];
+	char		 shorts[3 * CLIENT_MAX_OPTIONS + 2];
+};
+
+static void
+client_getopt_build(struct client_getopt *g, const char *shorts, const struct option *opts)
+{
+	const struct option *o;
+	const char *s;
+	size_t n = 0;
+	char *p;
+	int mine;
+
+	for (o = opts; o->name != NULL; o++)
+		g->opts[n++] = *o;
+	for (o = client_global_options; o->name != NULL; o++)
+		g->opts[n++] = *o;
+	memset(&g->opts[n], 0, sizeof g->opts[n]);
+	p = g->shorts;
+	*p++ = ':';		/* a missing value returns ':', not '?' */
+	p = stpcpy(p, shorts);
+	for (s = client_global_shorts; *s != '\0'; s++) {
+		mine = strchr(shorts, *s) != NULL;
+		if (!mine)
+			*p++ = *s;
+		for (; s[1] == ':'; s++) {
+			if (!mine)
+				*p++ = ':';
+		}
+	}
+	*p = '\0';
+}
+
+/* Is ch one of the command's own options? */
+static int
+client_own_option(int ch, const char *shorts, const struct option *opts)
+{
+	const struct option *o;
+
+	if (ch == ':' || ch == '?' || ch <= 0)
+		return 0;
+	for (o = opts; o->name != NULL; o++) {
+		if (o->val == ch)
+			return 1;
+	}
+	return ch < 0x100 && strchr(shorts, ch) != NULL;
+}
+
+/* What getopt_long found wrong ('?' or ':'), said; '?'. */
+static int
+client_getopt_error(int ch, char **argv)
+{
+	const char *arg = argv[optind - 1];
+	int is_long = arg[0] == '-' && arg[1] == '-';
+
+	if (ch == ':' && !is_long)
+		client_cmd_usage(argv[0], "option '-%c' needs a value", optopt);
+	else if (ch == ':')
+		client_cmd_usage(argv[0], "option '%s' needs a value", arg);
+	else if (!is_long)
+		client_cmd_usage(argv[0], "unknown option '-%c'", optopt);
+	else
+		client_cmd_usage(argv[0], "unknown option '%s'", arg);
+	return '?';
+}
+
+/*
+ * getopt_long over a command's arguments (argv[0] is the command; set optind = 0
+ * first, which glibc needs to start afresh after main's '+' parse): options
+ * anywhere, operands moved to the end, the global options taken here. The next
+ * option of the command's own, -1 at the end (optind: the first operand), or '?'
+ * after printing what was wrong.
+ */
+static int
+client_getopt(struct client *cl, int argc, char **argv, const char *shorts,
+    const struct option *opts)
+{
+	static struct client_getopt g;
+	int ch;
+
+	if (optind == 0) {
+		client_getopt_build(&g, shorts, opts);
+		opterr = 0;
+	}
+	for (;;) {
+		ch = getopt_long(argc, argv, g.shorts, g.opts, NULL);
+		if (ch == -1 || client_own_option(ch, shorts, opts))
+			return ch;
+		switch (ch) {
+		case 's':
+		case CLIENT_OPT_SOCKET:
+			cl->socket = optarg;
+			break;
+		case 'c':
+		case CLIENT_OPT_CONFIG:
+			cl->config = optarg;
+			break;
+		case 'j':
+		case CLIENT_OPT_JSON:
+			cl->json = 1;
+			break;
+		case 'h':
+		case CLIENT_OPT_HELP:
+			client_cmd_usage(argv[0], NULL);
+			exit(CLIENT_EXIT_OK);
+		default:
+			return client_getopt_error(ch, argv);
+		}
+	}
+}
+
+/* After the options: between min and max operands (what: their name, for a missing
+ * one). 0, or -1 after printing what was wrong. */
+static int
+client_operands(int argc, char **argv, int min, int max, const char *what)
+{
+	if (argc - optind < min)
+		return client_cmd_usage(argv[0], "missing %s", what != NULL ? what :
+		    "argument"), -1;
+	if (argc - optind > max)
+		return client_cmd_usage(argv[0], "unexpected argument '%s'", argv[optind + max]),
+		    -1;
+	return 0;
+}
+
+/* A command without options of its own: global options anywhere, min to max operands. */
+static int
+client_plain_args(struct client *cl, int argc, char **argv, int min, int max,
+    const char *what)
+{
+	static const struct option none[] = { { NULL, 0, NULL, 0 } };
+
+	optind = 0;
+	if (client_getopt(cl, argc, argv, "", none) != -1)
+		return -1;
+	return client_operands(argc, argv, min, max, what);
+}
+
+/* The control socket: -s, else the configuration's control_socket, else the default.
+ * A -c file that cannot be loaded is an error (said; NULL), never a silent fallback;
+ * the default file may be missing or unreadable to this user. */
 static char *
 client_socket(const struct client *cl)
 {
@@ -68,8 +234,12 @@ client_socket(const struct client *cl)
 	if (cl->socket != NULL)
 		return xstrdup(cl->socket);
 	if (conf_load(cl->config != NULL ? cl->config : CONF_DEFAULT_PATH, &cfg, &errors) != 0) {
-		if (cl->config != NULL)
-			fprintf(stderr, "caom2ingest: %s\n", errors);
+		if (cl->config != NULL) {
+			fprintf(stderr, "caom2ingest: %s\ncaom2ingest: cannot take the control "
+			    "socket from -c %s (or give -s SOCKET)\n", errors, cl->config);
+			free(errors);
+			return NULL;
+		}
 		free(errors);
 		cfg = conf_new();
 	}
@@ -86,6 +256,10 @@ client_connect(struct client *cl, int *code)
 	char *path = client_socket(cl), *cause = NULL;
 	struct ctl *c;
 
+	if (path == NULL) {
+		*code = CLIENT_EXIT_USAGE;
+		return NULL;
+	}
 	if ((c = ctl_connect(path, &result, &cause)) == NULL) {
 		*code = result == CTL_NODAEMON ? CLIENT_EXIT_NODAEMON : CLIENT_EXIT_FAIL;
 		fprintf(stderr, "caom2ingest: %s\n", cause);
@@ -256,16 +430,6 @@ client_simple(struct client *cl, const char *command, json_t *req, void (*print)
 	return CLIENT_EXIT_OK;
 }
 
-static int
-client_no_args(int argc, char **argv)
-{
-	if (argc > 1) {
-		fprintf(stderr, "caom2ingest %s: unexpected argument '%s'\n", argv[0], argv[1]);
-		return -1;
-	}
-	return 0;
-}
-
 static void
 print_stats(json_t *r)
 {
@@ -289,7 +453,7 @@ print_stats(json_t *r)
 static int
 cmd_stats(struct client *cl, int argc, char **argv)
 {
-	if (client_no_args(argc, argv) != 0)
+	if (client_plain_args(cl, argc, argv, 0, 0, NULL) != 0)
 		return CLIENT_EXIT_USAGE;
 	return client_simple(cl, "stats", json_object(), print_stats);
 }
@@ -297,7 +461,7 @@ cmd_stats(struct client *cl, int argc, char **argv)
 static int
 cmd_status(struct client *cl, int argc, char **argv)
 {
-	if (client_no_args(argc, argv) != 0)
+	if (client_plain_args(cl, argc, argv, 0, 0, NULL) != 0)
 		return CLIENT_EXIT_USAGE;
 	return client_simple(cl, "status", json_object(), print_status);
 }
@@ -336,23 +500,26 @@ cmd_list(struct client *cl, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	json_t *req = json_object();
+	char *end;
+	long n;
 	int ch;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "s:C:n:", opts, NULL)) != -1) {
+	optind = 0;
+	while ((ch = client_getopt(cl, argc, argv, "s:C:n:", opts)) != -1) {
 		if (ch == 's' || ch == 'C')
 			json_object_set_new(req, ch == 's' ? "state" : "collection",
 			    json_string(optarg));
-		else if (ch == 'n' && atol(optarg) > 0)
-			json_object_set_new(req, "limit", json_integer(atol(optarg)));
+		else if (ch == 'n' && (n = strtol(optarg, &end, 10)) > 0 && *end == '\0')
+			json_object_set_new(req, "limit", json_integer(n));
 		else {
-			fprintf(stderr, "usage: caom2ingest list [--state S] [--collection C] "
-			    "[--limit N]\n");
+			if (ch == 'n')
+				client_cmd_usage(argv[0], "--limit: '%s' is not a positive number",
+				    optarg);
 			json_decref(req);
 			return CLIENT_EXIT_USAGE;
 		}
 	}
-	if (client_no_args(argc - optind + 1, argv + optind - 1) != 0) {
+	if (client_operands(argc, argv, 0, 0, NULL) != 0) {
 		json_decref(req);
 		return CLIENT_EXIT_USAGE;
 	}
@@ -430,11 +597,10 @@ print_show(json_t *r)
 static int
 cmd_show(struct client *cl, int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: caom2ingest show COLLECTION/OBSERVATION_ID\n");
+	if (client_plain_args(cl, argc, argv, 1, 1, "COLLECTION/OBSERVATION_ID") != 0)
 		return CLIENT_EXIT_USAGE;
-	}
-	return client_simple(cl, "show", json_pack("{s:s}", "observation", argv[1]), print_show);
+	return client_simple(cl, "show", json_pack("{s:s}", "observation", argv[optind]),
+	    print_show);
 }
 
 static long long
@@ -651,34 +817,28 @@ client_wait_option(struct client_wait *w, int ch, const char *arg)
 
 /* --timeout without --wait is a usage error. */
 static int
-client_wait_check(const struct client_wait *w)
+client_wait_check(const char *command, const struct client_wait *w)
 {
-	if (w->timeout != NULL && !w->wait) {
-		fprintf(stderr, "caom2ingest: --timeout needs --wait\n");
-		return -1;
-	}
+	if (w->timeout != NULL && !w->wait)
+		return client_cmd_usage(command, "--timeout needs --wait"), -1;
 	return 0;
 }
 
 /* Options of rescan and reload: [--wait [--timeout DURATION]]; 0 or -1 (usage). */
 static int
-client_wait_options(int argc, char **argv, struct client_wait *w)
+client_wait_options(struct client *cl, int argc, char **argv, struct client_wait *w)
 {
 	static const struct option opts[] = { CLIENT_WAIT_OPTIONS, { NULL, 0, NULL, 0 } };
 	int ch;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "wt:", opts, NULL)) != -1) {
-		if ((ch != 'w' && ch != 't') || client_wait_option(w, ch, optarg) != 0)
-			goto usage;
+	optind = 0;
+	while ((ch = client_getopt(cl, argc, argv, "wt:", opts)) != -1) {
+		if (ch == '?' || client_wait_option(w, ch, optarg) != 0)
+			return -1;
 	}
-	if (optind == argc && client_wait_check(w) == 0)
-		return 0;
-	if (optind < argc)
-		fprintf(stderr, "caom2ingest %s: unexpected argument '%s'\n", argv[0], argv[optind]);
-usage:
-	fprintf(stderr, "usage: caom2ingest %s [--wait [--timeout DURATION]]\n", argv[0]);
-	return -1;
+	if (client_operands(argc, argv, 0, 0, NULL) != 0 || client_wait_check(argv[0], w) != 0)
+		return -1;
+	return 0;
 }
 
 static void
@@ -709,35 +869,37 @@ cmd_reingest(struct client *cl, int argc, char **argv)
 	char *abs;
 	int ch, failed = 0;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "Ffwt:", opts, NULL)) != -1) {
+	optind = 0;
+	while ((ch = client_getopt(cl, argc, argv, "Ffwt:", opts)) != -1) {
 		if (ch == 'F')
 			failed = 1;
 		else if (ch == 'f')
 			json_object_set_new(req, "force", json_true());
-		else if (ch != 'w' && ch != 't')
-			goto usage;
-		else if (client_wait_option(&w, ch, optarg) != 0)
+		else if (ch == '?' || client_wait_option(&w, ch, optarg) != 0)
 			goto usage;
 	}
-	if (client_wait_check(&w) != 0)
+	if (client_wait_check(argv[0], &w) != 0)
 		goto usage;
-	if (failed && optind == argc)
+	if (failed && optind < argc) {
+		client_cmd_usage(argv[0], "--failed takes no target ('%s')", argv[optind]);
+		goto usage;
+	}
+	if (failed)
 		json_object_set_new(req, "failed", json_true());
-	else if (!failed && optind == argc - 1) {
+	else if (client_operands(argc, argv, 1, 1,
+	    "FILE, COLLECTION/OBSERVATION_ID or --failed") != 0)
+		goto usage;
+	else {
 		/* a file is sent as an absolute path: the daemon has another cwd */
 		abs = argv[optind][0] != '/' && access(argv[optind], F_OK) == 0 ?
 		    realpath(argv[optind], NULL) : NULL;
 		json_object_set_new(req, "target", json_string(abs ? abs : argv[optind]));
 		free(abs);
-	} else
-		goto usage;
+	}
 	if (w.wait)
 		return client_queue_and_wait(cl, "reingest", req, &w, print_reingest);
 	return client_simple(cl, "reingest", req, print_reingest);
 usage:
-	fprintf(stderr, "usage: caom2ingest reingest FILE|COLLECTION/OBSERVATION_ID|--failed "
-	    "[--force] [--wait [--timeout DURATION]]\n");
 	json_decref(req);
 	return CLIENT_EXIT_USAGE;
 }
@@ -753,7 +915,7 @@ cmd_rescan(struct client *cl, int argc, char **argv)
 {
 	struct client_wait w = { 0, 0, NULL };
 
-	if (client_wait_options(argc, argv, &w) != 0)
+	if (client_wait_options(cl, argc, argv, &w) != 0)
 		return CLIENT_EXIT_USAGE;
 	if (w.wait)
 		return client_queue_and_wait(cl, "rescan", json_object(), &w, NULL);
@@ -774,14 +936,16 @@ cmd_wait(struct client *cl, int argc, char **argv)
 	long ticket;
 	int ch, code;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
-		if (ch != 't' || client_wait_option(&w, ch, optarg) != 0)
-			goto usage;
+	optind = 0;
+	while ((ch = client_getopt(cl, argc, argv, "t:", opts)) != -1) {
+		if (ch == '?' || client_wait_option(&w, ch, optarg) != 0)
+			return CLIENT_EXIT_USAGE;
 	}
-	if (optind != argc - 1 || (ticket = strtol(argv[optind], &end, 10)) < 1 ||
-	    *end != '\0' || ticket > (long)UINT32_MAX)
-		goto usage;
+	if (client_operands(argc, argv, 1, 1, "TICKET") != 0)
+		return CLIENT_EXIT_USAGE;
+	if ((ticket = strtol(argv[optind], &end, 10)) < 1 || *end != '\0' ||
+	    ticket > (long)UINT32_MAX)
+		return client_cmd_usage(argv[0], "'%s' is not a ticket number", argv[optind]);
 	if ((c = client_connect_wait(cl, &code)) == NULL)
 		return code;
 	code = CLIENT_EXIT_FAIL;
@@ -793,23 +957,18 @@ cmd_wait(struct client *cl, int argc, char **argv)
 	json_decref(first);
 	ctl_close(c);
 	return code;
-usage:
-	fprintf(stderr, "usage: caom2ingest wait TICKET [--timeout DURATION]\n");
-	return CLIENT_EXIT_USAGE;
 }
 
 static int
 client_pause_resume(struct client *cl, int argc, char **argv, const char *command)
 {
-	json_t *req = json_object();
+	json_t *req;
 
-	if (argc > 2) {
-		fprintf(stderr, "usage: caom2ingest %s [COLLECTION]\n", command);
-		json_decref(req);
+	if (client_plain_args(cl, argc, argv, 0, 1, NULL) != 0)
 		return CLIENT_EXIT_USAGE;
-	}
-	if (argc == 2)
-		json_object_set_new(req, "collection", json_string(argv[1]));
+	req = json_object();
+	if (optind < argc)
+		json_object_set_new(req, "collection", json_string(argv[optind]));
 	return client_simple(cl, command, req, print_done);
 }
 
@@ -834,7 +993,7 @@ cmd_reload(struct client *cl, int argc, char **argv)
 	json_t *reply;
 	int code;
 
-	if (client_wait_options(argc, argv, &w) != 0)
+	if (client_wait_options(cl, argc, argv, &w) != 0)
 		return CLIENT_EXIT_USAGE;
 	if ((reply = client_call_within(cl, json_pack("{s:s}", "command", "reload"), &w,
 	    &code)) == NULL)
@@ -871,18 +1030,14 @@ cmd_verify(struct client *cl, int argc, char **argv)
 	const char *xsd = NULL;
 	int ch, i, bad = 0;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "x:", opts, NULL)) != -1) {
-		if (ch != 'x') {
-			optind = argc + 1;
-			break;
-		}
+	optind = 0;
+	while ((ch = client_getopt(cl, argc, argv, "x:", opts)) != -1) {
+		if (ch == '?')
+			return CLIENT_EXIT_USAGE;
 		xsd = optarg;
 	}
-	if (optind >= argc) {
-		fprintf(stderr, "usage: caom2ingest verify [--xsd-dir DIR] FILE.xml...\n");
+	if (client_operands(argc, argv, 1, INT_MAX, "FILE.xml") != 0)
 		return CLIENT_EXIT_USAGE;
-	}
 	xsd = client_xsd_dir(xsd);
 	for (i = optind; i < argc; i++) {
 		if (caom_xml_verify_file(argv[i], xsd, stdout) != 0)
@@ -931,6 +1086,29 @@ static const struct client_command client_commands[] = {
 	{ NULL, NULL, NULL }
 };
 
+/* What was wrong with a command's line (fmt NULL: --help, to stdout), then its
+ * synopsis; the usage exit code. */
+static int
+client_cmd_usage(const char *name, const char *fmt, ...)
+{
+	const struct client_command *c;
+	FILE *fp = fmt != NULL ? stderr : stdout;
+	va_list ap;
+
+	if (fmt != NULL) {
+		fprintf(stderr, "caom2ingest %s: ", name);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	for (c = client_commands; c->name != NULL && strcmp(c->name, name) != 0; c++)
+		;
+	if (c->name != NULL)
+		fprintf(fp, "usage: caom2ingest %s\n", c->synopsis);
+	return CLIENT_EXIT_USAGE;
+}
+
 static void
 client_usage(FILE *fp)
 {
@@ -976,6 +1154,10 @@ client_options(struct client *cl, int argc, char **argv)
 		default:
 			return -1;
 		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "caom2ingest: no command given\n");
+		return -1;
 	}
 	return 0;
 }
