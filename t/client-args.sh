@@ -8,7 +8,7 @@
 daemon=$top_builddir/src/caom2ingestd
 client=$top_builddir/src/caom2ingest
 command -v python3 >/dev/null || skip_all "python3 not installed"
-plan 45
+plan 47
 
 land=$tmp/landing
 mkdir -p "$land"
@@ -91,6 +91,7 @@ usage() {
 usage "caom2ingest status: unexpected argument 'extra'" status extra
 usage "caom2ingest show: missing COLLECTION/OBSERVATION_ID" show
 usage "caom2ingest show: unexpected argument 'b'" show a b
+usage "caom2ingest show: 'C1' is not COLLECTION/OBSERVATION_ID" show C1
 usage "caom2ingest reingest: missing FILE, COLLECTION/OBSERVATION_ID or --failed" reingest --wait
 usage "caom2ingest reingest: --failed takes no target ('OMM/C1')" reingest OMM/C1 --failed
 usage "caom2ingest reingest: --timeout needs --wait" reingest OMM/C1 --timeout 2s
@@ -104,6 +105,14 @@ usage "caom2ingest list: option '-n' needs a value" list -n
 usage "caom2ingest pause: unexpected argument 'B'" pause A B
 usage "caom2ingest rescan: unexpected argument 'now'" rescan now
 usage "caom2ingest verify: missing FILE.xml" verify --xsd-dir /tmp
+# The daemon's own reply names no protocol field for a malformed name.
+python3 - "$sock" > "$tmp/raw.out" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rb"); f.readline()
+s.sendall(b'{"command": "show", "observation": "C1"}\n'); print(json.loads(f.readline())["error"])
+PY
+is "'C1' is not COLLECTION/OBSERVATION_ID" "$(cat "$tmp/raw.out")" \
+	"the daemon's reply to show of 'C1' names no protocol field"
 "$client" -s "$sock" 2>"$tmp/err"; rc=$?
 is 2 "$rc" "no command: exit 2"
 is "caom2ingest: no command given" "$(sed -n 1p "$tmp/err")" "and says so"

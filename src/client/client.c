@@ -597,8 +597,14 @@ print_show(json_t *r)
 static int
 cmd_show(struct client *cl, int argc, char **argv)
 {
+	const char *slash;
+
 	if (client_plain_args(cl, argc, argv, 1, 1, "COLLECTION/OBSERVATION_ID") != 0)
 		return CLIENT_EXIT_USAGE;
+	if ((slash = strchr(argv[optind], '/')) == NULL || slash == argv[optind] ||
+	    slash[1] == '\0')
+		return client_cmd_usage(argv[0], "'%s' is not COLLECTION/OBSERVATION_ID",
+		    argv[optind]);
 	return client_simple(cl, "show", json_pack("{s:s}", "observation", argv[optind]),
 	    print_show);
 }

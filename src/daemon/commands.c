@@ -171,8 +171,12 @@ commands_split(json_t *req, char **coll, const char **obs, char **error)
 	const char *id = json_string_value(json_object_get(req, "observation"));
 	const char *slash;
 
-	if (id == NULL || (slash = strchr(id, '/')) == NULL || slash == id || slash[1] == '\0') {
-		*error = xstrdup("expected \"observation\": \"COLLECTION/OBSERVATION_ID\"");
+	if (id == NULL) {
+		*error = xstrdup("malformed request: no \"observation\" string");
+		return -1;
+	}
+	if ((slash = strchr(id, '/')) == NULL || slash == id || slash[1] == '\0') {
+		*error = xasprintf("'%s' is not COLLECTION/OBSERVATION_ID", id);
 		return -1;
 	}
 	*coll = xstrndup(id, (size_t)(slash - id));
