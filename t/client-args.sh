@@ -120,7 +120,7 @@ is "caom2ingest: no command given" "$(sed -n 1p "$tmp/err")" "and says so"
 # -c FILE that cannot be read, or holds errors: exit 2 naming it, no fall-back.
 "$client" -c "$tmp/none.yml" status 2>"$tmp/err"; rc=$?
 is 2 "$rc" "-c of a missing file: exit 2"
-like "$(cat "$tmp/err")" "$tmp/none.yml: cannot open: No such file or directory" "naming it"
+like "$(cat "$tmp/err")" "$tmp/none.yml: No such file or directory" "naming it"
 ok_not "and not asking whether the daemon runs" grep -q "is caom2ingestd running" "$tmp/err"
 printf 'bogus: 1\n' > "$tmp/bad.yml"
 "$client" status -c "$tmp/bad.yml" 2>"$tmp/err"; rc=$?

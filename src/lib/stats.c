@@ -14,8 +14,9 @@
 struct stats_hist {
 	uint64_t	 n;
 	uint64_t	 bucket[STATS_BUCKETS];
-	double		 max;		/* seconds */
-	double		 sum;		/* seconds */
+	double		 min;		/* seconds */
+	double		 max;
+	double		 sum;
 };
 
 static uint64_t		 stats_counters[STATS_NCOUNTERS];
@@ -63,25 +64,41 @@ stats_time(enum stats_stage s, double seconds)
 	while (i < STATS_BUCKETS - 1 && us >= (double)((uint64_t)1 << i))
 		i++;
 	h->bucket[i]++;
+	if (h->n == 0 || seconds < h->min)
+		h->min = seconds;
 	h->n++;
 	h->sum += seconds;
 	if (seconds > h->max)
 		h->max = seconds;
 }
 
-/* Upper bound (ms) of the q-quantile. */
+/*
+ * The q-quantile (ms): the bucket that holds it, [2^(i-1), 2^i) us, is taken as
+ * evenly filled and the value interpolated within it by rank (as Prometheus'
+ * histogram_quantile does), then clamped to what was seen, so that no
+ * percentile is below the minimum or above the maximum.
+ */
 static double
 stats_quantile(const struct stats_hist *h, double q)
 {
-	uint64_t want = (uint64_t)((double)h->n * q), seen = 0;
+	double want = (double)h->n * q, lo, hi, us;
+	uint64_t seen = 0;
 	int i;
 
-	for (i = 0; i < STATS_BUCKETS; i++) {
+	for (i = 0; i < STATS_BUCKETS - 1; i++) {
+		if (h->bucket[i] > 0 && (double)(seen + h->bucket[i]) >= want)
+			break;
 		seen += h->bucket[i];
-		if (seen > want)
-			return (double)((uint64_t)1 << i) / 1e3;
 	}
-	return h->max * 1e3;
+	lo = i == 0 ? 0. : (double)((uint64_t)1 << (i - 1));
+	hi = (double)((uint64_t)1 << i);
+	us = h->bucket[i] == 0 ? hi : lo + (hi - lo) * (want - (double)seen) /
+	    (double)h->bucket[i];
+	if (us < h->min * 1e6)
+		us = h->min * 1e6;
+	if (us > h->max * 1e6)
+		us = h->max * 1e6;
+	return us / 1e3;
 }
 
 json_t *

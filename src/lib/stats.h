@@ -1,7 +1,9 @@
 /*
  * stats.h - process-wide counters and latency histograms per stage, for
- * `caom2ingest stats`. Histograms have power-of-two microsecond buckets, so
- * percentiles are upper bounds within a factor of two.
+ * `caom2ingest stats`. Histograms have power-of-two microsecond buckets; a
+ * percentile is interpolated within its bucket and clamped to the minimum and
+ * maximum seen, so it is within a factor of two of the exact one and never
+ * outside what was measured.
  */
 #ifndef CAOM2INGEST_STATS_H
 #define CAOM2INGEST_STATS_H
