@@ -89,6 +89,27 @@ control_check_stale(const struct sockaddr_un *sun, const char *path, char **caus
 	return 0;
 }
 
+/*
+ * chown to control_group failed: say why it may have. EPERM is a group the
+ * daemon's user is not in (without CAP_CHOWN), or a system call filter that
+ * refuses chown (the shipped unit's SystemCallErrorNumber=EPERM makes a
+ * refusal an error here rather than a SIGSYS). -1 with *cause.
+ */
+static int
+control_chown_failed(const char *path, gid_t gid, char **cause)
+{
+	int e = errno;
+	struct group *gr = getgrgid(gid);
+	char num[32];
+
+	snprintf(num, sizeof num, "%lu", (unsigned long)gid);
+	*cause = xasprintf("control socket %s: cannot give it to control_group %s: chown: %s%s",
+	    path, gr != NULL ? gr->gr_name : num, strerror(e), e != EPERM ? "" :
+	    " (the daemon's user must belong to the group, under systemd through "
+	    "SupplementaryGroups=, and a SystemCallFilter= must allow @chown)");
+	return -1;
+}
+
 static int
 control_bind(struct control *c, gid_t gid, char **cause)
 {
@@ -112,11 +133,12 @@ control_bind(struct control *c, gid_t gid, char **cause)
 		return -1;
 	}
 	umask(old);
-	if (chmod(c->path, 0660) != 0 || (gid != (gid_t)-1 && chown(c->path, (uid_t)-1, gid) != 0) ||
-	    listen(c->fd, 16) != 0) {
+	if (chmod(c->path, 0660) != 0 || listen(c->fd, 16) != 0) {
 		*cause = xasprintf("control socket %s: %s", c->path, strerror(errno));
 		return -1;
 	}
+	if (gid != (gid_t)-1 && chown(c->path, (uid_t)-1, gid) != 0)
+		return control_chown_failed(c->path, gid, cause);
 	return 0;
 }
 
