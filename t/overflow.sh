@@ -2,7 +2,10 @@
 # t/overflow.sh - the inotify queue overflows: the daemon is stopped
 # (SIGSTOP) while more files than fs.inotify.max_queued_events land,
 # then continued; the overflow rescan finds every file and each observation
-# is PUT to the test repository exactly once.
+# is PUT to the test repository exactly once. Independent of timing: the
+# daemon is stopped only once its start-up scan has placed the watches (a
+# stop before that, under load, let the scan find the files instead and no
+# overflow happened), and the waits are bounds, not measurements.
 . "$srcdir/t/tap.sh"
 . "$srcdir/t/repo.sh"
 
@@ -19,7 +22,7 @@ mkdir -p "$land" "$tmp/data"
 start_repo_server
 cat > "$tmp/c.yml" <<CONF
 log: stderr
-log_level: notice
+log_level: info
 state_dir: $tmp/state
 control_socket: $tmp/control.sock
 settle: 200ms
@@ -43,7 +46,10 @@ done_count() { sqlite3 "$db" "select count(*) from observations where status='do
 "$daemon" -f -c "$tmp/c.yml" 2>>"$log" & dpid=$!
 stop() { kill -CONT "$dpid" 2>/dev/null; kill -TERM "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; }
 at_exit stop
-wait_for 10 test -S "$tmp/control.sock" || bail "the daemon did not start"
+wait_for 30 test -S "$tmp/control.sock" || bail "the daemon did not start"
+# the watches are in place once the start-up scan is done
+wait_for 60 grep -q 'start-up scan of the landing directories' "$log" ||
+	bail "the daemon did not finish its start-up scan"
 
 kill -STOP "$dpid"
 # renamed into place, as a producer should: one IN_MOVED_TO event each
@@ -56,9 +62,9 @@ for i in range(n):
     os.rename(t, os.path.join(d, "f%d.fits" % i))' "$land" "$n"
 kill -CONT "$dpid"
 ok "the queue overflowed and the daemon rescanned" \
-	wait_for 30 grep -q 'inotify queue overflowed: rescanning every landing directory' "$log"
+	wait_for 120 grep -q 'inotify queue overflowed: rescanning every landing directory' "$log"
 ok "all $n observations are stored" \
-	wait_for 240 sh -c "test \$(sqlite3 '$db' \"select count(*) from observations where status='done'\") -eq $n"
+	wait_for 600 sh -c "test \$(sqlite3 '$db' \"select count(*) from observations where status='done'\") -eq $n"
 is "$n" "$(stat_of PUT)" "with exactly one PUT each"
 is 0 "$(sqlite3 "$db" "select count(*) from observations where status <> 'done'")" \
 	"nothing failed or pending"
