@@ -928,11 +928,22 @@ conf_mapping(struct conf_ctx *ctx, yaml_node_t *map, const struct conf_table *t,
 		t->check(ctx, map, prefix, base);
 }
 
+/* The line of key name in map, else of map (for conf_check.c's messages). */
+static int
+conf_key_line(struct conf_ctx *ctx, const yaml_node_t *map, const char *name)
+{
+	const yaml_node_t *k = conf_lookup(ctx, (yaml_node_t *)(uintptr_t)map, name);
+
+	return (int)(k != NULL ? k : map)->start_mark.line + 1;
+}
+
 /* Compile a rule now, so a bad pattern is reported with its file and line. */
 static void
 conf_check_rule(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefix, void *item)
 {
 	const struct conf_rule *r = item;
+
+	((struct conf_rule *)item)->blueprint_line = conf_key_line(ctx, node, "blueprint");
 	struct rules_spec spec = { r->match, r->observation, r->product, r->uri, r->blueprint,
 		(const char *const *)r->expect.v, r->wait_ms };
 	struct rules *rules;
@@ -1050,6 +1061,9 @@ conf_check_collection(struct conf_ctx *ctx, const yaml_node_t *node, const char 
 
 	c->line = node->start_mark.line + 1;
 	c->file = ctx->path;
+	c->landing_line = conf_key_line(ctx, node, "landing");
+	c->on_success_line = conf_key_line(ctx, node, "on_success");
+	c->on_failure_line = conf_key_line(ctx, node, "on_failure");
 	/* prefix is "" for the collection of a collection file */
 	if (!ctx->offline && c->landing.n == 0 && c->buckets.n == 0 && c->queues.n == 0)
 		conf_error(ctx, node, "%s%sa landing directory, a bucket or a queue is required",

@@ -115,6 +115,7 @@ struct conf_rule {
 	struct lua_rt	*lua;		/* built from the code in force at load; NULL: none */
 	const char	*lua_functions;	/* the functions file lua was built with, or NULL */
 	int		 line;		/* where it is defined */
+	int		 blueprint_line; /* where blueprint (else the rule) is */
 };
 
 /* A bucket of an S3-compatible store whose objects belong to a collection. */
@@ -144,6 +145,9 @@ struct conf_collection {
 	struct conf_code	 code;		/* its rules' unless they give their own */
 	int			 line;		/* where it is defined */
 	const char		*file;		/* in which file (one of conf.files) */
+	int			 landing_line;	/* where landing, on_success, on_failure are */
+	int			 on_success_line;
+	int			 on_failure_line;
 };
 
 struct conf_retry {

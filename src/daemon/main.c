@@ -17,6 +17,7 @@
 #include "caom/preview.h"
 #include "conf/conf.h"
 #include "lib/curlev.h"
+#include "conf/conf_check.h"
 #include "daemon/daemon.h"
 #include "lib/log.h"
 #include "lib/xmalloc.h"
@@ -174,10 +175,13 @@ main(int argc, char **argv)
 	if ((cfg = load_config(opt.config_path)) == NULL)
 		return DAEMON_EXIT_CONFIG;
 	if (opt.check_config) {
-		printf("OK\n");
+		code = conf_check_files(cfg, &cause) == 0 ? DAEMON_EXIT_OK : DAEMON_EXIT_CONFIG;
+		fprintf(code == DAEMON_EXIT_OK ? stdout : stderr, "%s\n",
+		    code == DAEMON_EXIT_OK ? "OK" : cause);
+		free(cause);
 		conf_free(cfg);
 		lua_rt_thread_cleanup();
-		return DAEMON_EXIT_OK;
+		return code;
 	}
 	log_init("caom2ingestd", cfg->log_level, (enum log_target)cfg->log_target);
 	if (!opt.foreground)
