@@ -1,9 +1,12 @@
 /*
  * mq.c - an AMQP 0-9-1 consumer on the libev loop (librabbitmq-c).
  *
- * Connecting (TCP open, login, channel, queue.declare, basic.qos,
- * basic.consume) is synchronous but bounded by MQ_TIMEOUT_S per step; it
- * runs from a timer, never from mq_new. Once consuming, the socket is an
+ * Connecting (TCP open, TLS, login, channel, queue.declare, basic.qos,
+ * basic.consume) is synchronous in librabbitmq, each step bounded by
+ * MQ_TIMEOUT_S: it runs on a thread of its own, started from a timer (never
+ * from mq_new), which owns the connection until it hands it back through an
+ * ev_async, so a broker that is slow to answer never holds the loop (and its
+ * watchdog pings). Once consuming, the socket is an
  * ev_io: each wake-up drains what librabbitmq has buffered with zero-timeout
  * amqp_consume_message calls, at most MQ_BUDGET deliveries before yielding
  * to the loop. A heartbeat timer does the same drain so librabbitmq sends
@@ -25,6 +28,7 @@
 #include <unistd.h>
 
 #include <openssl/ssl.h>
+#include <pthread.h>
 
 #include "lib/fileio.h"
 #include "lib/log.h"
@@ -60,6 +64,13 @@ struct mq {
 	uint64_t		 max_ms;
 
 	amqp_connection_state_t	 conn;		/* NULL while disconnected */
+	ev_async		 connect_done;	/* the connector thread has finished */
+	pthread_t		 connector;
+	pthread_mutex_t		 lock;		/* the three below, while connecting */
+	int			 connecting;	/* a connector thread owns conn */
+	int			 finished;	/* it has its result */
+	int			 abandoned;	/* mq_free left it to free m */
+	char			*connect_cause;	/* its failure, or NULL */
 	ev_io			 io;
 	ev_timer		 retry;		/* the next connection attempt */
 	ev_timer		 beat;		/* heartbeats */
@@ -165,13 +176,19 @@ mq_schedule(struct mq *m, double after)
 }
 
 static void
-mq_drop(struct mq *m)
+mq_drop_watchers(struct mq *m)
 {
 	ev_io_stop(m->loop, &m->io);
 	ev_timer_stop(m->loop, &m->beat);
 	ev_timer_stop(m->loop, &m->pause);
 	m->paused = 0;
 	m->ack_tag = 0;
+}
+
+static void
+mq_drop(struct mq *m)
+{
+	mq_drop_watchers(m);
 	if (m->conn != NULL) {
 		amqp_destroy_connection(m->conn);
 		m->conn = NULL;
@@ -346,20 +363,67 @@ mq_consuming(struct mq *m)
 	ev_feed_event(m->loop, &m->io, EV_READ);
 }
 
+static void mq_release(struct mq *m);
+
+/* The connector thread: every blocking step, off the loop; the loop is told. */
+static void *
+mq_connect_thread(void *arg)
+{
+	struct mq *m = arg;
+	char *cause = NULL;
+	int abandoned;
+
+	if (mq_open(m, &cause) == 0 && mq_login(m, &cause) == 0)
+		(void)mq_consume(m, &cause);
+	pthread_mutex_lock(&m->lock);
+	m->connect_cause = cause;
+	m->finished = 1;
+	if (!(abandoned = m->abandoned))
+		ev_async_send(m->loop, &m->connect_done);
+	pthread_mutex_unlock(&m->lock);
+	if (abandoned)
+		mq_release(m);	/* mq_free was called meanwhile: nobody else has m */
+	return NULL;
+}
+
+/* Back on the loop: the connector thread is done; consume, or retry later. */
 static void
-mq_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+mq_on_connected(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct mq *m = w->data;
-	char *cause = NULL;
+	char *cause;
 
-	if (!m->outage)
-		m->down_since = ev_now(loop);
-	if (mq_open(m, &cause) != 0 || mq_login(m, &cause) != 0 || mq_consume(m, &cause) != 0) {
+	ev_async_stop(loop, &m->connect_done);
+	pthread_join(m->connector, NULL);
+	m->connecting = 0;
+	m->finished = 0;
+	cause = m->connect_cause;
+	m->connect_cause = NULL;
+	if (cause != NULL) {
 		mq_drop(m);
 		mq_failed(m, cause);
 		return;
 	}
 	mq_consuming(m);
+}
+
+static void
+mq_on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mq *m = w->data;
+	int err;
+
+	if (m->connecting)
+		return;
+	if (!m->outage)
+		m->down_since = ev_now(loop);
+	m->connecting = 1;
+	ev_async_start(loop, &m->connect_done);
+	if ((err = pthread_create(&m->connector, NULL, mq_connect_thread, m)) != 0) {
+		ev_async_stop(loop, &m->connect_done);
+		m->connecting = 0;
+		mq_failed(m, xasprintf("cannot start a connection thread: %s", strerror(err)));
+	}
 }
 
 /* Stop reading for a while after a nack, so a store that cannot record does not spin. */
@@ -623,6 +687,7 @@ mq_new(struct ev_loop *loop, const struct mq_config *cfg, mq_deliver_fn *fn, voi
 	if (mq_check(cfg, cause) != 0)
 		return NULL;
 	m = xcalloc(1, sizeof *m);
+	pthread_mutex_init(&m->lock, NULL);
 	m->loop = loop;
 	m->fn = fn;
 	m->arg = arg;
@@ -645,7 +710,8 @@ mq_new(struct ev_loop *loop, const struct mq_config *cfg, mq_deliver_fn *fn, voi
 	ev_timer_init(&m->retry, mq_on_retry, 0., 0.);
 	ev_timer_init(&m->beat, mq_on_beat, 0., 0.);
 	ev_timer_init(&m->pause, mq_on_pause, 0., 0.);
-	m->io.data = m->retry.data = m->beat.data = m->pause.data = m;
+	ev_async_init(&m->connect_done, mq_on_connected);
+	m->io.data = m->retry.data = m->beat.data = m->pause.data = m->connect_done.data = m;
 	ev_timer_start(loop, &m->retry);
 	return m;
 }
@@ -668,15 +734,12 @@ mq_close(struct mq *m)
 	amqp_connection_close(m->conn, AMQP_REPLY_SUCCESS);
 }
 
-void
-mq_free(struct mq *m)
+/* Free m and what it holds (no watcher is touched: any thread may do it). */
+static void
+mq_release(struct mq *m)
 {
-	if (m == NULL)
-		return;
-	mq_close(m);
-	mq_drop(m);
-	if (m->loop != NULL)
-		ev_timer_stop(m->loop, &m->retry);
+	if (m->conn != NULL)
+		amqp_destroy_connection(m->conn);
 	fileio_secret_free(m->password);
 	free(m->host);
 	free(m->user);
@@ -685,5 +748,52 @@ mq_free(struct mq *m)
 	free(m->ca_path);
 	free(m->queue);
 	free(m->logged);
+	free(m->connect_cause);
+	pthread_mutex_destroy(&m->lock);
 	free(m);
+}
+
+/*
+ * A connector thread still in a blocking step is not waited for: it is
+ * detached and frees m when its step ends (bounded by MQ_TIMEOUT_S), so that
+ * a stop or a reload never waits for a broker. Returns 1 when it took m.
+ */
+static int
+mq_abandon(struct mq *m)
+{
+	int taken;
+
+	pthread_mutex_lock(&m->lock);
+	if ((taken = !m->finished)) {
+		m->abandoned = 1;
+		pthread_detach(m->connector);
+	}
+	pthread_mutex_unlock(&m->lock);
+	ev_async_stop(m->loop, &m->connect_done);
+	if (!taken) {
+		pthread_join(m->connector, NULL);
+		m->connecting = 0;
+		if (m->connect_cause != NULL) {
+			free(m->connect_cause);
+			m->connect_cause = NULL;
+			mq_drop(m);	/* a half-made connection: no polite close */
+		}
+	}
+	return taken;
+}
+
+void
+mq_free(struct mq *m)
+{
+	if (m == NULL)
+		return;
+	if (m->loop != NULL)
+		ev_timer_stop(m->loop, &m->retry);
+	if (m->connecting && mq_abandon(m)) {
+		mq_drop_watchers(m);
+		return;
+	}
+	mq_close(m);
+	mq_drop(m);
+	mq_release(m);
 }

@@ -11,8 +11,11 @@
  * that cannot be recorded now is nacked with requeue. A lost connection (or
  * one that cannot be made) is retried with exponential backoff and jitter
  * between the configured bounds; each loss and each recovery is logged once.
- * The password comes from a file (a secret file: lib/fileio.h, mode 0600
- * or 0400, one line) and never reaches a log.
+ * Connecting (librabbitmq's blocking steps) runs on a thread of its own and
+ * hands the connection back to the loop, so a slow or silent broker never
+ * holds the loop; mq_free does not wait for an attempt in progress. The
+ * password comes from a file (a secret file: lib/fileio.h, mode 0600 or
+ * 0400, one line) and never reaches a log.
  */
 #ifndef CAOM2INGEST_MQ_H
 #define CAOM2INGEST_MQ_H
