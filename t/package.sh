@@ -14,7 +14,7 @@
 deb=$(ls "$top_builddir"/deb-build/caom2ingest_*.deb 2>/dev/null | head -1)
 [ -n "$deb" ] || skip_all "no package built: run 'make deb' first (.ci/run builds it before make check)"
 dsc=$(ls "$top_builddir"/deb-build/caom2ingest_*.dsc 2>/dev/null | head -1)
-plan 25
+plan 27
 
 root=$tmp/root
 dpkg-deb -x "$deb" "$root"
