@@ -182,7 +182,7 @@ test_orientation(void)
 		{ 256, PREVIEW_FORMAT_JPEG, NULL, 0, 0, 0 } };
 	struct preview_opts o;
 	struct preview_info info;
-	struct decoded d;
+	struct decoded d = { 0 };
 	int x = -1, y = -1, corner;
 
 	preview_opts_init(&o);
@@ -232,7 +232,7 @@ test_aspect(void)
 	char *p2 = write_image("small.fits", FLOAT_IMG, 2, small, w, NULL), *cause = NULL;
 	struct preview_output out = { 64, PREVIEW_FORMAT_PNG, NULL, 0, 0, 0 };
 	struct preview_opts o;
-	struct decoded d;
+	struct decoded d = { 0 };
 	int x = -1, y = -1;
 
 	preview_opts_init(&o);
@@ -273,7 +273,7 @@ test_stretches(void)
 	char *path, *cause = NULL;
 	struct preview_output out = { 1024, PREVIEW_FORMAT_PNG, NULL, 0, 0, 0 };
 	struct preview_opts o;
-	struct decoded d;
+	struct decoded d = { 0 };
 	size_t k;
 
 	for (i = 0; i < 257 * 8; i++)
@@ -309,7 +309,7 @@ test_stride(void)
 	struct preview_output out = { 256, PREVIEW_FORMAT_JPEG, NULL, 0, 0, 0 };
 	struct preview_opts o;
 	struct preview_info info;
-	struct decoded d;
+	struct decoded d = { 0 };
 	int x = -1, y = -1;
 
 	preview_opts_init(&o);
@@ -338,7 +338,7 @@ test_hdus(void)
 	struct preview_output out = { 128, PREVIEW_FORMAT_PNG, NULL, 0, 0, 0 };
 	struct preview_opts o;
 	struct preview_info info;
-	struct decoded d;
+	struct decoded d = { 0 };
 	fitsfile *fp;
 	int status = 0;
 
@@ -419,7 +419,7 @@ test_plot(void)
 	char *path, *cause = NULL;
 	struct preview_output out = { 1024, PREVIEW_FORMAT_PNG, NULL, 0, 0, 0 };
 	struct preview_opts o;
-	struct decoded d;
+	struct decoded d = { 0 };
 	int x, y, low = -1, lowx = -1, white = 0;
 	unsigned char *p;
 
