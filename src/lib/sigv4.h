@@ -35,6 +35,9 @@ int sigv4_load(struct sigv4 *sv, const char *path, const char *profile, char **c
  * or SIGV4_UNSIGNED_PAYLOAD) as its payload hash; headers gain what signing needs. */
 void sigv4_apply(const struct sigv4 *sv, CURL *e, struct curl_slist **headers,
     const char *payload_sha256);
+/* Percent-encode s as SigV4 canonical URIs want: all but unreserved bytes (and '/' when
+ * keep_slash); allocated. */
+char *sigv4_encode(const char *s, int keep_slash);
 /* Wipe and free the keys. */
 void sigv4_clear(struct sigv4 *sv);
 

@@ -130,29 +130,6 @@ static void s3_start(struct s3_req *q);
 
 /* ---- strings -------------------------------------------------------------- */
 
-/* Percent-encode s as SigV4 canonical URIs want: all but unreserved bytes (and '/'). */
-static char *
-s3_encode(const char *s, int keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = xmalloc(3 * strlen(s) + 1), *o = out;
-	unsigned char c;
-
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/'))
-			*o++ = (char)c;
-		else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 /* A URL for messages: without user:password@ and without the query (a presigned URL's). */
 static char *
 s3_shown(const char *url)
@@ -585,11 +562,11 @@ s3_list_one(struct s3_req *q, const xmlNode *n)
 static void
 s3_list_url(struct s3_req *q)
 {
-	char *b = s3_encode(q->bucket, 0), *p = s3_encode(q->prefix, 0), *t = NULL;
+	char *b = sigv4_encode(q->bucket, 0), *p = sigv4_encode(q->prefix, 0), *t = NULL;
 
 	free(q->url);
 	if (q->token != NULL) {
-		t = s3_encode(q->token, 0);
+		t = sigv4_encode(q->token, 0);
 		q->url = xasprintf("%s/%s?continuation-token=%s&list-type=2&prefix=%s",
 		    q->s3->endpoint, b, t, p);
 	} else
@@ -883,7 +860,7 @@ s3_resolve(struct s3_req *q, const char *url, char **cause)
 			return -1;
 		}
 		b = xstrndup(bucket, (size_t)(slash - bucket));
-		k = s3_encode(slash + 1, 1);
+		k = sigv4_encode(slash + 1, 1);
 		q->url = xasprintf("%s/%s/%s", s->endpoint, b, k);
 		free(b);
 		free(k);
