@@ -855,6 +855,12 @@ cmd_map(struct client *cl, int argc, char **argv)
 	return client_map(argc, argv);
 }
 
+static int
+cmd_store(struct client *cl, int argc, char **argv)
+{
+	return client_store(argc, argv, cl->config, cl->json);
+}
+
 static const struct client_command client_commands[] = {
 	{ "status", cmd_status, "status" },
 	{ "stats", cmd_stats, "stats" },
@@ -871,6 +877,8 @@ static const struct client_command client_commands[] = {
 	{ "map", cmd_map, "map --observation C ID --lineage P/URI... --local FILE...\n"
 	    "      (--blueprint F... | --config F --default F --override F)\n"
 	    "      [--in X.xml] [--artifact-info TSV] [-o OUT.xml]" },
+	{ "store", cmd_store, "store [--collection C] [--uri URI | --uri-template T]\n"
+	    "      [--si URL | --directory DIR | --s3-bucket B] FILE..." },
 	{ NULL, NULL, NULL }
 };
 

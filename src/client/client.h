@@ -13,5 +13,8 @@ enum client_exit {
 
 /* caom2ingest map ARGS (argv[0] is "map"); an exit code. */
 int client_map(int argc, char **argv);
+/* caom2ingest store ARGS (argv[0] is "store"), with -c CONFIG (or NULL) and --json; an
+ * exit code. */
+int client_store(int argc, char **argv, const char *config, int json);
 
 #endif
