@@ -64,6 +64,7 @@ struct s3_put {
 	MD5_CTX			 sent;		/* of the parts read, in order */
 	MD5_CTX			 sent_before;	/* before the part being sent */
 	char			*xml;		/* the completion's body */
+	size_t			 stored_parts;	/* of the completed upload */
 	int			 restart;
 	enum storage_result	 after;
 	char			*aftermsg;
@@ -255,7 +256,8 @@ s3p_after_verify(struct storage_req *q, CURLcode code)
 	if (code == CURLE_OK && q->status == 200 && meta != NULL &&
 	    strcasecmp(meta, hex) == 0 && len != NULL && strtoll(len, NULL, 10) == q->f.size) {
 		q->sent = q->f.size;
-		storage_end(q, STORAGE_STORED, 0, "stored at %s in %zu parts", p->url, p->nparts);
+		storage_end(q, STORAGE_STORED, 0, "stored at %s in %zu parts", p->url,
+		    p->stored_parts);
 	} else if (code != CURLE_OK || q->status != 200)
 		storage_http_fail(q, "HEAD (after the upload)", code);
 	else
@@ -274,6 +276,7 @@ s3p_after_complete(struct storage_req *q, CURLcode code)
 
 	/* S3 may answer 200 and put the error in the body */
 	if (code == CURLE_OK && q->status == 200 && err == NULL) {
+		p->stored_parts = p->nparts;
 		s3p_forget_upload(p);
 		s3p_progress(q);
 		storage_http_begin(q, "HEAD", xstrdup(p->url), SIGV4_EMPTY_SHA256);
@@ -497,7 +500,9 @@ s3p_initiate(struct storage_req *q)
 	struct s3_put *p = s3p(q);
 
 	p->part = (int64_t)q->st->piece;
-	storage_http_begin(q, "POST", xasprintf("%s?uploads", p->url), SIGV4_EMPTY_SHA256);
+	/* "uploads=": libcurl 7.88 signs the query as written, and SigV4's canonical form of
+	 * a key without a value has the '=' */
+	storage_http_begin(q, "POST", xasprintf("%s?uploads=", p->url), SIGV4_EMPTY_SHA256);
 	s3p_describe(q);
 	storage_http_body_none(q);
 	storage_http_send(q, s3p_after_initiate);
