@@ -26,7 +26,8 @@ static struct state_file
 file(const char *path, const char *obs, int64_t mtime)
 {
 	static char p[128], o[32], coll[] = "OMM", prod[] = "p1", uri[] = "cadc:OMM/x";
-	struct state_file f = { p, 100, mtime, coll, o, prod, uri, NULL, STATE_PENDING };
+	struct state_file f = { p, 100, mtime, coll, o, prod, uri, NULL, STATE_PENDING,
+		{ STATE_STORE_NONE, NULL, NULL, 0, NULL, 0, NULL } };
 
 	snprintf(p, sizeof p, "%s", path);
 	snprintf(o, sizeof o, "%s", obs);
@@ -319,6 +320,107 @@ test_objects(void)
 	state_close(st);
 }
 
+/* Files in storage: storing with progress kept for the same bytes, stored, seen by
+ * state_obs_files and the counts, and durable. */
+static void
+test_stored(void)
+{
+	struct state *st = reopen(NULL);
+	struct state_file f = file("/l/s.fits", "OS", 7), *files = NULL;
+	struct state_stored got;
+	struct state_counts c, c0;
+	char *cause = NULL;
+	size_t n = 0;
+
+	if (state_get_counts(st, &c0, &cause) != 0 || state_file_assign(st, &f, &cause) != 0)
+		bail("%s", cause);
+	is_int(1, state_stored_get(st, "/l/s.fits", &got, &cause), "not stored at first");
+	ok(state_get_counts(st, &c, &cause) == 0 &&
+	    c.storage[STATE_STORE_NONE] == c0.storage[STATE_STORE_NONE] + 1 &&
+	    c.storage[STATE_STORE_STORING] == 0, "one more file waiting to be stored");
+	ok(state_stored_begin(st, "/l/s.fits", "cadc:OMM/s.fits", "si:http://h/files",
+	    "md5:aa", 100, "application/fits", 7, &cause) == 0 &&
+	    state_stored_progress(st, "/l/s.fits", "si-txn T 50 md5:aa", &cause) == 0,
+	    "a put begins and says its progress");
+	ok(state_stored_begin(st, "/l/s.fits", "cadc:OMM/s.fits", "si:http://h/files",
+	    "md5:aa", 100, "application/fits", 7, &cause) == 0 &&
+	    state_stored_get(st, "/l/s.fits", &got, &cause) == 0 &&
+	    got.status == STATE_STORE_STORING && got.progress != NULL &&
+	    strcmp(got.progress, "si-txn T 50 md5:aa") == 0,
+	    "the same bytes to the same place again: the progress is kept (it resumes)");
+	state_stored_clear(&got);
+	ok(state_get_counts(st, &c, &cause) == 0 && c.storage[STATE_STORE_STORING] == 1 &&
+	    c.storage[STATE_STORE_NONE] == c0.storage[STATE_STORE_NONE],
+	    "counted as storing, not waiting");
+	ok(state_stored_begin(st, "/l/s.fits", "cadc:OMM/s.fits", "si:http://h/files",
+	    "md5:bb", 120, "application/fits", 8, &cause) == 0 &&
+	    state_stored_get(st, "/l/s.fits", &got, &cause) == 0 && got.progress == NULL,
+	    "other bytes: the progress is forgotten");
+	state_stored_clear(&got);
+	ok(state_stored_done(st, "/l/s.fits", &cause) == 0, "stored");
+	st = reopen(st);
+	ok(state_stored_get(st, "/l/s.fits", &got, &cause) == 0 &&
+	    got.status == STATE_STORE_STORED && strcmp(got.md5, "md5:bb") == 0 &&
+	    got.size == 120 && strcmp(got.type, "application/fits") == 0 &&
+	    strcmp(got.target, "si:http://h/files") == 0 && got.mtime_ns == 8 &&
+	    got.progress == NULL, "durably: target, MD5, size, type, mtime");
+	state_stored_clear(&got);
+	ok(state_obs_files(st, "OMM", "OS", &files, &n, &cause) == 0 && n == 1 &&
+	    files[0].stored.status == STATE_STORE_STORED && files[0].stored.md5 != NULL &&
+	    strcmp(files[0].stored.md5, "md5:bb") == 0, "an observation's files say it");
+	state_files_free(files, n);
+	ok(state_get_counts(st, &c, &cause) == 0 && c.storage[STATE_STORE_STORED] >= 1 &&
+	    c.storage[STATE_STORE_STORING] == 0, "counted as stored");
+	state_close(st);
+}
+
+/* A store made by schema 2 (the last without the stored table) opens with its rows. */
+static void
+test_migration_v2(void)
+{
+	char *d = xasprintf("%s/v2", dir), *cmd, *cause = NULL;
+	struct state_stored got;
+	struct state_obs o;
+	struct state *st;
+
+	cmd = xasprintf("mkdir %s && sqlite3 %s/state.db \"CREATE TABLE files (path TEXT"
+	    " PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, collection TEXT,"
+	    " observation TEXT, product TEXT, uri TEXT, blueprint TEXT, status TEXT NOT NULL,"
+	    " updated INTEGER NOT NULL); CREATE INDEX files_by_obs ON files(collection,"
+	    " observation); CREATE TABLE observations (collection TEXT NOT NULL, observation"
+	    " TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	    " last_error TEXT, next_attempt INTEGER NOT NULL DEFAULT 0, pushed_checksum TEXT,"
+	    " updated INTEGER NOT NULL, PRIMARY KEY (collection, observation)); CREATE TABLE"
+	    " objects (collection TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL, url"
+	    " TEXT NOT NULL, version TEXT, etag TEXT, size INTEGER NOT NULL DEFAULT -1,"
+	    " sequencer TEXT, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
+	    " last_error TEXT, next_attempt INTEGER NOT NULL DEFAULT 0, updated INTEGER NOT"
+	    " NULL, PRIMARY KEY (collection, bucket, key)); INSERT INTO files VALUES ('/y', 5,"
+	    " 6, 'C', 'O', 'P', 'cadc:C/y', NULL, 'pending', 1); INSERT INTO observations"
+	    " (collection, observation, status, pushed_checksum, updated) VALUES ('C', 'O',"
+	    " 'done', 'md5:cc', 1); PRAGMA user_version = 2;\"", d, d);
+	if (system(cmd) != 0)
+		bail("cannot make a version 2 store");
+	st = state_open(d, &cause);
+	ok(st != NULL, "a version 2 store opens (migrated to %d)", STATE_SCHEMA_VERSION);
+	ok(st != NULL && state_obs_get(st, "C", "O", &o, &cause) == 0 &&
+	    o.pushed_checksum != NULL && strcmp(o.pushed_checksum, "md5:cc") == 0,
+	    "its observations are kept");
+	if (st != NULL)
+		state_obs_clear(&o);
+	ok(st != NULL && state_stored_get(st, "/y", &got, &cause) == 1 &&
+	    state_stored_begin(st, "/y", "cadc:C/y", "directory:/a", "md5:dd", 5, "text/plain", 6,
+	    &cause) == 0 && state_stored_done(st, "/y", &cause) == 0,
+	    "its files are not stored yet, and can be");
+	state_close(st);
+	free(cmd);
+	cmd = xasprintf("test \"$(sqlite3 %s/state.db 'PRAGMA user_version')\" = %d", d,
+	    STATE_SCHEMA_VERSION);
+	ok(system(cmd) == 0, "the schema version is %d", STATE_SCHEMA_VERSION);
+	free(cmd);
+	free(d);
+}
+
 /* A store made by schema 1 is migrated to 2 with its rows kept. */
 static void
 test_migration(void)
@@ -357,7 +459,7 @@ main(void)
 	struct state *st;
 	char *cause = NULL, *cmd;
 
-	plan(56);
+	plan(70);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	st = state_open(dir, &cause);
@@ -368,7 +470,9 @@ main(void)
 	test_lifecycle(st);
 	test_objects();
 	test_migration();
+	test_migration_v2();
 	test_counts();
+	test_stored();
 	test_known();
 	test_killed();
 	test_bad_databases();
