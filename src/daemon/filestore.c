@@ -269,6 +269,12 @@ filestore_stored(void *arg, enum storage_result r, const char *message, int64_t 
 	if (r == STORAGE_TRANSIENT || r == STORAGE_PERMANENT || r == STORAGE_AUTH) {
 		filestore_fail(run, r == STORAGE_TRANSIENT ? JOBS_TRANSIENT : JOBS_PERMANENT,
 		    "storing %s as %s: %s", p->path, p->uri, message);
+		/* given up (a transaction aborted): no put of it is under way any more */
+		if (r != STORAGE_TRANSIENT && state_stored_forget(run->fs->state, p->path,
+		    &cause) != 0) {
+			log_errx("%s", cause);
+			free(cause);
+		}
 	} else if (state_stored_done(run->fs->state, p->path, &cause) != 0) {
 		filestore_fail(run, JOBS_TRANSIENT, "%s", cause);
 		free(cause);

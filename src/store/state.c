@@ -95,6 +95,7 @@ enum state_stmt {
 	ST_STORED_GET,
 	ST_COUNT_STORED,
 	ST_COUNT_UNSTORED,
+	ST_STORED_FORGET,
 	ST_NSTMT
 };
 
@@ -184,6 +185,7 @@ static const char *const state_sql[ST_NSTMT] = {
 	    " LEFT JOIN stored s ON s.path = f.path"
 	    " WHERE o.status IN ('pending', 'running', 'retry') AND (s.path IS NULL OR"
 	    " (s.status = 'stored' AND (s.size != f.size OR s.mtime_ns != f.mtime_ns)))",
+	[ST_STORED_FORGET] = "DELETE FROM stored WHERE path = ?1",
 };
 
 static const char *const state_status_names[] = {
@@ -1063,6 +1065,13 @@ state_stored_progress(struct state *st, const char *path, const char *progress,
 {
 	return state_run(st, state_bind(st, ST_STORED_PROGRESS, "ssi", path, progress,
 	    state_now_ms()), "recording a put's progress", cause);
+}
+
+int
+state_stored_forget(struct state *st, const char *path, char **cause)
+{
+	return state_run(st, state_bind(st, ST_STORED_FORGET, "s", path),
+	    "forgetting a file's put", cause);
 }
 
 int

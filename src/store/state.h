@@ -209,6 +209,8 @@ int state_stored_begin(struct state *st, const char *path, const char *uri,
 /* The put's progress (NULL: nothing to resume). 0 or -1. */
 int state_stored_progress(struct state *st, const char *path, const char *progress,
     char **cause);
+/* The put failed for good: nothing is recorded of it (nor of an earlier version). 0 or -1. */
+int state_stored_forget(struct state *st, const char *path, char **cause);
 /* The put ended: the file is stored as it began. 0 or -1. */
 int state_stored_done(struct state *st, const char *path, char **cause);
 /* What storage holds of path: 0 found (state_stored_clear *out), 1 none, -1 error. */
