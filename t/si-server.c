@@ -348,9 +348,10 @@ struct txn {
 
 static struct {
 	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;		/* a transaction given back */
 	struct file	*files;
 	struct txn	*txns;
-} idx = { PTHREAD_MUTEX_INITIALIZER, NULL, NULL };
+} idx = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL };
 
 static struct file *
 file_find(const char *uri)
@@ -973,8 +974,10 @@ txn_take(struct MHD_Connection *conn, struct req *r, const char *id, enum MHD_Re
 	struct txn *t;
 
 	pthread_mutex_lock(&idx.lock);
-	t = txn_find(id);
-	if (t != NULL && (t->busy || strcmp(t->uri, r->uri) != 0))
+	/* requests of one transaction take turns (one may be a late one of a dead client) */
+	while ((t = txn_find(id)) != NULL && t->busy)
+		pthread_cond_wait(&idx.cond, &idx.lock);
+	if (t != NULL && strcmp(t->uri, r->uri) != 0)
 		t = NULL;
 	if (t != NULL)
 		t->busy = 1;
@@ -989,6 +992,7 @@ txn_give(struct txn *t)
 {
 	pthread_mutex_lock(&idx.lock);
 	t->busy = 0;
+	pthread_cond_broadcast(&idx.cond);
 	pthread_mutex_unlock(&idx.lock);
 }
 
@@ -1041,6 +1045,7 @@ txn_commit(struct MHD_Connection *conn, struct req *r, struct txn *t)
 		ret = respond_digest(conn, r, 201, hex, NULL);
 		pthread_mutex_lock(&idx.lock);
 		txn_unlink(t);
+		pthread_cond_broadcast(&idx.cond);
 		pthread_mutex_unlock(&idx.lock);
 		txn_free(t);
 		t = NULL;
@@ -1078,6 +1083,7 @@ txn_abort(struct MHD_Connection *conn, struct req *r, struct txn *t)
 {
 	pthread_mutex_lock(&idx.lock);
 	txn_unlink(t);
+	pthread_cond_broadcast(&idx.cond);
 	pthread_mutex_unlock(&idx.lock);
 	txn_free(t);
 	stats_event(EV_ABORT);

@@ -37,6 +37,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 
+#include "lib/log.h"
 #include "lib/xmalloc.h"
 
 #define S3_CONFLICTS	3		/* 412s from other writers, HEAD again */
@@ -520,6 +521,9 @@ s3p_rehashed(struct storage_req *q, int err)
 		return;
 	}
 	q->sent = (int64_t)p->nparts * p->part;
+	log_at(LOG_INFO, 0, LOG_FIELDS({ "FILE", q->f.path }, { "URI", q->f.uri }),
+	    "storing %s: resuming multipart upload %s at part %zu", q->f.uri, p->upload,
+	    p->nparts + 1);
 	s3p_part_next(q);
 }
 

@@ -35,6 +35,7 @@
 #include <strings.h>
 
 #include "lib/fileio.h"
+#include "lib/log.h"
 #include "lib/xmalloc.h"
 
 struct si_put {
@@ -216,6 +217,8 @@ si_commit(struct storage_req *q)
 	storage_http_send(q, si_after_commit);
 }
 
+static void si_state(struct storage_req *q);
+
 static void
 si_after_revert(struct storage_req *q, CURLcode code)
 {
@@ -230,8 +233,9 @@ si_after_revert(struct storage_req *q, CURLcode code)
 	has = storage_http_digest(q, got) == 0;
 	storage_md5_peek(&p->done, want);
 	if ((p->off > 0 && (!has || strcmp(got, want) != 0)) || (p->off == 0 && has)) {
-		si_abort(q, 0, STORAGE_PERMANENT, xasprintf("POST (revert) %s: storage holds %s "
-		    "after the revert, not %s", p->url, has ? got : "nothing", want));
+		/* storage holds other bytes than we thought (another request of ours, from a
+		 * process that died, came in late): ask where it stands, as after a restart */
+		si_state(q);
 		return;
 	}
 	si_segment(q);
@@ -348,7 +352,8 @@ si_start_txn(struct storage_req *q)
 	storage_http_send(q, si_after_start);
 }
 
-/* After a restart: storage's first bytes hashed here too. */
+/* After a restart (or a revert that left other bytes): storage's first bytes hashed here
+ * too. */
 static void
 si_hashed(struct storage_req *q, int err)
 {
@@ -367,6 +372,9 @@ si_hashed(struct storage_req *q, int err)
 	}
 	p->off = p->held;
 	q->sent = p->off;
+	log_at(LOG_INFO, 0, LOG_FIELDS({ "FILE", q->f.path }, { "URI", q->f.uri }),
+	    "storing %s: resuming transaction %s at byte %" PRId64 " of %" PRId64, q->f.uri,
+	    p->txn, p->off, q->f.size);
 	si_progress(q);
 	if (p->off >= q->f.size)
 		si_commit(q);
