@@ -20,7 +20,7 @@ client=$top_builddir/src/caom2ingest
 command -v curl >/dev/null || skip_all "curl not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
-plan 55
+plan 58
 
 land=$tmp/landing
 mkdir -p "$land"
@@ -131,6 +131,17 @@ ok "and its observation updated" wait_for 20 sh -c "test \"\$(curl -s $root/tork
 is 2 "$(si_file cadc:OMM/C1_SCI.fits puts)" "written twice in all (two versions)"
 is 6000 "$(artifact C1 contentLength)" "the artifact's length follows"
 
+# ---- a file that changes while it is being stored: stored again as it is now ----
+si_fault "delay_ms=1500&count=1&verb=HEAD"
+head -c 5000 /dev/urandom | landf C9_SCI.fits
+sleep 0.8
+head -c 5000 /dev/urandom > "$land/C9_SCI.fits"	# in place, while the HEAD waits
+ok "the put of the old bytes is refused as a file that changed" wait_for 20 grep -q \
+	"C9_SCI.fits changed while being stored" "$log"
+ok "its new bytes are stored and pushed" wait_for 20 sh -c \
+	"test \"\$(curl -s $si_root/_test/files | awk -F'\t' '\$1 == \"cadc:OMM/C9_SCI.fits\" {print \$3}')\" = \$(md5sum < '$land/C9_SCI.fits' | cut -d' ' -f1) && test \"\$(sqlite3 '$db' \"select status from observations where observation='C9'\")\" = done"
+is "$(md5of "$land/C9_SCI.fits")" "$(artifact C9 contentChecksum)" "with the checksum of what is stored"
+
 # ---- the put transaction: several segments, a spoilt one reverted ----
 curl -s -X POST "$si_root/_test/reset-stats" >/dev/null
 si_fault "corrupt=1&count=1"
@@ -206,7 +217,7 @@ si_fault "status=412&count=4&verb=PUT"
 head -c 100 /dev/urandom | landf C8_SCI.fits
 ok "412 four times fails it for good" wait_for 20 sh -c "test \"\$(sqlite3 '$db' \"select status from observations where observation='C8'\")\" = failed"
 like "$(q "select last_error from observations where observation='C8'")" \
-	"PUT \\(checksum mismatch, sent 4 times\\) .*HTTP 412" "as a checksum mismatch"
+	"PUT .*HTTP 412: injected fault: 412 \\(checksum mismatch, sent 4 times\\)" "as a checksum mismatch"
 is "" "$(si_file cadc:OMM/C8_SCI.fits md5)" "and storage holds nothing of it"
 "$client" -s "$tmp/control.sock" reingest OMM/C8 >/dev/null
 ok "reingest stores and pushes it" wait_for 20 sh -c "test \"\$(sqlite3 '$db' \"select status from observations where observation='C8'\")\" = done"

@@ -51,8 +51,9 @@ struct storage_reader {
 	int			 fd;
 	int64_t			 next;		/* file offset of the next fill */
 	int64_t			 end;
-	MD5_CTX			 ctx;		/* of what was read */
+	MD5_CTX			 ctx;		/* of what was read, when hash */
 	MD5_CTX			*out;		/* where ctx goes when the body is sent */
+	int			 hash;
 	struct storage_chunk	 c[2];
 	int			 cur;		/* the chunk libcurl reads */
 	int			 fillidx;	/* the chunk filled next */
@@ -348,7 +349,8 @@ storage_reader_fill(void *arg)
 			return;
 		}
 	}
-	MD5_Update(&r->ctx, c->buf, c->len);
+	if (r->hash)
+		MD5_Update(&r->ctx, c->buf, c->len);
 }
 
 static void storage_reader_pump(struct storage_reader *r);
@@ -470,8 +472,7 @@ storage_http_body_file(struct storage_req *q, int64_t off, int64_t len, MD5_CTX 
 	r->end = off + len;
 	if (md5 != NULL)
 		r->ctx = *md5;
-	else
-		MD5_Init(&r->ctx);
+	r->hash = md5 != NULL;
 	r->out = md5;
 	q->reader = r;
 	q->timed = 1;
@@ -503,15 +504,6 @@ void
 storage_http_body_none(struct storage_req *q)
 {
 	storage_http_body_mem(q, "", 0);
-}
-
-int
-storage_http_sent_all(const struct storage_req *q)
-{
-	const struct storage_reader *r = q->reader;
-
-	return r != NULL && r->err == 0 && !r->filling && r->next >= r->end && !r->c[0].full &&
-	    !r->c[1].full;
 }
 
 char *

@@ -143,8 +143,10 @@ CURL *storage_http_begin(struct storage_req *q, const char *method, char *url,
 /* Add a request header "Name: value". */
 void storage_http_header(struct storage_req *q, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* The request body: len bytes of the file from off (read and hashed into md5, which
- * may be NULL, on the executor), or bytes in memory (kept by the caller), or none. */
+/* The request body: len bytes of the file from off (read on the executor, and hashed
+ * into md5 unless it is NULL: hashing costs a core's time on large files, so only what
+ * storage cannot check itself is hashed), or bytes in memory (kept by the caller), or
+ * none. */
 void storage_http_body_file(struct storage_req *q, int64_t off, int64_t len, MD5_CTX *md5);
 void storage_http_body_mem(struct storage_req *q, const char *p, size_t len);
 void storage_http_body_none(struct storage_req *q);
@@ -155,9 +157,6 @@ const char *storage_http_get(const struct storage_req *q, const char *name);
 /* The MD5 in the response's Digest header ("md5=<base64>") as "md5:<hex>" into out;
  * 0, or -1 when there is none. */
 int storage_http_digest(const struct storage_req *q, char out[37]);
-/* The whole file body was handed to libcurl (and, when the exchange completed, the MD5
- * given to storage_http_body_file covers all of it). */
-int storage_http_sent_all(const struct storage_req *q);
 /* The file could not be read while sending: its message (allocated), or NULL. */
 char *storage_http_read_error(const struct storage_req *q);
 /* The class of an HTTP status that ends a step. */

@@ -531,22 +531,57 @@ s3p_rehashed(struct storage_req *q, int err)
 
 static void s3p_put_whole(struct storage_req *q);
 
+/* After a BadDigest or another ETag: was it the file that changed (its MD5 now)? */
+static void
+s3p_checked(struct storage_req *q, int err)
+{
+	struct s3_put *p = s3p(q);
+	char now[37];
+
+	storage_md5_peek(&p->sent, now);
+	if (err != 0 || strcmp(now, q->f.md5) != 0) {
+		storage_end(q, STORAGE_TRANSIENT, 0, "%s changed while being stored (%s, not %s)",
+		    q->f.path, err != 0 ? "shorter now" : now, q->f.md5);
+		return;
+	}
+	if (++p->mismatches <= STORAGE_MISMATCHES) {
+		s3p_put_whole(q);
+		return;
+	}
+	storage_end(q, STORAGE_PERMANENT, 0, "%s (checksum mismatch, sent %d times)",
+	    p->aftermsg, p->mismatches);
+}
+
+/* Is an ETag a plain MD5 (a single PUT without SSE-KMS) other than ours? */
+static int
+s3p_other_md5(const char *etag, const char *md5)
+{
+	char *e = etag != NULL ? s3p_unquote(etag) : NULL, *hex = s3p_hex(md5);
+	int other = e != NULL && strlen(e) == 32 && strspn(e, "0123456789abcdefABCDEF") == 32 &&
+	    strcasecmp(e, hex) != 0;
+
+	free(e);
+	free(hex);
+	return other;
+}
+
+/*
+ * The bytes are not hashed as they go: S3 checks them against Content-MD5 (BadDigest)
+ * and a single PUT's ETag is their MD5. Only then is the file hashed again, to tell a
+ * file that changed under the put (transient) from a transfer that went wrong.
+ */
 static void
 s3p_after_put(struct storage_req *q, CURLcode code)
 {
 	struct s3_put *p = s3p(q);
-	int all = code == CURLE_OK && storage_http_sent_all(q);
-	char sent[37], *c;
+	const char *etag = code == CURLE_OK ? storage_http_get(q, "ETag") : NULL;
+	enum storage_result r;
+	char *c;
+	long ra;
 
-	storage_md5_peek(&p->sent, sent);
-	if (code == CURLE_OK && q->status == 200 && all && strcmp(sent, q->f.md5) == 0) {
+	if (code == CURLE_OK && q->status == 200 && !s3p_other_md5(etag, q->f.md5)) {
 		q->sent = q->f.size;
 		storage_end(q, STORAGE_STORED, 0, "stored at %s", p->url);
-		return;
-	}
-	if (all && strcmp(sent, q->f.md5) != 0) {
-		storage_end(q, STORAGE_TRANSIENT, 0, "%s changed while being stored (sent %s, "
-		    "not %s)", q->f.path, sent, q->f.md5);
 		return;
 	}
 	if (code == CURLE_OK && (q->status == 412 || q->status == 409) &&
@@ -555,14 +590,16 @@ s3p_after_put(struct storage_req *q, CURLcode code)
 		return;
 	}
 	c = code == CURLE_OK ? s3p_code(q) : xstrdup("");
-	if (strcmp(c, "BadDigest") == 0 && ++p->mismatches <= STORAGE_MISMATCHES) {
+	if (code == CURLE_OK && (q->status == 200 || strcmp(c, "BadDigest") == 0)) {
+		free(p->aftermsg);
+		p->aftermsg = q->status == 200 ? xasprintf("PUT %s: stored with ETag %s, not %s",
+		    p->url, etag, q->f.md5) : storage_http_why(q, "PUT", code, &r, &ra);
 		free(c);
-		s3p_put_whole(q);
+		storage_hash_prefix(q, q->f.size, &p->sent, s3p_checked);
 		return;
 	}
 	free(c);
-	storage_http_fail(q, p->mismatches > STORAGE_MISMATCHES ?
-	    "PUT (checksum mismatch, sent 4 times)" : "PUT", code);
+	storage_http_fail(q, "PUT", code);
 }
 
 static void
@@ -571,7 +608,6 @@ s3p_put_whole(struct storage_req *q)
 	struct s3_put *p = s3p(q);
 	char b64[25];
 
-	MD5_Init(&p->sent);
 	storage_http_begin(q, "PUT", xstrdup(p->url), SIGV4_UNSIGNED_PAYLOAD);
 	s3p_describe(q);
 	if (storage_md5_b64(q->f.md5, b64) == 0)
@@ -580,7 +616,7 @@ s3p_put_whole(struct storage_req *q)
 		storage_http_header(q, "If-Match: \"%s\"", p->etag);
 	else if (!p->exists)
 		storage_http_header(q, "If-None-Match: *");
-	storage_http_body_file(q, 0, q->f.size, &p->sent);
+	storage_http_body_file(q, 0, q->f.size, NULL);
 	storage_http_send(q, s3p_after_put);
 }
 

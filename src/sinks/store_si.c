@@ -429,37 +429,55 @@ si_state(struct storage_req *q)
 
 static void si_put_whole(struct storage_req *q);
 
+/* After a 412 or another Digest: was it the file that changed (its MD5 now)? */
+static void
+si_checked(struct storage_req *q, int err)
+{
+	struct si_put *p = si(q);
+	char now[37];
+
+	storage_md5_peek(&p->sent, now);
+	if (err != 0 || strcmp(now, q->f.md5) != 0) {
+		storage_end(q, STORAGE_TRANSIENT, 0, "%s changed while being stored (%s, not %s)",
+		    q->f.path, err != 0 ? "shorter now" : now, q->f.md5);
+		return;
+	}
+	if (++p->mismatches <= STORAGE_MISMATCHES) {
+		si_put_whole(q);	/* storage saw other bytes than ours: again */
+		return;
+	}
+	storage_end(q, STORAGE_PERMANENT, 0, "%s (checksum mismatch, sent %d times)",
+	    p->aftermsg, p->mismatches);
+}
+
+/*
+ * The bytes are not hashed as they go: storage hashes them, checks them against the
+ * Digest sent (412 when they differ) and says what it stored. Only on a 412 (or another
+ * Digest back) is the file hashed again, to tell a file that changed under the put
+ * (transient) from a transfer that went wrong (sent again, then permanent).
+ */
 static void
 si_after_put(struct storage_req *q, CURLcode code)
 {
 	struct si_put *p = si(q);
-	char sent[37], got[37];
 	int ok = code == CURLE_OK && q->status >= 200 && q->status <= 299;
-	int all = code == CURLE_OK && storage_http_sent_all(q);
-	int has = code == CURLE_OK && storage_http_digest(q, got) == 0;
+	enum storage_result r;
+	char got[37];
+	long ra;
 
-	storage_md5_peek(&p->sent, sent);
-	if (all && (ok || q->status == 412) && strcmp(sent, q->f.md5) != 0) {
-		storage_end(q, STORAGE_TRANSIENT, 0, "%s changed while being stored (sent %s, "
-		    "not %s)", q->f.path, sent, q->f.md5);
-		return;
-	}
-	if (ok && all && (!has || strcmp(got, q->f.md5) == 0)) {
+	if (ok && (storage_http_digest(q, got) != 0 || strcmp(got, q->f.md5) == 0)) {
 		q->sent = q->f.size;
 		storage_end(q, STORAGE_STORED, 0, "stored at %s", p->url);
 		return;
 	}
-	if ((ok || (code == CURLE_OK && q->status == 412)) &&
-	    ++p->mismatches <= STORAGE_MISMATCHES) {
-		si_put_whole(q);	/* storage saw other bytes than ours: again */
+	if (ok || (code == CURLE_OK && q->status == 412)) {
+		free(p->aftermsg);
+		p->aftermsg = ok ? xasprintf("PUT %s: HTTP %ld, stored as %s, not %s", p->url,
+		    q->status, got, q->f.md5) : storage_http_why(q, "PUT", code, &r, &ra);
+		storage_hash_prefix(q, q->f.size, &p->sent, si_checked);
 		return;
 	}
-	if (ok)
-		storage_end(q, STORAGE_PERMANENT, 0, "PUT %s: HTTP %ld, stored as %s, not %s, "
-		    "%d times", p->url, q->status, has ? got : "?", q->f.md5, p->mismatches);
-	else
-		storage_http_fail(q, p->mismatches > STORAGE_MISMATCHES ?
-		    "PUT (checksum mismatch, sent 4 times)" : "PUT", code);
+	storage_http_fail(q, "PUT", code);
 }
 
 static void
@@ -467,10 +485,9 @@ si_put_whole(struct storage_req *q)
 {
 	struct si_put *p = si(q);
 
-	MD5_Init(&p->sent);
 	storage_http_begin(q, "PUT", xstrdup(p->url), NULL);
 	si_describe(q, 1);
-	storage_http_body_file(q, 0, q->f.size, &p->sent);
+	storage_http_body_file(q, 0, q->f.size, NULL);
 	storage_http_send(q, si_after_put);
 }
 
