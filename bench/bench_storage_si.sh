@@ -39,7 +39,7 @@ curl_run() {	# curl_run DIR CONCURRENCY BYTES: curl -T every file, in parallel
 	done
 	n=$(ls "$1" | wc -l)
 	t0=$(date +%s.%N)
-	curl -sS --fail -Z --parallel-max "$2" -K "$cfg"
+	curl -sS --no-progress-meter --fail -Z --parallel-max "$2" -K "$cfg"
 	t1=$(date +%s.%N)
 	python3 -c "import sys; n, c, b, t = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[5]) - float(sys.argv[4]); print('curl  concurrency %2d: %d files, %8.1f files/s %8.1f MB/s' % (c, n, n / t, n * b / 1e6 / t))" \
 		"$n" "$2" "$3" "$t0" "$t1"
