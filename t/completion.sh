@@ -3,12 +3,12 @@
 . "$srcdir/t/tap.sh"
 
 command -v bash >/dev/null || skip_all "bash not installed"
-plan 12
+plan 13
 comp() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _caom2ingest;
 		echo "${COMPREPLY[*]}"' sh "$srcdir/etc/bash-completion/caom2ingest" "$@"
 }
-is "status stats show" "$(comp caom2ingest s)" "commands by prefix"
+is "status stats show store" "$(comp caom2ingest s)" "commands by prefix"
 is "reingest rescan resume reload" "$(comp caom2ingest re)" "more commands"
 is "--failed --force" "$(comp caom2ingest reingest --f)" "reingest options"
 is "--wait" "$(comp caom2ingest reingest OMM/C1 --w)" "reingest --wait"
@@ -21,3 +21,4 @@ is "--lineage --local" "$(comp caom2ingest map --l)" "map options"
 is "--push" "$(comp caom2ingest map --p)" "map --push"
 is "--cert --ca-path" "$(comp caom2ingest map --ce) $(comp caom2ingest map --ca)" \
 	"and its TLS options"
+is "--uri --uri-template" "$(comp caom2ingest store --ur)" "store options"
