@@ -415,6 +415,8 @@ storage_read_mem(struct storage_req *q, char *out, size_t max)
 
 	memcpy(out, q->send + q->sendpos, n);
 	q->sendpos += n;
+	if (q->timed)		/* file bytes (an S3 part), not a request's own body */
+		stats_add(STATS_STORE_BYTES, n);
 	return n;
 }
 
