@@ -63,7 +63,8 @@ static const char *const state_migrations[] = {
 	"  type TEXT,"
 	"  mtime_ns INTEGER NOT NULL DEFAULT 0,"
 	"  progress TEXT,"
-	"  updated INTEGER NOT NULL)",
+	"  updated INTEGER NOT NULL);"
+	"CREATE INDEX stored_by_status ON stored(status)",
 };
 
 enum state_stmt {
