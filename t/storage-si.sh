@@ -20,7 +20,7 @@ client=$top_builddir/src/caom2ingest
 command -v curl >/dev/null || skip_all "curl not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
-plan 58
+plan 62
 
 land=$tmp/landing
 mkdir -p "$land"
@@ -111,6 +111,15 @@ is 1 "$(si_file cadc:OMM/C2_SCI.fits puts)" "stored once"
 head -c 4000 /dev/urandom > "$tmp/C3_SCI.fits"
 "$client" -c "$tmp/c.yml" store --collection OMM "$tmp/C3_SCI.fits" >"$tmp/store.out" 2>&1
 like "$(cat "$tmp/store.out")" "cadc:OMM/C3_SCI.fits stored" "caom2ingest store names it by the collection's rules and stores it"
+"$client" -c "$tmp/c.yml" store "$tmp/C3_SCI.fits" >/dev/null 2>&1
+is 2 "$?" "store without a way to name the file: usage (exit 2)"
+si_fault "status=403&count=1&verb=HEAD"
+"$client" -c "$tmp/c.yml" store --uri cadc:OMM/refused.fits "$tmp/C3_SCI.fits" >/dev/null 2>"$tmp/store.err"
+is "1" "$?" "a file storage refuses: exit 1"
+like "$(cat "$tmp/store.err")" "refused \\(authentication or permission\\): HEAD .*HTTP 403" "with storage's reason"
+out=$("$client" -c "$tmp/c.yml" --json store --collection OMM "$tmp/C3_SCI.fits")
+is "present" "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["result"])')" \
+	"--json: the second time it is present"
 head -c 4100 /dev/urandom > "$tmp/C4_SCI.fits"
 "$client" -c "$tmp/c.yml" store --uri-template 'cadc:OMM/${file}' --type text/plain "$tmp/C4_SCI.fits" >/dev/null 2>&1
 curl -s -X POST "$si_root/_test/reset-stats" >/dev/null

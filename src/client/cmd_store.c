@@ -176,6 +176,34 @@ store_rules(const struct conf_collection *c, char **cause)
 	return r;
 }
 
+/* The configuration's storage s (NULL: none yet) into sc. */
+static void
+store_config_conf(const struct conf *cfg, const struct conf_storage *s,
+    struct storage_config *sc)
+{
+	sc->big = (uint64_t)5 << 30;
+	sc->piece = (uint64_t)2 << 30;
+	sc->region = cfg->s3.region;
+	sc->credentials = cfg->s3.credentials;
+	sc->profile = cfg->s3.profile;
+	if (s == NULL)
+		return;
+	sc->kind = s->si.url != NULL ? STORAGE_SI : s->s3.bucket != NULL ? STORAGE_S3 :
+	    STORAGE_DIR;
+	sc->url = sc->kind == STORAGE_SI ? s->si.url : cfg->s3.endpoint;
+	sc->cert = s->si.cert;
+	sc->token_file = s->si.token_file;
+	sc->netrc = s->si.netrc;
+	sc->ca_path = sc->kind == STORAGE_SI ? s->si.ca_path : cfg->s3.ca_path;
+	sc->bucket = s->s3.bucket;
+	sc->prefix = s->s3.prefix;
+	sc->directory = s->directory;
+	sc->big = sc->kind == STORAGE_SI ? s->si.txn_threshold : s->s3.multipart_threshold;
+	sc->piece = sc->kind == STORAGE_SI ? s->si.segment_size : s->s3.part_size;
+	sc->timeout_ms = s->timeout_ms;
+	sc->concurrency = (unsigned)s->concurrency;
+}
+
 /* The storage to use: the command line's, else the configuration's. */
 static int
 store_config(const struct store_args *a, const struct conf *cfg,
@@ -184,56 +212,35 @@ store_config(const struct store_args *a, const struct conf *cfg,
 	const struct conf_storage *s = conf_storage_of(cfg, c);
 
 	memset(sc, 0, sizeof *sc);
+	store_config_conf(cfg, s, sc);
 	sc->submit = store_in_place;
-	sc->concurrency = a->concurrency > 0 ? (unsigned)a->concurrency : 4;
 	sc->retry_attempts = 1;
-	if (s != NULL) {
-		sc->kind = s->si.url != NULL ? STORAGE_SI : s->s3.bucket != NULL ? STORAGE_S3 :
-		    STORAGE_DIR;
-		sc->url = sc->kind == STORAGE_SI ? s->si.url : cfg->s3.endpoint;
-		sc->cert = s->si.cert;
-		sc->token_file = s->si.token_file;
-		sc->netrc = s->si.netrc;
-		sc->ca_path = sc->kind == STORAGE_SI ? s->si.ca_path : cfg->s3.ca_path;
-		sc->bucket = s->s3.bucket;
-		sc->prefix = s->s3.prefix;
-		sc->directory = s->directory;
-		sc->big = sc->kind == STORAGE_SI ? s->si.txn_threshold : s->s3.multipart_threshold;
-		sc->piece = sc->kind == STORAGE_SI ? s->si.segment_size : s->s3.part_size;
-		sc->timeout_ms = s->timeout_ms;
-		if (a->concurrency == 0)
-			sc->concurrency = (unsigned)s->concurrency;
-	} else {
-		sc->big = (uint64_t)5 << 30;
-		sc->piece = (uint64_t)2 << 30;
-	}
-	sc->region = cfg->s3.region;
-	sc->credentials = cfg->s3.credentials;
-	sc->profile = cfg->s3.profile;
+	if (a->concurrency > 0 || s == NULL)
+		sc->concurrency = a->concurrency > 0 ? (unsigned)a->concurrency : 4;
 	if (a->si != NULL) {
+		if (sc->kind != STORAGE_SI) {
+			sc->big = (uint64_t)5 << 30;
+			sc->piece = (uint64_t)2 << 30;
+		}
 		sc->kind = STORAGE_SI;
 		sc->url = a->si;
 		sc->cert = a->cert;
 		sc->token_file = a->token_file;
 		sc->netrc = a->netrc;
 		sc->ca_path = a->ca_path;
-		if (s == NULL || s->si.url == NULL) {
-			sc->big = (uint64_t)5 << 30;
-			sc->piece = (uint64_t)2 << 30;
-		}
 	} else if (a->directory != NULL) {
 		sc->kind = STORAGE_DIR;
 		sc->directory = a->directory;
 	} else if (a->bucket != NULL) {
+		if (sc->kind != STORAGE_S3) {
+			sc->big = (uint64_t)64 << 20;
+			sc->piece = (uint64_t)16 << 20;
+		}
 		sc->kind = STORAGE_S3;
 		sc->url = cfg->s3.endpoint;
 		sc->ca_path = cfg->s3.ca_path;
 		sc->bucket = a->bucket;
 		sc->prefix = a->prefix;
-		if (s == NULL || s->s3.bucket == NULL) {
-			sc->big = (uint64_t)64 << 20;
-			sc->piece = (uint64_t)16 << 20;
-		}
 	} else if (s == NULL) {
 		*cause = xstrdup("no storage: the configuration has none (storage:), and no "
 		    "--si, --directory or --s3-bucket was given");
@@ -381,6 +388,24 @@ store_option(struct store_args *a, int ch, const char *arg)
 	return 0;
 }
 
+/* Arguments that go together; 0, or the usage exit. */
+static int
+store_check(const struct store_args *a, int nfiles)
+{
+	if (nfiles < 1)
+		return store_usage("no FILE given");
+	if (a->uri != NULL && nfiles > 1)
+		return store_usage("--uri names one file's URI: give one FILE");
+	if ((a->uri != NULL) + (a->uri_template != NULL) > 1 ||
+	    (a->si != NULL) + (a->directory != NULL) + (a->bucket != NULL) > 1)
+		return store_usage("--uri and --uri-template, and --si, --directory and "
+		    "--s3-bucket, exclude each other");
+	if (a->uri == NULL && a->uri_template == NULL && a->collection == NULL)
+		return store_usage("give --uri, --uri-template or --collection (its rules name "
+		    "the files)");
+	return 0;
+}
+
 int
 client_store(int argc, char **argv, const char *config, int json)
 {
@@ -413,17 +438,8 @@ client_store(int argc, char **argv, const char *config, int json)
 		if (store_option(&a, ch, optarg) != 0)
 			return store_usage(NULL);
 	}
-	if (optind >= argc)
-		return store_usage("no FILE given");
-	if (a.uri != NULL && argc - optind > 1)
-		return store_usage("--uri names one file's URI: give one FILE");
-	if ((a.uri != NULL) + (a.uri_template != NULL) > 1 ||
-	    (a.si != NULL) + (a.directory != NULL) + (a.bucket != NULL) > 1)
-		return store_usage("--uri and --uri-template, and --si, --directory and "
-		    "--s3-bucket, exclude each other");
-	if (a.uri == NULL && a.uri_template == NULL && a.collection == NULL)
-		return store_usage("give --uri, --uri-template or --collection (its rules name "
-		    "the files)");
+	if ((r = store_check(&a, argc - optind)) != 0)
+		return r;
 	if (config != NULL && conf_load(config, &cfg, &errors) != 0) {
 		fprintf(stderr, "caom2ingest: %s\n", errors);
 		free(errors);

@@ -560,6 +560,32 @@ storage_on_header(char *line, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* Credentials and trust: the SI's bearer token, client certificate or netrc (as repo.c
+ * sets them up), the CAs, or the S3 signature. */
+static void
+storage_http_auth(struct storage_req *q, CURL *e, const char *payload)
+{
+	struct storage *st = q->st;
+
+	if (st->auth != NULL)
+		q->headers = curl_slist_append(q->headers, st->auth);
+	if (st->cert != NULL) {
+		/* an empty key password: an encrypted key is refused, never prompted for */
+		curl_easy_setopt(e, CURLOPT_SSLCERT, st->cert);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_SSLKEY, st->cert);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+		curl_easy_setopt(e, CURLOPT_KEYPASSWD, "");
+	}
+	if (st->netrc != NULL) {
+		curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_REQUIRED);
+		curl_easy_setopt(e, CURLOPT_NETRC_FILE, st->netrc);
+	}
+	curlev_ca_apply(&st->ca, e);
+	if (payload != NULL)
+		sigv4_apply(&st->sv, e, &q->headers, payload);
+}
+
 CURL *
 storage_http_begin(struct storage_req *q, const char *method, char *url, const char *payload)
 {
@@ -597,23 +623,7 @@ storage_http_begin(struct storage_req *q, const char *method, char *url, const c
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (strcmp(method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-	if (st->auth != NULL)
-		q->headers = curl_slist_append(q->headers, st->auth);
-	if (st->cert != NULL) {
-		/* an empty key password: an encrypted key is refused, never prompted for */
-		curl_easy_setopt(e, CURLOPT_SSLCERT, st->cert);
-		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
-		curl_easy_setopt(e, CURLOPT_SSLKEY, st->cert);
-		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
-		curl_easy_setopt(e, CURLOPT_KEYPASSWD, "");
-	}
-	if (st->netrc != NULL) {
-		curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_REQUIRED);
-		curl_easy_setopt(e, CURLOPT_NETRC_FILE, st->netrc);
-	}
-	curlev_ca_apply(&st->ca, e);
-	if (payload != NULL)
-		sigv4_apply(&st->sv, e, &q->headers, payload);
+	storage_http_auth(q, e, payload);
 	return e;
 }
 
