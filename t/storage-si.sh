@@ -20,7 +20,7 @@ client=$top_builddir/src/caom2ingest
 command -v curl >/dev/null || skip_all "curl not installed"
 command -v sqlite3 >/dev/null || skip_all "sqlite3 not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
-plan 62
+plan 63
 
 land=$tmp/landing
 mkdir -p "$land"
@@ -93,6 +93,9 @@ n_store=$(grep -n "C1_SCI.fits stored as cadc:OMM/C1_SCI.fits" "$log" | head -1 
 n_push=$(grep -n "observation OMM/C1 stored" "$log" | head -1 | cut -d: -f1)
 ok "stored (line ${n_store:-none}) before pushed (line ${n_push:-none})" \
 	test -n "$n_store" -a -n "$n_push" -a "${n_store:-0}" -lt "${n_push:-0}"
+like "$(grep "C1_SCI.fits stored as" "$log" | head -1)" \
+	"\\[FILE=$land/C1_SCI.fits URI=cadc:OMM/C1_SCI.fits BYTES=5000 COLLECTION=OMM OBSERVATION_ID=C1 STAGE=store\\]" \
+	"logged with the fields FILE, URI and BYTES"
 like "$(curl -s "$si_root/_test/last-headers")" "Authorization: \\[[0-9]+ bytes\\]" \
 	"the bearer token went to storage"
 
