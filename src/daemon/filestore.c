@@ -135,6 +135,10 @@ filestore_new(struct ev_loop *loop, const struct conf *cfg, struct state *st, ch
 	fs->loop = loop;
 	fs->state = st;
 	LIST_INIT(&fs->runs);
+	for (i = 0; i < cfg->collections.n && cfg->collections.v[i].storage.line == 0; i++)
+		;
+	if (cfg->storage.line == 0 && i == cfg->collections.n)
+		return fs;	/* no storage: no threads either */
 	if ((fs->work = work_new(loop, filestore_threads(cfg), cause)) == NULL)
 		goto fail;
 	if (cfg->storage.line > 0 && filestore_add(fs, cfg, NULL, &cfg->storage, cause) != 0)
