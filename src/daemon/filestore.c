@@ -362,17 +362,3 @@ filestore_run(struct filestore *fs, const char *collection, const char *observat
 	filestore_put_ended(run);
 	return 1;
 }
-
-void
-filestore_counts(const struct filestore *fs, unsigned *waiting, unsigned *running)
-{
-	unsigned w, r;
-	size_t i;
-
-	*waiting = *running = 0;
-	for (i = 0; i < fs->ntargets; i++) {
-		storage_counts(fs->targets[i].st, &w, &r);
-		*waiting += w;
-		*running += r;
-	}
-}

@@ -57,7 +57,5 @@ void filestore_free(struct filestore *fs);
  * from inside this call). */
 int filestore_run(struct filestore *fs, const char *collection, const char *observation,
     const struct filestore_file *files, size_t n, filestore_done_fn *done, void *arg);
-/* Puts waiting and running, over every storage. */
-void filestore_counts(const struct filestore *fs, unsigned *waiting, unsigned *running);
 
 #endif

@@ -308,18 +308,6 @@ storage_put(struct storage *st, const struct storage_file *f, storage_progress_f
 	storage_pump(st);
 }
 
-void
-storage_counts(const struct storage *st, unsigned *waiting, unsigned *running)
-{
-	const struct storage_req *q;
-	unsigned n = 0;
-
-	LIST_FOREACH(q, &st->reqs, entry)
-		n++;
-	*running = st->running;
-	*waiting = n - st->running;
-}
-
 /* ---- the reader: a request body from the file, read off the loop ---------- */
 
 /* On the executor: fill the next chunk in order, hashing what was read. */

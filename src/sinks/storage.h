@@ -116,8 +116,6 @@ const char *storage_target(const struct storage *st);
 /* Where uri is stored: the URL of si and s3, the path of a directory (allocated), or NULL
  * with *cause when uri cannot be a key (an empty segment, "." or "..", no scheme). */
 char *storage_locate(const struct storage *st, const char *uri, char **cause);
-/* Puts waiting for a slot (or a retry) and running. */
-void storage_counts(const struct storage *st, unsigned *waiting, unsigned *running);
 /* The name of a result ("stored", "present", ...). */
 const char *storage_result_name(enum storage_result r);
 /* The content encoding a file's name suggests (gzip for .gz), or NULL. */
