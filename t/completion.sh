@@ -3,12 +3,12 @@
 . "$srcdir/t/tap.sh"
 
 command -v bash >/dev/null || skip_all "bash not installed"
-plan 16
+plan 17
 comp() {
 	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _caom2ingest;
 		echo "${COMPREPLY[*]}"' sh "$srcdir/etc/bash-completion/caom2ingest" "$@"
 }
-is "status stats show" "$(comp caom2ingest s)" "commands by prefix"
+is "status stats show store" "$(comp caom2ingest s)" "commands by prefix"
 is "reingest rescan resume reload" "$(comp caom2ingest re)" "more commands"
 is "--failed --force" "$(comp caom2ingest reingest --f)" "reingest options"
 is "--wait" "$(comp caom2ingest reingest OMM/C1 --w)" "reingest --wait"
@@ -25,3 +25,4 @@ is "--cert --ca-path" "$(comp caom2ingest map --ce) $(comp caom2ingest map --ca)
 	"and its TLS options"
 is "--stretch" "$(comp caom2ingest preview x.fits --st)" "preview options"
 is "zscale" "$(comp caom2ingest preview --scale z)" "and their values"
+is "--uri --uri-template" "$(comp caom2ingest store --ur)" "store options"

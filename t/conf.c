@@ -86,6 +86,46 @@ test_good(void)
 }
 
 static void
+test_storage(void)
+{
+	const struct conf_storage *st;
+	struct conf *cfg = NULL;
+	char *path, *errors = NULL, *want;
+
+	path = test_data_path("conf/storage.yml");
+	ok(conf_load(path, &cfg, &errors) == 0, "storage.yml loads");
+	if (cfg == NULL)
+		bail("storage.yml: %s", errors);
+	st = conf_storage_of(cfg, &cfg->collections.v[0]);
+	ok(st == &cfg->storage, "a collection without storage takes the global one");
+	is_string("https://si.example.org/minoc/files", st->si.url, "storage.si.url");
+	want = test_data_path("conf/si.token");
+	is_string(want, st->si.token_file, "storage.si.token_file resolved against the file");
+	free(want);
+	ok(st->si.txn_threshold == (uint64_t)1 << 30 && st->si.segment_size == (uint64_t)256 << 20,
+	    "transaction_threshold and segment_size in binary units");
+	ok(st->concurrency == 6 && st->timeout_ms == 30000 && st->retry.initial_ms == 2000 &&
+	    st->retry.max_ms == 300000 && st->retry.attempts == 7,
+	    "storage concurrency, timeout, retry");
+	st = conf_storage_of(cfg, &cfg->collections.v[1]);
+	ok(st == &cfg->collections.v[1].storage && st->s3.bucket != NULL &&
+	    strcmp(st->s3.bucket, "archive") == 0 && strcmp(st->s3.prefix, "lco/") == 0,
+	    "a collection's own storage: s3 bucket and prefix");
+	ok(st->si.url == NULL && st->s3.multipart_threshold == (uint64_t)100 << 20 &&
+	    st->s3.part_size == (uint64_t)8 << 20 && st->concurrency == 4 &&
+	    st->retry.initial_ms == 30000, "its own defaults, not the global section's values");
+	st = conf_storage_of(cfg, &cfg->collections.v[2]);
+	want = test_data_path("conf/archive");
+	is_string(want, st->directory, "a directory store, resolved against the file");
+	free(want);
+	conf_free(cfg);
+	free(path);
+	cfg = conf_new();
+	ok(conf_storage_of(cfg, NULL) == NULL, "no storage section: files are not stored");
+	conf_free(cfg);
+}
+
+static void
 test_objects(void)
 {
 	const struct conf_collection *c;
@@ -412,7 +452,7 @@ test_includes(void)
 int
 main(void)
 {
-	plan(91 + 27);
+	plan(91 + 27 + 12);
 	test_previews();
 	check_file("conf/bad-previews.yml",
 	    "%s:12: collections[1].rules[1].previews.scale: 'zscal' is not one of zscale, minmax, "
@@ -480,6 +520,16 @@ main(void)
 	    "%s:12: collections[2].announce_from: 'https:///x/': an http(s):// prefix must name its host, then '/'\n"
 	    "%s:4: collections[1].buckets: needs an s3 section with an endpoint\n"
 	    "%s:8: collections[2].queues: needs an amqp section with a url");
+	check_file("conf/bad-storage.yml",
+	    "%s:3: storage.si.url is required\n"
+	    "%s:4: storage.timeout: 'never' is not a duration (such as 500ms, 2s, 5m, 1h)\n"
+	    "%s:2: storage: si, s3 and directory exclude each other\n"
+	    "%s:9: collections[1].storage: one of si, s3 or directory is required\n"
+	    "%s:13: collections[2].storage.s3.multipart_threshold: 'lots' is not a size in bytes "
+	    "(such as 65536, 64KiB, 16MiB, 5GiB)\n"
+	    "%s:13: collections[2].storage.s3.part_size: at least 5MiB (S3's smallest part)\n"
+	    "%s:10: collections[2].storage.s3: needs an s3 section with an endpoint");
+	test_storage();
 	check_file("conf/does-not-exist.yml", "%s: No such file or directory");
 	check_file("conf", "%s: not a regular file");
 	return 0;

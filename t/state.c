@@ -26,7 +26,8 @@ static struct state_file
 file(const char *path, const char *obs, int64_t mtime)
 {
 	static char p[128], o[32], coll[] = "OMM", prod[] = "p1", uri[] = "cadc:OMM/x";
-	struct state_file f = { p, 100, mtime, coll, o, prod, uri, NULL, STATE_PENDING, 0 };
+	struct state_file f = { p, 100, mtime, coll, o, prod, uri, NULL, STATE_PENDING, 0,
+		{ STATE_STORE_NONE, NULL, NULL, 0, NULL, 0, NULL } };
 
 	snprintf(p, sizeof p, "%s", path);
 	snprintf(o, sizeof o, "%s", obs);
@@ -572,13 +573,67 @@ test_migration(void)
 	free(d);
 }
 
+/* Files in storage: storing with progress kept for the same bytes, stored, seen by
+ * state_obs_files and the counts, and durable. */
+static void
+test_stored(void)
+{
+	struct state *st = reopen(NULL);
+	struct state_file f = file("/l/s.fits", "OS", 7), *files = NULL;
+	struct state_stored got;
+	struct state_counts c, c0;
+	char *cause = NULL;
+	size_t n = 0;
+
+	if (state_get_counts(st, &c0, &cause) != 0 || state_file_assign(st, &f, &cause) != 0)
+		bail("%s", cause);
+	is_int(1, state_stored_get(st, "/l/s.fits", &got, &cause), "not stored at first");
+	ok(state_get_counts(st, &c, &cause) == 0 &&
+	    c.storage[STATE_STORE_NONE] == c0.storage[STATE_STORE_NONE] + 1 &&
+	    c.storage[STATE_STORE_STORING] == 0, "one more file waiting to be stored");
+	ok(state_stored_begin(st, "/l/s.fits", "cadc:OMM/s.fits", "si:http://h/files",
+	    "md5:aa", 100, "application/fits", 7, &cause) == 0 &&
+	    state_stored_progress(st, "/l/s.fits", "si-txn T 50 md5:aa", &cause) == 0,
+	    "a put begins and says its progress");
+	ok(state_stored_begin(st, "/l/s.fits", "cadc:OMM/s.fits", "si:http://h/files",
+	    "md5:aa", 100, "application/fits", 7, &cause) == 0 &&
+	    state_stored_get(st, "/l/s.fits", &got, &cause) == 0 &&
+	    got.status == STATE_STORE_STORING && got.progress != NULL &&
+	    strcmp(got.progress, "si-txn T 50 md5:aa") == 0,
+	    "the same bytes to the same place again: the progress is kept (it resumes)");
+	state_stored_clear(&got);
+	ok(state_get_counts(st, &c, &cause) == 0 && c.storage[STATE_STORE_STORING] == 1 &&
+	    c.storage[STATE_STORE_NONE] == c0.storage[STATE_STORE_NONE],
+	    "counted as storing, not waiting");
+	ok(state_stored_begin(st, "/l/s.fits", "cadc:OMM/s.fits", "si:http://h/files",
+	    "md5:bb", 120, "application/fits", 8, &cause) == 0 &&
+	    state_stored_get(st, "/l/s.fits", &got, &cause) == 0 && got.progress == NULL,
+	    "other bytes: the progress is forgotten");
+	state_stored_clear(&got);
+	ok(state_stored_done(st, "/l/s.fits", &cause) == 0, "stored");
+	st = reopen(st);
+	ok(state_stored_get(st, "/l/s.fits", &got, &cause) == 0 &&
+	    got.status == STATE_STORE_STORED && strcmp(got.md5, "md5:bb") == 0 &&
+	    got.size == 120 && strcmp(got.type, "application/fits") == 0 &&
+	    strcmp(got.target, "si:http://h/files") == 0 && got.mtime_ns == 8 &&
+	    got.progress == NULL, "durably: target, MD5, size, type, mtime");
+	state_stored_clear(&got);
+	ok(state_obs_files(st, "OMM", "OS", &files, &n, &cause) == 0 && n == 1 &&
+	    files[0].stored.status == STATE_STORE_STORED && files[0].stored.md5 != NULL &&
+	    strcmp(files[0].stored.md5, "md5:bb") == 0, "an observation's files say it");
+	state_files_free(files, n);
+	ok(state_get_counts(st, &c, &cause) == 0 && c.storage[STATE_STORE_STORED] >= 1 &&
+	    c.storage[STATE_STORE_STORING] == 0, "counted as stored");
+	state_close(st);
+}
+
 int
 main(void)
 {
 	struct state *st;
 	char *cause = NULL, *cmd;
 
-	plan(80);
+	plan(90);
 	if (mkdtemp(dir) == NULL)
 		bail("mkdtemp: %s", strerror(errno));
 	st = state_open(dir, &cause);
@@ -593,6 +648,7 @@ main(void)
 	test_counts();
 	test_history();
 	test_census();
+	test_stored();
 	test_known();
 	test_killed();
 	test_bad_databases();

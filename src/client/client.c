@@ -372,6 +372,20 @@ print_counts(const char *label, json_t *counts)
 	printf("\n");
 }
 
+/* Where files are stored, and how many are stored, storing, waiting. */
+static void
+print_storage(json_t *s)
+{
+	json_t *t;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	json_array_foreach(json_object_get(s, "targets"), i, t)
+		printf("%-14s%s\n", i == 0 ? "storage" : "", json_string_value(t));
+	print_counts("stored", json_object_get(s, "files"));
+}
+
 static void
 print_status(json_t *r)
 {
@@ -410,6 +424,7 @@ print_status(json_t *r)
 	if (json_object_get(r, "webhook_port") != NULL)
 		printf("%-14s%lld\n", "webhook port",
 		    (long long)json_integer_value(json_object_get(r, "webhook_port")));
+	print_storage(json_object_get(r, "storage"));
 }
 
 static int
@@ -441,6 +456,8 @@ print_stats(json_t *r)
 		printf("%-24s %lld\n", key, (long long)json_integer_value(v));
 	printf("\n%-10s %10s %10s %10s %10s %10s\n", "STAGE", "COUNT", "P50 ms", "P90 ms",
 	    "P99 ms", "MAX ms");
+	json_object_foreach(json_object_get(r, "rates"), key, v)
+		printf("%-24s %.0f\n", key, json_real_value(v));
 	json_object_foreach(json_object_get(r, "latency"), key, v)
 		printf("%-10s %10lld %10.3f %10.3f %10.3f %10.3f\n", key,
 		    (long long)json_integer_value(json_object_get(v, "count")),
@@ -569,7 +586,7 @@ print_history(json_t *history)
 static void
 print_show(json_t *r)
 {
-	json_t *o = json_object_get(r, "observation"), *f;
+	json_t *o = json_object_get(r, "observation"), *f, *s;
 	char since[64];
 	size_t i;
 
@@ -585,12 +602,17 @@ print_show(json_t *r)
 	    ?: "-");
 	printf("%-16s%s\n", "pushed checksum",
 	    json_string_value(json_object_get(o, "pushed_checksum")) ?: "-");
-	json_array_foreach(json_object_get(r, "files"), i, f)
+	json_array_foreach(json_object_get(r, "files"), i, f) {
 		printf("%-16s%s (%lld bytes, %s, %s)\n", i == 0 ? "files" : "",
 		    json_string_value(json_object_get(f, "path")),
 		    (long long)json_integer_value(json_object_get(f, "size")),
 		    json_string_value(json_object_get(f, "uri")),
 		    json_string_value(json_object_get(f, "status")));
+		if ((s = json_object_get(f, "storage")) != NULL)
+			printf("%-16s  %s %s at %s\n", "", json_string_value(json_object_get(s,
+			    "status")), json_string_value(json_object_get(s, "md5")) ?: "",
+			    json_string_value(json_object_get(s, "target")) ?: "");
+	}
 	print_history(json_object_get(r, "history"));
 }
 
@@ -1069,6 +1091,12 @@ cmd_preview(struct client *cl, int argc, char **argv)
 	return client_preview(argc, argv);
 }
 
+static int
+cmd_store(struct client *cl, int argc, char **argv)
+{
+	return client_store(argc, argv, cl->config, cl->json);
+}
+
 static const struct client_command client_commands[] = {
 	{ "status", cmd_status, "status" },
 	{ "stats", cmd_stats, "stats" },
@@ -1089,6 +1117,8 @@ static const struct client_command client_commands[] = {
 	    "      [-o OUT.xml | --outdir DIR] FILE..." },
 	{ "preview", cmd_preview, "preview FILE [-o OUT] [--size N] [-t THUMB] [--scale S]\n"
 	    "      [--stretch S] [--invert] [--hdu N] [--print-limits] ..." },
+	{ "store", cmd_store, "store [--collection C] [--uri URI | --uri-template T]\n"
+	    "      [--si URL | --directory DIR | --s3-bucket B] FILE..." },
 	{ NULL, NULL, NULL }
 };
 

@@ -15,5 +15,8 @@ enum client_exit {
 int client_map(int argc, char **argv);
 /* caom2ingest preview ARGS (argv[0] is "preview"); an exit code. */
 int client_preview(int argc, char **argv);
+/* caom2ingest store ARGS (argv[0] is "store"), with -c CONFIG (or NULL) and --json; an
+ * exit code. */
+int client_store(int argc, char **argv, const char *config, int json);
 
 #endif

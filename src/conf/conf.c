@@ -50,7 +50,8 @@ enum conf_type {
 	CONF_COUNT,		/* long, 1 .. 100000 */
 	CONF_FILE,		/* char *, a path that must name a regular file */
 	CONF_FILELIST,		/* struct conf_strlist of such paths */
-	CONF_NAMEDFILES		/* struct conf_named_files: a mapping NAME: FILE */
+	CONF_NAMEDFILES		/* struct conf_named_files: a mapping NAME: FILE */,
+	CONF_SIZE		/* uint64_t bytes: 4096, 64KiB, 16MiB, 5GiB, 1TiB */
 };
 
 struct conf_ctx;
@@ -95,6 +96,7 @@ static void conf_free_table(const struct conf_table *, void *);
 static const char *const conf_log_targets[] = { "auto", "journal", "stderr", NULL };
 
 static void conf_check_rule(struct conf_ctx *, const yaml_node_t *, const char *, void *);
+static void conf_check_storage(struct conf_ctx *, const yaml_node_t *, const char *, void *);
 static void conf_init_collection(void *);
 static void conf_check_collection(struct conf_ctx *, const yaml_node_t *, const char *,
     void *);
@@ -198,6 +200,66 @@ static const struct conf_table conf_rule_table = {
 	conf_rule_keys, sizeof(struct conf_rule), conf_init_rule, conf_check_rule
 };
 
+#define RT(f) offsetof(struct conf_retry, f)
+static const struct conf_key conf_retry_keys[] = {
+	{ "initial", CONF_DURATION, RT(initial_ms), 0, NULL, NULL, "first retry delay" },
+	{ "max", CONF_DURATION, RT(max_ms), 0, NULL, NULL, "longest retry delay" },
+	{ "attempts", CONF_COUNT, RT(attempts), 0, NULL, NULL, "attempts before giving up" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef RT
+static const struct conf_table conf_retry_table = { conf_retry_keys, 0, NULL, NULL };
+
+#define SI(f) offsetof(struct conf_storage_si, f)
+static const struct conf_key conf_storage_si_keys[] = {
+	{ "url", CONF_STRING, SI(url), 1, NULL, NULL,
+	  "files service base: {url}/{artifact URI}" },
+	{ "cert", CONF_PATH, SI(cert), 0, NULL, NULL, "PEM client certificate and key" },
+	{ "token_file", CONF_PATH, SI(token_file), 0, NULL, NULL, "bearer token file" },
+	{ "netrc", CONF_PATH, SI(netrc), 0, NULL, NULL, "netrc file for HTTP basic" },
+	{ "ca_path", CONF_PATH, SI(ca_path), 0, NULL, NULL, "CA directory or bundle" },
+	{ "transaction_threshold", CONF_SIZE, SI(txn_threshold), 0, NULL, NULL,
+	  "files this large go by the put transaction, in segments (default 5GiB)" },
+	{ "segment_size", CONF_SIZE, SI(segment_size), 0, NULL, NULL,
+	  "preferred segment size, within the server's limits (default 2GiB)" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef SI
+static const struct conf_table conf_storage_si_table = { conf_storage_si_keys, 0, NULL, NULL };
+
+#define SS(f) offsetof(struct conf_storage_s3, f)
+static const struct conf_key conf_storage_s3_keys[] = {
+	{ "bucket", CONF_STRING, SS(bucket), 1, NULL, NULL,
+	  "bucket of the top-level s3 store (its endpoint and credentials)" },
+	{ "prefix", CONF_STRING, SS(prefix), 0, NULL, NULL, "of every key" },
+	{ "multipart_threshold", CONF_SIZE, SS(multipart_threshold), 0, NULL, NULL,
+	  "files this large go by multipart upload (default 64MiB)" },
+	{ "part_size", CONF_SIZE, SS(part_size), 0, NULL, NULL,
+	  "multipart part size, at least 5MiB (default 16MiB)" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef SS
+static const struct conf_table conf_storage_s3_table = { conf_storage_s3_keys, 0, NULL, NULL };
+
+#define ST(f) offsetof(struct conf_storage, f)
+static const struct conf_key conf_storage_keys[] = {
+	{ "si", CONF_SECTION, ST(si), 0, NULL, &conf_storage_si_table,
+	  "the CADC storage inventory (minoc files service)" },
+	{ "s3", CONF_SECTION, ST(s3), 0, NULL, &conf_storage_s3_table,
+	  "a bucket of the s3 store" },
+	{ "directory", CONF_PATH, ST(directory), 0, NULL, NULL,
+	  "a directory: DIR/{artifact URI, ':' and '/' as path}" },
+	{ "timeout", CONF_DURATION, ST(timeout_ms), 0, NULL, NULL,
+	  "connecting, and a stalled transfer" },
+	{ "concurrency", CONF_COUNT, ST(concurrency), 0, NULL, NULL, "transfers at once" },
+	{ "retry", CONF_SECTION, ST(retry), 0, NULL, &conf_retry_table,
+	  "transient failures (5xx, 503 with Retry-After, connections)" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL }
+};
+#undef ST
+static const struct conf_table conf_storage_table = { conf_storage_keys, 0, NULL,
+	conf_check_storage };
+
 #define C(f) offsetof(struct conf_collection, f)
 static const struct conf_key conf_collection_keys[] = {
 	{ "name", CONF_STRING, C(name), 1, NULL, NULL, "collection name" },
@@ -219,6 +281,8 @@ static const struct conf_key conf_collection_keys[] = {
 	  "Lua visitor files, run in order (for the Lua runtime)" },
 	{ "tables", CONF_NAMEDFILES, C(code.tables), 0, NULL, NULL,
 	  "lookup tables NAME: FILE.csv|FILE.yml (for the Lua runtime)" },
+	{ "storage", CONF_SECTION, C(storage), 0, NULL, &conf_storage_table,
+	  "where its files are stored before their observation is pushed" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef C
@@ -226,16 +290,6 @@ static const struct conf_table conf_collection_table = {
 	conf_collection_keys, sizeof(struct conf_collection), conf_init_collection,
 	conf_check_collection
 };
-
-#define RT(f) offsetof(struct conf_retry, f)
-static const struct conf_key conf_retry_keys[] = {
-	{ "initial", CONF_DURATION, RT(initial_ms), 0, NULL, NULL, "first retry delay" },
-	{ "max", CONF_DURATION, RT(max_ms), 0, NULL, NULL, "longest retry delay" },
-	{ "attempts", CONF_COUNT, RT(attempts), 0, NULL, NULL, "attempts before giving up" },
-	{ NULL, 0, 0, 0, NULL, NULL, NULL }
-};
-#undef RT
-static const struct conf_table conf_retry_table = { conf_retry_keys, 0, NULL, NULL };
 
 #define RP(f) offsetof(struct conf_repo, f)
 static const struct conf_key conf_repo_keys[] = {
@@ -351,6 +405,8 @@ static const struct conf_key conf_top_keys[] = {
 	  "collection files to read (globs, relative to this file)" },
 	{ "http", CONF_SECTION, T(http), 0, NULL, &conf_http_table,
 	  "HTTP endpoint for operators: Prometheus metrics and the status page" },
+	{ "storage", CONF_SECTION, T(storage), 0, NULL, &conf_storage_table,
+	  "where files are stored before their observation is pushed (default: not at all)" },
 	{ NULL, 0, 0, 0, NULL, NULL, NULL }
 };
 #undef T
@@ -388,6 +444,20 @@ conf_strlist_clear(struct conf_strlist *l)
 	l->n = 0;
 }
 
+static void
+conf_init_storage(struct conf_storage *s)
+{
+	s->si.txn_threshold = (uint64_t)5 << 30;
+	s->si.segment_size = (uint64_t)2 << 30;
+	s->s3.multipart_threshold = (uint64_t)64 << 20;
+	s->s3.part_size = (uint64_t)16 << 20;
+	s->timeout_ms = 120000;
+	s->concurrency = 4;
+	s->retry.initial_ms = 30000;
+	s->retry.max_ms = 3600000;
+	s->retry.attempts = 10;
+}
+
 struct conf *
 conf_new(void)
 {
@@ -418,6 +488,7 @@ conf_new(void)
 	cfg->s3.retry.attempts = 10;
 	cfg->webhook.max_body = 65536;
 	cfg->amqp.prefetch = 100;
+	conf_init_storage(&cfg->storage);
 	return cfg;
 }
 
@@ -589,6 +660,35 @@ conf_set_count(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
 		*dst = n;
 }
 
+/* Bytes with an optional binary unit (K, KiB, M, MiB, G, GiB, T, TiB); 0 or -1. */
+static int
+conf_parse_size(const char *text, uint64_t *bytes)
+{
+	static const struct { const char *unit; int shift; } units[] = {
+		{ "", 0 }, { "B", 0 }, { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 },
+		{ "G", 30 }, { "GiB", 30 }, { "T", 40 }, { "TiB", 40 },
+	};
+	unsigned long long n;
+	char *end;
+	size_t i;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno != 0 || n == 0)
+		return -1;
+	for (i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (n > UINT64_MAX >> units[i].shift)
+				return -1;
+			*bytes = (uint64_t)n << units[i].shift;
+			return 0;
+		}
+	}
+	return -1;
+}
+
 static void
 conf_set_bool(struct conf_ctx *ctx, const char *name, const yaml_node_t *node,
     const char *value, int *dst)
@@ -649,6 +749,11 @@ conf_set_scalar(struct conf_ctx *ctx, const char *name, const struct conf_key *k
 		break;
 	case CONF_COUNT:
 		conf_set_count(ctx, name, node, value, dst);
+		break;
+	case CONF_SIZE:
+		if (conf_parse_size(value, dst) != 0)
+			conf_error(ctx, node, "%s: '%s' is not a size in bytes (such as 65536, "
+			    "64KiB, 16MiB, 5GiB)", name, value);
 		break;
 	default:
 		break;
@@ -1017,6 +1122,7 @@ conf_init_collection(void *item)
 
 	c->on_success.kind = CONF_KEEP;
 	c->on_failure.kind = CONF_KEEP;
+	conf_init_storage(&c->storage);
 }
 
 /*
@@ -1077,6 +1183,28 @@ conf_check_collection(struct conf_ctx *ctx, const yaml_node_t *node, const char 
 		if ((why = conf_bad_announce_prefix(c->announce_from.v[i])) != NULL)
 			conf_error(ctx, at != NULL ? at : node, "%s%sannounce_from: '%s': %s",
 			    prefix, *prefix ? "." : "", c->announce_from.v[i], why);
+}
+
+/* A storage section names one place: si, s3 or directory. */
+static void
+conf_check_storage(struct conf_ctx *ctx, const yaml_node_t *node, const char *prefix,
+    void *item)
+{
+	static const char *const kinds[] = { "si", "s3", "directory" };
+	yaml_node_t *map = (yaml_node_t *)(uintptr_t)node;
+	struct conf_storage *s = item;
+	size_t i, n = 0;
+
+	s->line = node->start_mark.line + 1;
+	for (i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		n += conf_lookup(ctx, map, kinds[i]) != NULL;
+	if (n != 1)
+		conf_error(ctx, node, "%s: %s", prefix, n == 0 ?
+		    "one of si, s3 or directory is required" :
+		    "si, s3 and directory exclude each other");
+	if (s->s3.part_size < ((uint64_t)5 << 20))
+		conf_error(ctx, node, "%s.s3.part_size: at least 5MiB (S3's smallest part)",
+		    prefix);
 }
 
 /* Free what the table's keys own inside base (not base itself). */
@@ -1251,6 +1379,9 @@ conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 		if (!ctx->offline && a->queues.n > 0 && cfg->amqp.url == NULL)
 			conf_coll_error(ctx, a, "%s%squeues: needs an amqp section with a url", la,
 			    sep);
+		if (!ctx->offline && a->storage.s3.bucket != NULL && cfg->s3.endpoint == NULL)
+			conf_coll_error(ctx, a, "%s%sstorage.s3: needs an s3 section with an endpoint",
+			    la, sep);
 		for (j = 0; j < a->rules.n; j++) {
 			char *prefix = xasprintf("%s%srules[%zu]", la, sep, j + 1);
 
@@ -1259,6 +1390,18 @@ conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 		}
 		free(la);
 	}
+	at.start_mark.line = (size_t)(cfg->storage.line > 0 ? cfg->storage.line - 1 : 0);
+	if (cfg->storage.s3.bucket != NULL && cfg->s3.endpoint == NULL)
+		conf_error(ctx, &at, "storage.s3: needs an s3 section with an endpoint");
+}
+
+const struct conf_storage *
+conf_storage_of(const struct conf *cfg, const struct conf_collection *c)
+{
+	const struct conf_storage *s = c != NULL && c->storage.line > 0 ? &c->storage :
+	    &cfg->storage;
+
+	return s->line > 0 ? s : NULL;
 }
 
 /* ---- Collection files (include: GLOB...) ---- */

@@ -124,6 +124,43 @@ struct conf_bucket {
 	char		*prefix;	/* keys under this prefix only; NULL: all */
 };
 
+struct conf_retry {
+	uint64_t	 initial_ms;	/* first delay */
+	uint64_t	 max_ms;	/* longest delay */
+	long		 attempts;	/* attempts before giving up */
+};
+
+/* The CADC storage inventory (minoc's "files" service). */
+struct conf_storage_si {
+	char		*url;		/* files base: {url}/{artifact URI}; NULL: not this kind */
+	char		*cert;
+	char		*token_file;
+	char		*netrc;
+	char		*ca_path;
+	uint64_t	 txn_threshold;	/* bytes: files this large go by the put transaction */
+	uint64_t	 segment_size;	/* preferred segment, within the server's limits */
+};
+
+/* A bucket of the top-level s3: store, for files. */
+struct conf_storage_s3 {
+	char		*bucket;	/* NULL: not this kind */
+	char		*prefix;	/* of every key */
+	uint64_t	 multipart_threshold;	/* bytes: files this large go in parts */
+	uint64_t	 part_size;
+};
+
+/* Where files are stored before their observation is pushed: si, s3 or a directory
+ * (none of the three: files are not stored). */
+struct conf_storage {
+	struct conf_storage_si si;
+	struct conf_storage_s3 s3;
+	char		*directory;
+	uint64_t	 timeout_ms;	/* connecting, and a stalled transfer */
+	long		 concurrency;	/* transfers at once */
+	struct conf_retry retry;	/* transient failures, within one attempt of a job */
+	int		 line;		/* where it is defined, 0: nowhere */
+};
+
 struct conf_collection {
 	char			*name;
 	struct conf_strlist	 landing;	/* directories watched */
@@ -143,6 +180,7 @@ struct conf_collection {
 	struct conf_action	 on_success;
 	struct conf_action	 on_failure;
 	struct conf_code	 code;		/* its rules' unless they give their own */
+	struct conf_storage	 storage;	/* its own; none: the global one */
 	int			 line;		/* where it is defined */
 	const char		*file;		/* in which file (one of conf.files) */
 	int			 landing_line;	/* where landing, on_success, on_failure are */
@@ -150,11 +188,6 @@ struct conf_collection {
 	int			 on_failure_line;
 };
 
-struct conf_retry {
-	uint64_t	 initial_ms;	/* first delay */
-	uint64_t	 max_ms;	/* longest delay */
-	long		 attempts;	/* attempts before giving up */
-};
 
 struct conf_repo {
 	char		*url;		/* observations base; NULL: no repository */
@@ -237,6 +270,7 @@ struct conf {
 	struct conf_strlist include;	/* collection file globs, resolved */
 	struct conf_strlist files;	/* the files read: path, then each included one */
 	struct conf_http http;
+	struct conf_storage storage;	/* of every collection without its own */
 };
 
 /* A configuration holding the built-in defaults. */
@@ -253,6 +287,10 @@ int conf_load(const char *path, struct conf **out, char **errors);
  * as conf_load.
  */
 int conf_load_collections(const char *path, struct conf **out, char **errors);
+/* The storage of a collection: its own, else the global one; NULL when files are not
+ * stored. */
+const struct conf_storage *conf_storage_of(const struct conf *cfg,
+    const struct conf_collection *c);
 /* Parse a duration such as 250ms, 2s, 5m, 1h, 1d (bare numbers are seconds); 0 or -1. */
 int conf_parse_duration(const char *text, uint64_t *ms);
 

@@ -44,6 +44,52 @@ commands_counts(const long *counts, int nfiles)
 	return o;
 }
 
+/* Where a storage section stores (as storage_target says it). */
+static json_t *
+commands_target(const struct conf_storage *s, const char *collection)
+{
+	const char *what = s->si.url != NULL ? s->si.url : s->directory;
+	size_t n = what != NULL ? strlen(what) : 0;
+	char *t;
+	json_t *j;
+
+	while (n > 1 && what[n - 1] == '/')
+		n--;
+	if (s->s3.bucket != NULL)
+		t = xasprintf("%s%ss3://%s/%s", collection ? collection : "", collection ? ": " : "",
+		    s->s3.bucket, s->s3.prefix != NULL ? s->s3.prefix : "");
+	else
+		t = xasprintf("%s%s%s:%.*s", collection ? collection : "", collection ? ": " : "",
+		    s->si.url != NULL ? "si" : "directory", (int)n, what);
+	j = json_string(t);
+	free(t);
+	return j;
+}
+
+/* The storage files go to, and how many are stored, storing, waiting. */
+static void
+commands_storage(const struct conf *cfg, const struct state_counts *c, json_t *reply)
+{
+	json_t *t = json_array();
+	size_t i;
+
+	if (cfg->storage.line > 0)
+		json_array_append_new(t, commands_target(&cfg->storage, NULL));
+	for (i = 0; i < cfg->collections.n; i++) {
+		if (cfg->collections.v[i].storage.line > 0)
+			json_array_append_new(t, commands_target(&cfg->collections.v[i].storage,
+			    cfg->collections.v[i].name));
+	}
+	if (json_array_size(t) == 0) {
+		json_decref(t);
+		return;
+	}
+	json_object_set_new(reply, "storage", json_pack("{s:o, s:{s:I, s:I, s:I}}", "targets",
+	    t, "files", "stored", (json_int_t)c->storage[STATE_STORE_STORED], "storing",
+	    (json_int_t)c->storage[STATE_STORE_STORING], "waiting",
+	    (json_int_t)c->storage[STATE_STORE_NONE]));
+}
+
 void
 daemon_status_json(struct daemon *d, json_t *reply, const struct state_counts *c,
     const long *objects)
@@ -80,6 +126,7 @@ daemon_status_json(struct daemon *d, json_t *reply, const struct state_counts *c
 	if (c != NULL) {
 		json_object_set_new(reply, "files", commands_counts(c->files, 1));
 		json_object_set_new(reply, "observations", commands_counts(c->obs, 0));
+		commands_storage(d->cfg, c, reply);
 	}
 	if (pipeline_objects(d->pipeline, &ob, objects == NULL) == 0) {
 		json_object_set_new(reply, "objects", commands_counts(objects != NULL ? objects :
@@ -153,14 +200,22 @@ cmd_list(void *arg, struct control_conn *cn, json_t *req, json_t *reply, char **
 json_t *
 daemon_files_json(const struct state_file *files, size_t n)
 {
-	json_t *a = json_array();
+	static const char *const storage[] = { "none", "storing", "stored" };
+	json_t *a = json_array(), *f;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_pack("{s:s, s:I, s:s, s:s, s:s}", "path",
+	for (i = 0; i < n; i++) {
+		f = json_pack("{s:s, s:I, s:s, s:s, s:s}", "path",
 		    files[i].path, "size", (json_int_t)files[i].size, "product",
 		    files[i].product, "uri", files[i].uri, "status",
-		    state_status_name(files[i].status)));
+		    state_status_name(files[i].status));
+		if (files[i].stored.status != STATE_STORE_NONE)
+			json_object_set_new(f, "storage", json_pack("{s:s, s:s?, s:s?, s:I}",
+			    "status", storage[files[i].stored.status], "target",
+			    files[i].stored.target, "md5", files[i].stored.md5, "size",
+			    (json_int_t)files[i].stored.size));
+		json_array_append_new(a, f);
+	}
 	return a;
 }
 

@@ -25,6 +25,7 @@
 #include "caom/fits.h"
 #include "caom/lua_code.h"
 #include "conf/rules.h"
+#include "daemon/filestore.h"
 #include "daemon/ingest.h"
 #include "daemon/previews.h"
 #include "caom/map.h"
@@ -46,6 +47,7 @@ struct ingest {
 	struct state		*state;
 	struct jobs		*jobs;
 	struct repo		*repo;		/* NULL: the directory sink */
+	struct filestore	*files;		/* stores the files first */
 	char			*dir;
 	struct strmap		*stored;	/* "coll\nobs" -> checksum stored, until recorded */
 	struct work		*work;		/* reads and checksums files off the loop */
@@ -413,12 +415,10 @@ ingest_pushed(void *arg, enum repo_result result, long status, const char *messa
 	ingest_run_free(run);
 }
 
-/* Back on the loop with the files read: push or store. */
+/* The files stored: push or write the observation. */
 static void
-ingest_prepared(void *arg)
+ingest_push(struct ingest_run *run)
 {
-	struct ingest_run *run = arg;
-
 	if (run->in->repo != NULL)
 		repo_push(run->in->repo, jobs_job_collection(run->job),
 		    jobs_job_observation(run->job), ingest_merge, ingest_pushed, run);
@@ -481,6 +481,46 @@ ingest_code_rules(struct ingest *in, char **cause)
 			return -1;
 	}
 	return 0;
+}
+
+static void
+ingest_stored(void *arg, enum jobs_outcome outcome, const char *error)
+{
+	struct ingest_run *run = arg;
+
+	if (outcome == JOBS_OK) {
+		ingest_push(run);
+		return;
+	}
+	jobs_finish(run->job, outcome, error);
+	ingest_run_free(run);
+}
+
+/* Back on the loop with the files read: store them first (filestore.h), then push. */
+static void
+ingest_prepared(void *arg)
+{
+	struct ingest_run *run = arg;
+	struct filestore_file *ff = xcalloc(run->nfiles + 1, sizeof *ff);
+	size_t i, n = 0;
+	int started;
+
+	for (i = 0; i < run->nfiles; i++) {
+		if (run->prep[i].cause != NULL)
+			continue;	/* unreadable: the build reports it */
+		ff[n].path = run->files[i].path;
+		ff[n].uri = run->files[i].uri;
+		ff[n].md5 = run->prep[i].facts.md5;
+		ff[n].size = run->prep[i].facts.length;
+		ff[n].mtime_ns = run->files[i].mtime_ns;
+		ff[n].type = run->prep[i].facts.type;
+		ff[n++].stored = &run->files[i].stored;
+	}
+	started = filestore_run(run->in->files, jobs_job_collection(run->job),
+	    jobs_job_observation(run->job), ff, n, ingest_stored, run);
+	free(ff);
+	if (!started)
+		ingest_push(run);
 }
 
 static void
@@ -646,6 +686,10 @@ ingest_new(struct ev_loop *loop, const struct conf *cfg, struct state *st, char 
 		ingest_free(in);
 		return NULL;
 	}
+	if ((in->files = filestore_new(loop, cfg, st, cause)) == NULL) {
+		ingest_free(in);
+		return NULL;
+	}
 	/* two workers: a file being checksummed does not hold up the next. They
 	 * read headers with cfitsio while the loop may too (BINTABLE columns):
 	 * cfitsio must be built reentrant, as Debian's is (t/fits checks it). */
@@ -673,6 +717,7 @@ ingest_free(struct ingest *in)
 	work_free(in->work, ingest_discard);
 	jobs_free(in->jobs);
 	repo_free(in->repo);	/* pushes in flight are abandoned: so are their runs */
+	filestore_free(in->files);	/* and so are puts in flight */
 	while (!LIST_EMPTY(&in->runs))
 		ingest_run_free(LIST_FIRST(&in->runs));
 	strmap_each(in->stored, ingest_free_sum, NULL);

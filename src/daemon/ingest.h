@@ -1,6 +1,7 @@
 /*
  * ingest.h - the back half of the pipeline: for each observation, one job
- * (jobs.c) builds the CAOM-2 observation from its files and stores it in the
+ * (jobs.c) stores its files first when storage is configured (filestore.h),
+ * builds the CAOM-2 observation from its files and stores it in the
  * sink (the repository through repo.c, else the directory sink), then
  * records the outcome in the state store and disposes of the files
  * (on_success / on_failure).

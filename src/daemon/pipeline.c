@@ -260,7 +260,8 @@ pipeline_classified(struct pipeline *p, const char *coll, const char *path,
 {
 	struct state_file f = { (char *)(uintptr_t)path, st->st_size, fileio_mtime_ns(st),
 		(char *)(uintptr_t)coll, res->observation, res->product, res->uri,
-		res->blueprint, STATE_PENDING, pipeline_ms(first) };
+		res->blueprint, STATE_PENDING, pipeline_ms(first),
+		{ STATE_STORE_NONE, NULL, NULL, 0, NULL, 0, NULL } };
 	char *cause = NULL, *key;
 	struct state_obs o;
 	int64_t prior = 0;

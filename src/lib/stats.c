@@ -8,8 +8,13 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/stats.h"
+
+#define STATS_BUCKETS	40	/* bucket i holds latencies < 2^i us */
+#define STATS_RATE_SLOTS 16	/* one per second */
+#define STATS_RATE_SPAN	10	/* seconds averaged */
 
 struct stats_hist {
 	uint64_t	 n;
@@ -22,6 +27,12 @@ struct stats_hist {
 static uint64_t		 stats_counters[STATS_NCOUNTERS];
 static struct stats_hist stats_hists[STATS_NSTAGES];
 
+/* Bytes stored, per second of the monotonic clock, for the rate. */
+static struct {
+	int64_t		 second[STATS_RATE_SLOTS];
+	uint64_t	 bytes[STATS_RATE_SLOTS];
+} stats_rate;
+
 static const char *const stats_counter_names[STATS_NCOUNTERS] = {
 	[STATS_FILES_SETTLED] = "files_settled",
 	[STATS_FILES_CLASSIFIED] = "files_classified",
@@ -32,6 +43,10 @@ static const char *const stats_counter_names[STATS_NCOUNTERS] = {
 	[STATS_OBS_RETRIED] = "observations_retried",
 	[STATS_OBS_FAILED] = "observations_failed",
 	[STATS_INOTIFY_OVERFLOWS] = "inotify_overflows",
+	[STATS_FILES_STORED] = "files_stored",
+	[STATS_FILES_PRESENT] = "files_already_stored",
+	[STATS_STORE_FAILED] = "store_failures",
+	[STATS_STORE_BYTES] = "store_bytes",
 };
 
 static const char *const stats_stage_names[STATS_NSTAGES] = {
@@ -40,7 +55,47 @@ static const char *const stats_stage_names[STATS_NSTAGES] = {
 	[STATS_LOOP] = "loop_iteration",
 	[STATS_LAG] = "ingest_lag",
 	[STATS_SCAN] = "scan",
+	[STATS_STORE_PUT] = "store_put",
+	[STATS_STORE_FILE] = "store_file",
 };
+
+static int64_t
+stats_second(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static void
+stats_rate_add(uint64_t n)
+{
+	int64_t now = stats_second();
+	size_t i = (size_t)(now % STATS_RATE_SLOTS);
+
+	if (stats_rate.second[i] != now) {
+		stats_rate.second[i] = now;
+		stats_rate.bytes[i] = 0;
+	}
+	stats_rate.bytes[i] += n;
+}
+
+/* Bytes per second over the last STATS_RATE_SPAN whole seconds. */
+static double
+stats_rate_get(void)
+{
+	int64_t now = stats_second(), s;
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < STATS_RATE_SLOTS; i++) {
+		s = stats_rate.second[i];
+		if (s < now && s >= now - STATS_RATE_SPAN)
+			sum += stats_rate.bytes[i];
+	}
+	return (double)sum / STATS_RATE_SPAN;
+}
 
 void
 stats_count(enum stats_counter c)
@@ -52,6 +107,8 @@ void
 stats_add(enum stats_counter c, uint64_t n)
 {
 	stats_counters[c] += n;
+	if (c == STATS_STORE_BYTES)
+		stats_rate_add(n);
 }
 
 void
@@ -119,6 +176,8 @@ stats_json(void)
 	}
 	json_object_set_new(o, "counters", c);
 	json_object_set_new(o, "latency", l);
+	json_object_set_new(o, "rates", json_pack("{s:f}", "store_bytes_per_s",
+	    stats_rate_get()));
 	return o;
 }
 

@@ -22,6 +22,10 @@ enum stats_counter {
 	STATS_OBS_RETRIED,		/* transient failures */
 	STATS_OBS_FAILED,		/* permanent failures */
 	STATS_INOTIFY_OVERFLOWS,	/* inotify queue overflows (each means a rescan) */
+	STATS_FILES_STORED,		/* sent to storage and stored */
+	STATS_FILES_PRESENT,		/* storage held them already (or only their type changed) */
+	STATS_STORE_FAILED,		/* puts that failed (each attempt of a job) */
+	STATS_STORE_BYTES,		/* file bytes sent to storage (also as a rate) */
 	STATS_NCOUNTERS
 };
 
@@ -31,6 +35,8 @@ enum stats_stage {
 	STATS_LOOP,			/* one event-loop iteration's work (not its wait) */
 	STATS_LAG,			/* an observation's first file landed -> stored */
 	STATS_SCAN,			/* a full scan of the landing directories */
+	STATS_STORE_PUT,		/* one upload to storage: a PUT, a segment, a part */
+	STATS_STORE_FILE,		/* storing one file, asking first included */
 	STATS_NSTAGES
 };
 
@@ -50,7 +56,9 @@ void stats_count(enum stats_counter c);
 void stats_add(enum stats_counter c, uint64_t n);
 /* Record one latency of a stage in seconds. */
 void stats_time(enum stats_stage s, double seconds);
-/* Counters and per-stage count, p50, p90, p99 and max (ms) as a JSON object. */
+/* Counters, per-stage count, p50, p90, p99 and max (ms), and the rate of
+ * STATS_STORE_BYTES over the last 10 seconds ("rates": {"store_bytes_per_s"}), as a
+ * JSON object. */
 json_t *stats_json(void);
 /* A counter's value and name. */
 uint64_t stats_counter(enum stats_counter c);

@@ -33,8 +33,8 @@
 #include <openssl/md5.h>
 
 #include "lib/curlev.h"
-#include "lib/fileio.h"
 #include "lib/log.h"
+#include "lib/sigv4.h"
 #include "sources/s3.h"
 #include "lib/xmalloc.h"
 
@@ -42,8 +42,6 @@
 #define S3_MAX_ERROR	(64 * 1024)		/* an error body kept */
 #define S3_MAX_TEXT	300			/* service text in a message */
 #define S3_MAX_REDIRS	5L
-/* SigV4's payload hash of a GET: the SHA-256 of nothing. */
-#define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 enum s3_kind {
 	S3_FETCH,
@@ -62,10 +60,7 @@ struct s3 {
 	struct curlev		*ce;
 	CURLM			*multi;		/* ce's */
 	char			*endpoint;	/* no trailing '/' */
-	char			*sigv4;		/* "aws:amz:REGION:s3" */
-	char			*access;
-	char			*secret;
-	char			*session;	/* "x-amz-security-token: ..." or NULL */
+	struct sigv4		 sv;		/* region and keys (lib/sigv4.h) */
 	struct curlev_ca	 ca;
 	long			 timeout_ms;
 	unsigned		 concurrency;
@@ -134,29 +129,6 @@ static const CURLcode s3_permanent_curl[] = {
 static void s3_start(struct s3_req *q);
 
 /* ---- strings -------------------------------------------------------------- */
-
-/* Percent-encode s as SigV4 canonical URIs want: all but unreserved bytes (and '/'). */
-static char *
-s3_encode(const char *s, int keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	char *out = xmalloc(3 * strlen(s) + 1), *o = out;
-	unsigned char c;
-
-	for (; *s != '\0'; s++) {
-		c = (unsigned char)*s;
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/'))
-			*o++ = (char)c;
-		else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
 
 /* A URL for messages: without user:password@ and without the query (a presigned URL's). */
 static char *
@@ -590,11 +562,11 @@ s3_list_one(struct s3_req *q, const xmlNode *n)
 static void
 s3_list_url(struct s3_req *q)
 {
-	char *b = s3_encode(q->bucket, 0), *p = s3_encode(q->prefix, 0), *t = NULL;
+	char *b = sigv4_encode(q->bucket, 0), *p = sigv4_encode(q->prefix, 0), *t = NULL;
 
 	free(q->url);
 	if (q->token != NULL) {
-		t = s3_encode(q->token, 0);
+		t = sigv4_encode(q->token, 0);
 		q->url = xasprintf("%s/%s?continuation-token=%s&list-type=2&prefix=%s",
 		    q->s3->endpoint, b, t, p);
 	} else
@@ -733,18 +705,8 @@ s3_setup_tls(const struct s3 *s, CURL *e)
 static void
 s3_setup_endpoint(struct s3_req *q, CURL *e)
 {
-	struct s3 *s = q->s3;
-
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
-	if (s->access == NULL)
-		return;
-	curl_easy_setopt(e, CURLOPT_AWS_SIGV4, s->sigv4);
-	curl_easy_setopt(e, CURLOPT_USERNAME, s->access);
-	curl_easy_setopt(e, CURLOPT_PASSWORD, s->secret);
-	/* libcurl 7.88 neither sends nor computes it; S3 requires it and it is signed. */
-	q->headers = curl_slist_append(q->headers, "x-amz-content-sha256: " S3_EMPTY_SHA256);
-	if (s->session != NULL)
-		q->headers = curl_slist_append(q->headers, s->session);
+	sigv4_apply(&q->s3->sv, e, &q->headers, SIGV4_EMPTY_SHA256);
 }
 
 /* (Re)start the request's transfer on its easy handle. */
@@ -809,94 +771,6 @@ s3_after_done(void *arg)
 
 /* ---- set-up --------------------------------------------------------------- */
 
-static char *
-s3_trim(char *s)
-{
-	size_t len;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	len = strlen(s);
-	while (len > 0 && strchr(" \t\r\n", s[len - 1]) != NULL)
-		s[--len] = '\0';
-	return s;
-}
-
-static void
-s3_forget(char **p)
-{
-	if (*p != NULL)
-		explicit_bzero(*p, strlen(*p));
-	free(*p);
-	*p = NULL;
-}
-
-/* One line of a credentials file: a [section] or a key = value of ours. */
-static void
-s3_cred_line(struct s3 *s, char *line, const char *profile, int *in, int *found)
-{
-	char *t = s3_trim(line), *eq, *key, *value;
-	size_t len = strlen(t);
-
-	if (*t == '\0' || *t == '#' || *t == ';')
-		return;
-	if (*t == '[' && t[len - 1] == ']') {
-		t[len - 1] = '\0';
-		t = s3_trim(t + 1);
-		if (strncmp(t, "profile ", 8) == 0)
-			t = s3_trim(t + 8);
-		*in = strcmp(t, profile) == 0;
-		*found |= *in;
-		return;
-	}
-	if (!*in || (eq = strchr(t, '=')) == NULL)
-		return;
-	*eq = '\0';
-	key = s3_trim(t);
-	value = s3_trim(eq + 1);
-	if (strcmp(key, "aws_access_key_id") == 0) {
-		s3_forget(&s->access);
-		s->access = xstrdup(value);
-	} else if (strcmp(key, "aws_secret_access_key") == 0) {
-		s3_forget(&s->secret);
-		s->secret = xstrdup(value);
-	} else if (strcmp(key, "aws_session_token") == 0) {
-		s3_forget(&s->session);
-		s->session = xasprintf("x-amz-security-token: %s", value);
-	}
-}
-
-/*
- * Read the profile's keys. The file is a secret file (lib/fileio.h: mode
- * 0600 or 0400, read O_CLOEXEC, wiped) in the AWS INI format, not one line;
- * no value read ever appears in a message.
- */
-static int
-s3_read_credentials(struct s3 *s, const char *path, const char *profile, char **cause)
-{
-	char *text, *next, *line;
-	size_t len;
-	int in = 0, found = 0;
-
-	if (fileio_secret_text(path, "credentials file", &text, &len, cause) != 0)
-		return -1;
-	for (next = text; (line = strsep(&next, "\n")) != NULL;)
-		s3_cred_line(s, line, profile, &in, &found);
-	explicit_bzero(text, len);
-	free(text);
-	if (!found)
-		*cause = xasprintf("credentials file %s: no [%s] section", path, profile);
-	else if (s->access == NULL || *s->access == '\0')
-		*cause = xasprintf("credentials file %s: [%s] has no aws_access_key_id", path,
-		    profile);
-	else if (s->secret == NULL || *s->secret == '\0')
-		*cause = xasprintf("credentials file %s: [%s] has no aws_secret_access_key",
-		    path, profile);
-	else
-		return 0;
-	return -1;
-}
-
 static int
 s3_set_endpoint(struct s3 *s, const char *endpoint, char **cause)
 {
@@ -916,21 +790,6 @@ s3_set_endpoint(struct s3 *s, const char *endpoint, char **cause)
 	return 0;
 }
 
-static int
-s3_set_region(struct s3 *s, const char *region, char **cause)
-{
-	if (region == NULL)
-		region = "us-east-1";
-	if (*region == '\0' || strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
-	    strlen(region)) {
-		*cause = xasprintf("S3 region %s: lower-case letters, digits and '-' expected",
-		    region);
-		return -1;
-	}
-	s->sigv4 = xasprintf("aws:amz:%s:s3", region);
-	return 0;
-}
-
 struct s3 *
 s3_new(struct ev_loop *loop, const struct s3_config *cfg, char **cause)
 {
@@ -943,10 +802,10 @@ s3_new(struct ev_loop *loop, const struct s3_config *cfg, char **cause)
 	s->timeout_ms = cfg->timeout_ms > 0 ? (long)cfg->timeout_ms : 60000;
 	s->concurrency = cfg->concurrency > 0 ? cfg->concurrency : 8;
 	if (s3_set_endpoint(s, cfg->endpoint, cause) != 0 ||
-	    s3_set_region(s, cfg->region, cause) != 0 ||
+	    sigv4_set_region(&s->sv, cfg->region, cause) != 0 ||
 	    curlev_ca_set(&s->ca, cfg->ca_path, cause) != 0 ||
-	    (cfg->credentials != NULL && s3_read_credentials(s, cfg->credentials,
-	    cfg->profile != NULL ? cfg->profile : "default", cause) != 0)) {
+	    (cfg->credentials != NULL && sigv4_load(&s->sv, cfg->credentials, cfg->profile,
+	    cause) != 0)) {
 		s3_free(s);
 		return NULL;
 	}
@@ -975,10 +834,7 @@ s3_free(struct s3 *s)
 	}
 	curlev_free(s->ce);
 	free(s->endpoint);
-	free(s->sigv4);
-	s3_forget(&s->access);
-	s3_forget(&s->secret);
-	s3_forget(&s->session);
+	sigv4_clear(&s->sv);
 	curlev_ca_clear(&s->ca);
 	free(s);
 }
@@ -1004,7 +860,7 @@ s3_resolve(struct s3_req *q, const char *url, char **cause)
 			return -1;
 		}
 		b = xstrndup(bucket, (size_t)(slash - bucket));
-		k = s3_encode(slash + 1, 1);
+		k = sigv4_encode(slash + 1, 1);
 		q->url = xasprintf("%s/%s/%s", s->endpoint, b, k);
 		free(b);
 		free(k);

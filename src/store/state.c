@@ -70,6 +70,19 @@ static const char *const state_migrations[] = {
 	"  detail TEXT,"
 	"  until_ms INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX history_by_obs ON history(collection, observation)",
+	/* 3 -> 4: files in storage (target, MD5, size, type), before their push */
+	"CREATE TABLE stored ("
+	"  path TEXT PRIMARY KEY,"
+	"  uri TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  md5 TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  type TEXT,"
+	"  mtime_ns INTEGER NOT NULL DEFAULT 0,"
+	"  progress TEXT,"
+	"  updated INTEGER NOT NULL);"
+	"CREATE INDEX stored_by_status ON stored(status)",
 };
 
 /* The columns of an observation row, in state_row_obs's order. */
@@ -109,6 +122,13 @@ enum state_stmt {
 	ST_OBS_NEWEST,
 	ST_COLL_STALEST,
 	ST_COLL_LAST_DONE,
+	ST_STORED_BEGIN,
+	ST_STORED_PROGRESS,
+	ST_STORED_DONE,
+	ST_STORED_GET,
+	ST_COUNT_STORED,
+	ST_COUNT_UNSTORED,
+	ST_STORED_FORGET,
 	ST_NSTMT
 };
 
@@ -127,9 +147,10 @@ static const char *const state_sql[ST_NSTMT] = {
 	    " status = 'unmatched', updated = ?4",
 	[ST_FILE_OBS] = "SELECT collection, observation FROM files WHERE path = ?1"
 	    " AND collection IS NOT NULL",
-	[ST_OBS_FILES] = "SELECT path, size, mtime_ns, collection, observation, product, uri,"
-	    " blueprint, status FROM files WHERE collection = ?1 AND observation = ?2"
-	    " ORDER BY path",
+	[ST_OBS_FILES] = "SELECT f.path, f.size, f.mtime_ns, f.collection, f.observation,"
+	    " f.product, f.uri, f.blueprint, f.status, s.status, s.target, s.md5, s.size, s.type,"
+	    " s.mtime_ns, s.progress FROM files f LEFT JOIN stored s ON s.path = f.path"
+	    " WHERE f.collection = ?1 AND f.observation = ?2 ORDER BY f.path",
 	[ST_OBS_GET] = "SELECT " STATE_OBS_COLS " FROM observations"
 	    " WHERE collection = ?1 AND observation = ?2",
 	/* a new round (after done or failed) lands with this file */
@@ -210,6 +231,25 @@ static const char *const state_sql[ST_NSTMT] = {
 	    " AND collection = ?2 ORDER BY updated LIMIT 1",
 	[ST_COLL_LAST_DONE] = "SELECT updated FROM observations WHERE status = 'done'"
 	    " AND collection = ?1 ORDER BY updated DESC LIMIT 1",
+	/* the progress of a put of the same bytes to the same place is kept */
+	[ST_STORED_BEGIN] = "INSERT INTO stored (path, uri, target, status, md5, size, type,"
+	    " mtime_ns, updated) VALUES (?1, ?2, ?3, 'storing', ?4, ?5, ?6, ?7, ?8)"
+	    " ON CONFLICT(path) DO UPDATE SET progress = CASE WHEN target = ?3 AND md5 = ?4"
+	    " AND size = ?5 THEN progress END, uri = ?2, target = ?3, status = 'storing',"
+	    " md5 = ?4, size = ?5, type = ?6, mtime_ns = ?7, updated = ?8",
+	[ST_STORED_PROGRESS] = "UPDATE stored SET progress = ?2, updated = ?3 WHERE path = ?1",
+	[ST_STORED_DONE] = "UPDATE stored SET status = 'stored', progress = NULL, updated = ?2"
+	    " WHERE path = ?1",
+	[ST_STORED_GET] = "SELECT status, target, md5, size, type, mtime_ns, progress FROM stored"
+	    " WHERE path = ?1",
+	[ST_COUNT_STORED] = "SELECT status, count(*) FROM stored GROUP BY status",
+	/* files of unfinished observations that storage does not hold as they are */
+	[ST_COUNT_UNSTORED] = "SELECT count(*) FROM files f JOIN observations o"
+	    " ON o.collection = f.collection AND o.observation = f.observation"
+	    " LEFT JOIN stored s ON s.path = f.path"
+	    " WHERE o.status IN ('pending', 'running', 'retry') AND (s.path IS NULL OR"
+	    " (s.status = 'stored' AND (s.size != f.size OR s.mtime_ns != f.mtime_ns)))",
+	[ST_STORED_FORGET] = "DELETE FROM stored WHERE path = ?1",
 };
 
 static const char *const state_status_names[] = {
@@ -830,6 +870,29 @@ state_file_unmatched(struct state *st, const char *path, int64_t size, int64_t m
 	    state_now_ms()), "recording an unmatched file", cause);
 }
 
+static enum state_storage
+state_col_storage(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+
+	if (t == NULL)
+		return STATE_STORE_NONE;
+	return strcmp((const char *)t, "stored") == 0 ? STATE_STORE_STORED : STATE_STORE_STORING;
+}
+
+/* A stored record from columns status, target, md5, size, type, mtime_ns, progress. */
+static void
+state_row_stored(sqlite3_stmt *s, int col, struct state_stored *out)
+{
+	out->status = state_col_storage(s, col);
+	out->target = state_col_text(s, col + 1);
+	out->md5 = state_col_text(s, col + 2);
+	out->size = sqlite3_column_int64(s, col + 3);
+	out->type = state_col_text(s, col + 4);
+	out->mtime_ns = sqlite3_column_int64(s, col + 5);
+	out->progress = state_col_text(s, col + 6);
+}
+
 static void
 state_row_file(sqlite3_stmt *s, struct state_file *f)
 {
@@ -842,6 +905,10 @@ state_row_file(sqlite3_stmt *s, struct state_file *f)
 	f->uri = state_col_text(s, 6);
 	f->blueprint = state_col_text(s, 7);
 	f->status = state_col_status(s, 8);
+	if (sqlite3_column_count(s) > 9)
+		state_row_stored(s, 9, &f->stored);
+	else
+		memset(&f->stored, 0, sizeof f->stored);
 }
 
 int
@@ -881,6 +948,7 @@ state_files_free(struct state_file *files, size_t n)
 		free(files[i].product);
 		free(files[i].uri);
 		free(files[i].blueprint);
+		state_stored_clear(&files[i].stored);
 	}
 	free(files);
 }
@@ -1064,10 +1132,31 @@ state_count(struct state *st, enum state_stmt which, long *counts, char **cause)
 	return rc == SQLITE_DONE ? 0 : state_fail(st, "counting", cause);
 }
 
+/* Stored and storing files, and those waiting to be stored. */
+static int
+state_count_storage(struct state *st, long counts[STATE_STORE_STORED + 1], char **cause)
+{
+	sqlite3_stmt *s = state_bind(st, ST_COUNT_STORED, "");
+	int rc;
+
+	memset(counts, 0, sizeof(long) * (STATE_STORE_STORED + 1));
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		counts[state_col_storage(s, 0)] = sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return state_fail(st, "counting stored files", cause);
+	s = state_bind(st, ST_COUNT_UNSTORED, "");
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		counts[STATE_STORE_NONE] = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : state_fail(st, "counting files to store", cause);
+}
+
 int
 state_get_counts(struct state *st, struct state_counts *c, char **cause)
 {
-	if (state_count(st, ST_COUNT_FILES, c->files, cause) != 0)
+	if (state_count(st, ST_COUNT_FILES, c->files, cause) != 0 ||
+	    state_count_storage(st, c->storage, cause) != 0)
 		return -1;
 	return state_count(st, ST_COUNT_OBS, c->obs, cause);
 }
@@ -1551,4 +1640,57 @@ state_census_clear(struct state_census *c)
 		state_obs_clear(&c->failures[i]);
 	free(c->failures);
 	memset(c, 0, sizeof *c);
+int
+state_stored_begin(struct state *st, const char *path, const char *uri, const char *target,
+    const char *md5, int64_t size, const char *type, int64_t mtime_ns, char **cause)
+{
+	return state_run(st, state_bind(st, ST_STORED_BEGIN, "ssssisii", path, uri, target, md5,
+	    size, type, mtime_ns, state_now_ms()), "recording a file being stored", cause);
+}
+
+int
+state_stored_progress(struct state *st, const char *path, const char *progress,
+    char **cause)
+{
+	return state_run(st, state_bind(st, ST_STORED_PROGRESS, "ssi", path, progress,
+	    state_now_ms()), "recording a put's progress", cause);
+}
+
+int
+state_stored_forget(struct state *st, const char *path, char **cause)
+{
+	return state_run(st, state_bind(st, ST_STORED_FORGET, "s", path),
+	    "forgetting a file's put", cause);
+}
+
+int
+state_stored_done(struct state *st, const char *path, char **cause)
+{
+	return state_run(st, state_bind(st, ST_STORED_DONE, "si", path, state_now_ms()),
+	    "recording a file stored", cause);
+}
+
+int
+state_stored_get(struct state *st, const char *path, struct state_stored *out, char **cause)
+{
+	sqlite3_stmt *s = state_bind(st, ST_STORED_GET, "s", path);
+	int rc = sqlite3_step(s);
+
+	memset(out, 0, sizeof *out);
+	if (rc == SQLITE_ROW)
+		state_row_stored(s, 0, out);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : state_fail(st, "looking up a stored file", cause);
+}
+
+void
+state_stored_clear(struct state_stored *s)
+{
+	free(s->target);
+	free(s->md5);
+	free(s->type);
+	free(s->progress);
+	memset(s, 0, sizeof *s);
 }

@@ -73,6 +73,21 @@ struct state_event {
 	enum state_phase phase;
 	char		*detail;	/* the file, the attempt, the error...; or NULL */
 	int64_t		 until_ms;	/* retry: the next attempt; waiting: the deadline; or 0 */
+/* What storage holds of a file (the stored table): what was stored, where. */
+enum state_storage {
+	STATE_STORE_NONE,	/* never stored */
+	STATE_STORE_STORING,	/* a put began (its progress kept), not known to have ended */
+	STATE_STORE_STORED	/* stored: target, MD5, size, type */
+};
+
+struct state_stored {
+	enum state_storage status;
+	char		*target;	/* storage_target(): "si:URL", "s3://B/P", "directory:D" */
+	char		*md5;		/* "md5:<hex>" */
+	int64_t		 size;
+	char		*type;
+	int64_t		 mtime_ns;	/* of the file when it was stored */
+	char		*progress;	/* a resumable put's, or NULL */
 };
 
 struct state_file {
@@ -86,6 +101,7 @@ struct state_file {
 	char		*blueprint;
 	enum state_status status;
 	int64_t		 landed_ms;	/* state_file_assign: when it landed (0: now) */
+	struct state_stored stored;	/* state_obs_files fills it */
 };
 
 struct state_obs {
@@ -105,9 +121,11 @@ struct state_obs {
 struct state_counts {
 	long		files[STATE_UNMATCHED + 1];
 	long		obs[STATE_UNMATCHED + 1];
+	long		storage[STATE_STORE_STORED + 1];	/* NONE: files of unfinished
+					 * observations not stored as they are, nor storing */
 };
 
-#define STATE_SCHEMA_VERSION	3
+#define STATE_SCHEMA_VERSION	4
 
 /* Open (creating or migrating) DIR/state.db; NULL with *cause. */
 struct state *state_open(const char *dir, char **cause);
@@ -284,6 +302,32 @@ int state_object_each(struct state *st, enum state_status s,
 int state_object_counts(struct state *st, long counts[STATE_UNMATCHED + 1], char **cause);
 /* Free the strings of an object record. */
 void state_object_clear(struct state_object *o);
+
+/*
+ * Files in storage, before their observation may be pushed: a put begins
+ * (storing), may keep a resumable upload's progress, and ends stored with
+ * the target, MD5, size and type that the pushed artifact then carries.
+ * Each call is one committed statement (WAL): stored is durable before it
+ * returns.
+ */
+/* A put of the file as md5, size, type to target begins. The progress of an
+ * earlier put of the same bytes to the same target is kept (it resumes);
+ * otherwise it is forgotten. 0 or -1. */
+int state_stored_begin(struct state *st, const char *path, const char *uri,
+    const char *target, const char *md5, int64_t size, const char *type, int64_t mtime_ns,
+    char **cause);
+/* The put's progress (NULL: nothing to resume). 0 or -1. */
+int state_stored_progress(struct state *st, const char *path, const char *progress,
+    char **cause);
+/* The put failed for good: nothing is recorded of it (nor of an earlier version). 0 or -1. */
+int state_stored_forget(struct state *st, const char *path, char **cause);
+/* The put ended: the file is stored as it began. 0 or -1. */
+int state_stored_done(struct state *st, const char *path, char **cause);
+/* What storage holds of path: 0 found (state_stored_clear *out), 1 none, -1 error. */
+int state_stored_get(struct state *st, const char *path, struct state_stored *out,
+    char **cause);
+/* Free the strings of a stored record. */
+void state_stored_clear(struct state_stored *s);
 
 /*
  * Group the statements that follow into one transaction until the matching
