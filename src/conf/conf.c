@@ -1390,9 +1390,13 @@ conf_check_top(struct conf_ctx *ctx, struct conf *cfg)
 		}
 		free(la);
 	}
-	at.start_mark.line = (size_t)(cfg->storage.line > 0 ? cfg->storage.line - 1 : 0);
-	if (cfg->storage.s3.bucket != NULL && cfg->s3.endpoint == NULL)
+	if (!ctx->offline && cfg->storage.s3.bucket != NULL && cfg->s3.endpoint == NULL) {
+		yaml_node_t at;
+
+		memset(&at, 0, sizeof at);
+		at.start_mark.line = (size_t)(cfg->storage.line > 0 ? cfg->storage.line - 1 : 0);
 		conf_error(ctx, &at, "storage.s3: needs an s3 section with an endpoint");
+	}
 }
 
 const struct conf_storage *

@@ -484,7 +484,7 @@ ingest_code_rules(struct ingest *in, char **cause)
 }
 
 static void
-ingest_stored(void *arg, enum jobs_outcome outcome, const char *error)
+ingest_files_stored(void *arg, enum jobs_outcome outcome, const char *error)
 {
 	struct ingest_run *run = arg;
 
@@ -517,7 +517,7 @@ ingest_prepared(void *arg)
 		ff[n++].stored = &run->files[i].stored;
 	}
 	started = filestore_run(run->in->files, jobs_job_collection(run->job),
-	    jobs_job_observation(run->job), ff, n, ingest_stored, run);
+	    jobs_job_observation(run->job), ff, n, ingest_files_stored, run);
 	free(ff);
 	if (!started)
 		ingest_push(run);

@@ -1640,6 +1640,8 @@ state_census_clear(struct state_census *c)
 		state_obs_clear(&c->failures[i]);
 	free(c->failures);
 	memset(c, 0, sizeof *c);
+}
+
 int
 state_stored_begin(struct state *st, const char *path, const char *uri, const char *target,
     const char *md5, int64_t size, const char *type, int64_t mtime_ns, char **cause)

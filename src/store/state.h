@@ -73,6 +73,8 @@ struct state_event {
 	enum state_phase phase;
 	char		*detail;	/* the file, the attempt, the error...; or NULL */
 	int64_t		 until_ms;	/* retry: the next attempt; waiting: the deadline; or 0 */
+};
+
 /* What storage holds of a file (the stored table): what was stored, where. */
 enum state_storage {
 	STATE_STORE_NONE,	/* never stored */
