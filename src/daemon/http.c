@@ -30,6 +30,7 @@
 
 #include "daemon/http.h"
 #include "lib/log.h"
+#include "lib/tcplisten.h"
 #include "lib/xmalloc.h"
 
 #define HTTP_TIMEOUT		30		/* seconds a connection may idle */
@@ -335,80 +336,6 @@ http_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	http_run(t->data);
 }
 
-/* Split "ADDR:PORT" or "[ADDR]:PORT" (the webhook's syntax); 0 or -1 with *cause. */
-static int
-http_split(const char *addr, char **host, char **port, char **cause)
-{
-	const char *colon, *p;
-	char *end;
-	unsigned long n;
-
-	if (addr[0] == '[') {
-		if ((colon = strchr(addr, ']')) == NULL || colon[1] != ':')
-			goto bad;
-		*host = xstrndup(addr + 1, (size_t)(colon - addr - 1));
-		colon++;
-	} else {
-		if ((colon = strrchr(addr, ':')) == NULL ||
-		    memchr(addr, ':', (size_t)(colon - addr)) != NULL)
-			goto bad;
-		*host = xstrndup(addr, (size_t)(colon - addr));
-	}
-	p = colon + 1;
-	errno = 0;
-	n = strtoul(p, &end, 10);
-	if (**host == '\0' || *p < '0' || *p > '9' || *end != '\0' || errno != 0 ||
-	    n > 65535) {
-		free(*host);
-		goto bad;
-	}
-	*port = xstrdup(p);
-	return 0;
-bad:
-	*cause = xasprintf("http listen '%s': not ADDR:PORT or [ADDR]:PORT", addr);
-	return -1;
-}
-
-/* Resolve and bind addr; the listening fd and *port, or -1 with *cause. */
-static int
-http_listen(const char *addr, int *port, char **cause)
-{
-	struct addrinfo hints, *res;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char *host, *serv;
-	int fd, rc, on = 1;
-
-	if (http_split(addr, &host, &serv, cause) != 0)
-		return -1;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, serv, &hints, &res);
-	free(host);
-	free(serv);
-	if (rc != 0) {
-		*cause = xasprintf("http listen %s: %s", addr, gai_strerror(rc));
-		return -1;
-	}
-	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, HTTP_BACKLOG) != 0) {
-		*cause = xasprintf("http listen %s: %s", addr, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		*port = ntohs(ss.ss_family == AF_INET6 ?
-		    ((struct sockaddr_in6 *)&ss)->sin6_port :
-		    ((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
-}
-
 static int
 http_start(struct http *h, int fd, const char *addr, char **cause)
 {
@@ -466,7 +393,7 @@ http_new(struct ev_loop *loop, const struct http_config *cfg, const struct http_
 	h->arg = arg;
 	TAILQ_INIT(&h->later);
 	http_set_token(h, cfg->token);
-	if ((fd = http_listen(cfg->listen, &h->port, cause)) < 0 ||
+	if ((fd = tcplisten_open(cfg->listen, "http", HTTP_BACKLOG, &h->port, cause)) < 0 ||
 	    http_start(h, fd, cfg->listen, cause) != 0) {
 		explicit_bzero(h->token_hash, sizeof h->token_hash);
 		free(h);

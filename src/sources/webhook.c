@@ -30,6 +30,7 @@
 #include <openssl/evp.h>
 
 #include "lib/log.h"
+#include "lib/tcplisten.h"
 #include "sources/webhook.h"
 #include "lib/xmalloc.h"
 
@@ -374,91 +375,6 @@ webhook_on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 	webhook_run(t->data);
 }
 
-/* Split "ADDR:PORT" or "[ADDR]:PORT"; 0 or -1 with *cause. */
-static int
-webhook_split(const char *addr, char **host, char **port, char **cause)
-{
-	const char *colon, *p;
-	char *end;
-	unsigned long n;
-
-	if (addr[0] == '[') {
-		if ((colon = strchr(addr, ']')) == NULL || colon[1] != ':')
-			goto bad;
-		*host = xstrndup(addr + 1, (size_t)(colon - addr - 1));
-		colon++;
-	} else {
-		if ((colon = strrchr(addr, ':')) == NULL ||
-		    memchr(addr, ':', (size_t)(colon - addr)) != NULL)
-			goto bad;
-		*host = xstrndup(addr, (size_t)(colon - addr));
-	}
-	p = colon + 1;
-	errno = 0;
-	n = strtoul(p, &end, 10);
-	if (**host == '\0' || *p < '0' || *p > '9' || *end != '\0' || errno != 0 ||
-	    n > 65535) {
-		free(*host);
-		goto bad;
-	}
-	*port = xstrdup(p);
-	return 0;
-bad:
-	*cause = xasprintf("webhook listen '%s': not ADDR:PORT or [ADDR]:PORT", addr);
-	return -1;
-}
-
-/* A listening socket on ai; its fd, or -1 with *cause. */
-static int
-webhook_bind(const struct addrinfo *ai, const char *addr, char **cause)
-{
-	int fd, on = 1;
-
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-	    listen(fd, WEBHOOK_BACKLOG) != 0) {
-		*cause = xasprintf("webhook listen %s: %s", addr, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-/* Resolve and bind cfg->listen; the fd and *port, or -1 with *cause. */
-static int
-webhook_listen(const char *addr, int *port, char **cause)
-{
-	struct addrinfo hints, *res;
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	char *host, *serv;
-	int fd, rc;
-
-	if (webhook_split(addr, &host, &serv, cause) != 0)
-		return -1;
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host, serv, &hints, &res);
-	free(host);
-	free(serv);
-	if (rc != 0) {
-		*cause = xasprintf("webhook listen %s: %s", addr, gai_strerror(rc));
-		return -1;
-	}
-	fd = webhook_bind(res, addr, cause);
-	freeaddrinfo(res);
-	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-		*port = ntohs(ss.ss_family == AF_INET6 ?
-		    ((struct sockaddr_in6 *)&ss)->sin6_port :
-		    ((struct sockaddr_in *)&ss)->sin_port);
-	return fd;
-}
-
 /*
  * A dup of the listening socket of a live webhook configured with the same
  * fixed address (a reload), with its port; -1 when there is none. Port 0
@@ -543,7 +459,8 @@ webhook_new(struct ev_loop *loop, const struct webhook_config *cfg,
 		}
 	}
 	if ((fd = webhook_share(cfg->listen, &w->port)) < 0 &&
-	    (fd = webhook_listen(cfg->listen, &w->port, cause)) < 0)
+	    (fd = tcplisten_open(cfg->listen, "webhook", WEBHOOK_BACKLOG, &w->port,
+	    cause)) < 0)
 		goto fail;
 	if (webhook_start(w, fd, cfg->listen, cause) != 0)
 		goto fail;
