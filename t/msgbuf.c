@@ -91,10 +91,27 @@ test_many(void)
 	ok(m.s == NULL, "clearing an empty buffer is harmless");
 }
 
+static void
+test_oneline(void)
+{
+	char *t;
+
+	t = msgbuf_oneline("bad\trequest\r\nline two  \n", 24, 100);
+	is_string("bad request  line two", t, "oneline: newlines and tabs as spaces, trailing dropped");
+	free(t);
+	t = msgbuf_oneline("0123456789", 10, 4);
+	is_string("0123", t, "oneline: at most max bytes");
+	free(t);
+	t = msgbuf_oneline(NULL, 0, 10);
+	is_string("", t, "oneline: no text is an empty line");
+	free(t);
+}
+
 int
 main(void)
 {
-	plan(14);
+	plan(17);
+	test_oneline();
 	test_lines();
 	test_empty_lines();
 	test_many();

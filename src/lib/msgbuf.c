@@ -77,3 +77,18 @@ msgbuf_clear(struct msgbuf *m)
 {
 	free(msgbuf_take(m));
 }
+
+char *
+msgbuf_oneline(const char *s, size_t len, size_t max)
+{
+	char *t = xstrndup(s != NULL ? s : "", len < max ? len : max);
+	size_t i;
+
+	for (i = 0; t[i] != '\0'; i++) {
+		if (t[i] == '\n' || t[i] == '\r' || t[i] == '\t')
+			t[i] = ' ';
+	}
+	while (i > 0 && t[i - 1] == ' ')
+		t[--i] = '\0';
+	return t;
+}

@@ -34,4 +34,8 @@ char *msgbuf_take(struct msgbuf *m);
 /* Drop the lines. */
 void msgbuf_clear(struct msgbuf *m);
 
+/* The first max bytes of len bytes of s (NULL: none) as one line: newlines and tabs as
+ * spaces, trailing spaces dropped (a service's error text in a message). Malloc'ed. */
+char *msgbuf_oneline(const char *s, size_t len, size_t max);
+
 #endif

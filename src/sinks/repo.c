@@ -19,6 +19,7 @@
 #include "lib/curlev.h"
 #include "sinks/repo.h"
 #include "lib/fileio.h"
+#include "lib/msgbuf.h"
 #include "lib/xmalloc.h"
 
 #define REPO_MAX_CONFLICTS	5
@@ -135,16 +136,7 @@ repo_finish(struct repo_push *p, enum repo_result result, const char *fmt, ...)
 static char *
 repo_service_text(const struct repo_push *p)
 {
-	size_t n = p->resplen < REPO_MAX_MESSAGE ? p->resplen : REPO_MAX_MESSAGE, i;
-	char *t = xstrndup(p->resp != NULL ? p->resp : "", n);
-
-	for (i = 0; t[i] != '\0'; i++) {
-		if (t[i] == '\n' || t[i] == '\r' || t[i] == '\t')
-			t[i] = ' ';
-	}
-	while (i > 0 && t[i - 1] == ' ')
-		t[--i] = '\0';
-	return t;
+	return msgbuf_oneline(p->resp, p->resplen, REPO_MAX_MESSAGE);
 }
 
 /* Class an HTTP status that ends the push. */

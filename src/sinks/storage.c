@@ -33,6 +33,7 @@
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/stats.h"
+#include "lib/msgbuf.h"
 #include "lib/xmalloc.h"
 
 #define STORAGE_CHUNK	(1 << 20)
@@ -702,16 +703,7 @@ storage_http_class(long status)
 static char *
 storage_service_text(const struct storage_req *q)
 {
-	size_t n = q->bodylen < STORAGE_MAX_TEXT ? q->bodylen : STORAGE_MAX_TEXT, i;
-	char *t = xstrndup(q->body != NULL ? q->body : "", n);
-
-	for (i = 0; t[i] != '\0'; i++) {
-		if (t[i] == '\n' || t[i] == '\r' || t[i] == '\t')
-			t[i] = ' ';
-	}
-	while (i > 0 && t[i - 1] == ' ')
-		t[--i] = '\0';
-	return t;
+	return msgbuf_oneline(q->body, q->bodylen, STORAGE_MAX_TEXT);
 }
 
 /* What the client trusted, for a failed verification. */
