@@ -90,6 +90,9 @@ ok "the observation is queued and stored again" \
 (cd "$land" && "$client" -s "$sock" reingest --force C1_SCI.fits) >/dev/null
 ok "reingest --force FILE (relative path) queues its observation, forced" \
 	wait_for 5 grep -q 'observation OMM/C1 queued again (forced)' "$log"
+# the forced run ends before the test changes its status under it (it raced: the
+# run's 'done' could land after the 'failed' below)
+wait_for 10 sh -c "test \"\$(sqlite3 '$db' \"select status from observations where observation='C1'\")\" = done"
 "$client" -s "$sock" reingest "$land/none.fits" 2>"$tmp/err"; rc=$?
 is 1 "$rc" "reingest of an unknown file fails"
 like "$(cat "$tmp/err")" "is not a file of any observation" "and says why"
